@@ -1,0 +1,80 @@
+import type { PredictionItem } from './adapters/predictions-table';
+
+/** A Glue column in Hive type syntax, the form `glue.CfnTable` and Athena DDL take. */
+export interface GlueColumn {
+  readonly name: string;
+  readonly type: string;
+  readonly comment?: string;
+}
+
+/**
+ * Columns of the Glue `predictions` table (JSON SerDe), in the order the scorer writes them.
+ * The CDK table is built from this list, and a test checks scorer output against it.
+ */
+export const predictionColumns: readonly GlueColumn[] = [
+  { name: 'predictionid', type: 'string', comment: 'predictionId' },
+  { name: 'timestamp', type: 'string', comment: 'ISO-8601 UTC time of the prediction' },
+  { name: 'modelversion', type: 'string', comment: 'modelVersion, e.g. v1.0.0' },
+  { name: 'invokedvariant', type: 'string', comment: 'SageMaker production variant' },
+  { name: 'predictedlabel', type: 'string', comment: 'prediction.label' },
+  { name: 'probabilities', type: 'array<double>', comment: 'prediction.probabilities, in label order' },
+  { name: 'inputfeatures', type: 'array<double>', comment: 'inputFeatures' },
+  { name: 'expirationtime', type: 'bigint', comment: 'DynamoDB TTL, epoch seconds' },
+  { name: 'source', type: 'string', comment: 'api | stream | batch' },
+  { name: 'requestid', type: 'string', comment: 'requestId, absent when the caller sent none' },
+];
+
+/** Partition columns, laid out as `dt=YYYY-MM-DD/hour=HH/` under the table location (UTC). */
+export const partitionKeys: readonly GlueColumn[] = [
+  { name: 'dt', type: 'string', comment: 'UTC date, YYYY-MM-DD' },
+  { name: 'hour', type: 'string', comment: 'UTC hour, 00-23' },
+];
+
+/**
+ * Partition projection parameters for the table (no crawler): `dt` as a date range and `hour` as
+ * a zero-padded integer, matching {@link partitionKeys}.
+ */
+export const partitionProjection: Readonly<Record<string, string>> = {
+  'projection.enabled': 'true',
+  'projection.dt.type': 'date',
+  'projection.dt.format': 'yyyy-MM-dd',
+  'projection.dt.range': '2024-01-01,NOW',
+  'projection.dt.interval': '1',
+  'projection.dt.interval.unit': 'DAYS',
+  'projection.hour.type': 'integer',
+  'projection.hour.range': '0,23',
+  'projection.hour.digits': '2',
+};
+
+/** One line of an analytics object: the table item with `prediction` flattened (CONTRACTS.md). */
+export interface AnalyticsRecord {
+  readonly predictionId: string;
+  readonly timestamp: string;
+  readonly modelVersion: string;
+  readonly invokedVariant: string;
+  readonly predictedLabel: string;
+  readonly probabilities: number[];
+  readonly inputFeatures: number[];
+  readonly expirationTime: number;
+  readonly source: PredictionItem['source'];
+  readonly requestId?: string;
+}
+
+/**
+ * Maps a table item to its analytics line. JSON keys keep the item's camelCase; the OpenX JSON SerDe
+ * matches them to the lower-case Glue column names case-insensitively.
+ */
+export function toAnalyticsRecord(item: PredictionItem): AnalyticsRecord {
+  return {
+    predictionId: item.predictionId,
+    timestamp: item.timestamp,
+    modelVersion: item.modelVersion,
+    invokedVariant: item.invokedVariant,
+    predictedLabel: item.prediction.label,
+    probabilities: item.prediction.probabilities,
+    inputFeatures: item.inputFeatures,
+    expirationTime: item.expirationTime,
+    source: item.source,
+    ...(item.requestId !== undefined ? { requestId: item.requestId } : {}),
+  };
+}

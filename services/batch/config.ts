@@ -1,0 +1,89 @@
+/** Settings of one scorer run, read from the environment once at start. */
+export interface BatchConfig {
+  /** Bucket holding `pending/`, `processed/`, `failed/` and `checkpoints/`. */
+  readonly batchBucket: string;
+  /** Bucket the Glue `predictions` table reads. */
+  readonly analyticsBucket: string;
+  /** Prefix of the Glue table location, always ending in `/`. */
+  readonly analyticsPrefix: string;
+  /** DynamoDB predictions table. */
+  readonly tableName: string;
+  /** SageMaker endpoint that scores the rows. */
+  readonly endpointName: string;
+  /** Rows per InvokeEndpoint request. */
+  readonly batchSize: number;
+  /** Input objects handled per run; the rest waits for the next run. */
+  readonly maxObjects: number;
+  /** Larger input objects go to `failed/` unread. */
+  readonly maxObjectBytes: number;
+  /** Conditional puts in flight at once. */
+  readonly writeConcurrency: number;
+}
+
+/** Raised with every problem found in the environment, so one run shows them all. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid batch scorer configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Names and defaults of the environment variables, printed by `--help`. */
+export const CONFIG_HELP = `Environment:
+  BATCH_BUCKET        (required) bucket with pending/ input, processed/ and failed/
+  ANALYTICS_BUCKET    (required) bucket of the Glue predictions table
+  ANALYTICS_PREFIX    prefix of the Glue table location (default analytics/predictions/)
+  TABLE_NAME          (required) DynamoDB predictions table
+  ENDPOINT_NAME       (required) SageMaker endpoint
+  BATCH_SIZE          rows per endpoint request, 1-1000 (default 100)
+  MAX_OBJECTS         input objects per run, >= 1 (default 100)
+  MAX_OBJECT_BYTES    larger inputs go to failed/ (default 67108864 = 64 MiB)
+  WRITE_CONCURRENCY   DynamoDB puts in flight, 1-256 (default 16)`;
+
+const S3_BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+const ENDPOINT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+
+/** Reads and validates the scorer's settings; throws {@link ConfigError} naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv): BatchConfig {
+  const problems: string[] = [];
+
+  const required = (name: string, pattern: RegExp, what: string): string => {
+    const value = env[name]?.trim();
+    if (!value) {
+      problems.push(`${name} is required (${what})`);
+      return '';
+    }
+    if (!pattern.test(value)) problems.push(`${name}="${value}" is not a valid ${what}`);
+    return value;
+  };
+
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name]?.trim();
+    if (!raw) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name}="${raw}" must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  };
+
+  const rawPrefix = env.ANALYTICS_PREFIX?.trim() || 'analytics/predictions/';
+  if (rawPrefix.startsWith('/')) problems.push(`ANALYTICS_PREFIX="${rawPrefix}" must not start with "/"`);
+  const analyticsPrefix = rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
+
+  const config: BatchConfig = {
+    batchBucket: required('BATCH_BUCKET', S3_BUCKET_NAME, 'S3 bucket name'),
+    analyticsBucket: required('ANALYTICS_BUCKET', S3_BUCKET_NAME, 'S3 bucket name'),
+    analyticsPrefix,
+    tableName: required('TABLE_NAME', TABLE_NAME, 'DynamoDB table name'),
+    endpointName: required('ENDPOINT_NAME', ENDPOINT_NAME, 'SageMaker endpoint name'),
+    batchSize: integer('BATCH_SIZE', 100, 1, 1000),
+    maxObjects: integer('MAX_OBJECTS', 100, 1, 100_000),
+    maxObjectBytes: integer('MAX_OBJECT_BYTES', 64 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    writeConcurrency: integer('WRITE_CONCURRENCY', 16, 1, 256),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

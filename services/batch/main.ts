@@ -1,0 +1,58 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { CONFIG_HELP, ConfigError, loadConfig } from './config';
+import { createS3ObjectStore } from './adapters/object-store';
+import { createDynamoPredictionsTable } from './adapters/predictions-table';
+import { createSageMakerEndpoint } from './adapters/model-endpoint';
+import { runScorer } from './scorer';
+
+const HELP = `Batch scorer: scores JSON-lines objects under s3://$BATCH_BUCKET/pending/ through a SageMaker
+endpoint, writes predictions to the DynamoDB table and to partitioned JSON lines for Athena, and moves
+each input to processed/ (or failed/ with <key>.error.json). Safe to re-run after a crash.
+
+Usage: node main.js [--help]
+
+Input lines: {"features": number[], "requestId"?: string}
+
+${CONFIG_HELP}
+
+Exit codes: 0 run finished (inputs that could not be processed are in failed/), 1 run failed
+(configuration, AWS or endpoint error; unfinished inputs stay in pending/ for the next run).`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const log = new Logger({ serviceName: 'batch-scorer' });
+  try {
+    const config = loadConfig(process.env);
+    const summary = await runScorer(config, {
+      store: createS3ObjectStore(new S3Client({})),
+      table: createDynamoPredictionsTable(
+        DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+          marshallOptions: { removeUndefinedValues: true },
+        }),
+        config.tableName,
+      ),
+      endpoint: createSageMakerEndpoint(new SageMakerRuntimeClient({}), config.endpointName),
+      log,
+    });
+    if (summary.failed > 0) log.warn('some inputs were moved to failed/', { failed: summary.failed });
+    return 0;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n\nRun with --help for the list of variables.\n`);
+    } else {
+      log.error('batch scorer failed; unfinished inputs stay in pending/ for the next run', error as Error);
+    }
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+
+/** Prefixes of the batch bucket that the scorer and the workflow agree on. */
+export const BATCH_PREFIXES = {
+  pending: 'pending/',
+  processed: 'processed/',
+  failed: 'failed/',
+  checkpoints: 'checkpoints/',
+} as const;
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** Identity of one version of an input object: a re-upload under the same key is new input. */
+export interface InputObjectId {
+  readonly key: string;
+  readonly etag: string;
+}
+
+/**
+ * Deterministic, S3-safe name for everything derived from one input object version
+ * (its analytics object and its checkpoint), so a re-run overwrites instead of adding.
+ */
+export function outputNameFor(input: InputObjectId): string {
+  const base = input.key.split('/').pop() ?? '';
+  const stem =
+    base
+      .replace(/\.[^.]*$/, '')
+      .replace(/[^A-Za-z0-9_-]+/g, '-')
+      .slice(0, 64) || 'input';
+  return `${stem}-${sha256(`${input.key}\n${input.etag}`).slice(0, 20)}`;
+}
+
+/**
+ * Deterministic predictionId in UUID layout. A requestId alone decides it (client retries collapse,
+ * as on the API path); otherwise the input object version and line number do.
+ */
+export function predictionIdFor(input: InputObjectId, lineNumber: number, requestId?: string): string {
+  const hex = sha256(
+    requestId !== undefined ? `request:${requestId}` : `batch:${input.key}\n${input.etag}\n${lineNumber}`,
+  );
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** `dt=YYYY-MM-DD/hour=HH/` (UTC) for an ISO-8601 timestamp. */
+export function partitionPath(timestamp: string): string {
+  const iso = new Date(timestamp).toISOString();
+  return `dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
+}
+
+/** Key of the analytics object for one input object version scored at `scoredAt`. */
+export function analyticsKeyFor(prefix: string, input: InputObjectId, scoredAt: string): string {
+  return `${prefix}${partitionPath(scoredAt)}${outputNameFor(input)}.json`;
+}
+
+/** Key of the checkpoint that pins `scoredAt` for one input object version across re-runs. */
+export function checkpointKeyFor(input: InputObjectId): string {
+  return `${BATCH_PREFIXES.checkpoints}${outputNameFor(input)}.json`;
+}
+
+/** Where a finished input goes: `pending/a/b.jsonl` → `processed/a/b.jsonl` or `failed/a/b.jsonl`. */
+export function destinationKeyFor(pendingKey: string, outcome: 'processed' | 'failed'): string {
+  const relative = pendingKey.startsWith(BATCH_PREFIXES.pending)
+    ? pendingKey.slice(BATCH_PREFIXES.pending.length)
+    : pendingKey;
+  return `${BATCH_PREFIXES[outcome]}${relative}`;
+}
