@@ -1,0 +1,255 @@
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { BatchConfig } from '../../services/batch/config';
+import { createS3ObjectStore, type ObjectStore } from '../../services/batch/adapters/object-store';
+import {
+  createDynamoPredictionsTable,
+  type PredictionsTable,
+} from '../../services/batch/adapters/predictions-table';
+import { createSageMakerEndpoint, type ModelEndpoint } from '../../services/batch/adapters/model-endpoint';
+import { runScorer, type ProgressLog, type ScorerDeps } from '../../services/batch/scorer';
+import { startLocalDynamo, startLocalS3, type LocalDynamo, type LocalS3 } from './support/local-aws';
+import { startLocalEndpoint, type LocalEndpoint } from './support/local-endpoint';
+
+let s3: LocalS3;
+let dynamo: LocalDynamo;
+let model: LocalEndpoint;
+let store: ObjectStore;
+let endpoint: ModelEndpoint;
+let testNumber = 0;
+
+const silent: ProgressLog = { info: () => undefined, warn: () => undefined };
+
+beforeAll(async () => {
+  [s3, dynamo, model] = await Promise.all([startLocalS3([]), startLocalDynamo(), startLocalEndpoint()]);
+  store = createS3ObjectStore(s3.client);
+  endpoint = createSageMakerEndpoint(model.client, 'local-endpoint');
+});
+
+afterAll(async () => {
+  await Promise.all([s3?.close(), dynamo?.close(), model?.close()]);
+});
+
+/** Fresh buckets and table per test, so counts belong to that test alone. */
+async function freshConfig(overrides: Partial<BatchConfig> = {}): Promise<BatchConfig> {
+  testNumber++;
+  const config: BatchConfig = {
+    batchBucket: `batch-${testNumber}`,
+    analyticsBucket: `analytics-${testNumber}`,
+    analyticsPrefix: 'analytics/predictions/',
+    tableName: `predictions-${testNumber}`,
+    endpointName: 'local-endpoint',
+    batchSize: 50,
+    maxObjects: 100,
+    maxObjectBytes: 1024 * 1024,
+    writeConcurrency: 8,
+    ...overrides,
+  };
+  for (const bucket of [config.batchBucket, config.analyticsBucket]) {
+    await s3.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+  await dynamo.createPredictionsTable(config.tableName);
+  return config;
+}
+
+const row = (i: number): number[] => [
+  4 + (i % 7) * 0.5,
+  2 + (i % 5) * 0.3,
+  1 + (i % 11) * 0.4,
+  (i % 3) * 0.8,
+];
+
+const jsonLines = (count: number, withRequestIds = false, prefix = 'r'): string =>
+  Array.from({ length: count }, (_, i) =>
+    JSON.stringify(withRequestIds ? { features: row(i), requestId: `${prefix}-${i}` } : { features: row(i) }),
+  ).join('\n') + '\n';
+
+async function putInput(config: BatchConfig, key: string, body: string): Promise<void> {
+  await s3.client.send(new PutObjectCommand({ Bucket: config.batchBucket, Key: key, Body: body }));
+}
+
+async function readText(bucket: string, key: string): Promise<string> {
+  const { Body } = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Body!.transformToString();
+}
+
+async function analyticsLines(config: BatchConfig): Promise<Record<string, unknown>[]> {
+  const keys = await s3.keys(config.analyticsBucket, config.analyticsPrefix);
+  const texts = await Promise.all(keys.map((k) => readText(config.analyticsBucket, k)));
+  return texts.flatMap((t) =>
+    t
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  );
+}
+
+function deps(config: BatchConfig, overrides: Partial<ScorerDeps> = {}): ScorerDeps {
+  return {
+    store,
+    table: createDynamoPredictionsTable(dynamo.client, config.tableName),
+    endpoint,
+    log: silent,
+    ...overrides,
+  };
+}
+
+async function seedThreeObjects(config: BatchConfig): Promise<number> {
+  await putInput(config, 'pending/2026/a.jsonl', jsonLines(230));
+  await putInput(config, 'pending/2026/b.jsonl', jsonLines(120, true, 'b'));
+  await putInput(config, 'pending/c.jsonl', jsonLines(75));
+  return 230 + 120 + 75;
+}
+
+async function expectExactlyOnce(config: BatchConfig, expected: number): Promise<void> {
+  const items = await dynamo.scanAll(config.tableName);
+  const lines = await analyticsLines(config);
+  expect(items).toHaveLength(expected);
+  expect(lines).toHaveLength(expected);
+  const lineIds = lines.map((l) => l.predictionId as string);
+  expect(new Set(lineIds).size).toBe(expected);
+  expect(new Set(lineIds)).toEqual(new Set(items.map((i) => i.predictionId as string)));
+}
+
+test('scores every object, writes table items and partitioned analytics lines, moves inputs to processed/', async () => {
+  const config = await freshConfig();
+  const total = await seedThreeObjects(config);
+
+  const summary = await runScorer(config, deps(config));
+
+  expect(summary).toMatchObject({ processed: 3, failed: 0, written: total, malformed: 0 });
+  await expectExactlyOnce(config, total);
+  expect(await s3.keys(config.batchBucket, 'pending/')).toEqual([]);
+  expect(await s3.keys(config.batchBucket, 'checkpoints/')).toEqual([]);
+  expect((await s3.keys(config.batchBucket, 'processed/')).sort()).toEqual([
+    'processed/2026/a.jsonl',
+    'processed/2026/b.jsonl',
+    'processed/c.jsonl',
+  ]);
+  const analyticsKeys = await s3.keys(config.analyticsBucket);
+  expect(analyticsKeys).toHaveLength(3);
+  for (const key of analyticsKeys) {
+    expect(key).toMatch(
+      /^analytics\/predictions\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/[A-Za-z0-9_-]+-[0-9a-f]{20}\.json$/,
+    );
+  }
+  const items = await dynamo.scanAll(config.tableName);
+  const withRequestId = items.filter((i) => typeof i.requestId === 'string');
+  expect(withRequestId).toHaveLength(120);
+  expect(items[0]).toMatchObject({ source: 'batch', modelVersion: 'v1.0.0', invokedVariant: 'VariantA' });
+  expect(items[0].expirationTime).toBe(
+    Math.floor(Date.parse(items[0].timestamp as string) / 1000) + 30 * 86400,
+  );
+  expect(model.invocations()).toBeGreaterThanOrEqual(
+    Math.ceil(230 / 50) + Math.ceil(120 / 50) + Math.ceil(75 / 50),
+  );
+});
+
+test('a crash after some table writes, then a re-run: no prediction lost or duplicated', async () => {
+  const config = await freshConfig();
+  const total = await seedThreeObjects(config);
+  const realTable = createDynamoPredictionsTable(dynamo.client, config.tableName);
+  let puts = 0;
+  const crashingTable: PredictionsTable = {
+    async putIfAbsent(item) {
+      if (++puts > 300) throw new Error('injected crash');
+      return realTable.putIfAbsent(item);
+    },
+  };
+
+  await expect(runScorer(config, deps(config, { table: crashingTable }))).rejects.toThrow('injected crash');
+  const itemsAfterCrash = (await dynamo.scanAll(config.tableName)).length;
+  expect(itemsAfterCrash).toBeGreaterThan(230);
+  expect(itemsAfterCrash).toBeLessThan(total);
+  expect(await s3.keys(config.batchBucket, 'pending/')).toHaveLength(2);
+
+  const rerun = await runScorer(config, deps(config));
+
+  expect(rerun.processed).toBe(2);
+  const resumedObject = rerun.objects.find((o) => o.recovered > 0);
+  expect(resumedObject).toBeDefined();
+  expect(resumedObject!.written + resumedObject!.recovered).toBe(120);
+  await expectExactlyOnce(config, total);
+  expect(await s3.keys(config.batchBucket, 'pending/')).toEqual([]);
+});
+
+test('a crash after the analytics object is written but before the move: the re-run only moves the input', async () => {
+  const config = await freshConfig();
+  await putInput(config, 'pending/only.jsonl', jsonLines(60));
+  let copies = 0;
+  const crashingStore: ObjectStore = {
+    ...store,
+    async copy(bucket, from, to) {
+      if (++copies === 1) throw new Error('injected crash before move');
+      return store.copy(bucket, from, to);
+    },
+  };
+
+  await expect(runScorer(config, deps(config, { store: crashingStore }))).rejects.toThrow('before move');
+  const invocationsBefore = model.invocations();
+  const rerun = await runScorer(config, deps(config));
+
+  expect(rerun.objects[0]).toMatchObject({ outcome: 'processed', resumed: true, written: 0 });
+  expect(model.invocations()).toBe(invocationsBefore);
+  await expectExactlyOnce(config, 60);
+  expect(await s3.keys(config.batchBucket)).toEqual(['processed/only.jsonl']);
+});
+
+test('routes objects that cannot be processed to failed/ with a reason, and counts malformed lines', async () => {
+  const config = await freshConfig({ maxObjectBytes: 4096 });
+  await putInput(config, 'pending/not-json.csv', 'sepal_length,sepal_width\n5.1,3.5\n4.9,3.0\n');
+  await putInput(config, 'pending/empty.jsonl', '\n\n');
+  await putInput(config, 'pending/huge.jsonl', jsonLines(200));
+  const mixed = [
+    JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] }),
+    '{"features": [5.1, 3.5',
+    JSON.stringify({ features: [5.1, 'x', 1.4, 0.2] }),
+    JSON.stringify({ features: [6.1, 2.8, 4.7, 1.2, 9.9] }),
+    JSON.stringify({ features: [6.3, 3.3, 6.0, 2.5], requestId: 'ok-1' }),
+    JSON.stringify({ features: [6.3, 3.3, 6.0, 2.5], requestId: 'ok-1' }),
+    '[1,2,3,4]',
+  ].join('\n');
+  await putInput(config, 'pending/mixed.jsonl', mixed);
+
+  const summary = await runScorer(config, deps(config));
+
+  expect(summary).toMatchObject({ processed: 1, failed: 3, written: 2 });
+  const byKey = Object.fromEntries(summary.objects.map((o) => [o.key, o]));
+  expect(byKey['pending/not-json.csv'].failure?.code).toBe('NoValidLines');
+  expect(byKey['pending/empty.jsonl'].failure?.code).toBe('EmptyInput');
+  expect(byKey['pending/huge.jsonl'].failure?.code).toBe('TooLarge');
+  expect(byKey['pending/mixed.jsonl']).toMatchObject({ lines: 7, written: 2, duplicates: 1, malformed: 4 });
+  expect(byKey['pending/mixed.jsonl'].malformedSample.map((m) => m.lineNumber).sort()).toEqual([2, 3, 4, 7]);
+  expect(byKey['pending/mixed.jsonl'].malformedSample.find((m) => m.lineNumber === 4)?.reason).toMatch(
+    /rejected by the model/,
+  );
+
+  expect((await s3.keys(config.batchBucket, 'failed/')).sort()).toEqual([
+    'failed/empty.jsonl',
+    'failed/empty.jsonl.error.json',
+    'failed/huge.jsonl',
+    'failed/huge.jsonl.error.json',
+    'failed/not-json.csv',
+    'failed/not-json.csv.error.json',
+  ]);
+  const report = JSON.parse(await readText(config.batchBucket, 'failed/not-json.csv.error.json'));
+  expect(report).toMatchObject({
+    inputKey: 'pending/not-json.csv',
+    code: 'NoValidLines',
+    lines: 3,
+    malformed: 3,
+  });
+  expect(report.message).toMatch(/none of the 3 lines/);
+  expect(await dynamo.scanAll(config.tableName)).toHaveLength(2);
+  expect(await analyticsLines(config)).toHaveLength(2);
+});
+
+test('an endpoint failure fails the run and leaves the input in pending/', async () => {
+  const config = await freshConfig();
+  await putInput(config, 'pending/a.jsonl', jsonLines(10));
+  const down: ModelEndpoint = { score: () => Promise.reject(new Error('endpoint unavailable')) };
+
+  await expect(runScorer(config, deps(config, { endpoint: down }))).rejects.toThrow('endpoint unavailable');
+
+  expect(await s3.keys(config.batchBucket, 'pending/')).toEqual(['pending/a.jsonl']);
+  expect(await dynamo.scanAll(config.tableName)).toHaveLength(0);
+});

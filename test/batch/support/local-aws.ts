@@ -1,0 +1,138 @@
+import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { S3Client, CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+// s3rver and dynalite ship no type declarations.
+const load = createRequire(__filename);
+
+interface S3rverInstance {
+  run(): Promise<AddressInfo>;
+  close(): Promise<void>;
+}
+type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstance;
+type Dynalite = (options: Record<string, unknown>) => Server;
+
+const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** A running s3rver with its client. */
+export interface LocalS3 {
+  readonly endpoint: string;
+  readonly client: S3Client;
+  /** Every key in a bucket, optionally under a prefix. */
+  keys(bucket: string, prefix?: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Starts s3rver on a free loopback port with the given buckets. */
+export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3> {
+  const S3rver = load('s3rver') as S3rverConstructor;
+  const directory = mkdtempSync(join(tmpdir(), 's3rver-'));
+  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, resetOnClose: true });
+  const { port } = await server.run();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    credentials,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 64 } }),
+  });
+  for (const bucket of buckets) await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  return {
+    endpoint,
+    client,
+    async keys(bucket, prefix) {
+      const found: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+        );
+        found.push(...(page.Contents ?? []).map((o) => o.Key!));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return found;
+    },
+    async close() {
+      client.destroy();
+      await server.close();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A running dynalite that creates predictions tables shaped like the stage's (GSI `modelVersionIndex`). */
+export interface LocalDynamo {
+  readonly endpoint: string;
+  readonly client: DynamoDBDocumentClient;
+  createPredictionsTable(tableName: string): Promise<void>;
+  scanAll(tableName: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+/** Starts dynalite on a free loopback port. */
+export async function startLocalDynamo(): Promise<LocalDynamo> {
+  const dynalite = load('dynalite') as Dynalite;
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const raw = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestHandler: new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 64 } }),
+  });
+  const createPredictionsTable = async (tableName: string): Promise<void> => {
+    await raw.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'predictionId', AttributeType: 'S' },
+          { AttributeName: 'modelVersion', AttributeType: 'S' },
+          { AttributeName: 'timestamp', AttributeType: 'S' },
+        ],
+        KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'modelVersionIndex',
+            KeySchema: [
+              { AttributeName: 'modelVersion', KeyType: 'HASH' },
+              { AttributeName: 'timestamp', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
+    );
+  };
+  const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  return {
+    endpoint,
+    client,
+    createPredictionsTable,
+    async scanAll(table) {
+      const items: Record<string, unknown>[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await client.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
+        items.push(...(page.Items ?? []));
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return items;
+    },
+    async close() {
+      raw.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
