@@ -1,0 +1,102 @@
+import * as path from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/** Root of the runtime code; a construct finds its handler by component name under it. */
+export const SERVICES_DIR = path.join(__dirname, '..', '..', 'services');
+
+/** Settings every function of a stage shares. */
+export interface FunctionDefaults {
+  /** VPC the functions run in (isolated subnets). */
+  readonly vpc: ec2.IVpc;
+  /** Subnets of the VPC to use. */
+  readonly subnets: ec2.SubnetSelection;
+  /** Key for log groups and the dead-letter queue. */
+  readonly encryptionKey: kms.IKey;
+  /** Days function logs are kept. */
+  readonly logRetentionDays: logs.RetentionDays;
+  /** Namespace of the custom metrics (Powertools). */
+  readonly metricNamespace: string;
+}
+
+/** Properties of {@link ServiceFunction}. */
+export interface ServiceFunctionProps {
+  /** Shared stage settings. */
+  readonly defaults: FunctionDefaults;
+  /** Component folder under `services/` (`inference`, `stream`, ...). */
+  readonly component: string;
+  /** Handler file in that folder, without extension (`predict-handler`). */
+  readonly entry: string;
+  /** What the function does, shown in the console. */
+  readonly description: string;
+  /** Extra environment variables (resource names). @default - none */
+  readonly environment?: Record<string, string>;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+  /** @default 512 */
+  readonly memorySize?: number;
+  /** Cap on concurrent executions, so one function cannot starve the account. @default 50 */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/**
+ * The one place function settings live: Node.js 24 on arm64, X-Ray tracing, an encrypted log group
+ * with the stage's retention, source maps, a VPC attachment, a capped concurrency and an encrypted
+ * dead-letter queue for asynchronous invocations. Bundled locally by esbuild (no Docker).
+ */
+export class ServiceFunction extends nodejs.NodejsFunction {
+  /** Receives asynchronous invocations that failed every retry. */
+  readonly deadLetterQueue: sqs.IQueue;
+
+  constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
+    const { defaults } = props;
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      encryptionKey: defaults.encryptionKey,
+      retention: defaults.logRetentionDays,
+    });
+    const deadLetterQueue = new sqs.Queue(scope, `${id}Dlq`, {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: defaults.encryptionKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    super(scope, id, {
+      entry: path.join(SERVICES_DIR, props.component, `${props.entry}.ts`),
+      handler: 'handler',
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(10),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      vpc: defaults.vpc,
+      vpcSubnets: defaults.subnets,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions ?? 50,
+      deadLetterQueue,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: props.component,
+        POWERTOOLS_METRICS_NAMESPACE: defaults.metricNamespace,
+        ...props.environment,
+      },
+      bundling: {
+        target: 'node22',
+        format: nodejs.OutputFormat.CJS,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // Bundle the SDK too: the exact, tested client versions ship with the function.
+        externalModules: [],
+      },
+    });
+    this.deadLetterQueue = deadLetterQueue;
+  }
+}

@@ -1,0 +1,112 @@
+import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as pipelines from 'aws-cdk-lib/pipelines';
+import { Construct } from 'constructs';
+import { acknowledgePipelineGrants } from './pipeline-grants';
+import { EncryptionKey } from '../app/encryption-key';
+import { acknowledgeAccessLogBucket, secureBucket } from '../app/secure-bucket';
+import { acknowledgeGrantPolicies } from '../compliance';
+import { MlInferenceStage } from '../stages/ml-inference-stage';
+import type { AppConfig } from '../stages/stage-config';
+
+/** Properties of {@link PipelineStack}. */
+export interface PipelineStackProps extends StackProps {
+  /** The validated application configuration. */
+  readonly config: AppConfig;
+}
+
+/** Commands of the synth step: a clean install, the full test suite, then synth with compliance checks. */
+export const SYNTH_COMMANDS = ['npm ci', 'npm test', 'npx cdk synth'];
+
+/**
+ * The delivery pipeline: a push to the configured branch is built and tested, the pipeline updates
+ * itself, assets are published, the Dev stage is deployed, a person approves, then Prod is deployed.
+ */
+export class PipelineStack extends Stack {
+  /** The CDK pipeline (built by the time the constructor returns). */
+  readonly pipeline: pipelines.CodePipeline;
+  /** The Dev and Prod stages, in deployment order. */
+  readonly stages: { readonly dev: MlInferenceStage; readonly prod: MlInferenceStage };
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    const artifactKey = new EncryptionKey(this, 'ArtifactKey', {
+      description: 'Encrypts pipeline artifacts; shared with the dev and prod deployment roles',
+    }).key;
+    const accessLogs = secureBucket(this, 'ArtifactAccessLogs', {
+      retain: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
+    });
+    acknowledgeAccessLogBucket(accessLogs);
+    const artifactBucket = secureBucket(this, 'ArtifactBucket', {
+      retain: true,
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: artifactKey,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'artifacts/',
+      lifecycleRules: [{ expiration: Duration.days(90), noncurrentVersionExpiration: Duration.days(30) }],
+    });
+    const buildLogs = new logs.LogGroup(this, 'BuildLogs', {
+      encryptionKey: artifactKey,
+      retention: logs.RetentionDays.ONE_YEAR,
+    });
+
+    const codePipeline = new codepipeline.Pipeline(this, 'Pipeline', {
+      pipelineType: codepipeline.PipelineType.V2,
+      artifactBucket,
+      restartExecutionOnUpdate: true,
+    });
+
+    const source = pipelines.CodePipelineSource.connection(config.source.repository, config.source.branch, {
+      connectionArn: config.source.connectionArn,
+      triggerOnPush: true,
+    });
+
+    this.pipeline = new pipelines.CodePipeline(this, 'Delivery', {
+      codePipeline,
+      selfMutation: true,
+      synth: new pipelines.ShellStep('Synth', {
+        input: source,
+        commands: SYNTH_COMMANDS,
+        primaryOutputDirectory: 'cdk.out',
+      }),
+      codeBuildDefaults: {
+        buildEnvironment: {
+          buildImage: codebuild.LinuxBuildImage.STANDARD_7_0,
+          computeType: codebuild.ComputeType.MEDIUM,
+        },
+        timeout: Duration.minutes(45),
+        logging: { cloudWatch: { logGroup: buildLogs } },
+        partialBuildSpec: codebuild.BuildSpec.fromObject({
+          phases: { install: { 'runtime-versions': { nodejs: '22' } } },
+        }),
+      },
+      // Container images (model server, batch scorer) are built when assets are published.
+      dockerEnabledForSelfMutation: false,
+      dockerEnabledForSynth: false,
+    });
+
+    const dev = new MlInferenceStage(this, 'Dev', { project: config.project, config: config.dev });
+    const prod = new MlInferenceStage(this, 'Prod', { project: config.project, config: config.prod });
+    this.stages = { dev, prod };
+
+    this.pipeline.addStage(dev);
+    this.pipeline.addStage(prod, {
+      pre: [
+        new pipelines.ManualApprovalStep('PromoteToProd', {
+          comment: `Dev passed its smoke tests and canary rollout. Approve to deploy ${config.prod.stageName}.`,
+        }),
+      ],
+    });
+    this.pipeline.buildPipeline();
+    acknowledgePipelineGrants(this);
+    acknowledgeGrantPolicies(this);
+  }
+}

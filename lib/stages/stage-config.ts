@@ -1,0 +1,184 @@
+/** Where one stage of the service is deployed. */
+export interface DeploymentTarget {
+  /** 12-digit AWS account id. */
+  readonly account: string;
+  /** AWS region, e.g. `us-east-1`. */
+  readonly region: string;
+}
+
+/** Everything that differs between the dev and prod deployments of the ML inference stage. */
+export interface StageConfig {
+  /** Short lowercase name; namespaces Parameter Store paths and tags (`dev`, `prod`). */
+  readonly stageName: string;
+  /** Account and region the stage deploys to. */
+  readonly target: DeploymentTarget;
+  /** Availability zones of the VPC, fixed here so synth never looks them up (at least two). */
+  readonly availabilityZones: string[];
+  /** Keep stateful resources (buckets, table, key) when the stack is deleted. Prod: true. */
+  readonly retainData: boolean;
+  /** Days CloudWatch Logs keep function, API, flow and workflow logs. */
+  readonly logRetentionDays: number;
+  /** Days S3 server access logs and data-capture objects are kept. */
+  readonly dataRetentionDays: number;
+  /** E-mail address subscribed to the alert topic. @default - no subscription */
+  readonly alarmEmail?: string;
+  /** Cost centre tag value. */
+  readonly costCenter: string;
+}
+
+/** The source repository the pipeline builds from. */
+export interface SourceConfig {
+  /** GitHub repository as `owner/name`. */
+  readonly repository: string;
+  /** Branch whose pushes run the pipeline. */
+  readonly branch: string;
+  /** ARN of the CodeConnections (or CodeStar Connections) connection to GitHub. */
+  readonly connectionArn: string;
+}
+
+/** The whole deployment: pipeline home, source and the two stages. */
+export interface AppConfig {
+  /** Project name; prefixes Parameter Store paths and tags. Lowercase letters, digits and dashes. */
+  readonly project: string;
+  /** Account and region where the pipeline itself runs. */
+  readonly pipeline: DeploymentTarget;
+  /** Where the pipeline's source comes from. */
+  readonly source: SourceConfig;
+  /** The dev stage: deployed and proven first. */
+  readonly dev: StageConfig;
+  /** The prod stage: deployed after manual approval. */
+  readonly prod: StageConfig;
+}
+
+/** Thrown when the configuration cannot produce a deployable app; lists every problem at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration (edit bin/config.ts):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const ACCOUNT = /^\d{12}$/;
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
+const CONNECTION_ARN =
+  /^arn:aws[a-z-]*:(codeconnections|codestar-connections):([a-z0-9-]+):(\d{12}):connection\/[0-9a-f-]{36}$/;
+const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+const NAME = /^[a-z][a-z0-9-]{1,20}$/;
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+/** Retention values CloudWatch Logs accepts. */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+function checkTarget(where: string, target: DeploymentTarget | undefined, problems: string[]): void {
+  if (!target) {
+    problems.push(`${where}: missing; set { account: '123456789012', region: 'us-east-1' }`);
+    return;
+  }
+  if (!ACCOUNT.test(String(target.account ?? ''))) {
+    problems.push(`${where}.account: '${target.account ?? ''}' is not a 12-digit AWS account id`);
+  }
+  if (!REGION.test(String(target.region ?? ''))) {
+    problems.push(`${where}.region: '${target.region ?? ''}' is not an AWS region such as 'us-east-1'`);
+  }
+}
+
+function checkStage(key: string, stage: StageConfig | undefined, problems: string[]): void {
+  if (!stage) {
+    problems.push(`${key}: missing stage configuration`);
+    return;
+  }
+  checkTarget(`${key}.target`, stage.target, problems);
+  if (!NAME.test(stage.stageName ?? '')) {
+    problems.push(
+      `${key}.stageName: '${stage.stageName ?? ''}' must be 2-21 lowercase letters, digits or dashes`,
+    );
+  }
+  const azs = stage.availabilityZones ?? [];
+  if (azs.length < 2) {
+    problems.push(
+      `${key}.availabilityZones: list at least two zones of ${stage.target?.region ?? 'the region'}`,
+    );
+  }
+  for (const az of azs) {
+    if (!stage.target?.region || !az.startsWith(stage.target.region) || !/[a-z]$/.test(az)) {
+      problems.push(
+        `${key}.availabilityZones: '${az}' is not a zone of region '${stage.target?.region ?? ''}'`,
+      );
+    }
+  }
+  if (new Set(azs).size !== azs.length) {
+    problems.push(`${key}.availabilityZones: zones must be distinct`);
+  }
+  if (!LOG_RETENTION_DAYS.includes(stage.logRetentionDays)) {
+    problems.push(
+      `${key}.logRetentionDays: ${stage.logRetentionDays} is not one of ${LOG_RETENTION_DAYS.join(', ')}`,
+    );
+  }
+  if (!Number.isInteger(stage.dataRetentionDays) || stage.dataRetentionDays < 1) {
+    problems.push(`${key}.dataRetentionDays: must be a whole number of days >= 1`);
+  }
+  if (stage.alarmEmail !== undefined && !EMAIL.test(stage.alarmEmail)) {
+    problems.push(`${key}.alarmEmail: '${stage.alarmEmail}' is not an e-mail address`);
+  }
+}
+
+/**
+ * Checks the configuration before anything is built, so a mistake fails synth with a message that
+ * says what to change rather than failing a CloudFormation deployment later.
+ */
+export function validateConfig(config: AppConfig): AppConfig {
+  const problems: string[] = [];
+  if (!NAME.test(config.project ?? '')) {
+    problems.push(`project: '${config.project ?? ''}' must be 2-21 lowercase letters, digits or dashes`);
+  }
+  checkTarget('pipeline', config.pipeline, problems);
+  const source = config.source;
+  if (!source) {
+    problems.push('source: missing; set repository, branch and connectionArn');
+  } else {
+    if (!REPOSITORY.test(source.repository ?? '')) {
+      problems.push(`source.repository: '${source.repository ?? ''}' must look like 'owner/name'`);
+    }
+    if (!source.branch || /\s/.test(source.branch)) {
+      problems.push(`source.branch: '${source.branch ?? ''}' is not a branch name`);
+    }
+    const arn = CONNECTION_ARN.exec(source.connectionArn ?? '');
+    if (!arn) {
+      problems.push(
+        `source.connectionArn: '${source.connectionArn ?? ''}' is not a connection ARN ` +
+          `(arn:aws:codeconnections:<region>:<account>:connection/<uuid>); create one in the console under ` +
+          `Developer Tools > Settings > Connections`,
+      );
+    }
+  }
+  checkStage('dev', config.dev, problems);
+  checkStage('prod', config.prod, problems);
+  if (config.dev && config.prod) {
+    if (config.dev.stageName === config.prod.stageName) {
+      problems.push(`dev.stageName and prod.stageName are both '${config.dev.stageName}'; they must differ`);
+    }
+    const a = config.dev.target;
+    const b = config.prod.target;
+    if (a && b && a.account === b.account && a.region === b.region) {
+      problems.push(
+        `dev and prod both deploy to account ${a.account} in ${a.region}; give prod its own account ` +
+          `(recommended) or region so a dev deploy can never touch prod`,
+      );
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  return config;
+}
+
+/** Checks one stage's configuration on its own (a sandbox deployment has no pipeline or source). */
+export function validateStageConfig(where: string, stage: StageConfig): StageConfig {
+  const problems: string[] = [];
+  checkStage(where, stage, problems);
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  return stage;
+}
