@@ -51,7 +51,8 @@ export function assertJsonContentType(contentType: string | undefined): void {
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'number' ? String(value) : `a ${typeof value}`;
+  if (typeof value === 'number') return String(value);
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 function parseRow(value: unknown, index: number, featureCount: number): number[] {
