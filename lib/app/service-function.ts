@@ -51,9 +51,6 @@ export interface ServiceFunctionProps {
  * dead-letter queue for asynchronous invocations. Bundled locally by esbuild (no Docker).
  */
 export class ServiceFunction extends nodejs.NodejsFunction {
-  /** Receives asynchronous invocations that failed every retry. */
-  readonly deadLetterQueue: sqs.IQueue;
-
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
     const { defaults } = props;
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
@@ -97,6 +94,5 @@ export class ServiceFunction extends nodejs.NodejsFunction {
         externalModules: [],
       },
     });
-    this.deadLetterQueue = deadLetterQueue;
   }
 }
