@@ -1,0 +1,201 @@
+/**
+ * Rollout policy: which canary weights to walk through, how long each step must bake, how long the
+ * whole rollout may take, and what size of regression the judge must rule out before promoting.
+ *
+ * Pure domain code: no AWS imports, so stage config, the judge, the handler and the benchmark share it.
+ */
+
+/** The three answers a judge can give; the state machine branches on them. */
+export type Verdict = 'promote' | 'rollback' | 'wait';
+
+/**
+ * A regression of the canary's error rate that counts as meaningful. It is meaningful only when it
+ * exceeds BOTH bounds, so a tiny baseline rate (0.01 %) does not demand impossible evidence to rule out
+ * a "doubling", and a high baseline rate does not make +0.5 points look harmless.
+ */
+export interface ErrorRegression {
+  /** Canary rate ÷ baseline rate that counts as a regression, e.g. 2. Must be > 1. */
+  readonly ratio: number;
+  /** Canary rate − baseline rate (a fraction, 0.01 = one percentage point) that counts as a regression. */
+  readonly increase: number;
+}
+
+/** The policy one stage uses for every rollout. Plain JSON, so it travels in Step Functions input. */
+export interface RolloutPolicy {
+  /** Canary weight (percent) of each step, strictly increasing, ending at 100, e.g. [5, 25, 50, 100]. */
+  readonly steps: readonly number[];
+  /** Minimum minutes a step must run (after its weights are in service) before it may be promoted. */
+  readonly minBakeMinutes: number;
+  /** Minutes after the rollout started by which it must have promoted; afterwards "wait" turns into rollback. */
+  readonly deadlineMinutes: number;
+  /**
+   * Significance level. The chance that a canary that is no worse than the baseline is rolled back by the
+   * statistical tests is at most `alpha`, and so is the chance of promoting a meaningful regression;
+   * both hold however often the judge looks.
+   */
+  readonly alpha: number;
+  /** Error-rate regression that must be ruled out before the canary reaches 100 %. */
+  readonly errorRegression: ErrorRegression;
+  /** Canary ÷ baseline average model latency that counts as a latency regression, e.g. 1.2. */
+  readonly latencyRegressionRatio: number;
+}
+
+/** Variant weights in percent; they always sum to 100. */
+export interface VariantWeights {
+  readonly baseline: number;
+  readonly canary: number;
+}
+
+/** Thrown for a policy that cannot be used; the message lists every problem and what to change. */
+export class RolloutPolicyError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid rollout policy: ${problems.join('; ')}`);
+    this.name = 'RolloutPolicyError';
+  }
+}
+
+/** Short rollout for dev: one canary step, then everything. */
+export const DEV_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
+  steps: Object.freeze([10, 100]),
+  minBakeMinutes: 2,
+  deadlineMinutes: 120,
+  alpha: 0.05,
+  errorRegression: Object.freeze({ ratio: 2, increase: 0.01 }),
+  latencyRegressionRatio: 1.2,
+});
+
+/** Gradual rollout for prod; the defaults the benchmark measures. */
+export const PROD_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
+  steps: Object.freeze([5, 25, 50, 100]),
+  minBakeMinutes: 2,
+  deadlineMinutes: 360,
+  alpha: 0.04,
+  errorRegression: Object.freeze({ ratio: 2, increase: 0.01 }),
+  latencyRegressionRatio: 1.2,
+});
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Validates untrusted input (stage config, Step Functions input) into a frozen policy.
+ * Collects every problem so one synth or one failed execution shows all of them.
+ */
+export function createRolloutPolicy(input: unknown): RolloutPolicy {
+  if (!isRecord(input)) {
+    throw new RolloutPolicyError(['policy must be an object']);
+  }
+  const problems: string[] = [];
+  const { steps, minBakeMinutes, deadlineMinutes, alpha, errorRegression, latencyRegressionRatio } = input;
+
+  if (!Array.isArray(steps) || steps.length === 0) {
+    problems.push(
+      'steps must be a non-empty array of canary percentages ending at 100, e.g. [5, 25, 50, 100]',
+    );
+  } else {
+    steps.forEach((step: unknown, i) => {
+      if (!isFiniteNumber(step) || step <= 0 || step > 100) {
+        problems.push(`steps[${i}] must be a percentage in (0, 100], got ${JSON.stringify(step)}`);
+      } else if (i > 0 && isFiniteNumber(steps[i - 1]) && step <= (steps[i - 1] as number)) {
+        problems.push(`steps must increase strictly: steps[${i}]=${step} is not above steps[${i - 1}]`);
+      }
+    });
+    if (steps[steps.length - 1] !== 100) {
+      problems.push('the last step must be 100 so a promotion ends with the canary serving all traffic');
+    }
+  }
+  if (!isFiniteNumber(minBakeMinutes) || minBakeMinutes < 0) {
+    problems.push(`minBakeMinutes must be a number >= 0, got ${JSON.stringify(minBakeMinutes)}`);
+  }
+  if (!isFiniteNumber(deadlineMinutes) || deadlineMinutes <= 0) {
+    problems.push(`deadlineMinutes must be a number > 0, got ${JSON.stringify(deadlineMinutes)}`);
+  } else if (isFiniteNumber(minBakeMinutes) && Array.isArray(steps)) {
+    const minimum = minBakeMinutes * Math.max(steps.length - 1, 0);
+    if (deadlineMinutes < minimum) {
+      problems.push(
+        `deadlineMinutes (${deadlineMinutes}) is shorter than the bakes alone (${minimum}): raise it or shorten minBakeMinutes`,
+      );
+    }
+  }
+  if (!isFiniteNumber(alpha) || alpha <= 0 || alpha >= 0.5) {
+    problems.push(`alpha must be a significance level in (0, 0.5), e.g. 0.05, got ${JSON.stringify(alpha)}`);
+  }
+  if (!isRecord(errorRegression)) {
+    problems.push(
+      'errorRegression must be an object { ratio, increase }, e.g. { "ratio": 2, "increase": 0.01 }',
+    );
+  } else {
+    if (!isFiniteNumber(errorRegression.ratio) || errorRegression.ratio <= 1) {
+      problems.push(
+        `errorRegression.ratio must be > 1 (canary rate ÷ baseline rate), got ${JSON.stringify(errorRegression.ratio)}`,
+      );
+    }
+    if (
+      !isFiniteNumber(errorRegression.increase) ||
+      errorRegression.increase < 0 ||
+      errorRegression.increase >= 1
+    ) {
+      problems.push(
+        `errorRegression.increase must be a fraction in [0, 1) (0.01 = one percentage point), got ${JSON.stringify(errorRegression.increase)}`,
+      );
+    }
+  }
+  if (!isFiniteNumber(latencyRegressionRatio) || latencyRegressionRatio <= 1) {
+    problems.push(
+      `latencyRegressionRatio must be > 1 (canary ÷ baseline latency), got ${JSON.stringify(latencyRegressionRatio)}`,
+    );
+  }
+  if (problems.length > 0) {
+    throw new RolloutPolicyError(problems);
+  }
+  const regression = errorRegression as Record<string, number>;
+  return Object.freeze({
+    steps: Object.freeze([...(steps as number[])]),
+    minBakeMinutes: minBakeMinutes as number,
+    deadlineMinutes: deadlineMinutes as number,
+    alpha: alpha as number,
+    errorRegression: Object.freeze({ ratio: regression.ratio, increase: regression.increase }),
+    latencyRegressionRatio: latencyRegressionRatio as number,
+  });
+}
+
+/** Weights of a given step: the canary gets the step's percentage, the baseline the rest. */
+export function weightsForStep(policy: RolloutPolicy, stepIndex: number): VariantWeights {
+  const canary = policy.steps[stepIndex];
+  if (canary === undefined) {
+    throw new RangeError(`stepIndex ${stepIndex} is outside the policy's ${policy.steps.length} steps`);
+  }
+  return { baseline: 100 - canary, canary };
+}
+
+/**
+ * The weights the controller applies after a verdict. Promotion moves to the first step above the
+ * current canary weight (so it always ends at 100 %), rollback sends everything to the baseline, and
+ * wait leaves the endpoint alone.
+ */
+export function nextWeights(
+  current: VariantWeights,
+  verdict: Verdict,
+  policy: RolloutPolicy,
+): VariantWeights {
+  switch (verdict) {
+    case 'rollback':
+      return { baseline: 100, canary: 0 };
+    case 'wait':
+      return { baseline: current.baseline, canary: current.canary };
+    case 'promote': {
+      const next = policy.steps.find((step) => step > current.canary) ?? 100;
+      return { baseline: 100 - next, canary: next };
+    }
+  }
+}
+
+/** The canary weight of the step after `stepIndex`: the exposure a promotion would lead to. */
+export function nextStepWeight(policy: RolloutPolicy, stepIndex: number): number {
+  return policy.steps[Math.min(stepIndex + 1, policy.steps.length - 1)] ?? 100;
+}
