@@ -1,5 +1,6 @@
 import './ort-realm';
 import { readFile, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import * as path from 'node:path';
 import { loadModelMetadata, ModelVersion, modelVersions } from '../../services/model/artifacts';
 import { LoadedModel, loadModel } from '../../services/model/model';
@@ -173,6 +174,34 @@ describe('model server error answers', () => {
     const wrongMethod = await request(`${url}/invocations`);
     expect(wrongMethod).toMatchObject({ status: 405, body: { error: { code: 'MethodNotAllowed' } } });
     expect(wrongMethod.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers 400 and closes the connection when a chunked body grows past the limit', async () => {
+    const { status, body, connection } = await new Promise<{
+      status?: number;
+      body: string;
+      connection?: string;
+    }>((resolve, reject) => {
+      const req = httpRequest(`${url}/invocations`, {
+        method: 'POST',
+        headers: { 'content-type': JSON_TYPE, 'transfer-encoding': 'chunked' },
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () =>
+          resolve({ status: res.statusCode, body: text, connection: res.headers.connection }),
+        );
+      });
+      req.on('error', reject);
+      req.write('[' + '1,'.repeat(MAX_BODY_BYTES / 2));
+      req.write('1]');
+      req.end();
+    });
+    expect({ status, connection }).toEqual({ status: 400, connection: 'close' });
+    expect(JSON.parse(body)).toEqual({
+      error: { code: 'InvalidInput', message: 'Request body exceeds 16384 bytes' },
+    });
   });
 
   it('still serves after a burst of bad requests', async () => {
