@@ -143,7 +143,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
 }
 
 /** mulberry32: tiny, fast, seedable; quality is ample for a Monte Carlo benchmark. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
