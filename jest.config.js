@@ -5,7 +5,8 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   // tsconfig has isolatedModules: ts-jest transpiles without type-checking (that is `npm run lint`).
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
-  setupFiles: ['<rootDir>/test/setup/polyfills.ts'],
+  // ort-realm: onnxruntime-node builds typed arrays in the main realm; jest runs each file in its own.
+  setupFiles: ['<rootDir>/test/setup/polyfills.ts', '<rootDir>/test/setup/ort-realm.ts'],
   testTimeout: 60000,
   // Synth-heavy suites are CPU bound; the machine has two cores.
   maxWorkers: 2,

@@ -1,4 +1,3 @@
-import './ort-realm';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';

@@ -1,4 +1,3 @@
-import './ort-realm';
 import { readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import * as path from 'node:path';
