@@ -1,6 +1,7 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledge } from '../../compliance';
 import { EncryptionKey } from '../encryption-key';
 
 /**
@@ -61,6 +62,12 @@ export class Network extends Construct {
         DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
       },
     });
+
+    acknowledge(
+      this.vpc,
+      ['CloudFormation-Validate::W3010'],
+      'Zones are fixed in config on purpose, so synth needs no AWS credentials for a lookup; config validation checks they belong to the region.',
+    );
 
     const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
       encryptionKey: new EncryptionKey(this, 'FlowLogKey', { description: 'Encrypts the VPC flow logs' }).key,

@@ -1,0 +1,99 @@
+import { ConfigError, validateConfig, type AppConfig } from '../../lib/stages/stage-config';
+import { testConfig } from '../support/cdk-app';
+
+type Mutation = (c: AppConfig) => AppConfig;
+
+function problemsOf(mutate: Mutation): string[] {
+  try {
+    validateConfig(mutate(structuredClone(testConfig)));
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe('validateConfig', () => {
+  it('accepts the shipped placeholder configuration', () => {
+    expect(() => validateConfig(testConfig)).not.toThrow();
+  });
+
+  const cases: [string, Mutation, RegExp][] = [
+    [
+      'missing account',
+      (c) => ({ ...c, dev: { ...c.dev, target: { ...c.dev.target, account: '' } } }),
+      /dev\.target\.account: '' is not a 12-digit/,
+    ],
+    [
+      'malformed account',
+      (c) => ({ ...c, prod: { ...c.prod, target: { ...c.prod.target, account: '1234' } } }),
+      /prod\.target\.account: '1234'/,
+    ],
+    [
+      'malformed region',
+      (c) => ({ ...c, dev: { ...c.dev, target: { ...c.dev.target, region: 'useast1' } } }),
+      /dev\.target\.region: 'useast1' is not an AWS region/,
+    ],
+    [
+      'malformed pipeline account',
+      (c) => ({ ...c, pipeline: { ...c.pipeline, account: 'abc' } }),
+      /pipeline\.account/,
+    ],
+    [
+      'malformed connection ARN',
+      (c) => ({ ...c, source: { ...c.source, connectionArn: 'arn:aws:s3:::bucket' } }),
+      /source\.connectionArn: .* is not a connection ARN/,
+    ],
+    [
+      'missing connection ARN',
+      (c) => ({ ...c, source: { ...c.source, connectionArn: '' } }),
+      /source\.connectionArn/,
+    ],
+    [
+      'malformed repository',
+      (c) => ({ ...c, source: { ...c.source, repository: 'no-owner' } }),
+      /source\.repository: 'no-owner' must look like 'owner\/name'/,
+    ],
+    [
+      'dev and prod on one account and region',
+      (c) => ({ ...c, prod: { ...c.prod, target: { ...c.dev.target } } }),
+      /dev and prod both deploy to account 222222222222 in us-east-1/,
+    ],
+    [
+      'zone of another region',
+      (c) => ({ ...c, dev: { ...c.dev, availabilityZones: ['us-east-1a', 'eu-west-1b'] } }),
+      /'eu-west-1b' is not a zone of region 'us-east-1'/,
+    ],
+    [
+      'a single zone',
+      (c) => ({ ...c, dev: { ...c.dev, availabilityZones: ['us-east-1a'] } }),
+      /list at least two zones/,
+    ],
+    [
+      'unsupported log retention',
+      (c) => ({ ...c, prod: { ...c.prod, logRetentionDays: 10 } }),
+      /prod\.logRetentionDays: 10 is not one of/,
+    ],
+    [
+      'bad alarm e-mail',
+      (c) => ({ ...c, prod: { ...c.prod, alarmEmail: 'ops' } }),
+      /prod\.alarmEmail: 'ops' is not an e-mail address/,
+    ],
+    [
+      'same stage names',
+      (c) => ({ ...c, prod: { ...c.prod, stageName: 'dev' } }),
+      /stageName are both 'dev'/,
+    ],
+  ];
+
+  it.each(cases)('rejects %s with a message that says what to change', (_name, mutate, message) => {
+    const problems = problemsOf(mutate);
+    expect(problems.some((p) => message.test(p))).toBe(true);
+  });
+
+  it('reports every problem at once and points at bin/config.ts', () => {
+    const broken = { ...structuredClone(testConfig), project: 'X', pipeline: { account: '1', region: 'x' } };
+    expect(() => validateConfig(broken)).toThrow(/Invalid configuration \(edit bin\/config\.ts\)/);
+    expect(problemsOf(() => broken).length).toBeGreaterThanOrEqual(3);
+  });
+});
