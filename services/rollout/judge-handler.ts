@@ -1,0 +1,136 @@
+/**
+ * Lambda handler the rollout state machine calls once per bake interval: gathers the canary alarms and
+ * per-variant CloudWatch metrics since the rollout started, asks the pure judge, logs the decision with
+ * its evidence and returns the verdict plus the weights to apply next.
+ */
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { CloudWatchRolloutMetrics, type RolloutMetrics } from './adapters/cloudwatch';
+import { judge, type EvidenceSummary } from './judge';
+import {
+  createRolloutPolicy,
+  nextWeights,
+  weightsForStep,
+  type Verdict,
+  type VariantWeights,
+} from './policy';
+
+/** State machine input. Times are ISO-8601 strings (e.g. `$$.State.EnteredTime`) or epoch milliseconds. */
+export interface JudgeInput {
+  readonly endpointName: string;
+  readonly baselineVariant: string;
+  readonly canaryVariant: string;
+  readonly canaryAlarmNames: readonly string[];
+  readonly stepIndex: number;
+  readonly stepStartedAt: string | number;
+  readonly rolloutStartedAt: string | number;
+  /** A RolloutPolicy as JSON; validated on every call. */
+  readonly policy: unknown;
+}
+
+/** What the state machine branches on: the verdict and where it leads. */
+export interface JudgeOutput {
+  readonly verdict: Verdict;
+  readonly reason: string;
+  /** Step index after applying the verdict (unchanged on wait and rollback). */
+  readonly nextStepIndex: number;
+  /** Variant weights to apply after the verdict, keyed by variant name. */
+  readonly weights: Readonly<Record<string, number>>;
+  /** True when this verdict ends the rollout: rollback, or promotion to canary 100 %. */
+  readonly done: boolean;
+  readonly judgedAt: string;
+  readonly evidence: EvidenceSummary;
+}
+
+/** Input the handler cannot judge; the state machine should treat it as a failed rollout. */
+export class InvalidJudgeInputError extends Error {
+  override readonly name = 'InvalidJudgeInputError';
+}
+
+/** Logging the handler needs; satisfied by a Powertools Logger. */
+export interface DecisionLog {
+  info(message: string, attributes: Record<string, unknown>): void;
+}
+
+/** Collaborators of the handler, created once at cold start. */
+export interface JudgeHandlerDeps {
+  readonly metrics: RolloutMetrics;
+  readonly log: DecisionLog;
+  readonly now: () => number;
+}
+
+const PERIOD_SECONDS = 60;
+
+function time(value: unknown, field: string): number {
+  const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms)) throw new InvalidJudgeInputError(`${field} must be an ISO-8601 time or epoch ms`);
+  return ms;
+}
+
+function text(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidJudgeInputError(`${field} must be a non-empty string`);
+  }
+  return value;
+}
+
+/** Builds the handler around its adapters, so tests can pass fakes. */
+export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) => Promise<JudgeOutput> {
+  return async (input) => {
+    const policy = createRolloutPolicy(input.policy);
+    const endpointName = text(input.endpointName, 'endpointName');
+    const baselineVariant = text(input.baselineVariant, 'baselineVariant');
+    const canaryVariant = text(input.canaryVariant, 'canaryVariant');
+    const alarmNames = Array.isArray(input.canaryAlarmNames)
+      ? input.canaryAlarmNames.map((n) => text(n, 'canaryAlarmNames[]'))
+      : [];
+    const { stepIndex } = input;
+    if (!Number.isInteger(stepIndex) || stepIndex < 0 || stepIndex >= policy.steps.length) {
+      throw new InvalidJudgeInputError(`stepIndex must be an integer in [0, ${policy.steps.length - 1}]`);
+    }
+    const rolloutStartedAt = time(input.rolloutStartedAt, 'rolloutStartedAt');
+    const stepStartedAt = time(input.stepStartedAt, 'stepStartedAt');
+    const now = deps.now();
+    const periodMs = PERIOD_SECONDS * 1000;
+    const [alarms, periods] = await Promise.all([
+      deps.metrics.alarmStates(alarmNames),
+      deps.metrics.variantMetrics({
+        endpointName,
+        baselineVariant,
+        canaryVariant,
+        // Periods that began before the rollout may hold another version's traffic; the judge drops them.
+        start: new Date(Math.ceil(rolloutStartedAt / periodMs) * periodMs),
+        end: new Date(Math.floor(now / periodMs) * periodMs),
+        periodSeconds: PERIOD_SECONDS,
+      }),
+    ]);
+    const judgement = judge(
+      { alarms, periods, periodSeconds: PERIOD_SECONDS, stepIndex, stepStartedAt, rolloutStartedAt },
+      policy,
+      now,
+    );
+    const current: VariantWeights = weightsForStep(policy, stepIndex);
+    const next = nextWeights(current, judgement.verdict, policy);
+    const output: JudgeOutput = {
+      verdict: judgement.verdict,
+      reason: judgement.reason,
+      nextStepIndex:
+        judgement.verdict === 'promote' ? Math.min(stepIndex + 1, policy.steps.length - 1) : stepIndex,
+      weights: { [baselineVariant]: next.baseline, [canaryVariant]: next.canary },
+      done: judgement.verdict === 'rollback' || (judgement.verdict === 'promote' && next.canary === 100),
+      judgedAt: new Date(now).toISOString(),
+      evidence: judgement.summary,
+    };
+    deps.log.info('rollout decision', { endpointName, baselineVariant, canaryVariant, ...output });
+    return output;
+  };
+}
+
+const logger = new Logger({ serviceName: 'rollout-judge' });
+
+/** The deployed handler: AWS clients are created once per container, at cold start. */
+export const handler = createJudgeHandler({
+  metrics: new CloudWatchRolloutMetrics(new CloudWatchClient({})),
+  log: { info: (message, attributes) => logger.info(message, attributes) },
+  now: Date.now,
+});
