@@ -16,11 +16,14 @@
  * H₀, because every factor has conditional mean ≤ 1 when θ is on the null side of θ₀ (the binomial
  * likelihood ratio is monotone in π and π_t is monotone in θ). Ville's inequality gives
  * P(sup_T M_T ≥ 1/a) ≤ a: the test stays valid however often the judge looks and however it stops.
- *   - rollback test, H₀: θ ≤ 1 (canary no worse), alternatives θ ∈ {1.5, 2, 3, 5, 10}.
- *   - promote test, H₀: θ ≥ θ_m (a meaningful regression), alternatives θ ∈ {0.5, 1, √θ_m}.
+ *   - rollback test, H₀: θ ≤ 1.1 (canary no worse, within a 10 % tolerance), alternatives
+ *     θ ∈ {1.5, 3, 10} with weights {0.2, 0.3, 0.5} (large regressions are caught fastest).
+ *   - promote test, H₀: θ ≥ θ_m (a meaningful regression), alternatives θ ∈ {0.5, 1, √θ_m} with
+ *     weights {0.1, 0.8, 0.1} (most candidates are as good as the baseline).
  * θ_m comes from the policy: a regression is meaningful when it exceeds ratio AND increase, i.e.
- * θ_final = max(ratio, 1 + increase / p̂_A), with p̂_A a one-sigma upper estimate of the baseline rate
- * (larger p̂_A → smaller θ_final → stricter). A step exposes only w_next of the traffic, so before moving
+ * θ_final = max(ratio, 1 + increase / p̂_A), with the plug-in p̂_A = (e_A + 1)/n_A (slightly high, which
+ * only makes θ_final smaller, i.e. stricter; the plug-in itself is outside the anytime guarantee).
+ * A step exposes only w_next of the traffic, so before moving
  * to weight w_next the judge rules out the regression whose endpoint-wide cost equals the final one:
  * θ_m = 1 + (θ_final − 1)·100 / w_next. The last promotion (to 100 %) rules out θ_final itself.
  *
@@ -35,7 +38,8 @@
  *
  * ### Error budget
  * The two rollback tests split alpha (¾ errors, ¼ latency) and so do the two promote tests (½, ½), so
- * P(false rollback) ≤ alpha and P(promoting a meaningful regression) ≤ alpha (Bonferroni).
+ * P(statistical rollback of a canary within the tolerance) ≤ alpha and P(promoting a meaningful
+ * regression) ≤ alpha (Bonferroni). Deadline rollbacks come on top: they are the price of low traffic.
  *
  * References: A. Wald, "Sequential tests of statistical hypotheses", Ann. Math. Stat. 16 (1945);
  * H. Robbins, "Statistical methods related to the law of the iterated logarithm", Ann. Math. Stat. 41
@@ -154,6 +158,11 @@ export const ALPHA_SHARES = Object.freeze({
 /** Minimum requests per variant in one latency block: fewer makes a block's average too noisy. */
 export const LATENCY_BLOCK_REQUESTS = 10;
 
+/**
+ * The rollback test's null is θ ≤ 1.1: a canary within 10 % of the baseline is not rolled back, so
+ * busy endpoints do not flap on noise-level differences.
+ */
+const ROLLBACK_TOLERANCE = 1.1;
 const ROLLBACK_RATIOS: readonly number[] = [1.5, 3, 10];
 const ROLLBACK_WEIGHTS: readonly number[] = [0.2, 0.3, 0.5];
 const SIGN_TEST_ALTERNATIVES: readonly number[] = [0.7, 0.85, 0.95];
@@ -352,7 +361,12 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
     latencyPromote: Math.log(1 / (ALPHA_SHARES.latencyPromote * policy.alpha)),
   };
   const theta = ratioToRuleOut(policy, evidence.stepIndex, nA, eA);
-  const rollbackErrors = logMixtureRatioEvidence(periods, 1, ROLLBACK_RATIOS, ROLLBACK_WEIGHTS);
+  const rollbackErrors = logMixtureRatioEvidence(
+    periods,
+    ROLLBACK_TOLERANCE,
+    ROLLBACK_RATIOS,
+    ROLLBACK_WEIGHTS,
+  );
   const promoteErrors = logMixtureRatioEvidence(periods, theta, [0.5, 1, Math.sqrt(theta)], [0.1, 0.8, 0.1]);
   const latency = latencyBlocks(periods, policy.latencyRegressionRatio);
   const rollbackLatency = logSignTestEvidence(latency.slower, latency.slower + latency.faster);
