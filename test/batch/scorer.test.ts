@@ -8,7 +8,7 @@ import {
 import { createSageMakerEndpoint, type ModelEndpoint } from '../../services/batch/adapters/model-endpoint';
 import { runScorer, type ProgressLog, type ScorerDeps } from '../../services/batch/scorer';
 import { startLocalDynamo, startLocalS3, type LocalDynamo, type LocalS3 } from './support/local-aws';
-import { startLocalEndpoint, type LocalEndpoint } from './support/local-endpoint';
+import { LOCAL_ENDPOINT_NAME, startLocalEndpoint, type LocalEndpoint } from './support/local-endpoint';
 
 let s3: LocalS3;
 let dynamo: LocalDynamo;
@@ -20,9 +20,13 @@ let testNumber = 0;
 const silent: ProgressLog = { info: () => undefined, warn: () => undefined };
 
 beforeAll(async () => {
-  [s3, dynamo, model] = await Promise.all([startLocalS3([]), startLocalDynamo(), startLocalEndpoint()]);
+  [s3, dynamo, model] = await Promise.all([
+    startLocalS3([]),
+    startLocalDynamo(),
+    startLocalEndpoint({ variants: { VariantA: 'v1.0.0', VariantB: 'v1.1.0' } }),
+  ]);
   store = createS3ObjectStore(s3.client);
-  endpoint = createSageMakerEndpoint(model.client, 'local-endpoint');
+  endpoint = createSageMakerEndpoint(model.client, LOCAL_ENDPOINT_NAME);
 });
 
 afterAll(async () => {
@@ -37,7 +41,7 @@ async function freshConfig(overrides: Partial<BatchConfig> = {}): Promise<BatchC
     analyticsBucket: `analytics-${testNumber}`,
     analyticsPrefix: 'analytics/predictions/',
     tableName: `predictions-${testNumber}`,
-    endpointName: 'local-endpoint',
+    endpointName: LOCAL_ENDPOINT_NAME,
     batchSize: 50,
     maxObjects: 100,
     maxObjectBytes: 1024 * 1024,
@@ -135,7 +139,12 @@ test('scores every object, writes table items and partitioned analytics lines, m
   const items = await dynamo.scanAll(config.tableName);
   const withRequestId = items.filter((i) => typeof i.requestId === 'string');
   expect(withRequestId).toHaveLength(120);
-  expect(items[0]).toMatchObject({ source: 'batch', modelVersion: 'v1.0.0', invokedVariant: 'VariantA' });
+  expect(items.every((i) => i.source === 'batch')).toBe(true);
+  const versionByVariant = new Set(items.map((i) => `${i.invokedVariant}=${i.modelVersion}`));
+  expect(versionByVariant).toEqual(new Set(['VariantA=v1.0.0', 'VariantB=v1.1.0']));
+  expect(items.map((i) => (i.prediction as { label: string }).label)).toEqual(
+    expect.arrayContaining(['setosa', 'versicolor', 'virginica']),
+  );
   expect(items[0].expirationTime).toBe(
     Math.floor(Date.parse(items[0].timestamp as string) / 1000) + 30 * 86400,
   );
