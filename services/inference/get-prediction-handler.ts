@@ -1,0 +1,63 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { createPredictionStore, type PredictionStore } from './adapters/predictions-table';
+import { NotFoundError, ValidationError } from './errors';
+import { isPredictionId } from './prediction';
+import { logAndMap, type ApiHandler } from './http';
+import { createDocumentClient, createObservability, requiredEnv, type Env } from './runtime';
+
+/** Everything `GET /predictions/{id}` talks to. */
+export interface GetPredictionHandlerDeps {
+  readonly store: PredictionStore;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/**
+ * `GET /predictions/{id}`: the stored item, 404 when absent, 400 for an id this
+ * service never issues (refused before any table read). Items never change once
+ * written, so API Gateway's cache may serve the answer.
+ */
+export function createGetPredictionHandler(deps: GetPredictionHandlerDeps): ApiHandler {
+  return async (event, context) => {
+    if (context) deps.logger.addContext(context);
+    try {
+      const id = event.pathParameters?.id ?? '';
+      if (!isPredictionId(id))
+        throw new ValidationError('InvalidPredictionId', 'The prediction id is not a UUID.');
+      const item = await deps.store.get(id);
+      if (!item) throw new NotFoundError();
+      deps.metrics.addMetric('PredictionReads', MetricUnit.Count, 1);
+      return {
+        statusCode: 200,
+        headers: { 'Content-Type': 'application/json', 'Cache-Control': 'max-age=300' },
+        body: JSON.stringify(item),
+      };
+    } catch (error) {
+      return logAndMap(error, deps.logger, deps.metrics);
+    } finally {
+      deps.metrics.publishStoredMetrics();
+    }
+  };
+}
+
+/** Production dependencies from the environment: `TABLE_NAME` (required). */
+export function getPredictionDepsFromEnv(env: Env = process.env): GetPredictionHandlerDeps {
+  const { logger, metrics, tracer } = createObservability('get-prediction');
+  return {
+    logger,
+    metrics,
+    store: createPredictionStore({
+      client: createDocumentClient(tracer),
+      tableName: requiredEnv(env, 'TABLE_NAME'),
+    }),
+  };
+}
+
+let production: ApiHandler | undefined;
+
+/** Lambda entry point; the client is built on the first invocation and reused while warm. */
+export const handler: ApiHandler = (event, context) => {
+  production ??= createGetPredictionHandler(getPredictionDepsFromEnv());
+  return production(event, context);
+};

@@ -1,0 +1,146 @@
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { createModelParameters, type ModelParameters } from './adapters/model-parameters';
+import { createPredictionStore, type PredictionStore } from './adapters/predictions-table';
+import {
+  createSageMakerEndpoint,
+  createSageMakerRuntimeClient,
+  type ModelEndpoint,
+} from './adapters/sagemaker-endpoint';
+import { ConflictError } from './errors';
+import { jsonHeaders, logAndMap, type ApiHandler } from './http';
+import {
+  buildPredictionItem,
+  newPredictionId,
+  predictionIdForRequestId,
+  sameFeatures,
+  toPredictAnswer,
+  type PredictAnswer,
+  type PredictionItem,
+} from './prediction';
+import { createDocumentClient, createObservability, positiveIntEnv, requiredEnv, type Env } from './runtime';
+import { validateContentType, validateRequest, type PredictRequest } from './validation';
+
+/** Default body cap: a feature vector is tiny; anything near this size is abuse or a bug. */
+export const DEFAULT_MAX_BODY_BYTES = 16_384;
+
+/** Everything the predict handler talks to; tests inject local implementations. */
+export interface PredictHandlerDeps {
+  readonly model: ModelEndpoint;
+  readonly store: PredictionStore;
+  readonly parameters: ModelParameters;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** @default 30 */
+  readonly ttlDays?: number;
+  /** @default 16384 */
+  readonly maxBodyBytes?: number;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/**
+ * `POST /predict`: validate against the active model's metadata, score, store
+ * idempotently, answer `{predictionId, result, modelVersion, variant}`. Malformed
+ * input is refused before anything is scored or written.
+ */
+export function createPredictHandler(deps: PredictHandlerDeps): ApiHandler {
+  const { logger, metrics } = deps;
+  return async (event, context) => {
+    if (context) logger.addContext(context);
+    try {
+      const contentTypeError = validateContentType(header(event, 'content-type'));
+      if (contentTypeError) throw contentTypeError;
+      const { featureCount } = await deps.parameters.activeModel();
+      const validated = validateRequest(decodeBody(event), {
+        featureCount,
+        maxBodyBytes: deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      });
+      if (!validated.ok) throw validated.error;
+      const answer = await predict(validated.request, deps);
+      metrics.addMetric('Predictions', MetricUnit.Count, 1);
+      return { statusCode: 200, headers: jsonHeaders, body: JSON.stringify(answer) };
+    } catch (error) {
+      return logAndMap(error, logger, metrics);
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+async function predict(request: PredictRequest, deps: PredictHandlerDeps): Promise<PredictAnswer> {
+  const { requestId, features } = request;
+  const predictionId = requestId === undefined ? newPredictionId() : predictionIdForRequestId(requestId);
+  // A retry answers from the table, even while the endpoint is down.
+  const existing = requestId === undefined ? undefined : await deps.store.get(predictionId);
+  if (existing) return replay(existing, features, deps.metrics);
+  const scored = await deps.model.score([features]);
+  const item = buildPredictionItem({
+    predictionId,
+    features,
+    requestId,
+    prediction: scored.predictions[0]!,
+    modelVersion: scored.modelVersion,
+    invokedVariant: scored.variant,
+    source: 'api',
+    now: (deps.now ?? (() => new Date()))(),
+    ttlDays: deps.ttlDays,
+  });
+  const stored = await deps.store.putIfAbsent(item);
+  return stored.created ? toPredictAnswer(stored.item) : replay(stored.item, features, deps.metrics);
+}
+
+function replay(item: PredictionItem, features: readonly number[], metrics: Metrics): PredictAnswer {
+  if (!sameFeatures(item, features)) throw new ConflictError();
+  metrics.addMetric('IdempotentReplays', MetricUnit.Count, 1);
+  return toPredictAnswer(item);
+}
+
+function decodeBody(event: APIGatewayProxyEvent): string | null {
+  if (event.body === null || !event.isBase64Encoded) return event.body;
+  return Buffer.from(event.body, 'base64').toString('utf8');
+}
+
+function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const entry = Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === name);
+  return entry?.[1];
+}
+
+/**
+ * Builds the production dependencies from the function's environment: `ENDPOINT_NAME`,
+ * `TABLE_NAME`, `MODEL_PARAMETER_PREFIX` (required), `PREDICTION_TTL_DAYS` (30),
+ * `MAX_BODY_BYTES` (16384), `PARAMETER_MAX_AGE_SECONDS` (60), `MODEL_TIMEOUT_MS` (5000).
+ */
+export function predictDepsFromEnv(env: Env = process.env): PredictHandlerDeps {
+  const { logger, metrics, tracer } = createObservability('predict');
+  return {
+    logger,
+    metrics,
+    model: createSageMakerEndpoint({
+      client: createSageMakerRuntimeClient(tracer, positiveIntEnv(env, 'MODEL_TIMEOUT_MS', 5_000)),
+      endpointName: requiredEnv(env, 'ENDPOINT_NAME'),
+    }),
+    store: createPredictionStore({
+      client: createDocumentClient(tracer),
+      tableName: requiredEnv(env, 'TABLE_NAME'),
+    }),
+    parameters: createModelParameters({
+      provider: new SSMProvider({ awsSdkV3Client: tracer.captureAWSv3Client(new SSMClient({})) }),
+      prefix: requiredEnv(env, 'MODEL_PARAMETER_PREFIX'),
+      maxAgeSeconds: positiveIntEnv(env, 'PARAMETER_MAX_AGE_SECONDS', 60),
+    }),
+    ttlDays: positiveIntEnv(env, 'PREDICTION_TTL_DAYS', 30),
+    maxBodyBytes: positiveIntEnv(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
+  };
+}
+
+let production: ApiHandler | undefined;
+
+/** Lambda entry point; dependencies are built on the first invocation and reused while warm. */
+export const handler: ApiHandler = (event, context) => {
+  production ??= createPredictHandler(predictDepsFromEnv());
+  return production(event, context);
+};

@@ -1,0 +1,125 @@
+import { createHash, randomUUID } from 'node:crypto';
+
+/** Days a stored prediction lives before DynamoDB's TTL removes it (CONTRACTS.md). */
+export const DEFAULT_PREDICTION_TTL_DAYS = 30;
+
+const secondsPerDay = 86_400;
+const predictionIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Where a prediction came from; the analytics table partitions on it. */
+export type PredictionSource = 'api' | 'stream' | 'batch';
+
+/** One row's answer from the model server. */
+export interface ModelPrediction {
+  readonly label: string;
+  readonly probabilities: readonly number[];
+}
+
+/** The predictions-table item, exactly the shape CONTRACTS.md fixes. */
+export interface PredictionItem {
+  readonly predictionId: string;
+  readonly timestamp: string;
+  readonly modelVersion: string;
+  readonly invokedVariant: string;
+  readonly prediction: ModelPrediction;
+  readonly inputFeatures: readonly number[];
+  readonly expirationTime: number;
+  readonly source: PredictionSource;
+  readonly requestId?: string;
+}
+
+/** What `POST /predict` answers. */
+export interface PredictAnswer {
+  readonly predictionId: string;
+  readonly result: ModelPrediction;
+  readonly modelVersion: string;
+  readonly variant: string;
+}
+
+/**
+ * The predictionId for a caller-supplied requestId: a retry of the same request
+ * (API, stream or batch) lands on the same key, so the conditional write makes it
+ * idempotent.
+ */
+export function predictionIdForRequestId(requestId: string): string {
+  return uuidFromKey(`requestId:${requestId}`);
+}
+
+/**
+ * The predictionId for a stream record without requestId: the Kinesis eventID
+ * (shard + sequence number) is stable across the event source mapping's retries.
+ */
+export function predictionIdForStreamRecord(eventId: string): string {
+  return uuidFromKey(`kinesis:${eventId}`);
+}
+
+/** A fresh id for an API request without requestId (nothing to be idempotent about). */
+export function newPredictionId(): string {
+  return randomUUID();
+}
+
+/** True for ids this service issues; lets `GET /predictions/{id}` refuse garbage before a table read. */
+export function isPredictionId(value: string): boolean {
+  return predictionIdPattern.test(value);
+}
+
+/** Inputs of {@link buildPredictionItem}. */
+export interface PredictionInput {
+  readonly predictionId: string;
+  readonly features: readonly number[];
+  readonly prediction: ModelPrediction;
+  readonly modelVersion: string;
+  readonly invokedVariant: string;
+  readonly source: PredictionSource;
+  readonly now: Date;
+  readonly requestId?: string;
+  /** @default 30 */
+  readonly ttlDays?: number;
+}
+
+/**
+ * Builds the stored item with its TTL (`expirationTime`, epoch seconds, `ttlDays`
+ * after `timestamp`), omitting `requestId` when there is none so no empty
+ * attribute is written.
+ */
+export function buildPredictionItem(input: PredictionInput): PredictionItem {
+  const ttlDays = input.ttlDays ?? DEFAULT_PREDICTION_TTL_DAYS;
+  const item: PredictionItem = {
+    predictionId: input.predictionId,
+    timestamp: input.now.toISOString(),
+    modelVersion: input.modelVersion,
+    invokedVariant: input.invokedVariant,
+    prediction: { label: input.prediction.label, probabilities: [...input.prediction.probabilities] },
+    inputFeatures: [...input.features],
+    expirationTime: Math.floor(input.now.getTime() / 1000) + ttlDays * secondsPerDay,
+    source: input.source,
+  };
+  return input.requestId === undefined ? item : { ...item, requestId: input.requestId };
+}
+
+/** The API answer for a stored item (also for an idempotent replay). */
+export function toPredictAnswer(item: PredictionItem): PredictAnswer {
+  return {
+    predictionId: item.predictionId,
+    result: item.prediction,
+    modelVersion: item.modelVersion,
+    variant: item.invokedVariant,
+  };
+}
+
+/** True when a stored item was made from these features (a genuine retry, not a reused requestId). */
+export function sameFeatures(item: PredictionItem, features: readonly number[]): boolean {
+  return (
+    item.inputFeatures.length === features.length &&
+    item.inputFeatures.every((value, index) => value === features[index])
+  );
+}
+
+/** Hash-based UUID (RFC 9562 version 8) so ids look like the random ones and sort no differently. */
+function uuidFromKey(key: string): string {
+  const bytes = createHash('sha256').update(key, 'utf8').digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x80;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

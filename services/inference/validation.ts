@@ -1,0 +1,107 @@
+import { ValidationError } from './errors';
+
+export { ValidationError } from './errors';
+
+/** A well-formed prediction request (API body or stream record). */
+export interface PredictRequest {
+  readonly features: readonly number[];
+  readonly requestId?: string;
+}
+
+/** What a valid request depends on: the active model's input width and the body size cap. */
+export interface ValidationLimits {
+  /** Number of features the active model expects (from its Parameter Store metadata). */
+  readonly featureCount: number;
+  /** Largest accepted body, in UTF-8 bytes. */
+  readonly maxBodyBytes: number;
+}
+
+/** Either the typed request or the reason it was refused. */
+export type ValidationResult =
+  | { readonly ok: true; readonly request: PredictRequest }
+  | { readonly ok: false; readonly error: ValidationError };
+
+const allowedFields = new Set(['features', 'requestId']);
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Checks a raw request body against the `POST /predict` contract before anything
+ * is scored or written: a JSON object with exactly `featureCount` finite numbers,
+ * an optional safe `requestId`, and no other fields. Pure, so the API and the
+ * stream consumer apply the same rules.
+ */
+export function validateRequest(body: string | null | undefined, limits: ValidationLimits): ValidationResult {
+  if (body === null || body === undefined || body.trim() === '') {
+    return refuse('InvalidRequest', 'The request body is empty; send {"features": [...]}.');
+  }
+  if (Buffer.byteLength(body, 'utf8') > limits.maxBodyBytes) {
+    return refuse('PayloadTooLarge', `The request body exceeds ${limits.maxBodyBytes} bytes.`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return refuse('InvalidJson', 'The request body is not valid JSON.');
+  }
+  return validateRequestObject(parsed, limits.featureCount);
+}
+
+/** Same rules as {@link validateRequest} for an already parsed value. */
+export function validateRequestObject(value: unknown, featureCount: number): ValidationResult {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return refuse('InvalidRequest', 'The request body must be a JSON object.');
+  }
+  const unknownField = Object.keys(value).find((key) => !allowedFields.has(key));
+  if (unknownField !== undefined) {
+    return refuse(
+      'InvalidRequest',
+      `Unknown field "${unknownField.slice(0, 64)}"; allowed: features, requestId.`,
+    );
+  }
+  const { features, requestId } = value as Record<string, unknown>;
+  const featuresError = checkFeatures(features, featureCount);
+  if (featuresError) return { ok: false, error: featuresError };
+  if (requestId !== undefined && (typeof requestId !== 'string' || !requestIdPattern.test(requestId))) {
+    return refuse(
+      'InvalidRequestId',
+      'requestId must be 1-128 characters of A-Z, a-z, 0-9, ".", "_", ":" or "-".',
+    );
+  }
+  const request: PredictRequest =
+    requestId === undefined
+      ? { features: features as number[] }
+      : { features: features as number[], requestId };
+  return { ok: true, request };
+}
+
+/**
+ * Content types `POST /predict` accepts. A missing header is accepted because
+ * API Gateway test invocations and some clients omit it for JSON bodies.
+ */
+export function validateContentType(contentType: string | undefined): ValidationError | undefined {
+  if (contentType === undefined) return undefined;
+  const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
+  return mediaType === 'application/json'
+    ? undefined
+    : new ValidationError('UnsupportedMediaType', 'Send the request as application/json.');
+}
+
+function checkFeatures(features: unknown, featureCount: number): ValidationError | undefined {
+  if (!Array.isArray(features)) {
+    return new ValidationError('InvalidFeatures', 'features must be an array of numbers.');
+  }
+  if (features.length !== featureCount) {
+    return new ValidationError(
+      'InvalidFeatures',
+      `features must have exactly ${featureCount} entries; got ${features.length}.`,
+    );
+  }
+  const bad = features.findIndex((feature) => typeof feature !== 'number' || !Number.isFinite(feature));
+  return bad === -1
+    ? undefined
+    : new ValidationError('InvalidFeatures', `features[${bad}] must be a finite number.`);
+}
+
+function refuse(code: ValidationError['code'], message: string): ValidationResult {
+  return { ok: false, error: new ValidationError(code, message) };
+}

@@ -1,0 +1,88 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  extractModelArchive,
+  loadModelMetadata,
+  modelArchivePath,
+  type ModelMetadata,
+  type ModelVersion,
+} from '../../services/model/artifacts';
+import { createModelServer, type ModelServer } from '../../services/model/server';
+import {
+  createSageMakerRuntimeStandIn,
+  type SageMakerRuntimeStandIn,
+  type SageMakerRuntimeStandInOptions,
+} from '../../services/local/sagemaker-runtime';
+
+/** A variant served by a real model server loaded from the committed `model.tar.gz` of `version`. */
+export interface LocalVariant {
+  readonly name: string;
+  readonly weight: number;
+  readonly version: ModelVersion;
+}
+
+/** A SageMaker-runtime stand-in in front of real ONNX model servers, on loopback. */
+export interface LocalModelEndpoint {
+  /** For `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME` or a client's `endpoint`. */
+  readonly url: string;
+  readonly endpointName: string;
+  readonly standIn: SageMakerRuntimeStandIn;
+  readonly metadata: Readonly<Record<string, ModelMetadata>>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link startModelEndpoint}. */
+export interface LocalModelEndpointOptions {
+  /** @default VariantA v1.0.0 (weight 80) and VariantB v1.1.0 (weight 20) */
+  readonly variants?: readonly LocalVariant[];
+  /** @default 'predict-endpoint' */
+  readonly endpointName?: string;
+  readonly fault?: SageMakerRuntimeStandInOptions['fault'];
+  readonly random?: () => number;
+}
+
+/**
+ * Starts one model server per variant from the exact archives synth ships
+ * (extracted like SageMaker does), and the stand-in routing between them.
+ */
+export async function startModelEndpoint(
+  options: LocalModelEndpointOptions = {},
+): Promise<LocalModelEndpoint> {
+  const variants = options.variants ?? [
+    { name: 'VariantA', weight: 80, version: 'v1.0.0' },
+    { name: 'VariantB', weight: 20, version: 'v1.1.0' },
+  ];
+  const endpointName = options.endpointName ?? 'predict-endpoint';
+  const workDir = await mkdtemp(join(tmpdir(), 'model-endpoint-'));
+  const servers: ModelServer[] = [];
+  const targets = [];
+  for (const variant of variants) {
+    const modelDir = join(workDir, variant.name);
+    await extractModelArchive(modelArchivePath(variant.version), modelDir);
+    const server = createModelServer({ modelDir, port: 0, host: '127.0.0.1' });
+    servers.push(server);
+    const port = await server.start();
+    await server.loaded();
+    targets.push({ name: variant.name, weight: variant.weight, url: `http://127.0.0.1:${port}` });
+  }
+  const standIn = createSageMakerRuntimeStandIn({
+    variants: targets,
+    endpointName,
+    fault: options.fault,
+    random: options.random,
+  });
+  const url = await standIn.listen();
+  const metadata = Object.fromEntries(variants.map((v) => [v.version, loadModelMetadata(v.version)]));
+  return {
+    url,
+    endpointName,
+    standIn,
+    metadata,
+    async close() {
+      await standIn.close();
+      await Promise.all(servers.map((server) => server.stop()));
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
