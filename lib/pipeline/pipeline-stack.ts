@@ -18,8 +18,11 @@ export interface PipelineStackProps extends StackProps {
   readonly config: AppConfig;
 }
 
-/** Commands of the synth step: a clean install, the full test suite, then synth with compliance checks. */
-export const SYNTH_COMMANDS = ['npm ci', 'npm test', 'npx cdk synth'];
+/**
+ * Commands of the synth step: a clean install, the full test suite, synth with the compliance checks,
+ * then the compliance report, written into the synth artifact (`compliance/compliance.html`).
+ */
+export const SYNTH_COMMANDS = ['npm ci', 'npm test', 'npx cdk synth', 'npm run compliance'];
 
 /**
  * The delivery pipeline: a push to the configured branch is built and tested, the pipeline updates
@@ -101,7 +104,9 @@ export class PipelineStack extends Stack {
     this.pipeline.addStage(prod, {
       pre: [
         new pipelines.ManualApprovalStep('PromoteToProd', {
-          comment: `Dev passed its smoke tests and canary rollout. Approve to deploy ${config.prod.stageName}.`,
+          comment:
+            `Dev is deployed. Before approving ${config.prod.stageName}, read the compliance report: ` +
+            'compliance/compliance.html in the Synth step output artifact (Build stage).',
         }),
       ],
     });

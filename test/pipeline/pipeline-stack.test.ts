@@ -63,6 +63,7 @@ describe('pipeline', () => {
     const approvals = prod.Actions.filter((a) => a.ActionTypeId.Category === 'Approval');
     const deploys = prod.Actions.filter((a) => a.ActionTypeId.Provider === 'CloudFormation');
     expect(approvals).toHaveLength(1);
+    expect(approvals[0].Configuration?.CustomData).toMatch(/compliance\/compliance\.html/);
     expect(deploys.length).toBeGreaterThanOrEqual(4);
     for (const deploy of deploys) {
       expect(deploy.RunOrder!).toBeGreaterThan(approvals[0].RunOrder ?? 1);
@@ -77,13 +78,14 @@ describe('pipeline', () => {
     expect(buildSpecOf(projectOfAction(update.Actions[0]))).toContain('cdk -a . deploy MlInferencePipeline');
   });
 
-  it('runs npm ci, the tests and cdk synth in the synth step, in that order', () => {
+  it('runs npm ci, the tests, cdk synth and the compliance report in the synth step, in that order', () => {
     const synth = stages.find((s) => s.Name === 'Build')!.Actions[0];
     const commands = (
       JSON.parse(buildSpecOf(projectOfAction(synth))) as { phases: { build: { commands: string[] } } }
     ).phases.build.commands;
     expect(commands).toEqual(SYNTH_COMMANDS);
-    expect(commands).toEqual(['npm ci', 'npm test', 'npx cdk synth']);
+    expect(commands.slice(0, 3)).toEqual(['npm ci', 'npm test', 'npx cdk synth']);
+    expect(commands).toContain('npm run compliance');
   });
 
   it('keeps artifacts in a KMS-encrypted, rotated, access-logged, TLS-only bucket', () => {
