@@ -1,0 +1,146 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  createDriftHandler,
+  DATA_DRIFT_METRIC,
+  type DriftDeps,
+  type DriftLog,
+} from '../../services/drift/handler';
+import type { DriftConfig } from '../../services/drift/config';
+import { loadDriftConfig } from '../../services/drift/config';
+import type { DriftDatum, MetricsPublisher } from '../../services/drift/adapters/metrics';
+import { createTableRecentInputs } from '../../services/drift/adapters/recent-inputs';
+import { DATA_DRIFT_ALARM_THRESHOLD } from '../../services/drift/psi';
+import { loadModelMetadata } from '../../services/model/artifacts';
+import { startLocalDynamo, type LocalDynamo } from '../batch/support/local-aws';
+import { sampleRows } from './support/synthetic';
+
+const { featureStats } = loadModelMetadata('v1.0.0');
+const NOW = new Date('2026-11-20T12:00:00.000Z');
+const config: DriftConfig = {
+  stage: 'dev',
+  namespace: 'MLInference',
+  tableName: 'predictions',
+  modelParameterPrefix: '/ml/dev/model',
+  metadataBucket: 'models',
+  metadataPrefix: 'models/',
+  windowHours: 24,
+  minSamples: 100,
+  maxSamples: 5000,
+};
+
+interface Published {
+  namespace: string;
+  data: readonly DriftDatum[];
+}
+
+function harness(rows: number[][]) {
+  const published: Published[] = [];
+  const warnings: Record<string, unknown>[] = [];
+  const queries: unknown[][] = [];
+  const metrics: MetricsPublisher = {
+    publish: async (namespace, data) => void published.push({ namespace, data }),
+  };
+  const log: DriftLog = { info: () => undefined, warn: (_m, fields) => void warnings.push(fields) };
+  const deps: DriftDeps = {
+    config,
+    now: () => NOW,
+    log,
+    metrics,
+    catalog: { activeVersion: async () => 'v1.0.0', featureStats: async () => [...featureStats] },
+    inputs: {
+      features: async (...args) => {
+        queries.push(args);
+        return rows;
+      },
+    },
+  };
+  return { run: createDriftHandler(deps), published, warnings, queries };
+}
+
+const byDimensions = (data: readonly DriftDatum[], dims: Record<string, string>) =>
+  data.filter((d) => JSON.stringify(d.dimensions) === JSON.stringify(dims));
+
+test('shifted inputs publish DataDrift above the alarm threshold with Stage and ModelVersion dimensions', async () => {
+  const shifted = sampleRows(featureStats, 1000, 7).map((r) => r.map((v, i) => v + featureStats[i].std));
+  const { run, published, queries } = harness(shifted);
+
+  const result = await run();
+
+  expect(queries).toEqual([['v1.0.0', '2026-11-19T12:00:00.000Z', '2026-11-20T12:00:00.000Z', 5000]]);
+  expect(published).toHaveLength(1);
+  const { namespace, data } = published[0];
+  expect(namespace).toBe('MLInference');
+  expect(data.every((d) => d.metricName === DATA_DRIFT_METRIC && d.timestamp === NOW)).toBe(true);
+  const [headline] = byDimensions(data, { Stage: 'dev', ModelVersion: 'v1.0.0' });
+  expect(headline.value).toBeGreaterThan(DATA_DRIFT_ALARM_THRESHOLD);
+  expect(byDimensions(data, { Stage: 'dev' })[0].value).toBe(headline.value);
+  const perFeature = data.filter((d) => d.dimensions.Feature !== undefined);
+  expect(perFeature.map((d) => d.dimensions)).toEqual(
+    featureStats.map((s) => ({ Stage: 'dev', ModelVersion: 'v1.0.0', Feature: s.name })),
+  );
+  expect(headline.value).toBe(Math.max(...perFeature.map((d) => d.value)));
+  expect(result).toMatchObject({ status: 'published', samples: 1000, maxPsi: headline.value });
+});
+
+test('inputs like the training data publish DataDrift below the alarm threshold', async () => {
+  const { run, published } = harness(sampleRows(featureStats, 1000, 8));
+
+  await run();
+
+  const [headline] = byDimensions(published[0].data, { Stage: 'dev', ModelVersion: 'v1.0.0' });
+  expect(headline.value).toBeLessThan(0.1);
+});
+
+test('too few samples publish nothing and say why', async () => {
+  const { run, published, warnings } = harness(sampleRows(featureStats, 99, 9));
+
+  const result = await run();
+
+  expect(result).toEqual({
+    status: 'insufficient-data',
+    modelVersion: 'v1.0.0',
+    samples: 99,
+    minSamples: 100,
+  });
+  expect(published).toEqual([]);
+  expect(warnings).toEqual([expect.objectContaining({ samples: 99, minSamples: 100 })]);
+});
+
+test('configuration errors name every missing variable', () => {
+  expect(() => loadDriftConfig({ STAGE_NAME: 'dev', DRIFT_MIN_SAMPLES: 'many' })).toThrow(
+    /METRIC_NAMESPACE is required; TABLE_NAME is required; MODEL_PARAMETER_PREFIX is required; MODEL_METADATA_BUCKET is required; DRIFT_MIN_SAMPLES="many"/,
+  );
+});
+
+describe('recent inputs from the modelVersionIndex GSI (dynalite)', () => {
+  let dynamo: LocalDynamo;
+  beforeAll(async () => {
+    dynamo = await startLocalDynamo();
+    await dynamo.createPredictionsTable('predictions');
+    const put = (id: string, modelVersion: string, timestamp: string, features: number[]) =>
+      dynamo.client.send(
+        new PutCommand({
+          TableName: 'predictions',
+          Item: { predictionId: id, modelVersion, timestamp, inputFeatures: features },
+        }),
+      );
+    await Promise.all([
+      put('old', 'v1.0.0', '2026-11-18T12:00:00.000Z', [0, 0, 0, 0]),
+      put('a', 'v1.0.0', '2026-11-20T10:00:00.000Z', [1, 1, 1, 1]),
+      put('b', 'v1.0.0', '2026-11-20T11:00:00.000Z', [2, 2, 2, 2]),
+      put('c', 'v1.0.0', '2026-11-20T11:30:00.000Z', [3, 3, 3, 3]),
+      put('other', 'v1.1.0', '2026-11-20T11:00:00.000Z', [9, 9, 9, 9]),
+    ]);
+  });
+  afterAll(() => dynamo?.close());
+
+  test('returns the version’s inputs inside the window, newest first, up to the limit', async () => {
+    const inputs = createTableRecentInputs(dynamo.client, 'predictions');
+    expect(await inputs.features('v1.0.0', '2026-11-19T12:00:00.000Z', NOW.toISOString(), 10)).toEqual([
+      [3, 3, 3, 3],
+      [2, 2, 2, 2],
+      [1, 1, 1, 1],
+    ]);
+    expect(await inputs.features('v1.0.0', '2026-11-19T12:00:00.000Z', NOW.toISOString(), 2)).toHaveLength(2);
+  });
+});
