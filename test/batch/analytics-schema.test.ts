@@ -1,0 +1,98 @@
+import { partitionKeys, predictionColumns, partitionProjection } from '../../services/batch/analytics-schema';
+import type { ModelEndpoint } from '../../services/batch/adapters/model-endpoint';
+import type { BatchConfig } from '../../services/batch/config';
+import { runScorer } from '../../services/batch/scorer';
+import { memoryStore, memoryTable } from './support/memory';
+
+const config: BatchConfig = {
+  batchBucket: 'batch',
+  analyticsBucket: 'analytics',
+  analyticsPrefix: 'analytics/predictions/',
+  tableName: 'predictions',
+  endpointName: 'endpoint',
+  batchSize: 10,
+  maxObjects: 10,
+  maxObjectBytes: 1 << 20,
+  writeConcurrency: 4,
+};
+
+const endpoint: ModelEndpoint = {
+  score: async (rows) => ({
+    modelVersion: 'v1.1.0',
+    variant: 'VariantB',
+    predictions: rows.map(() => ({ label: 'virginica', probabilities: [0.01, 0.09, 0.9] })),
+  }),
+};
+
+/** Whether a JSON value can be read by the OpenX JSON SerDe as the given Hive type. */
+function matchesHiveType(value: unknown, type: string): boolean {
+  const array = /^array<(.+)>$/.exec(type);
+  if (array) return Array.isArray(value) && value.every((v) => matchesHiveType(v, array[1]));
+  switch (type) {
+    case 'string':
+      return typeof value === 'string';
+    case 'bigint':
+    case 'int':
+      return Number.isSafeInteger(value);
+    case 'double':
+      return typeof value === 'number' && Number.isFinite(value);
+    default:
+      throw new Error(`no check for Hive type ${type}`);
+  }
+}
+
+test('every analytics line the scorer writes fits the Glue columns and types, under Glue partitions', async () => {
+  const store = memoryStore();
+  const lines = [
+    JSON.stringify({ features: [6.3, 3.3, 6.0, 2.5], requestId: 'req-1' }),
+    JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] }),
+  ];
+  await store.putText('batch', 'pending/in.jsonl', lines.join('\n'), 'application/x-ndjson');
+  await runScorer(config, {
+    store,
+    table: memoryTable(),
+    endpoint,
+    log: { info: () => undefined, warn: () => undefined },
+    now: () => new Date('2026-11-20T07:45:00.000Z'),
+  });
+
+  const outputs = [...store.objects.entries()].filter(([k]) => k.startsWith('analytics/'));
+  expect(outputs).toHaveLength(1);
+  const [path, body] = outputs[0];
+  const partitions = /^analytics\/analytics\/predictions\/([^/]+)\/([^/]+)\/[^/]+\.json$/.exec(path);
+  expect(partitions?.slice(1)).toEqual(['dt=2026-11-20', 'hour=07']);
+  expect(partitionKeys.map((p) => p.name)).toEqual(['dt', 'hour']);
+
+  const columns = new Map(predictionColumns.map((c) => [c.name, c.type]));
+  const records = body
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(records).toHaveLength(2);
+  for (const record of records) {
+    for (const [key, value] of Object.entries(record)) {
+      const type = columns.get(key.toLowerCase());
+      expect([key, type !== undefined]).toEqual([key, true]);
+      expect([key, matchesHiveType(value, type!)]).toEqual([key, true]);
+    }
+    const present = Object.keys(record).map((k) => k.toLowerCase());
+    expect([...columns.keys()].filter((c) => !present.includes(c))).toEqual(
+      record.requestId === undefined ? ['requestid'] : [],
+    );
+  }
+  expect(records.find((r) => r.requestId === 'req-1')).toMatchObject({
+    modelVersion: 'v1.1.0',
+    invokedVariant: 'VariantB',
+    predictedLabel: 'virginica',
+    source: 'batch',
+    timestamp: '2026-11-20T07:45:00.000Z',
+  });
+});
+
+test('column names are unique lower-case Hive identifiers and partitions are projected', () => {
+  const names = [...predictionColumns, ...partitionKeys].map((c) => c.name);
+  expect(new Set(names).size).toBe(names.length);
+  expect(names.every((n) => /^[a-z_][a-z0-9_]*$/.test(n))).toBe(true);
+  expect(partitionProjection['projection.hour.digits']).toBe('2');
+  expect(partitionProjection['projection.dt.format']).toBe('yyyy-MM-dd');
+});

@@ -1,0 +1,123 @@
+import { ConfigError, loadConfig } from '../../services/batch/config';
+import { parseJsonLines } from '../../services/batch/input';
+import {
+  analyticsKeyFor,
+  destinationKeyFor,
+  outputNameFor,
+  partitionPath,
+  predictionIdFor,
+} from '../../services/batch/naming';
+import { chunk, mapLimit } from '../../services/batch/scorer';
+
+const env = {
+  BATCH_BUCKET: 'batch-input',
+  ANALYTICS_BUCKET: 'analytics-data',
+  TABLE_NAME: 'predictions',
+  ENDPOINT_NAME: 'ml-endpoint',
+};
+
+describe('loadConfig', () => {
+  test('applies defaults', () => {
+    expect(loadConfig(env)).toEqual({
+      batchBucket: 'batch-input',
+      analyticsBucket: 'analytics-data',
+      analyticsPrefix: 'analytics/predictions/',
+      tableName: 'predictions',
+      endpointName: 'ml-endpoint',
+      batchSize: 100,
+      maxObjects: 100,
+      maxObjectBytes: 64 * 1024 * 1024,
+      writeConcurrency: 16,
+    });
+    expect(loadConfig({ ...env, ANALYTICS_PREFIX: 'x/y' }).analyticsPrefix).toBe('x/y/');
+  });
+
+  test('names every bad variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({ BATCH_BUCKET: 'Bad_Bucket', TABLE_NAME: 'ab', BATCH_SIZE: '0', MAX_OBJECTS: 'ten' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      'BATCH_BUCKET="Bad_Bucket" is not a valid S3 bucket name',
+      'ANALYTICS_BUCKET is required (S3 bucket name)',
+      'TABLE_NAME="ab" is not a valid DynamoDB table name',
+      'ENDPOINT_NAME is required (SageMaker endpoint name)',
+      'BATCH_SIZE="0" must be an integer from 1 to 1000',
+      'MAX_OBJECTS="ten" must be an integer from 1 to 100000',
+    ]);
+  });
+});
+
+describe('parseJsonLines', () => {
+  test('keeps valid rows with line numbers, reports bad lines, skips blank ones', () => {
+    const parsed = parseJsonLines(
+      [
+        '{"features":[1,2,3,4],"requestId":"r1"}',
+        '',
+        'nope',
+        '{"features":[]}',
+        '{"features":[1,"2"]}',
+        '{"features":[1],"requestId":7}',
+        '42',
+        '  {"features":[0.5]}  ',
+      ].join('\r\n'),
+    );
+    expect(parsed.lineCount).toBe(7);
+    expect(parsed.rows).toEqual([
+      { lineNumber: 1, features: [1, 2, 3, 4], requestId: 'r1' },
+      { lineNumber: 8, features: [0.5] },
+    ]);
+    expect(parsed.malformed.map((m) => [m.lineNumber, m.reason])).toEqual([
+      [3, 'not valid JSON'],
+      [4, expect.stringContaining('non-empty array')],
+      [5, '"features" must contain only finite numbers'],
+      [6, expect.stringContaining('"requestId"')],
+      [7, 'not a JSON object'],
+    ]);
+  });
+});
+
+describe('naming', () => {
+  const input = { key: 'pending/2026/day 1.jsonl', etag: 'abc123' };
+
+  test('output names are deterministic, S3-safe and change with the etag', () => {
+    expect(outputNameFor(input)).toBe(outputNameFor({ ...input }));
+    expect(outputNameFor(input)).toMatch(/^day-1-[0-9a-f]{20}$/);
+    expect(outputNameFor({ ...input, etag: 'other' })).not.toBe(outputNameFor(input));
+  });
+
+  test('predictionIds depend on the line, or only on the requestId', () => {
+    expect(predictionIdFor(input, 1)).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
+    expect(predictionIdFor(input, 1)).not.toBe(predictionIdFor(input, 2));
+    expect(predictionIdFor(input, 1)).not.toBe(predictionIdFor({ ...input, etag: 'new' }, 1));
+    expect(predictionIdFor(input, 1, 'r')).toBe(predictionIdFor({ key: 'pending/x', etag: 'y' }, 9, 'r'));
+  });
+
+  test('partitions and keys', () => {
+    expect(partitionPath('2026-01-02T03:04:05.000Z')).toBe('dt=2026-01-02/hour=03/');
+    expect(analyticsKeyFor('analytics/predictions/', input, '2026-12-31T23:59:59.999Z')).toMatch(
+      /^analytics\/predictions\/dt=2026-12-31\/hour=23\/day-1-[0-9a-f]{20}\.json$/,
+    );
+    expect(destinationKeyFor('pending/a/b.jsonl', 'processed')).toBe('processed/a/b.jsonl');
+    expect(destinationKeyFor('pending/b.jsonl', 'failed')).toBe('failed/b.jsonl');
+  });
+});
+
+test('chunk and mapLimit keep order and bound concurrency', async () => {
+  expect(chunk([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+  let inFlight = 0;
+  let peak = 0;
+  const out = await mapLimit([5, 1, 4, 2, 3], 2, async (n) => {
+    peak = Math.max(peak, ++inFlight);
+    await new Promise((r) => setTimeout(r, n));
+    inFlight--;
+    return n * 10;
+  });
+  expect(out).toEqual([50, 10, 40, 20, 30]);
+  expect(peak).toBe(2);
+});
