@@ -18,6 +18,7 @@ Usage: node main.js [--help]
 Input lines: {"features": number[], "requestId"?: string}
 
 ${CONFIG_HELP}
+  S3_FORCE_PATH_STYLE path-style S3 URLs, for local S3 stand-ins only (default false)
 
 Exit codes: 0 run finished (inputs that could not be processed are in failed/), 1 run failed
 (configuration, AWS or endpoint error; unfinished inputs stay in pending/ for the next run).`;
@@ -31,7 +32,9 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     const config = loadConfig(process.env);
     const summary = await runScorer(config, {
-      store: createS3ObjectStore(new S3Client({})),
+      store: createS3ObjectStore(
+        new S3Client({ forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true' }),
+      ),
       table: createDynamoPredictionsTable(
         DynamoDBDocumentClient.from(new DynamoDBClient({}), {
           marshallOptions: { removeUndefinedValues: true },
