@@ -57,7 +57,8 @@ export function createApiClient(options: ApiClientOptions): SendRequest {
       };
       headers = (await signer.sign(unsigned)).headers;
     }
-    const { host: _host, ...sendHeaders } = headers;
+    // fetch sets Host itself and refuses it as a header; the signature already covers it.
+    const sendHeaders = Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'host'));
     const started = performance.now();
     try {
       const response = await fetch(url, {

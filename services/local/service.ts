@@ -1,0 +1,207 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { LogLevel } from '@aws-lambda-powertools/logger/types';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { ModelParameters } from '../inference/adapters/model-parameters';
+import { createPredictionStore } from '../inference/adapters/predictions-table';
+import { createSageMakerEndpoint } from '../inference/adapters/sagemaker-endpoint';
+import { createGetPredictionHandler } from '../inference/get-prediction-handler';
+import { createPredictHandler } from '../inference/predict-handler';
+import { extractModelArchive, loadModelMetadata, modelArchivePath, modelVersions } from '../model/artifacts';
+import type { ModelVersion } from '../model/artifacts';
+import { createModelServer } from '../model/server';
+import { createApiAdapter } from './api-adapter';
+import { localAws, startLocalPredictionsTable } from './predictions-table';
+import { createSageMakerRuntimeStandIn } from './sagemaker-runtime';
+
+/** A production variant of the local endpoint. */
+export interface LocalVariant {
+  readonly name: string;
+  readonly modelVersion: ModelVersion;
+  readonly weight: number;
+}
+
+/** Variants as the stage deploys them before a rollout: baseline 80 %, candidate 20 %. */
+export const defaultLocalVariants: readonly LocalVariant[] = [
+  { name: 'VariantA', modelVersion: modelVersions[0], weight: 80 },
+  { name: 'VariantB', modelVersion: modelVersions[1], weight: 20 },
+];
+
+/** Options of {@link startLocalService}. */
+export interface LocalServiceOptions {
+  /** Port of the API; 0 picks a free one. @default 3000 */
+  readonly port?: number;
+  /** @default 127.0.0.1 */
+  readonly host?: string;
+  /** @default {@link defaultLocalVariants} */
+  readonly variants?: readonly LocalVariant[];
+  /** Version the predict handler validates against (the Parameter Store pointer). @default the first variant's */
+  readonly activeVersion?: ModelVersion;
+  /** Handler log level. @default WARN */
+  readonly logLevel?: LogLevel;
+  /** Progress lines while starting and stopping. @default none */
+  readonly log?: (line: string) => void;
+  /** Traffic split randomness, for deterministic tests. @default Math.random */
+  readonly random?: () => number;
+}
+
+/** A running model server behind one variant. */
+export interface LocalModelServer {
+  readonly variant: string;
+  readonly modelVersion: ModelVersion;
+  readonly url: string;
+  /** Stops this model server only (the stand-in then answers 503 for its variant). */
+  stop(): Promise<void>;
+}
+
+/** The running local service. */
+export interface LocalService {
+  /** Base URL of the API, e.g. `http://127.0.0.1:3000`. */
+  readonly url: string;
+  readonly modelServers: readonly LocalModelServer[];
+  /** Stops every server and removes the extracted models; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the inference service on loopback with the real predict and get-prediction
+ * handlers: dynalite for the table, a real model server per version extracted from
+ * its `model.tar.gz`, the SageMaker runtime stand-in splitting traffic by weight,
+ * and an HTTP adapter in place of API Gateway. Everything started is stopped again
+ * if a later step fails.
+ */
+export async function startLocalService(options: LocalServiceOptions = {}): Promise<LocalService> {
+  const log = options.log ?? (() => undefined);
+  const variants = options.variants ?? defaultLocalVariants;
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    const steps = cleanups.splice(0).reverse();
+    for (const step of steps) await step().catch(() => undefined);
+  };
+  try {
+    const modelsDir = await mkdtemp(path.join(tmpdir(), 'ml-inference-local-'));
+    cleanups.push(() => rm(modelsDir, { recursive: true, force: true }));
+
+    log('Starting dynalite with the predictions table');
+    const table = await startLocalPredictionsTable();
+    cleanups.push(() => table.close());
+
+    const modelServers = await Promise.all(
+      variants.map((variant) => startModelServer(variant, modelsDir, log, cleanups)),
+    );
+
+    const standIn = createSageMakerRuntimeStandIn({
+      variants: modelServers.map((server, index) => ({
+        name: server.variant,
+        weight: variants[index]!.weight,
+        url: server.url,
+      })),
+      random: options.random,
+    });
+    const runtimeUrl = await standIn.listen();
+    cleanups.push(() => standIn.close());
+    log(
+      `SageMaker runtime stand-in on ${runtimeUrl}: ${variants.map((v) => `${v.name}=${v.weight}`).join(', ')}`,
+    );
+
+    const dynamo = DynamoDBDocumentClient.from(
+      new DynamoDBClient({ endpoint: table.endpoint, ...localAws }),
+      {
+        marshallOptions: { removeUndefinedValues: true },
+      },
+    );
+    const runtime = new SageMakerRuntimeClient({
+      endpoint: runtimeUrl,
+      ...localAws,
+      // One attempt: a retry would land on another variant and hide a broken one.
+      maxAttempts: 1,
+      requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000 }),
+    });
+    cleanups.push(async () => {
+      dynamo.destroy();
+      runtime.destroy();
+    });
+    const store = createPredictionStore({ client: dynamo, tableName: table.tableName });
+    const logLevel = options.logLevel ?? 'WARN';
+    const api = createApiAdapter({
+      predict: createPredictHandler({
+        model: createSageMakerEndpoint({ client: runtime, endpointName: 'local-endpoint' }),
+        store,
+        parameters: inMemoryParameters(options.activeVersion ?? variants[0]!.modelVersion),
+        logger: new Logger({ serviceName: 'predict', logLevel }),
+        metrics: quietMetrics('predict'),
+      }),
+      getPrediction: createGetPredictionHandler({
+        store,
+        logger: new Logger({ serviceName: 'get-prediction', logLevel }),
+        metrics: quietMetrics('get-prediction'),
+      }),
+    });
+    const host = options.host ?? '127.0.0.1';
+    const port = await listen(api, options.port ?? 3000, host);
+    cleanups.push(() => closeServer(api));
+    return { url: `http://${host}:${port}`, modelServers, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startModelServer(
+  variant: LocalVariant,
+  modelsDir: string,
+  log: (line: string) => void,
+  cleanups: (() => Promise<unknown>)[],
+): Promise<LocalModelServer> {
+  const modelDir = path.join(modelsDir, variant.modelVersion);
+  await extractModelArchive(modelArchivePath(variant.modelVersion), modelDir);
+  const server = createModelServer({ modelDir, port: 0, host: '127.0.0.1' });
+  const port = await server.start();
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= server.stop());
+  cleanups.push(stop);
+  await server.loaded();
+  const url = `http://127.0.0.1:${port}`;
+  log(`Model server ${variant.modelVersion} (${variant.name}) on ${url}`);
+  return { variant: variant.name, modelVersion: variant.modelVersion, url, stop };
+}
+
+/** Parameter Store's view of the active model, from the committed metadata. */
+function inMemoryParameters(version: ModelVersion): ModelParameters {
+  const { featureCount, labels } = loadModelMetadata(version);
+  return { activeModel: async () => ({ version, featureCount, labels }) };
+}
+
+/** EMF lines would flood a terminal; the local run only needs the answers. */
+function quietMetrics(serviceName: string): Metrics {
+  const previous = process.env.POWERTOOLS_METRICS_DISABLED;
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  try {
+    return new Metrics({ serviceName, namespace: 'MlInferenceLocal' });
+  } finally {
+    if (previous === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
+    else process.env.POWERTOOLS_METRICS_DISABLED = previous;
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
