@@ -23,7 +23,7 @@ beforeAll(async () => {
   [s3, dynamo, model] = await Promise.all([
     startLocalS3([]),
     startLocalDynamo(),
-    startLocalEndpoint({ variants: { VariantA: 'v1.0.0', VariantB: 'v1.1.0' } }),
+    startLocalEndpoint({ VariantA: 'v1.0.0', VariantB: 'v1.1.0' }),
   ]);
   store = createS3ObjectStore(s3.client);
   endpoint = createSageMakerEndpoint(model.client, LOCAL_ENDPOINT_NAME);
@@ -98,10 +98,10 @@ function deps(config: BatchConfig, overrides: Partial<ScorerDeps> = {}): ScorerD
 }
 
 async function seedThreeObjects(config: BatchConfig): Promise<number> {
-  await putInput(config, 'pending/2026/a.jsonl', jsonLines(230));
-  await putInput(config, 'pending/2026/b.jsonl', jsonLines(120, true, 'b'));
-  await putInput(config, 'pending/c.jsonl', jsonLines(75));
-  return 230 + 120 + 75;
+  await putInput(config, 'pending/2026/a.jsonl', jsonLines(130));
+  await putInput(config, 'pending/2026/b.jsonl', jsonLines(80, true, 'b'));
+  await putInput(config, 'pending/c.jsonl', jsonLines(45));
+  return 130 + 80 + 45;
 }
 
 async function expectExactlyOnce(config: BatchConfig, expected: number): Promise<void> {
@@ -138,7 +138,7 @@ test('scores every object, writes table items and partitioned analytics lines, m
   }
   const items = await dynamo.scanAll(config.tableName);
   const withRequestId = items.filter((i) => typeof i.requestId === 'string');
-  expect(withRequestId).toHaveLength(120);
+  expect(withRequestId).toHaveLength(80);
   expect(items.every((i) => i.source === 'batch')).toBe(true);
   const versionByVariant = new Set(items.map((i) => `${i.invokedVariant}=${i.modelVersion}`));
   expect(versionByVariant).toEqual(new Set(['VariantA=v1.0.0', 'VariantB=v1.1.0']));
@@ -149,7 +149,7 @@ test('scores every object, writes table items and partitioned analytics lines, m
     Math.floor(Date.parse(items[0].timestamp as string) / 1000) + 30 * 86400,
   );
   expect(model.invocations()).toBeGreaterThanOrEqual(
-    Math.ceil(230 / 50) + Math.ceil(120 / 50) + Math.ceil(75 / 50),
+    Math.ceil(130 / 50) + Math.ceil(80 / 50) + Math.ceil(45 / 50),
   );
 });
 
@@ -160,14 +160,14 @@ test('a crash after some table writes, then a re-run: no prediction lost or dupl
   let puts = 0;
   const crashingTable: PredictionsTable = {
     async putIfAbsent(item) {
-      if (++puts > 300) throw new Error('injected crash');
+      if (++puts > 170) throw new Error('injected crash');
       return realTable.putIfAbsent(item);
     },
   };
 
   await expect(runScorer(config, deps(config, { table: crashingTable }))).rejects.toThrow('injected crash');
   const itemsAfterCrash = (await dynamo.scanAll(config.tableName)).length;
-  expect(itemsAfterCrash).toBeGreaterThan(230);
+  expect(itemsAfterCrash).toBeGreaterThan(130);
   expect(itemsAfterCrash).toBeLessThan(total);
   expect(await s3.keys(config.batchBucket, 'pending/')).toHaveLength(2);
 
@@ -176,7 +176,7 @@ test('a crash after some table writes, then a re-run: no prediction lost or dupl
   expect(rerun.processed).toBe(2);
   const resumedObject = rerun.objects.find((o) => o.recovered > 0);
   expect(resumedObject).toBeDefined();
-  expect(resumedObject!.written + resumedObject!.recovered).toBe(120);
+  expect(resumedObject!.written + resumedObject!.recovered).toBe(80);
   await expectExactlyOnce(config, total);
   expect(await s3.keys(config.batchBucket, 'pending/')).toEqual([]);
 });
