@@ -105,7 +105,7 @@ describe('POST /predict', () => {
   it('stores the item of CONTRACTS.md with a 30-day TTL', async () => {
     const stored = (await table.items()).find(
       (i) => i.predictionId === answer.predictionId,
-    ) as PredictionItem;
+    ) as unknown as PredictionItem;
     expect(stored).toEqual({
       predictionId: answer.predictionId,
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
