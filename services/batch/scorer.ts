@@ -1,5 +1,5 @@
 import type { BatchConfig } from './config';
-import { toAnalyticsRecord, type AnalyticsRecord } from './analytics-schema';
+import { toAnalyticsRecord } from './analytics-schema';
 import { InvalidModelInputError, type ModelEndpoint, type ModelPrediction } from './adapters/model-endpoint';
 import type { ObjectInfo, ObjectStore } from './adapters/object-store';
 import type { PredictionItem, PredictionsTable } from './adapters/predictions-table';
@@ -158,7 +158,8 @@ export async function scoreObject(
     );
   }
 
-  const records: AnalyticsRecord[] = [];
+  // Serialized at once: 100k strings weigh far less than 100k record objects.
+  const records: string[] = [];
   const seen = new Set<string>();
   let written = 0;
   let recovered = 0;
@@ -196,10 +197,10 @@ export async function scoreObject(
     for (const { item, outcome } of outcomes) {
       if (outcome.status === 'created') {
         written++;
-        records.push(toAnalyticsRecord(item));
+        records.push(JSON.stringify(toAnalyticsRecord(item)));
       } else if (isOwnEarlierWrite(outcome.existing, checkpoint)) {
         recovered++;
-        records.push(toAnalyticsRecord(outcome.existing));
+        records.push(JSON.stringify(toAnalyticsRecord(outcome.existing)));
       } else {
         duplicates++;
       }
@@ -226,7 +227,7 @@ export async function scoreObject(
     });
   }
   if (records.length > 0) {
-    const body = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    const body = records.join('\n') + '\n';
     await store.putText(config.analyticsBucket, analyticsKey, body, 'application/x-ndjson');
   }
   await finish(config, deps, id, 'processed');
