@@ -1,0 +1,510 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { ExecutionError, StateMachine, type RunOptions } from 'aws-local-stepfunctions';
+import { CanaryRollout, type CanaryRolloutProps } from '../../lib/app/rollout/canary-rollout';
+import type { FunctionDefaults } from '../../lib/app/service-function';
+import type { RolloutMetrics, VariantMetricsQuery } from '../../services/rollout/adapters/cloudwatch';
+import type { AlarmObservation, AlarmStateValue, PeriodMetrics } from '../../services/rollout/judge';
+import { createJudgeHandler, type JudgeInput } from '../../services/rollout/judge-handler';
+import { createRolloutPolicy } from '../../services/rollout/policy';
+import { tempOutdir } from '../support/cdk-app';
+
+interface AslValidation {
+  isValid: boolean;
+  errorsText: (separator?: string) => string;
+}
+// asl-validator ships no type declarations.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const validateAsl = require('asl-validator') as (definition: unknown) => AslValidation;
+
+type JsonValue = Parameters<StateMachine['run']>[0];
+type Handlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
+
+const ACCOUNT = '123456789012';
+const REGION = 'eu-west-1';
+const ENDPOINT = 'Inference-Endpoint';
+const PREFIX = '/mlinference/dev/model';
+const CANDIDATE = 'v2';
+const MINUTE = 60_000;
+
+/** Short rollout so every path runs in well under a second of wall time. */
+const POLICY = createRolloutPolicy({
+  steps: [10, 50, 100],
+  minBakeMinutes: 2,
+  deadlineMinutes: 30,
+  alpha: 0.05,
+  errorRegression: { ratio: 2, increase: 0.01 },
+  latencyRegressionRatio: 1.2,
+});
+
+interface Built {
+  readonly template: Template;
+  readonly definition: Record<string, unknown>;
+}
+
+function build(overrides: Partial<CanaryRolloutProps> = {}): Built {
+  // Skip esbuild: these tests read the template and run the definition, not the bundle.
+  const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Rollout', { env: { account: ACCOUNT, region: REGION } });
+  const vpc = new ec2.Vpc(stack, 'Vpc', {
+    availabilityZones: [`${REGION}a`, `${REGION}b`],
+    natGateways: 0,
+    subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }],
+  });
+  const key = new kms.Key(stack, 'Key', { enableKeyRotation: true });
+  const defaults: FunctionDefaults = {
+    vpc,
+    subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+    encryptionKey: key,
+    logRetentionDays: logs.RetentionDays.ONE_MONTH,
+    metricNamespace: 'MlInference',
+  };
+  const errors = new cloudwatch.Metric({
+    namespace: 'AWS/SageMaker',
+    metricName: 'Invocation5XXErrors',
+    dimensionsMap: { EndpointName: ENDPOINT, VariantName: 'VariantB' },
+  });
+  const canaryAlarms = [
+    new cloudwatch.Alarm(stack, 'CanaryErrors', { metric: errors, threshold: 5, evaluationPeriods: 1 }),
+    new cloudwatch.Alarm(stack, 'CanaryLatency', {
+      metric: new cloudwatch.Metric({
+        namespace: 'AWS/SageMaker',
+        metricName: 'ModelLatency',
+        dimensionsMap: { EndpointName: ENDPOINT, VariantName: 'VariantB' },
+        statistic: 'p99',
+      }),
+      threshold: 500_000,
+      evaluationPeriods: 2,
+    }),
+  ];
+  new CanaryRollout(stack, 'Canary', {
+    defaults,
+    endpointName: ENDPOINT,
+    canaryAlarms,
+    alertTopic: new sns.Topic(stack, 'Alerts', { masterKey: key }),
+    modelParameterPrefix: PREFIX,
+    candidateVersion: CANDIDATE,
+    policy: POLICY,
+    ...overrides,
+  });
+  const template = Template.fromStack(stack);
+  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+  const definition = JSON.parse(resolve(machine.Properties.DefinitionString) as string) as Record<
+    string,
+    unknown
+  >;
+  return { template, definition };
+}
+
+/** Resolves the intrinsics of a synthesized definition to fake but well-formed values. */
+function resolve(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(resolve);
+  const node = value as Record<string, unknown>;
+  if ('Fn::Join' in node) {
+    const [separator, parts] = node['Fn::Join'] as [string, unknown[]];
+    return parts.map(resolve).join(separator);
+  }
+  if ('Ref' in node) {
+    const pseudo: Record<string, string> = {
+      'AWS::Partition': 'aws',
+      'AWS::Region': REGION,
+      'AWS::AccountId': ACCOUNT,
+      'AWS::URLSuffix': 'amazonaws.com',
+    };
+    return pseudo[node.Ref as string] ?? `${node.Ref as string}`;
+  }
+  if ('Fn::GetAtt' in node) {
+    const [logicalId, attribute] = node['Fn::GetAtt'] as [string, string];
+    return attribute === 'Arn' ? `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${logicalId}` : logicalId;
+  }
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolve(v)]));
+}
+
+// ---- In-memory AWS --------------------------------------------------------------------------------
+
+class NamedError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** A SageMaker endpoint: a weight update makes it `Updating` for `updatingPolls` describes. */
+class FakeEndpoint {
+  weights: Record<string, number> = { VariantA: 100, VariantB: 0 };
+  status = 'InService';
+  readonly updates: Record<string, number>[] = [];
+  describes = 0;
+  private pendingPolls = 0;
+
+  constructor(
+    private readonly updatingPolls = 0,
+    private throttles = 0,
+  ) {}
+
+  update(input: JsonValue): JsonValue {
+    const { EndpointName, DesiredWeightsAndCapacities } = input as {
+      EndpointName: string;
+      DesiredWeightsAndCapacities: { VariantName: string; DesiredWeight: number }[];
+    };
+    expect(EndpointName).toBe(ENDPOINT);
+    if (this.throttles > 0) {
+      this.throttles -= 1;
+      throw new NamedError('SageMaker.ThrottlingException', 'Rate exceeded');
+    }
+    if (this.status !== 'InService') {
+      throw new NamedError('SageMaker.ValidationException', 'Cannot update in-progress endpoint');
+    }
+    const weights = Object.fromEntries(
+      DesiredWeightsAndCapacities.map((w) => [w.VariantName, w.DesiredWeight]),
+    );
+    this.updates.push(weights);
+    this.weights = { ...this.weights, ...weights };
+    this.status = 'Updating';
+    this.pendingPolls = this.updatingPolls;
+    return {};
+  }
+
+  describe(input: JsonValue): JsonValue {
+    expect((input as { EndpointName: string }).EndpointName).toBe(ENDPOINT);
+    this.describes += 1;
+    if (this.status === 'Updating') {
+      if (this.pendingPolls > 0) this.pendingPolls -= 1;
+      else this.status = 'InService';
+    }
+    return { EndpointName: ENDPOINT, EndpointStatus: this.status };
+  }
+}
+
+interface Traffic {
+  /** Requests per minute over both variants. */
+  readonly perMinute: number;
+  readonly baselineErrorRate: number;
+  readonly canaryErrorRate: number;
+}
+
+/** CloudWatch as the judge sees it: per-minute counts split by the endpoint's current weights. */
+class FakeCloudWatch implements RolloutMetrics {
+  readonly alarmQueries: (readonly string[])[] = [];
+
+  constructor(
+    private readonly endpoint: FakeEndpoint,
+    private readonly traffic: Traffic,
+    private readonly alarmState: (canaryWeight: number) => AlarmStateValue = () => 'OK',
+  ) {}
+
+  async alarmStates(names: readonly string[]): Promise<AlarmObservation[]> {
+    this.alarmQueries.push(names);
+    const state = this.alarmState(this.endpoint.weights.VariantB ?? 0);
+    return names.map((name) => ({ name, state }));
+  }
+
+  async variantMetrics(query: VariantMetricsQuery): Promise<PeriodMetrics[]> {
+    const periods: PeriodMetrics[] = [];
+    const canaryShare = (this.endpoint.weights.VariantB ?? 0) / 100;
+    for (let start = query.start.getTime(); start < query.end.getTime(); start += MINUTE) {
+      const canary = Math.round(this.traffic.perMinute * canaryShare);
+      const baseline = this.traffic.perMinute - canary;
+      periods.push({
+        start,
+        baseline: {
+          invocations: baseline,
+          errors: Math.round(baseline * this.traffic.baselineErrorRate),
+          latencyAvg: 40,
+        },
+        canary: {
+          invocations: canary,
+          errors: Math.round(canary * this.traffic.canaryErrorRate),
+          latencyAvg: 41,
+        },
+      });
+    }
+    return periods;
+  }
+}
+
+interface Scenario {
+  readonly traffic: Traffic;
+  readonly alarmState?: (canaryWeight: number) => AlarmStateValue;
+  readonly updatingPolls?: number;
+  readonly throttles?: number;
+}
+
+interface Outcome {
+  readonly output?: JsonValue;
+  readonly error?: ExecutionError;
+  readonly endpoint: FakeEndpoint;
+  readonly parameters: Map<string, string>;
+  readonly notifications: { Subject?: string; Message: string }[];
+  readonly verdicts: string[];
+  readonly visits: Map<string, number>;
+}
+
+const HEALTHY: Traffic = { perMinute: 600, baselineErrorRate: 0.005, canaryErrorRate: 0.005 };
+
+/** Runs the synthesized definition locally against the in-memory endpoint and the real judge. */
+async function execute(definition: Record<string, unknown>, scenario: Scenario): Promise<Outcome> {
+  const endpoint = new FakeEndpoint(scenario.updatingPolls ?? 0, scenario.throttles ?? 0);
+  const cloudWatch = new FakeCloudWatch(endpoint, scenario.traffic, scenario.alarmState);
+  const parameters = new Map<string, string>();
+  const notifications: { Subject?: string; Message: string }[] = [];
+  const verdicts: string[] = [];
+  // Simulated clock: every bake moves it one minute; Wait states themselves do not sleep. It starts at
+  // the wall clock because the library sets `$$.Execution.StartTime` itself.
+  let now = Date.now();
+  let judgeCalls = 0;
+  const judge = createJudgeHandler({ metrics: cloudWatch, log: { info: () => undefined }, now: () => now });
+
+  const states = definition.States as Record<string, { Type: string; Resource?: string }>;
+  const handlers: Handlers = {};
+  const waits: Record<string, number> = {};
+  const retries: Record<string, number> = {};
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type === 'Wait') waits[name] = 0;
+    if (state.Type !== 'Task') continue;
+    retries[name] = 0;
+    const resource = state.Resource ?? '';
+    if (resource.endsWith(':aws-sdk:sagemaker:updateEndpointWeightsAndCapacities')) {
+      handlers[name] = (input) => endpoint.update(input);
+    } else if (resource.endsWith(':aws-sdk:sagemaker:describeEndpoint')) {
+      handlers[name] = (input) => endpoint.describe(input);
+    } else if (resource.endsWith(':aws-sdk:ssm:putParameter')) {
+      handlers[name] = (input) => {
+        const { Name, Value, Overwrite } = input as { Name: string; Value: string; Overwrite: boolean };
+        expect(Overwrite).toBe(true);
+        parameters.set(Name, Value);
+        return {};
+      };
+    } else if (resource.endsWith(':sns:publish')) {
+      handlers[name] = (input) => {
+        notifications.push(input as { Subject?: string; Message: string });
+        return { MessageId: 'm-1' };
+      };
+    } else if (resource.startsWith('arn:aws:lambda:')) {
+      handlers[name] = async (input) => {
+        now += MINUTE;
+        judgeCalls += 1;
+        if (judgeCalls > 200) throw new Error('runaway rollout: the judge was asked 200 times');
+        const output = await judge(input as unknown as JudgeInput);
+        verdicts.push(output.verdict);
+        return output as unknown as JsonValue;
+      };
+    } else {
+      throw new Error(`no local handler for task ${name} (${resource})`);
+    }
+  }
+
+  const visits = new Map<string, number>();
+  const machine = new StateMachine(definition as unknown as ConstructorParameters<typeof StateMachine>[0]);
+  const execution = machine.run(
+    {},
+    {
+      overrides: {
+        taskResourceLocalHandlers: handlers,
+        waitTimeOverrides: waits,
+        retryIntervalOverrides: retries,
+      },
+      context: {
+        // Evaluated when a state reads it, so `$$.State.EnteredTime` follows the simulated clock.
+        State: {
+          get EnteredTime() {
+            return new Date(now).toISOString();
+          },
+        },
+      },
+    },
+  );
+  const collectVisits = (async () => {
+    for await (const event of execution.eventLogs) {
+      if (event.type === 'StateEntered')
+        visits.set(event.state.name, (visits.get(event.state.name) ?? 0) + 1);
+    }
+  })();
+  try {
+    const output = await execution.result;
+    await collectVisits;
+    return { output, endpoint, parameters, notifications, verdicts, visits };
+  } catch (error) {
+    await collectVisits.catch(() => undefined);
+    if (!(error instanceof ExecutionError)) throw error;
+    return { error, endpoint, parameters, notifications, verdicts, visits };
+  }
+}
+
+const ACTIVE = `${PREFIX}/active-version`;
+const STATUS = `${PREFIX}/versions/${CANDIDATE}/status`;
+
+function expectFullyBaselineOrPromoted(outcome: Outcome): void {
+  expect([
+    { VariantA: 100, VariantB: 0 },
+    { VariantA: 0, VariantB: 100 },
+  ]).toContainEqual(outcome.endpoint.weights);
+  expect(outcome.endpoint.status).toBe('InService');
+}
+
+function expectRolledBack(outcome: Outcome, reason: RegExp): void {
+  // The execution FAILS (so a pipeline step waiting for it fails) with the judge's reason as cause.
+  expect((outcome.error?.cause as Error | undefined)?.name).toBe('CanaryRolledBack');
+  expect(outcome.error?.message).toMatch(reason);
+  expect(outcome.endpoint.weights).toEqual({ VariantA: 100, VariantB: 0 });
+  expect(outcome.endpoint.updates.at(-1)).toEqual({ VariantA: 100, VariantB: 0 });
+  expect(outcome.parameters.get(STATUS)).toBe('rejected');
+  expect(outcome.parameters.has(ACTIVE)).toBe(false);
+  expect(outcome.notifications).toHaveLength(1);
+  expect(outcome.notifications[0].Message).toMatch(reason);
+  expectFullyBaselineOrPromoted(outcome);
+}
+
+describe('CanaryRollout', () => {
+  let built: Built;
+  beforeAll(() => {
+    built = build();
+  });
+
+  describe('synthesized definition', () => {
+    it('is valid Amazon States Language', () => {
+      const result = validateAsl(structuredClone(built.definition));
+      expect(result.errorsText('\n')).toBe('');
+      expect(result.isValid).toBe(true);
+    });
+
+    it('retries a throttled weight update with backoff', () => {
+      const states = built.definition.States as Record<string, { Retry?: Record<string, unknown>[] }>;
+      for (const name of ['ApplyStepWeights', 'RollBackWeights']) {
+        expect(states[name].Retry).toContainEqual(
+          expect.objectContaining({ ErrorEquals: ['SageMaker.ThrottlingException'], BackoffRate: 2 }),
+        );
+      }
+    });
+
+    it('logs ALL to an encrypted log group and traces', () => {
+      built.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+        TracingConfiguration: { Enabled: true },
+        LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+      });
+      const groups = built.template.findResources('AWS::Logs::LogGroup');
+      for (const group of Object.values(groups)) {
+        expect(group.Properties.KmsKeyId).toBeDefined();
+      }
+    });
+  });
+
+  describe('IAM', () => {
+    function statements(): { Action: string | string[]; Resource: unknown; Effect: string }[] {
+      return Object.values(built.template.findResources('AWS::IAM::Policy')).flatMap(
+        (policy) => policy.Properties.PolicyDocument.Statement,
+      );
+    }
+    function resourcesOf(action: string): string[] {
+      return statements()
+        .filter((s) => [s.Action].flat().includes(action))
+        .flatMap((s) => [s.Resource].flat().map((r) => JSON.stringify(resolve(r))));
+    }
+
+    it('changes and describes only this endpoint', () => {
+      const arn = JSON.stringify(`arn:aws:sagemaker:${REGION}:${ACCOUNT}:endpoint/inference-endpoint`);
+      expect(new Set(resourcesOf('sagemaker:UpdateEndpointWeightsAndCapacities'))).toEqual(new Set([arn]));
+      expect(new Set(resourcesOf('sagemaker:DescribeEndpoint'))).toEqual(new Set([arn]));
+    });
+
+    it('writes only the active-version and candidate status parameters', () => {
+      const arn = (name: string) => JSON.stringify(`arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${name}`);
+      expect(new Set(resourcesOf('ssm:PutParameter'))).toEqual(new Set([arn(ACTIVE), arn(STATUS)]));
+    });
+
+    it('lets the judge describe only the canary alarms and read metrics, with the wildcard acknowledged', () => {
+      const alarms = resourcesOf('cloudwatch:DescribeAlarms');
+      expect(alarms).toHaveLength(2);
+      for (const alarm of alarms) expect(alarm).toMatch(/CanaryErrors|CanaryLatency/);
+      expect(resourcesOf('cloudwatch:GetMetricData')).toEqual(['"*"']);
+      expect(resourcesOf('sns:Publish')).toHaveLength(1);
+    });
+  });
+
+  describe('local execution', () => {
+    it('promotes a healthy canary step by step and records the active version', async () => {
+      const outcome = await execute(built.definition, { traffic: HEALTHY });
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.endpoint.updates).toEqual([
+        { VariantA: 90, VariantB: 10 },
+        { VariantA: 50, VariantB: 50 },
+        { VariantA: 0, VariantB: 100 },
+      ]);
+      expect(outcome.verdicts.filter((v) => v === 'promote')).toHaveLength(2);
+      expect(outcome.verdicts).not.toContain('rollback');
+      expect(outcome.parameters.get(ACTIVE)).toBe(CANDIDATE);
+      expect(outcome.parameters.get(STATUS)).toBe('promoted');
+      expect(outcome.notifications).toHaveLength(0);
+      expect(outcome.output).toEqual({
+        outcome: 'promoted',
+        candidateVersion: CANDIDATE,
+        weights: { VariantA: 0, VariantB: 100 },
+      });
+      expectFullyBaselineOrPromoted(outcome);
+    });
+
+    it('rolls back at once when a canary alarm fires mid-rollout', async () => {
+      const outcome = await execute(built.definition, {
+        traffic: HEALTHY,
+        alarmState: (canaryWeight) => (canaryWeight >= 50 ? 'ALARM' : 'OK'),
+      });
+      expect(outcome.endpoint.updates.slice(0, 2)).toEqual([
+        { VariantA: 90, VariantB: 10 },
+        { VariantA: 50, VariantB: 50 },
+      ]);
+      expect(outcome.verdicts.at(-1)).toBe('rollback');
+      expectRolledBack(outcome, /canary alarm in ALARM/);
+    });
+
+    it('rolls back when the judge finds the canary worse than the baseline', async () => {
+      const outcome = await execute(built.definition, {
+        traffic: { ...HEALTHY, canaryErrorRate: 0.05 },
+      });
+      expect(outcome.verdicts).not.toContain('promote');
+      expect(outcome.verdicts.at(-1)).toBe('rollback');
+      expectRolledBack(outcome, /canary 5xx rate is significantly higher than baseline/);
+    });
+
+    it('rolls back at the deadline when no traffic brings evidence', async () => {
+      const outcome = await execute(built.definition, {
+        traffic: { perMinute: 0, baselineErrorRate: 0, canaryErrorRate: 0 },
+      });
+      expect(outcome.verdicts.filter((v) => v === 'wait').length).toBeGreaterThanOrEqual(
+        POLICY.deadlineMinutes - 2,
+      );
+      expect(outcome.verdicts.at(-1)).toBe('rollback');
+      expectRolledBack(outcome, /deadline/i);
+    });
+
+    it('retries a throttled weight update instead of failing the rollout', async () => {
+      const outcome = await execute(built.definition, { traffic: HEALTHY, throttles: 2 });
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.visits.get('ApplyStepWeights')).toBe(3);
+      expect(outcome.endpoint.updates[0]).toEqual({ VariantA: 90, VariantB: 10 });
+      expect(outcome.parameters.get(ACTIVE)).toBe(CANDIDATE);
+      expectFullyBaselineOrPromoted(outcome);
+    });
+
+    it('waits while the endpoint is still Updating before baking or shifting again', async () => {
+      const outcome = await execute(built.definition, { traffic: HEALTHY, updatingPolls: 3 });
+      expect(outcome.error).toBeUndefined();
+      // Three weight shifts, each seen Updating three times and InService once.
+      expect(outcome.endpoint.describes).toBe(12);
+      expect(outcome.visits.get('WaitForStep')).toBe(12);
+      expect(outcome.endpoint.weights).toEqual({ VariantA: 0, VariantB: 100 });
+      expectFullyBaselineOrPromoted(outcome);
+    });
+  });
+
+  it('rejects an unusable parameter prefix at synth with what to change', () => {
+    expect(() => build({ modelParameterPrefix: 'mlinference/dev/' })).toThrow(
+      /modelParameterPrefix 'mlinference\/dev\/' must be an SSM path like \/mlinference\/dev\/model/,
+    );
+  });
+});
