@@ -8,18 +8,20 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startLocalDynamo, startLocalS3 } from '../test/batch/support/local-aws';
 import { LOCAL_ENDPOINT_NAME, startLocalEndpoint } from '../test/batch/support/local-endpoint';
 
-const HELP = `npm run bench:batch -- [--rows N] [--batch-size N] [--write-concurrency N]
+const HELP = `npm run bench:batch -- [--rows N] [--batch-size N] [--write-concurrency N] [--max-heap-mib N]
 
 Scores one N-row JSON-lines object (default 100000) from s3rver with the bundled batch scorer
 (services/batch/main.ts, run by node in a child process like the container) against the ONNX model
 server behind the SageMaker-runtime stand-in, writing to dynalite and s3rver. Prints rows per second
-and the scorer's peak RSS (process.resourceUsage().maxRSS at exit).`;
+and the scorer's peak RSS (process.resourceUsage().maxRSS at exit). --max-heap-mib caps the scorer's
+V8 old space (--max-old-space-size), as a container's memory limit would.`;
 
 const { values } = parseArgs({
   options: {
     rows: { type: 'string', default: '100000' },
     'batch-size': { type: 'string', default: '100' },
     'write-concurrency': { type: 'string', default: '32' },
+    'max-heap-mib': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -70,7 +72,8 @@ async function main(): Promise<void> {
 
     const started = process.hrtime.bigint();
     const exitCode = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--require', preload, bundle], {
+      const heap = values['max-heap-mib'] ? [`--max-old-space-size=${values['max-heap-mib']}`] : [];
+      const child = spawn(process.execPath, [...heap, '--require', preload, bundle], {
         stdio: ['ignore', 'ignore', 'inherit'],
         env: {
           ...process.env,
@@ -107,6 +110,7 @@ async function main(): Promise<void> {
           inputMiB: Number((Buffer.byteLength(body) / 1048576).toFixed(1)),
           batchSize: Number(values['batch-size']),
           writeConcurrency: Number(values['write-concurrency']),
+          maxHeapMiB: values['max-heap-mib'] ? Number(values['max-heap-mib']) : 'node default',
           seconds: Number(seconds.toFixed(1)),
           rowsPerSecond: Math.round(rows / seconds),
           endpointInvocations: endpoint.invocations(),

@@ -37,7 +37,8 @@ export const CONFIG_HELP = `Environment:
   ENDPOINT_NAME       (required) SageMaker endpoint
   BATCH_SIZE          rows per endpoint request, 1-1000 (default 100)
   MAX_OBJECTS         input objects per run, >= 1 (default 100)
-  MAX_OBJECT_BYTES    larger inputs go to failed/ (default 67108864 = 64 MiB)
+  MAX_OBJECT_BYTES    larger inputs go to failed/ (default 16777216 = 16 MiB; the scorer holds one
+                      object in memory, about 1.2 KB of heap per row at peak)
   WRITE_CONCURRENCY   DynamoDB puts in flight, 1-256 (default 16)`;
 
 const S3_BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -81,7 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): BatchConfig {
     endpointName: required('ENDPOINT_NAME', ENDPOINT_NAME, 'SageMaker endpoint name'),
     batchSize: integer('BATCH_SIZE', 100, 1, 1000),
     maxObjects: integer('MAX_OBJECTS', 100, 1, 100_000),
-    maxObjectBytes: integer('MAX_OBJECT_BYTES', 64 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    maxObjectBytes: integer('MAX_OBJECT_BYTES', 16 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     writeConcurrency: integer('WRITE_CONCURRENCY', 16, 1, 256),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -26,7 +26,7 @@ describe('loadConfig', () => {
       endpointName: 'ml-endpoint',
       batchSize: 100,
       maxObjects: 100,
-      maxObjectBytes: 64 * 1024 * 1024,
+      maxObjectBytes: 16 * 1024 * 1024,
       writeConcurrency: 16,
     });
     expect(loadConfig({ ...env, ANALYTICS_PREFIX: 'x/y' }).analyticsPrefix).toBe('x/y/');
