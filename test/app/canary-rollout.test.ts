@@ -252,7 +252,7 @@ const HEALTHY: Traffic = { perMinute: 600, baselineErrorRate: 0.005, canaryError
 async function execute(definition: Record<string, unknown>, scenario: Scenario): Promise<Outcome> {
   const endpoint = new FakeEndpoint(scenario.updatingPolls ?? 0, scenario.throttles ?? 0);
   const cloudWatch = new FakeCloudWatch(endpoint, scenario.traffic, scenario.alarmState);
-  const parameters = new Map<string, string>();
+  const parameters = new Map<string, string>([[VERSION_DOC, JSON.stringify(CANDIDATE_DOC)]]);
   const notifications: { Subject?: string; Message: string }[] = [];
   const verdicts: string[] = [];
   // Simulated clock: every bake moves it one minute; Wait states themselves do not sleep. It starts at
@@ -280,6 +280,13 @@ async function execute(definition: Record<string, unknown>, scenario: Scenario):
         expect(Overwrite).toBe(true);
         parameters.set(Name, Value);
         return {};
+      };
+    } else if (resource.endsWith(':aws-sdk:ssm:getParameter')) {
+      handlers[name] = (input) => {
+        const { Name } = input as { Name: string };
+        const Value = parameters.get(Name);
+        if (Value === undefined) throw new NamedError('Ssm.ParameterNotFoundException', Name);
+        return { Parameter: { Name, Value, Type: 'String' } };
       };
     } else if (resource.endsWith(':sns:publish')) {
       handlers[name] = (input) => {
@@ -338,7 +345,18 @@ async function execute(definition: Record<string, unknown>, scenario: Scenario):
 }
 
 const ACTIVE = `${PREFIX}/active-version`;
-const STATUS = `${PREFIX}/versions/${CANDIDATE}/status`;
+const VERSION_DOC = `${PREFIX}/versions/${CANDIDATE}`;
+const CANDIDATE_DOC = {
+  version: CANDIDATE,
+  featureCount: 4,
+  labels: ['setosa', 'versicolor'],
+  status: 'candidate',
+};
+
+/** The candidate's registry document after the run (docs/CONTRACTS.md). */
+function versionDoc(outcome: Outcome): unknown {
+  return JSON.parse(outcome.parameters.get(VERSION_DOC) ?? 'null');
+}
 
 function expectFullyBaselineOrPromoted(outcome: Outcome): void {
   expect([
@@ -354,7 +372,7 @@ function expectRolledBack(outcome: Outcome, reason: RegExp): void {
   expect(outcome.error?.message).toMatch(reason);
   expect(outcome.endpoint.weights).toEqual({ VariantA: 100, VariantB: 0 });
   expect(outcome.endpoint.updates.at(-1)).toEqual({ VariantA: 100, VariantB: 0 });
-  expect(outcome.parameters.get(STATUS)).toBe('rejected');
+  expect(versionDoc(outcome)).toEqual({ ...CANDIDATE_DOC, status: 'rejected' });
   expect(outcome.parameters.has(ACTIVE)).toBe(false);
   expect(outcome.notifications).toHaveLength(1);
   expect(outcome.notifications[0].Message).toMatch(reason);
@@ -413,9 +431,10 @@ describe('CanaryRollout', () => {
       expect(new Set(resourcesOf('sagemaker:DescribeEndpoint'))).toEqual(new Set([arn]));
     });
 
-    it('writes only the active-version and candidate status parameters', () => {
+    it('writes only the active-version parameter and the candidate registry document', () => {
       const arn = (name: string) => JSON.stringify(`arn:aws:ssm:${REGION}:${ACCOUNT}:parameter${name}`);
-      expect(new Set(resourcesOf('ssm:PutParameter'))).toEqual(new Set([arn(ACTIVE), arn(STATUS)]));
+      expect(new Set(resourcesOf('ssm:PutParameter'))).toEqual(new Set([arn(ACTIVE), arn(VERSION_DOC)]));
+      expect(new Set(resourcesOf('ssm:GetParameter'))).toEqual(new Set([arn(VERSION_DOC)]));
     });
 
     it('lets the judge describe only the canary alarms and read metrics, with the wildcard acknowledged', () => {
@@ -439,7 +458,7 @@ describe('CanaryRollout', () => {
       expect(outcome.verdicts.filter((v) => v === 'promote')).toHaveLength(2);
       expect(outcome.verdicts).not.toContain('rollback');
       expect(outcome.parameters.get(ACTIVE)).toBe(CANDIDATE);
-      expect(outcome.parameters.get(STATUS)).toBe('promoted');
+      expect(versionDoc(outcome)).toEqual({ ...CANDIDATE_DOC, status: 'active' });
       expect(outcome.notifications).toHaveLength(0);
       expect(outcome.output).toEqual({
         outcome: 'promoted',

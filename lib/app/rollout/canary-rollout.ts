@@ -120,7 +120,8 @@ export class CanaryRollout extends Construct {
     const parameterArn = (name: string): string =>
       stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.slice(1) });
     const activeVersionParameter = `${prefix}/active-version`;
-    const statusParameter = `${prefix}/versions/${candidate}/status`;
+    // The candidate's registry document (docs/CONTRACTS.md): JSON {version, featureCount, labels, status}.
+    const versionParameter = `${prefix}/versions/${candidate}`;
 
     // ---- Judge ---------------------------------------------------------------------------------
     this.judge = new ServiceFunction(this, 'Judge', {
@@ -198,6 +199,60 @@ export class CanaryRollout extends Construct {
         backoffRate: 2,
         maxAttempts: 4,
       });
+    /** Rewrites the candidate's registry document with a new status, keeping its other fields. */
+    const recordStatus = (
+      stateId: string,
+      status: 'active' | 'rejected',
+      next: sfn.State,
+    ): sfn.IChainable => {
+      const read = new tasks.CallAwsService(this, `Read${stateId}`, {
+        service: 'ssm',
+        action: 'getParameter',
+        iamAction: 'ssm:GetParameter',
+        iamResources: [parameterArn(versionParameter)],
+        parameters: { Name: versionParameter },
+        resultSelector: { doc: sfn.JsonPath.stringToJson(sfn.JsonPath.stringAt('$.Parameter.Value')) },
+        resultPath: '$.registry',
+      });
+      read.addRetry({
+        errors: ['States.TaskFailed'],
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 4,
+      });
+      // A missing or unreadable document must not stop the outcome (notification, Fail/Succeed).
+      read.addCatch(next, { resultPath: '$.registryError' });
+      const update = new sfn.Pass(this, `Set${stateId}`, {
+        parameters: {
+          version: sfn.JsonPath.stringAt('$.registry.doc.version'),
+          featureCount: sfn.JsonPath.numberAt('$.registry.doc.featureCount'),
+          labels: sfn.JsonPath.listAt('$.registry.doc.labels'),
+          status,
+        },
+        resultPath: '$.registry.updated',
+      });
+      const write = new tasks.CallAwsService(this, `Write${stateId}`, {
+        service: 'ssm',
+        action: 'putParameter',
+        iamAction: 'ssm:PutParameter',
+        iamResources: [parameterArn(versionParameter)],
+        parameters: {
+          Name: versionParameter,
+          Value: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.registry.updated')),
+          Type: 'String',
+          Overwrite: true,
+        },
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      write.addRetry({
+        errors: ['States.TaskFailed'],
+        interval: Duration.seconds(2),
+        backoffRate: 2,
+        maxAttempts: 4,
+      });
+      write.addCatch(next, { resultPath: '$.registryError' });
+      return read.next(update).next(write).next(next);
+    };
     const isUpdating = sfn.Condition.or(
       ...UPDATING_STATUSES.map((status) => sfn.Condition.stringEquals('$.endpoint.status', status)),
     );
@@ -247,7 +302,7 @@ export class CanaryRollout extends Construct {
       .next(
         new sfn.Choice(this, 'RollbackInService?')
           .when(isUpdating, waitForRollback)
-          .otherwise(putParameter('RecordRejected', statusParameter, 'rejected').next(notifyRollback)),
+          .otherwise(recordStatus('RejectedStatus', 'rejected', notifyRollback)),
       );
     notifyRollback.next(rolledBack);
 
@@ -331,18 +386,17 @@ export class CanaryRollout extends Construct {
         rolloutStartedAt: sfn.JsonPath.stringAt('$.rolloutStartedAt'),
       },
     });
-    const promoted = putParameter('RecordActiveVersion', activeVersionParameter, candidate)
-      .next(putParameter('RecordPromoted', statusParameter, 'promoted'))
-      .next(
-        new sfn.Pass(this, 'PromotionSummary', {
-          parameters: {
-            outcome: 'promoted',
-            candidateVersion: candidate,
-            weights: sfn.JsonPath.objectAt('$.weights'),
-          },
-        }),
-      )
-      .next(new sfn.Succeed(this, 'Promoted'));
+    const summary = new sfn.Pass(this, 'PromotionSummary', {
+      parameters: {
+        outcome: 'promoted',
+        candidateVersion: candidate,
+        weights: sfn.JsonPath.objectAt('$.weights'),
+      },
+    });
+    summary.next(new sfn.Succeed(this, 'Promoted'));
+    const promoted = putParameter('RecordActiveVersion', activeVersionParameter, candidate).next(
+      recordStatus('ActiveStatus', 'active', summary),
+    );
 
     const definition = start
       .next(applyStep)
