@@ -81,6 +81,14 @@ export function acknowledgePipelineGrants(scope: IConstruct): void {
           'Source type CODEPIPELINE: the project reads the pipeline artifact and holds no repository URL or credentials; GitHub is reached only through the CodeConnections source action.',
         );
       }
+      const environment = stack.resolve(node.environment) as { privilegedMode?: boolean };
+      if (environment.privilegedMode && /\/Assets\/DockerAsset\d*$/.test(node.node.scope?.node.path ?? '')) {
+        acknowledge(
+          node,
+          [Finding.guard('codebuild_project_environment_privileged_check')],
+          'Publishes the container image assets (model server, batch scorer): docker build needs privileged mode. The project runs only the cdk-assets commands CDK Pipelines generates from the cloud assembly.',
+        );
+      }
       continue;
     }
     if (!(node instanceof iam.CfnPolicy)) continue;

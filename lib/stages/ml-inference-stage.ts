@@ -3,7 +3,11 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeCdkProviders, acknowledgeGrantPolicies } from '../compliance';
 import { DataStack } from '../app/data-stack';
+import { InferenceStack } from '../app/inference-stack';
+import { DataCaptureAccess } from '../app/model/data-capture-access';
+import { DATA_CAPTURE_PREFIX } from '../app/model/model-endpoint';
 import { NetworkStack } from '../app/network-stack';
+import type { ModelVersion } from '../../services/model/artifacts';
 import type { StageConfig } from './stage-config';
 
 /** Properties of {@link MlInferenceStage}. */
@@ -23,6 +27,8 @@ export class MlInferenceStage extends Stage {
   readonly dataStack: DataStack;
   /** The VPC. */
   readonly networkStack: NetworkStack;
+  /** Endpoint, API and stream (stateless). */
+  readonly inferenceStack: InferenceStack;
 
   constructor(scope: Construct, id: string, props: MlInferenceStageProps) {
     const { config } = props;
@@ -37,6 +43,33 @@ export class MlInferenceStage extends Stage {
       availabilityZones: config.availabilityZones,
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
       description: `ML inference ${config.stageName}: isolated VPC with endpoints and flow logs`,
+    });
+    const { data } = this.dataStack;
+    const endpoint = config.endpoint ?? {};
+    this.inferenceStack = new InferenceStack(this, 'Inference', {
+      description: `ML inference ${config.stageName}: SageMaker A/B endpoint, IAM-authorized API, Kinesis ingestion`,
+      modelParameterPrefix: `/${props.project}/${config.stageName}/model`,
+      vpc: this.networkStack.network.vpc,
+      subnets: this.networkStack.network.subnets,
+      table: data.table,
+      dataBucket: data.dataBucket,
+      dataKey: data.key,
+      dataCapturePolicy: new DataCaptureAccess(this.dataStack, 'DataCaptureAccess', {
+        bucket: data.dataBucket,
+        key: data.key,
+        prefix: DATA_CAPTURE_PREFIX,
+      }).policy,
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+      baselineVersion: endpoint.baselineVersion as ModelVersion | undefined,
+      candidateVersion: endpoint.candidateVersion as ModelVersion | undefined,
+      baselineWeightPercent: endpoint.baselineWeightPercent,
+      instanceType: endpoint.instanceType,
+      minInstances: endpoint.minInstances,
+      maxInstances: endpoint.maxInstances,
+      targetInvocationsPerInstance: endpoint.targetInvocationsPerInstance,
+      dataCapturePercent: endpoint.dataCapturePercent,
+      throttleRateLimit: config.apiThrottle?.rateLimit,
+      throttleBurstLimit: config.apiThrottle?.burstLimit,
     });
 
     for (const stack of this.node.children) {

@@ -1,9 +1,39 @@
+import { modelVersions } from '../../services/model/artifacts';
+
 /** Where one stage of the service is deployed. */
 export interface DeploymentTarget {
   /** 12-digit AWS account id. */
   readonly account: string;
   /** AWS region, e.g. `us-east-1`. */
   readonly region: string;
+}
+
+/** The SageMaker endpoint's A/B variants, capacity and data capture. Every field has a default. */
+export interface EndpointConfig {
+  /** Model version VariantA (the baseline) serves; a folder under `models/`. @default 'v1.0.0' */
+  readonly baselineVersion?: string;
+  /** Model version VariantB (the candidate) serves; a folder under `models/`. @default 'v1.1.0' */
+  readonly candidateVersion?: string;
+  /** Share of traffic VariantA receives, in percent; VariantB gets the rest. @default 80 */
+  readonly baselineWeightPercent?: number;
+  /** Instance type of both variants (the model server image is linux/amd64). @default 'ml.m5.large' */
+  readonly instanceType?: string;
+  /** Fewest instances per variant, also the initial count. @default 1 */
+  readonly minInstances?: number;
+  /** Most instances per variant autoscaling may add. @default 4 */
+  readonly maxInstances?: number;
+  /** Invocations per instance per minute that autoscaling keeps each variant at. @default 100 */
+  readonly targetInvocationsPerInstance?: number;
+  /** Percent of requests and responses captured to the data bucket for drift analysis. @default 100 */
+  readonly dataCapturePercent?: number;
+}
+
+/** API Gateway throttling of the inference API. */
+export interface ApiThrottleConfig {
+  /** Steady-state requests per second for the whole stage. @default 50 */
+  readonly rateLimit?: number;
+  /** Burst of requests above the steady rate. @default 100 */
+  readonly burstLimit?: number;
 }
 
 /** Everything that differs between the dev and prod deployments of the ML inference stage. */
@@ -24,6 +54,10 @@ export interface StageConfig {
   readonly alarmEmail?: string;
   /** Cost centre tag value. */
   readonly costCenter: string;
+  /** SageMaker endpoint variants, capacity and data capture. @default - see {@link EndpointConfig} */
+  readonly endpoint?: EndpointConfig;
+  /** Throttling of the inference API. @default - see {@link ApiThrottleConfig} */
+  readonly apiThrottle?: ApiThrottleConfig;
 }
 
 /** The source repository the pipeline builds from. */
@@ -120,6 +154,40 @@ function checkStage(key: string, stage: StageConfig | undefined, problems: strin
   }
   if (stage.alarmEmail !== undefined && !EMAIL.test(stage.alarmEmail)) {
     problems.push(`${key}.alarmEmail: '${stage.alarmEmail}' is not an e-mail address`);
+  }
+  checkEndpoint(key, stage.endpoint ?? {}, problems);
+}
+
+const isWholeInRange = (value: number, min: number, max: number): boolean =>
+  Number.isInteger(value) && value >= min && value <= max;
+
+function checkEndpoint(key: string, endpoint: EndpointConfig, problems: string[]): void {
+  for (const field of ['baselineVersion', 'candidateVersion'] as const) {
+    const version = endpoint[field];
+    if (version !== undefined && !(modelVersions as readonly string[]).includes(version)) {
+      problems.push(
+        `${key}.endpoint.${field}: '${version}' is not one of ${modelVersions.join(', ')} (models/)`,
+      );
+    }
+  }
+  const weight = endpoint.baselineWeightPercent;
+  if (weight !== undefined && !isWholeInRange(weight, 0, 100)) {
+    problems.push(`${key}.endpoint.baselineWeightPercent: ${weight} must be a whole number from 0 to 100`);
+  }
+  const capture = endpoint.dataCapturePercent;
+  if (capture !== undefined && !isWholeInRange(capture, 0, 100)) {
+    problems.push(`${key}.endpoint.dataCapturePercent: ${capture} must be a whole number from 0 to 100`);
+  }
+  const min = endpoint.minInstances ?? 1;
+  const max = endpoint.maxInstances ?? 4;
+  if (!isWholeInRange(min, 1, 100) || !isWholeInRange(max, 1, 100) || min > max) {
+    problems.push(
+      `${key}.endpoint: minInstances (${min}) and maxInstances (${max}) must be 1-100 with min <= max`,
+    );
+  }
+  const target = endpoint.targetInvocationsPerInstance;
+  if (target !== undefined && !(target > 0)) {
+    problems.push(`${key}.endpoint.targetInvocationsPerInstance: ${target} must be greater than 0`);
   }
 }
 

@@ -84,6 +84,26 @@ describe('validateConfig', () => {
       (c) => ({ ...c, prod: { ...c.prod, stageName: 'dev' } }),
       /stageName are both 'dev'/,
     ],
+    [
+      'unknown model version',
+      (c) => ({ ...c, dev: { ...c.dev, endpoint: { candidateVersion: 'v9.9.9' } } }),
+      /dev\.endpoint\.candidateVersion: 'v9\.9\.9' is not one of v1\.0\.0, v1\.1\.0/,
+    ],
+    [
+      'variant weight above 100',
+      (c) => ({ ...c, prod: { ...c.prod, endpoint: { baselineWeightPercent: 120 } } }),
+      /prod\.endpoint\.baselineWeightPercent: 120 must be a whole number from 0 to 100/,
+    ],
+    [
+      'fewer max than min instances',
+      (c) => ({ ...c, dev: { ...c.dev, endpoint: { minInstances: 3, maxInstances: 2 } } }),
+      /dev\.endpoint: minInstances \(3\) and maxInstances \(2\)/,
+    ],
+    [
+      'data capture above 100 percent',
+      (c) => ({ ...c, dev: { ...c.dev, endpoint: { dataCapturePercent: 101 } } }),
+      /dev\.endpoint\.dataCapturePercent: 101/,
+    ],
   ];
 
   it.each(cases)('rejects %s with a message that says what to change', (_name, mutate, message) => {

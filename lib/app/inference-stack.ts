@@ -1,0 +1,233 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { ModelVersion } from '../../services/model/artifacts';
+import { acknowledge, Finding } from '../compliance';
+import { EncryptionKey } from './encryption-key';
+import { InferenceApi } from './inference/inference-api';
+import { ModelEndpoint } from './model/model-endpoint';
+import { ModelParameters } from './model/model-parameters';
+import { ServiceFunction, type FunctionDefaults } from './service-function';
+import { PredictionStream } from './stream/prediction-stream';
+
+/** Properties of {@link InferenceStack}. */
+export interface InferenceStackProps extends StackProps {
+  /** `/<project>/<stage>/model`: Parameter Store prefix of the model registry. */
+  readonly modelParameterPrefix: string;
+  /** The VPC (isolated subnets with endpoints). */
+  readonly vpc: ec2.IVpc;
+  /** Subnets functions and models run in. */
+  readonly subnets: ec2.SubnetSelection;
+  /** Predictions table. */
+  readonly table: dynamodb.ITable;
+  /** Bucket that receives endpoint data capture. */
+  readonly dataBucket: s3.IBucket;
+  /** Key of the data bucket and the table. */
+  readonly dataKey: kms.IKey;
+  /** Lets the endpoint write data capture to the data bucket (created in the data bucket's stack). */
+  readonly dataCapturePolicy: iam.IManagedPolicy;
+  /** Days function, API and stream logs are kept. */
+  readonly logRetentionDays: logs.RetentionDays;
+  /** Version VariantA serves. @default 'v1.0.0' */
+  readonly baselineVersion?: ModelVersion;
+  /** Version VariantB serves. @default 'v1.1.0' */
+  readonly candidateVersion?: ModelVersion;
+  /** VariantA's share of traffic in percent; VariantB gets the rest. @default 80 */
+  readonly baselineWeightPercent?: number;
+  /** Endpoint instance type. @default 'ml.m5.large' */
+  readonly instanceType?: string;
+  /** Fewest instances per variant. @default 1 */
+  readonly minInstances?: number;
+  /** Most instances per variant. @default 4 */
+  readonly maxInstances?: number;
+  /** Invocations per instance per minute autoscaling aims for. @default 100 */
+  readonly targetInvocationsPerInstance?: number;
+  /** Percent of endpoint traffic captured. @default 100 */
+  readonly dataCapturePercent?: number;
+  /** API steady-state requests per second. @default 50 */
+  readonly throttleRateLimit?: number;
+  /** API burst. @default 100 */
+  readonly throttleBurstLimit?: number;
+  /** Namespace of the functions' custom metrics. @default 'MlInference' */
+  readonly metricNamespace?: string;
+}
+
+/**
+ * The stateless real-time path of a stage: the A/B SageMaker endpoint and its Parameter Store
+ * registry, the IAM-authorized API with its functions, and streaming ingestion from Kinesis.
+ */
+export class InferenceStack extends Stack {
+  /** The SageMaker endpoint. */
+  readonly endpoint: ModelEndpoint;
+  /** Active version and per-version metadata. */
+  readonly modelParameters: ModelParameters;
+  /** The REST API. */
+  readonly api: InferenceApi;
+  /** `POST /predict`. */
+  readonly predictFunction: ServiceFunction;
+  /** `GET /predictions/{id}`. */
+  readonly getPredictionFunction: ServiceFunction;
+  /** Kinesis ingestion. */
+  readonly stream: PredictionStream;
+
+  constructor(scope: Construct, id: string, props: InferenceStackProps) {
+    super(scope, id, props);
+    const baselineVersion = props.baselineVersion ?? 'v1.0.0';
+    const candidateVersion = props.candidateVersion ?? 'v1.1.0';
+    const baselineWeight = props.baselineWeightPercent ?? 80;
+
+    // This stack's own key for its log groups, queues and stream (cfn-guard needs it in-template).
+    const key = new EncryptionKey(this, 'Encryption', {
+      description: 'Encrypts the logs, queues, stream and endpoint volumes of the ML inference path',
+    }).key;
+
+    this.endpoint = new ModelEndpoint(this, 'Model', {
+      vpc: props.vpc,
+      subnets: props.subnets,
+      variants: [
+        { name: 'VariantA', version: baselineVersion, weight: baselineWeight },
+        { name: 'VariantB', version: candidateVersion, weight: 100 - baselineWeight },
+      ],
+      encryptionKey: key,
+      dataCaptureBucket: props.dataBucket,
+      dataCaptureKey: props.dataKey,
+      dataCapturePolicy: props.dataCapturePolicy,
+      dataCapturePercent: props.dataCapturePercent,
+      instanceType: props.instanceType,
+      minInstances: props.minInstances,
+      maxInstances: props.maxInstances,
+      targetInvocationsPerInstance: props.targetInvocationsPerInstance,
+    });
+
+    this.modelParameters = new ModelParameters(this, 'ModelRegistry', {
+      prefix: props.modelParameterPrefix,
+      activeVersion: baselineVersion,
+      versions: { [baselineVersion]: 'baseline', [candidateVersion]: 'candidate' },
+    });
+
+    const defaults: FunctionDefaults = {
+      vpc: props.vpc,
+      subnets: props.subnets,
+      encryptionKey: key,
+      logRetentionDays: props.logRetentionDays,
+      metricNamespace: props.metricNamespace ?? 'MlInference',
+    };
+    const modelEnvironment = {
+      ENDPOINT_NAME: this.endpoint.endpointName,
+      TABLE_NAME: props.table.tableName,
+      MODEL_PARAMETER_PREFIX: this.modelParameters.prefix,
+    };
+
+    this.predictFunction = new ServiceFunction(this, 'Predict', {
+      defaults,
+      component: 'inference',
+      entry: 'predict-handler',
+      description: 'POST /predict: validates, scores on the endpoint, stores the prediction',
+      environment: modelEnvironment,
+      timeout: Duration.seconds(15),
+    });
+    this.endpoint.grantInvoke(this.predictFunction);
+    grantItemAccess(props, this.predictFunction, 'write');
+    this.modelParameters.grantRead(this.predictFunction);
+
+    this.getPredictionFunction = new ServiceFunction(this, 'GetPrediction', {
+      defaults,
+      component: 'inference',
+      entry: 'get-prediction-handler',
+      description: 'GET /predictions/{id}: reads a stored prediction',
+      environment: { TABLE_NAME: props.table.tableName },
+    });
+    grantItemAccess(props, this.getPredictionFunction, 'read');
+
+    this.api = new InferenceApi(this, 'Api', {
+      predictFunction: this.predictFunction,
+      getPredictionFunction: this.getPredictionFunction,
+      encryptionKey: key,
+      logRetentionDays: props.logRetentionDays,
+      throttleRateLimit: props.throttleRateLimit,
+      throttleBurstLimit: props.throttleBurstLimit,
+    });
+
+    const functions: ServiceFunction[] = [this.predictFunction, this.getPredictionFunction];
+    this.stream = new PredictionStream(this, 'Ingestion', {
+      functionDefaults: defaults,
+      encryptionKey: key,
+      environment: modelEnvironment,
+    });
+    this.endpoint.grantInvoke(this.stream.consumer);
+    grantItemAccess(props, this.stream.consumer, 'write');
+    this.modelParameters.grantRead(this.stream.consumer);
+    functions.push(this.stream.consumer);
+
+    for (const fn of functions) {
+      acknowledgeServiceFunction(fn);
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url });
+    new CfnOutput(this, 'EndpointName', { value: this.endpoint.endpointName });
+    new CfnOutput(this, 'StreamArn', { value: this.stream.stream.streamArn });
+  }
+}
+
+/**
+ * Single-item access to the predictions table and its key, by exact action on the table's ARN only:
+ * the functions address items by key (GetItem, conditional PutItem) and never query the index, so
+ * the table grants' `index/*` and wildcard KMS actions would be more than they use.
+ */
+function grantItemAccess(
+  props: InferenceStackProps,
+  grantee: iam.IGrantable,
+  access: 'read' | 'write',
+): void {
+  const write = access === 'write';
+  iam.Grant.addToPrincipal({
+    grantee,
+    actions: write ? ['dynamodb:GetItem', 'dynamodb:PutItem'] : ['dynamodb:GetItem'],
+    resourceArns: [props.table.tableArn],
+  });
+  props.dataKey.grant(
+    grantee,
+    ...(write
+      ? ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']
+      : ['kms:Decrypt', 'kms:DescribeKey']),
+  );
+}
+
+/** The findings every VPC-attached, traced {@link ServiceFunction} of this stack raises, with reasons. */
+function acknowledgeServiceFunction(fn: ServiceFunction): void {
+  acknowledge(
+    fn,
+    [Finding.guard('lambda_inside_vpc_check')],
+    "The function has VpcConfig with the Network stack's isolated subnets and its own security group; the rule cannot resolve subnet ids passed as cross-stack outputs (the inference stack test asserts the VpcConfig).",
+  );
+  if (fn.deadLetterQueue) {
+    acknowledge(
+      fn.deadLetterQueue,
+      [Finding.guard('sqs_dlq_check')],
+      "This queue is the function's dead-letter queue for failed asynchronous invocations (KMS, 14 days); a dead-letter queue of a dead-letter queue would only move the same records.",
+    );
+  }
+  if (!fn.role) return;
+  acknowledge(
+    fn.role,
+    [
+      Finding.awsSolutions(
+        'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      ),
+      Finding.awsSolutions(
+        'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      ),
+    ],
+    'AWS-managed Lambda execution policies (log writing, VPC network interfaces) that AWS maintains for exactly this role; the ENI actions have no resource-level scope a custom policy could narrow.',
+  );
+  acknowledge(
+    fn.role,
+    [Finding.awsSolutions('IAM5[Resource::*]')],
+    'X-Ray PutTraceSegments/PutTelemetryRecords, added by active tracing, support no resource-level permissions.',
+  );
+}

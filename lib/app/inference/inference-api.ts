@@ -1,0 +1,160 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acknowledge, Finding } from '../../compliance';
+
+/** Properties of {@link InferenceApi}. */
+export interface InferenceApiProps {
+  /** Serves `POST /predict`. */
+  readonly predictFunction: lambda.IFunction;
+  /** Serves `GET /predictions/{id}`. */
+  readonly getPredictionFunction: lambda.IFunction;
+  /** Encrypts the access log group. */
+  readonly encryptionKey: kms.IKey;
+  /** Days access logs are kept. */
+  readonly logRetentionDays: logs.RetentionDays;
+  /** Steady-state requests per second of the stage. @default 50 */
+  readonly throttleRateLimit?: number;
+  /** Burst above the steady rate. @default 100 */
+  readonly throttleBurstLimit?: number;
+  /** How long `GET /predictions/{id}` answers are cached. @default Duration.minutes(5) */
+  readonly cacheTtl?: Duration;
+}
+
+/**
+ * The REST API of the inference service. Every method requires SigV4-signed IAM credentials.
+ * `POST /predict` validates its body against a model and is never answered from the cache;
+ * `GET /predictions/{id}` is the cached read path (stored predictions never change), keyed on the id.
+ */
+export class InferenceApi extends Construct {
+  /** The REST API. */
+  readonly api: apigateway.RestApi;
+  /** Invoke URL of the deployed stage. */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: InferenceApiProps) {
+    super(scope, id);
+    const cacheTtl = props.cacheTtl ?? Duration.minutes(5);
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      encryptionKey: props.encryptionKey,
+      retention: props.logRetentionDays,
+    });
+
+    this.api = new apigateway.RestApi(this, 'Api', {
+      description: 'ML inference: POST /predict and GET /predictions/{id} (IAM authorization)',
+      endpointTypes: [apigateway.EndpointType.REGIONAL],
+      cloudWatchRole: false,
+      defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: true,
+        throttlingRateLimit: props.throttleRateLimit ?? 50,
+        throttlingBurstLimit: props.throttleBurstLimit ?? 100,
+        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
+        cacheClusterEnabled: true,
+        cacheClusterSize: '0.5',
+        // Stage-wide default: encrypted, and only methods listed below opt in or out explicitly.
+        cachingEnabled: true,
+        cacheDataEncrypted: true,
+        cacheTtl,
+        methodOptions: {
+          '/predict/POST': { cachingEnabled: false },
+          '/predictions/{id}/GET': { cachingEnabled: true, cacheDataEncrypted: true, cacheTtl },
+        },
+      },
+    });
+
+    const featuresModel = this.api.addModel('PredictRequest', {
+      contentType: 'application/json',
+      schema: {
+        schema: apigateway.JsonSchemaVersion.DRAFT4,
+        title: 'PredictRequest',
+        type: apigateway.JsonSchemaType.OBJECT,
+        required: ['features'],
+        additionalProperties: false,
+        properties: {
+          features: {
+            type: apigateway.JsonSchemaType.ARRAY,
+            minItems: 1,
+            items: { type: apigateway.JsonSchemaType.NUMBER },
+          },
+          requestId: { type: apigateway.JsonSchemaType.STRING, minLength: 1, maxLength: 128 },
+        },
+      },
+    });
+    const validator = this.api.addRequestValidator('Validator', {
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+
+    this.api.root
+      .addResource('predict')
+      .addMethod(
+        'POST',
+        new apigateway.LambdaIntegration(props.predictFunction, { allowTestInvoke: false }),
+        {
+          requestModels: { 'application/json': featuresModel },
+          requestValidator: validator,
+        },
+      );
+
+    this.api.root
+      .addResource('predictions')
+      .addResource('{id}')
+      .addMethod(
+        'GET',
+        new apigateway.LambdaIntegration(props.getPredictionFunction, {
+          allowTestInvoke: false,
+          cacheKeyParameters: ['method.request.path.id'],
+          requestParameters: { 'integration.request.path.id': 'method.request.path.id' },
+        }),
+        {
+          requestParameters: { 'method.request.path.id': true },
+          requestValidator: validator,
+        },
+      );
+
+    this.url = this.api.url;
+
+    // API Gateway may invoke the functions only for this account's API (confused-deputy guard).
+    for (const node of this.node.findAll()) {
+      if (node instanceof lambda.CfnPermission) {
+        node.sourceAccount = Stack.of(this).account;
+      }
+    }
+    for (const method of this.api.methods) {
+      acknowledge(
+        method,
+        [Finding.awsSolutions('COG4')],
+        'The API is called by services and operators with AWS credentials: IAM authorization via SigV4 on every method, so no Cognito user pool is involved.',
+      );
+    }
+
+    const stage = this.api.deploymentStage;
+    acknowledge(
+      stage,
+      [Finding.awsSolutions('APIG3'), Finding.nist('APIGWAssociatedWithWAF')],
+      'Every method requires SigV4-signed IAM credentials, so unsigned traffic is refused by API Gateway before any integration runs; the stage throttle bounds signed callers.',
+    );
+    acknowledge(
+      stage,
+      [
+        Finding.awsSolutions('APIG6'),
+        Finding.nist('APIGWExecutionLoggingEnabled'),
+        Finding.hipaa('APIGWExecutionLoggingEnabled'),
+        Finding.guard('api_gw_v1_execution_logging_enabled_check'),
+      ],
+      'Every request is in the encrypted JSON access log; execution logging needs the account-wide API Gateway CloudWatch role, which one stage must not own when two stages share an account.',
+    );
+    acknowledge(
+      stage,
+      [Finding.nist('APIGWSSLEnabled'), Finding.hipaa('APIGWSSLEnabled')],
+      'Client certificates authenticate API Gateway to HTTP backends; both integrations are Lambda proxy integrations invoked through the Lambda API with IAM.',
+    );
+  }
+}
