@@ -234,6 +234,8 @@ interface Scenario {
   readonly alarmState?: (canaryWeight: number) => AlarmStateValue;
   readonly updatingPolls?: number;
   readonly throttles?: number;
+  /** Status in the candidate's registry document before the run. @default 'candidate' */
+  readonly candidateStatus?: string;
 }
 
 interface Outcome {
@@ -252,7 +254,9 @@ const HEALTHY: Traffic = { perMinute: 600, baselineErrorRate: 0.005, canaryError
 async function execute(definition: Record<string, unknown>, scenario: Scenario): Promise<Outcome> {
   const endpoint = new FakeEndpoint(scenario.updatingPolls ?? 0, scenario.throttles ?? 0);
   const cloudWatch = new FakeCloudWatch(endpoint, scenario.traffic, scenario.alarmState);
-  const parameters = new Map<string, string>([[VERSION_DOC, JSON.stringify(CANDIDATE_DOC)]]);
+  const parameters = new Map<string, string>([
+    [VERSION_DOC, JSON.stringify({ ...CANDIDATE_DOC, status: scenario.candidateStatus ?? 'candidate' })],
+  ]);
   const notifications: { Subject?: string; Message: string }[] = [];
   const verdicts: string[] = [];
   // Simulated clock: every bake moves it one minute; Wait states themselves do not sleep. It starts at
@@ -518,6 +522,22 @@ describe('CanaryRollout', () => {
       expect(outcome.visits.get('WaitForStep')).toBe(12);
       expect(outcome.endpoint.weights).toEqual({ VariantA: 0, VariantB: 100 });
       expectFullyBaselineOrPromoted(outcome);
+    });
+  });
+
+  describe('a later run for a decided candidate', () => {
+    it('does not roll out a rejected candidate again and fails without touching the endpoint', async () => {
+      const outcome = await execute(built.definition, { traffic: HEALTHY, candidateStatus: 'rejected' });
+      expect((outcome.error?.cause as Error | undefined)?.name).toBe('CanaryRejectedBefore');
+      expect(outcome.endpoint.updates).toEqual([]);
+      expect(outcome.endpoint.weights).toEqual({ VariantA: 100, VariantB: 0 });
+    });
+
+    it('leaves a promoted candidate alone', async () => {
+      const outcome = await execute(built.definition, { traffic: HEALTHY, candidateStatus: 'active' });
+      expect(outcome.output).toEqual({ outcome: 'already-promoted', candidateVersion: CANDIDATE });
+      expect(outcome.endpoint.updates).toEqual([]);
+      expect(outcome.verdicts).toEqual([]);
     });
   });
 

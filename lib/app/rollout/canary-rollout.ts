@@ -398,7 +398,41 @@ export class CanaryRollout extends Construct {
       recordStatus('ActiveStatus', 'active', summary),
     );
 
-    const definition = start
+    // A decided candidate is not rolled out again: a redeploy must not silently undo the outcome.
+    const readDecision = new tasks.CallAwsService(this, 'ReadCandidateStatus', {
+      service: 'ssm',
+      action: 'getParameter',
+      iamAction: 'ssm:GetParameter',
+      iamResources: [parameterArn(versionParameter)],
+      parameters: { Name: versionParameter },
+      resultSelector: { doc: sfn.JsonPath.stringToJson(sfn.JsonPath.stringAt('$.Parameter.Value')) },
+      resultPath: '$.registry',
+    });
+    readDecision.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 3 });
+    // No registry document: nothing was decided yet.
+    readDecision.addCatch(start, { resultPath: '$.registryError' });
+    const alreadyPromoted = new sfn.Pass(this, 'AlreadyPromoted', {
+      parameters: { outcome: 'already-promoted', candidateVersion: candidate },
+    });
+    alreadyPromoted.next(new sfn.Succeed(this, 'NothingToRollOut'));
+    const decided = (status: string): sfn.Condition =>
+      sfn.Condition.and(
+        sfn.Condition.isPresent('$.registry.doc.status'),
+        sfn.Condition.stringEquals('$.registry.doc.status', status),
+      );
+    const definition = readDecision.next(
+      new sfn.Choice(this, 'CandidateDecided?')
+        .when(
+          decided('rejected'),
+          new sfn.Fail(this, 'CandidateRejectedBefore', {
+            error: 'CanaryRejectedBefore',
+            cause: `Model version ${candidate} was rolled back before; commit a new version (or reset its status in config) to try again`,
+          }),
+        )
+        .when(decided('active'), alreadyPromoted)
+        .otherwise(start),
+    );
+    start
       .next(applyStep)
       .next(waitForStep)
       .next(describeAfterStep)
