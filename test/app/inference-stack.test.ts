@@ -156,6 +156,10 @@ describe('endpoint', () => {
         MaxCapacity: 4,
       });
       expect(JSON.stringify(target.Properties.ResourceId)).toContain(endpointLogicalId);
+      // SageMaker scaling always runs as the service-linked role.
+      expect(JSON.stringify(target.Properties.RoleARN)).toContain(
+        'AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint',
+      );
     }
     const policies = Object.values(inference.findResources('AWS::ApplicationAutoScaling::ScalingPolicy'));
     expect(policies).toHaveLength(2);

@@ -181,8 +181,16 @@ export class ModelEndpoint extends Construct {
     this.endpointName = endpoint.attrEndpointName;
     this.endpointArn = endpoint.ref;
 
+    // Application Auto Scaling acts for SageMaker through its service-linked role (created on first
+    // use); naming it stops CDK from creating a role per target that would never be assumed.
+    const scalingRole = iam.Role.fromRoleArn(
+      this,
+      'ScalingRole',
+      `arn:${partition}:iam::${account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint`,
+    );
     for (const variantName of this.variantNames) {
       const target = new appscaling.ScalableTarget(this, `${variantName}Scaling`, {
+        role: scalingRole,
         serviceNamespace: appscaling.ServiceNamespace.SAGEMAKER,
         resourceId: `endpoint/${this.endpointName}/variant/${variantName}`,
         scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
