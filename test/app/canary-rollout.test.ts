@@ -146,6 +146,8 @@ class FakeEndpoint {
   constructor(
     private readonly updatingPolls = 0,
     private throttles = 0,
+    /** 1-based number of the update after which the endpoint ends up `Failed`. */
+    private readonly failAfterUpdate = 0,
   ) {}
 
   update(input: JsonValue): JsonValue {
@@ -158,7 +160,7 @@ class FakeEndpoint {
       this.throttles -= 1;
       throw new NamedError('SageMaker.ThrottlingException', 'Rate exceeded');
     }
-    if (this.status !== 'InService') {
+    if (this.status === 'Updating') {
       throw new NamedError('SageMaker.ValidationException', 'Cannot update in-progress endpoint');
     }
     const weights = Object.fromEntries(
@@ -176,7 +178,7 @@ class FakeEndpoint {
     this.describes += 1;
     if (this.status === 'Updating') {
       if (this.pendingPolls > 0) this.pendingPolls -= 1;
-      else this.status = 'InService';
+      else this.status = this.updates.length === this.failAfterUpdate ? 'Failed' : 'InService';
     }
     return { EndpointName: ENDPOINT, EndpointStatus: this.status };
   }
@@ -236,6 +238,7 @@ interface Scenario {
   readonly throttles?: number;
   /** Status in the candidate's registry document before the run. @default 'candidate' */
   readonly candidateStatus?: string;
+  readonly failAfterUpdate?: number;
 }
 
 interface Outcome {
@@ -252,7 +255,11 @@ const HEALTHY: Traffic = { perMinute: 600, baselineErrorRate: 0.005, canaryError
 
 /** Runs the synthesized definition locally against the in-memory endpoint and the real judge. */
 async function execute(definition: Record<string, unknown>, scenario: Scenario): Promise<Outcome> {
-  const endpoint = new FakeEndpoint(scenario.updatingPolls ?? 0, scenario.throttles ?? 0);
+  const endpoint = new FakeEndpoint(
+    scenario.updatingPolls ?? 0,
+    scenario.throttles ?? 0,
+    scenario.failAfterUpdate,
+  );
   const cloudWatch = new FakeCloudWatch(endpoint, scenario.traffic, scenario.alarmState);
   const parameters = new Map<string, string>([
     [VERSION_DOC, JSON.stringify({ ...CANDIDATE_DOC, status: scenario.candidateStatus ?? 'candidate' })],
@@ -523,6 +530,16 @@ describe('CanaryRollout', () => {
       expect(outcome.endpoint.weights).toEqual({ VariantA: 0, VariantB: 100 });
       expectFullyBaselineOrPromoted(outcome);
     });
+  });
+
+  it('rolls back when the endpoint ends up Failed after a weight shift', async () => {
+    const outcome = await execute(built.definition, { traffic: HEALTHY, failAfterUpdate: 2 });
+    expect(outcome.endpoint.updates).toEqual([
+      { VariantA: 90, VariantB: 10 },
+      { VariantA: 50, VariantB: 50 },
+      { VariantA: 100, VariantB: 0 },
+    ]);
+    expectRolledBack(outcome, /endpoint status Failed after a weight shift/);
   });
 
   describe('a later run for a decided candidate', () => {
