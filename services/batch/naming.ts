@@ -31,14 +31,18 @@ export function outputNameFor(input: InputObjectId): string {
 }
 
 /**
- * Deterministic predictionId in UUID layout. A requestId alone decides it (client retries collapse,
- * as on the API path); otherwise the input object version and line number do.
+ * Deterministic predictionId: a hash-based UUID (version 8). A requestId alone decides it, with the same
+ * key as the predict API (`services/inference`), so a client's retry through either path collapses;
+ * otherwise the input object version and line number do.
  */
 export function predictionIdFor(input: InputObjectId, lineNumber: number, requestId?: string): string {
-  const hex = sha256(
-    requestId !== undefined ? `request:${requestId}` : `batch:${input.key}\n${input.etag}\n${lineNumber}`,
-  );
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  const key =
+    requestId !== undefined ? `requestId:${requestId}` : `batch:${input.key}\n${input.etag}\n${lineNumber}`;
+  const bytes = createHash('sha256').update(key, 'utf8').digest().subarray(0, 16);
+  bytes[6] = (bytes[6] & 0x0f) | 0x80;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** `dt=YYYY-MM-DD/hour=HH/` (UTC) for an ISO-8601 timestamp. */
