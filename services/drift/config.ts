@@ -7,9 +7,6 @@ export interface DriftConfig {
   readonly tableName: string;
   /** `/<project>/<stage>/model`; the active version is `<prefix>/active-version`. */
   readonly modelParameterPrefix: string;
-  /** Bucket holding `<metadataPrefix><version>/metadata.json`. */
-  readonly metadataBucket: string;
-  readonly metadataPrefix: string;
   /** How far back predictions count as recent inputs. */
   readonly windowHours: number;
   /** Fewer samples than this publish nothing: PSI on a handful of rows is noise, not "no drift". */
@@ -35,14 +32,11 @@ export function loadDriftConfig(env: NodeJS.ProcessEnv): DriftConfig {
     }
     return value;
   };
-  const prefix = env.MODEL_METADATA_PREFIX?.trim() || 'models/';
   const config: DriftConfig = {
     stage: required('STAGE_NAME'),
     namespace: required('METRIC_NAMESPACE'),
     tableName: required('TABLE_NAME'),
     modelParameterPrefix: required('MODEL_PARAMETER_PREFIX').replace(/\/+$/, ''),
-    metadataBucket: required('MODEL_METADATA_BUCKET'),
-    metadataPrefix: prefix.endsWith('/') ? prefix : `${prefix}/`,
     windowHours: integer('DRIFT_WINDOW_HOURS', 24, 1, 24 * 30),
     minSamples: integer('DRIFT_MIN_SAMPLES', 100, 1, 1_000_000),
     maxSamples: integer('DRIFT_MAX_SAMPLES', 5000, 1, 1_000_000),

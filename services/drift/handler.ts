@@ -1,7 +1,6 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { loadDriftConfig, type DriftConfig } from './config';
@@ -99,10 +98,7 @@ function defaultHandler(): () => Promise<DriftResult> {
     config,
     catalog: createModelCatalog({
       parameters: new SSMProvider(),
-      s3: new S3Client({}),
       parameterPrefix: config.modelParameterPrefix,
-      metadataBucket: config.metadataBucket,
-      metadataPrefix: config.metadataPrefix,
     }),
     inputs: createTableRecentInputs(DynamoDBDocumentClient.from(new DynamoDBClient({})), config.tableName),
     metrics: createCloudWatchPublisher(new CloudWatchClient({})),

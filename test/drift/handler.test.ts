@@ -21,8 +21,6 @@ const config: DriftConfig = {
   namespace: 'MLInference',
   tableName: 'predictions',
   modelParameterPrefix: '/ml/dev/model',
-  metadataBucket: 'models',
-  metadataPrefix: 'models/',
   windowHours: 24,
   minSamples: 100,
   maxSamples: 5000,
@@ -108,7 +106,7 @@ test('too few samples publish nothing and say why', async () => {
 
 test('configuration errors name every missing variable', () => {
   expect(() => loadDriftConfig({ STAGE_NAME: 'dev', DRIFT_MIN_SAMPLES: 'many' })).toThrow(
-    /METRIC_NAMESPACE is required; TABLE_NAME is required; MODEL_PARAMETER_PREFIX is required; MODEL_METADATA_BUCKET is required; DRIFT_MIN_SAMPLES="many"/,
+    /METRIC_NAMESPACE is required; TABLE_NAME is required; MODEL_PARAMETER_PREFIX is required; DRIFT_MIN_SAMPLES="many"/,
   );
 });
 

@@ -47,6 +47,8 @@ export class ModelParameters extends Construct {
             featureCount: metadata.featureCount,
             labels: metadata.labels,
             status,
+            // Training-data bins: the drift job compares recent inputs against them (PSI).
+            featureStats: metadata.featureStats,
           }),
           description: `Metadata of model ${version}`,
         }),

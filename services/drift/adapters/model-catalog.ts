@@ -1,50 +1,42 @@
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import type { FeatureBins } from '../psi';
 
 /** Where the drift job learns which model is live and what its training data looked like. */
 export interface ModelCatalog {
   activeVersion(): Promise<string>;
-  /** `featureStats` of `<version>/metadata.json`. */
+  /** Training-data bins of one version, from its registry entry. */
   featureStats(version: string): Promise<FeatureBins[]>;
 }
 
 /** Options of {@link createModelCatalog}. */
 export interface ModelCatalogOptions {
   readonly parameters: SSMProvider;
-  readonly s3: S3Client;
+  /** `/<project>/<stage>/model` (docs/CONTRACTS.md). */
   readonly parameterPrefix: string;
-  readonly metadataBucket: string;
-  readonly metadataPrefix: string;
 }
 
-const ACTIVE_VERSION_MAX_AGE_SECONDS = 60;
+const MAX_AGE_SECONDS = 60;
 
 /**
- * Active version from Parameter Store (`<prefix>/active-version`, cached a minute); metadata from the
- * S3 copy of `models/<version>/metadata.json`, because the per-version parameter (CONTRACTS.md) holds no
- * feature statistics and a standard parameter caps at 4 KB.
+ * Reads the model registry in Parameter Store: `<prefix>/active-version` and the JSON of
+ * `<prefix>/versions/<version>`, whose `featureStats` are the committed metadata's (the stage writes
+ * them from `models/<version>/metadata.json`). Cached a minute.
  */
 export function createModelCatalog(options: ModelCatalogOptions): ModelCatalog {
+  const read = async (name: string): Promise<string> => {
+    const value = await options.parameters.get(name, { maxAge: MAX_AGE_SECONDS });
+    if (typeof value !== 'string' || value.trim() === '') throw new Error(`parameter ${name} is empty`);
+    return value.trim();
+  };
   return {
-    async activeVersion() {
-      const name = `${options.parameterPrefix}/active-version`;
-      const value = await options.parameters.get(name, { maxAge: ACTIVE_VERSION_MAX_AGE_SECONDS });
-      if (typeof value !== 'string' || value.trim() === '') throw new Error(`parameter ${name} is empty`);
-      return value.trim();
-    },
+    activeVersion: () => read(`${options.parameterPrefix}/active-version`),
     async featureStats(version) {
-      const key = `${options.metadataPrefix}${version}/metadata.json`;
-      const { Body } = await options.s3.send(
-        new GetObjectCommand({ Bucket: options.metadataBucket, Key: key }),
-      );
-      const metadata = JSON.parse((await Body?.transformToString('utf-8')) ?? '') as {
-        featureStats?: unknown;
-      };
-      if (!Array.isArray(metadata.featureStats) || metadata.featureStats.length === 0) {
-        throw new Error(`s3://${options.metadataBucket}/${key} has no featureStats`);
+      const name = `${options.parameterPrefix}/versions/${version}`;
+      const entry = JSON.parse(await read(name)) as { featureStats?: unknown };
+      if (!Array.isArray(entry.featureStats) || entry.featureStats.length === 0) {
+        throw new Error(`parameter ${name} has no featureStats`);
       }
-      return metadata.featureStats as FeatureBins[];
+      return entry.featureStats as FeatureBins[];
     },
   };
 }
