@@ -7,6 +7,7 @@
  */
 import { judge, type PeriodMetrics } from '../services/rollout/judge';
 import { nextWeights, PROD_ROLLOUT_POLICY, type RolloutPolicy } from '../services/rollout/policy';
+import { mulberry32 } from '../scripts/seeded-random';
 
 /** The three strategies compared. */
 export type Strategy = 'ours' | 'codedeploy-canary' | 'codedeploy-linear';
@@ -139,18 +140,6 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     seed: num('seed', 1, Number.isInteger, 'an integer') as number,
     strategies: strategy === 'all' ? STRATEGIES : [strategy as Strategy],
     json,
-  };
-}
-
-/** mulberry32: tiny, fast, seedable; quality is ample for a Monte Carlo benchmark. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

@@ -13,6 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { packTarGz } from '../services/model/archive';
 import { modelArtifactDir, ModelVersion, modelVersions } from '../services/model/artifacts';
 import { FeatureStats, GoldenRequest, ModelMetadata, parseModelMetadata } from '../services/model/metadata';
+import { mulberry32 as seededRandom } from './seeded-random';
 
 /** Hyper-parameters of one model version. */
 export interface TrainingConfig {
@@ -68,18 +69,6 @@ interface LinearModel {
   readonly bias: number[];
   readonly mean: number[];
   readonly std: number[];
-}
-
-/** Deterministic 32-bit PRNG (mulberry32); training never uses Math.random. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {

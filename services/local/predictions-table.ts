@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
 // dynalite ships no type declarations.
 const dynalite = createRequire(__filename)('dynalite') as (options: Record<string, unknown>) => Server;
@@ -11,6 +11,33 @@ export const localAws = {
   region: 'us-east-1',
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
 } as const;
+
+/**
+ * The predictions table of docs/CONTRACTS.md as `CreateTable` input, mirroring the DataStore
+ * construct: key `predictionId`, GSI `modelVersionIndex` (`modelVersion` + `timestamp`, all attributes).
+ */
+export function predictionsTableInput(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }],
+    AttributeDefinitions: [
+      { AttributeName: 'predictionId', AttributeType: 'S' },
+      { AttributeName: 'modelVersion', AttributeType: 'S' },
+      { AttributeName: 'timestamp', AttributeType: 'S' },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: 'modelVersionIndex',
+        KeySchema: [
+          { AttributeName: 'modelVersion', KeyType: 'HASH' },
+          { AttributeName: 'timestamp', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'ALL' },
+      },
+    ],
+  };
+}
 
 /** An in-memory DynamoDB (dynalite) holding the predictions table. */
 export interface LocalTable {
@@ -29,28 +56,7 @@ export async function startLocalPredictionsTable(tableName = 'predictions'): Pro
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new DynamoDBClient({ endpoint, ...localAws });
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }],
-        AttributeDefinitions: [
-          { AttributeName: 'predictionId', AttributeType: 'S' },
-          { AttributeName: 'modelVersion', AttributeType: 'S' },
-          { AttributeName: 'timestamp', AttributeType: 'S' },
-        ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: 'modelVersionIndex',
-            KeySchema: [
-              { AttributeName: 'modelVersion', KeyType: 'HASH' },
-              { AttributeName: 'timestamp', KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
-      }),
-    );
+    await client.send(new CreateTableCommand(predictionsTableInput(tableName)));
   } finally {
     client.destroy();
   }

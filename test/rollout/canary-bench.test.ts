@@ -1,12 +1,5 @@
-import {
-  mulberry32,
-  parseArgs,
-  poisson,
-  runBench,
-  STRATEGIES,
-  UsageError,
-  type BenchOptions,
-} from '../../bench/canary';
+import { parseArgs, poisson, runBench, STRATEGIES, UsageError, type BenchOptions } from '../../bench/canary';
+import { mulberry32 } from '../../scripts/seeded-random';
 
 const options: BenchOptions = {
   rate: 10,

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { localCredentials, localRegion } from './local-aws';
+import { predictionsTableInput } from '../../services/local/predictions-table';
 
 // dynalite ships no type declarations.
 const dynalite = createRequire(__filename)('dynalite') as (options: Record<string, unknown>) => Server;
@@ -28,28 +29,7 @@ export async function startPredictionsTable(tableName = 'predictions'): Promise<
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const raw = new DynamoDBClient({ endpoint, region: localRegion, credentials: localCredentials });
-  await raw.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }],
-      AttributeDefinitions: [
-        { AttributeName: 'predictionId', AttributeType: 'S' },
-        { AttributeName: 'modelVersion', AttributeType: 'S' },
-        { AttributeName: 'timestamp', AttributeType: 'S' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'modelVersionIndex',
-          KeySchema: [
-            { AttributeName: 'modelVersion', KeyType: 'HASH' },
-            { AttributeName: 'timestamp', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
+  await raw.send(new CreateTableCommand(predictionsTableInput(tableName)));
   const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   return {
     endpoint,

@@ -8,6 +8,7 @@ import { S3Client, CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/cl
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { predictionsTableInput } from '../../../services/local/predictions-table';
 
 // s3rver and dynalite ship no type declarations.
 const load = createRequire(__filename);
@@ -92,28 +93,7 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
     requestHandler: new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 64 } }),
   });
   const createPredictionsTable = async (tableName: string): Promise<void> => {
-    await raw.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'predictionId', AttributeType: 'S' },
-          { AttributeName: 'modelVersion', AttributeType: 'S' },
-          { AttributeName: 'timestamp', AttributeType: 'S' },
-        ],
-        KeySchema: [{ AttributeName: 'predictionId', KeyType: 'HASH' }],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: 'modelVersionIndex',
-            KeySchema: [
-              { AttributeName: 'modelVersion', KeyType: 'HASH' },
-              { AttributeName: 'timestamp', KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
-      }),
-    );
+    await raw.send(new CreateTableCommand(predictionsTableInput(tableName)));
   };
   const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
   return {
