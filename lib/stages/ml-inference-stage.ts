@@ -2,6 +2,8 @@ import { Stage, Tags, type StageProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeCdkProviders, acknowledgeGrantPolicies } from '../compliance';
+import { BatchDataAccess } from '../app/batch/batch-data-access';
+import { BatchStack } from '../app/batch-stack';
 import { DataStack } from '../app/data-stack';
 import { InferenceStack } from '../app/inference-stack';
 import { DataCaptureAccess } from '../app/model/data-capture-access';
@@ -29,6 +31,8 @@ export class MlInferenceStage extends Stage {
   readonly networkStack: NetworkStack;
   /** Endpoint, API and stream (stateless). */
   readonly inferenceStack: InferenceStack;
+  /** Scheduled batch scoring, Glue/Athena analytics and the drift job (stateless). */
+  readonly batchStack: BatchStack;
 
   constructor(scope: Construct, id: string, props: MlInferenceStageProps) {
     const { config } = props;
@@ -70,6 +74,32 @@ export class MlInferenceStage extends Stage {
       dataCapturePercent: endpoint.dataCapturePercent,
       throttleRateLimit: config.apiThrottle?.rateLimit,
       throttleBurstLimit: config.apiThrottle?.burstLimit,
+    });
+    const analyticsName = `${props.project}_${config.stageName}`.replace(/-/g, '_');
+    this.batchStack = new BatchStack(this, 'Batch', {
+      description: `ML inference ${config.stageName}: scheduled AWS Batch scoring, Glue/Athena analytics, drift job`,
+      stageName: config.stageName,
+      modelParameters: this.inferenceStack.modelParameters,
+      analyticsDatabaseName: analyticsName,
+      athenaWorkGroupName: `${props.project}-${config.stageName}-analytics`,
+      vpc: this.networkStack.network.vpc,
+      subnets: this.networkStack.network.subnets,
+      batchBucket: data.batchBucket,
+      dataBucket: data.dataBucket,
+      dataKey: data.key,
+      dataAccessPolicy: new BatchDataAccess(this.dataStack, 'BatchDataAccess', {
+        batchBucket: data.batchBucket,
+        dataBucket: data.dataBucket,
+        key: data.key,
+        table: data.table,
+      }).policy,
+      table: data.table,
+      endpoint: this.inferenceStack.endpoint,
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+      vcpus: config.batch?.vcpus,
+      memoryMiB: config.batch?.memoryMiB,
+      maxVcpus: config.batch?.maxVcpus,
+      athenaBytesScannedCutoffMiB: config.batch?.athenaBytesScannedCutoffMiB,
     });
 
     for (const stack of this.node.children) {

@@ -36,6 +36,18 @@ export interface ApiThrottleConfig {
   readonly burstLimit?: number;
 }
 
+/** Batch scoring job size and the Athena per-query scan limit. Every field has a default. */
+export interface BatchScoringConfig {
+  /** vCPUs of one scoring job (a Fargate size: 0.25, 0.5, 1, 2, 4, 8 or 16). @default 1 */
+  readonly vcpus?: number;
+  /** Memory of one scoring job in MiB, within Fargate's range for {@link vcpus}. @default 2048 */
+  readonly memoryMiB?: number;
+  /** Most vCPUs the Fargate compute environment runs at once (1-256). @default 16 */
+  readonly maxVcpus?: number;
+  /** Athena cancels a query of the analytics workgroup that scans more than this, in MiB (>= 10). @default 1024 */
+  readonly athenaBytesScannedCutoffMiB?: number;
+}
+
 /** Everything that differs between the dev and prod deployments of the ML inference stage. */
 export interface StageConfig {
   /** Short lowercase name; namespaces Parameter Store paths and tags (`dev`, `prod`). */
@@ -58,6 +70,8 @@ export interface StageConfig {
   readonly endpoint?: EndpointConfig;
   /** Throttling of the inference API. @default - see {@link ApiThrottleConfig} */
   readonly apiThrottle?: ApiThrottleConfig;
+  /** Batch scoring job size and Athena scan limit. @default - see {@link BatchScoringConfig} */
+  readonly batch?: BatchScoringConfig;
 }
 
 /** The source repository the pipeline builds from. */
@@ -156,6 +170,46 @@ function checkStage(key: string, stage: StageConfig | undefined, problems: strin
     problems.push(`${key}.alarmEmail: '${stage.alarmEmail}' is not an e-mail address`);
   }
   checkEndpoint(key, stage.endpoint ?? {}, problems);
+  checkBatch(key, stage.batch ?? {}, problems);
+}
+
+/** Memory range (MiB) Fargate accepts for each vCPU size. */
+const FARGATE_MEMORY_MIB: Record<string, [number, number]> = {
+  '0.25': [512, 2048],
+  '0.5': [1024, 4096],
+  '1': [2048, 8192],
+  '2': [4096, 16384],
+  '4': [8192, 30720],
+  '8': [16384, 61440],
+  '16': [32768, 122880],
+};
+
+function checkBatch(key: string, batch: BatchScoringConfig, problems: string[]): void {
+  const vcpus = batch.vcpus ?? 1;
+  const range = FARGATE_MEMORY_MIB[String(vcpus)];
+  if (!range) {
+    problems.push(
+      `${key}.batch.vcpus: ${vcpus} is not a Fargate size (${Object.keys(FARGATE_MEMORY_MIB).join(', ')})`,
+    );
+  }
+  const memory = batch.memoryMiB ?? 2048;
+  if (range && !(isWholeInRange(memory, range[0], range[1]) && memory % 512 === 0)) {
+    problems.push(
+      `${key}.batch.memoryMiB: ${memory} must be a multiple of 512 from ${range[0]} to ${range[1]} for ${vcpus} vCPU on Fargate`,
+    );
+  }
+  const maxVcpus = batch.maxVcpus;
+  if (maxVcpus !== undefined && !(isWholeInRange(maxVcpus, 1, 256) && maxVcpus >= vcpus)) {
+    problems.push(
+      `${key}.batch.maxVcpus: ${maxVcpus} must be a whole number from 1 to 256 and at least vcpus`,
+    );
+  }
+  const cutoff = batch.athenaBytesScannedCutoffMiB;
+  if (cutoff !== undefined && !(Number.isInteger(cutoff) && cutoff >= 10)) {
+    problems.push(
+      `${key}.batch.athenaBytesScannedCutoffMiB: ${cutoff} must be a whole number of MiB >= 10 (Athena's minimum)`,
+    );
+  }
 }
 
 const isWholeInRange = (value: number, min: number, max: number): boolean =>

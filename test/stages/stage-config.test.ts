@@ -104,6 +104,31 @@ describe('validateConfig', () => {
       (c) => ({ ...c, dev: { ...c.dev, endpoint: { dataCapturePercent: 101 } } }),
       /dev\.endpoint\.dataCapturePercent: 101/,
     ],
+    [
+      'batch vCPUs that are not a Fargate size',
+      (c) => ({ ...c, dev: { ...c.dev, batch: { vcpus: 3 } } }),
+      /dev\.batch\.vcpus: 3 is not a Fargate size/,
+    ],
+    [
+      'batch memory outside the range of its vCPUs',
+      (c) => ({ ...c, prod: { ...c.prod, batch: { vcpus: 1, memoryMiB: 1024 } } }),
+      /prod\.batch\.memoryMiB: 1024 must be a multiple of 512 from 2048 to 8192 for 1 vCPU/,
+    ],
+    [
+      'batch memory not a multiple of 512',
+      (c) => ({ ...c, dev: { ...c.dev, batch: { memoryMiB: 3000 } } }),
+      /dev\.batch\.memoryMiB: 3000 must be a multiple of 512/,
+    ],
+    [
+      'batch max vCPUs below one job',
+      (c) => ({ ...c, dev: { ...c.dev, batch: { vcpus: 4, memoryMiB: 8192, maxVcpus: 2 } } }),
+      /dev\.batch\.maxVcpus: 2 must be a whole number from 1 to 256 and at least vcpus/,
+    ],
+    [
+      'Athena scan limit under 10 MiB',
+      (c) => ({ ...c, prod: { ...c.prod, batch: { athenaBytesScannedCutoffMiB: 5 } } }),
+      /prod\.batch\.athenaBytesScannedCutoffMiB: 5 must be a whole number of MiB >= 10/,
+    ],
   ];
 
   it.each(cases)('rejects %s with a message that says what to change', (_name, mutate, message) => {

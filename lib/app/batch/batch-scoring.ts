@@ -1,0 +1,157 @@
+import * as path from 'node:path';
+import { Duration, Size, Stack } from 'aws-cdk-lib';
+import * as batch from 'aws-cdk-lib/aws-batch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { acknowledge, Finding } from '../../compliance';
+import { ANALYTICS_PREFIX } from './batch-data-access';
+import type { ModelEndpoint } from '../model/model-endpoint';
+import { SERVICES_DIR } from '../service-function';
+
+/**
+ * The scorer's entry point. The image's ENTRYPOINT runs the same file; the job definition states it
+ * too, so the job never depends on an image default to know what to run.
+ */
+export const SCORER_COMMAND = ['node', '--enable-source-maps', '/app/dist/main.js'];
+
+/** Properties of {@link BatchScoring}. */
+export interface BatchScoringProps {
+  /** The VPC (isolated subnets with ECR, Logs and S3 endpoints). */
+  readonly vpc: ec2.IVpc;
+  /** Subnets the jobs run in. */
+  readonly subnets: ec2.SubnetSelection;
+  /** Bucket with `pending/` input, `processed/`, `failed/` and `checkpoints/`. */
+  readonly batchBucket: s3.IBucket;
+  /** Bucket the Glue `predictions` table reads (analytics prefix). */
+  readonly dataBucket: s3.IBucket;
+  /** Predictions table. */
+  readonly table: dynamodb.ITable;
+  /** The scorer's access to the buckets, table and data key (a `BatchDataAccess` policy in the data stack). */
+  readonly dataAccessPolicy: iam.IManagedPolicy;
+  /** Endpoint that scores the rows. */
+  readonly endpoint: ModelEndpoint;
+  /** Key of the job's log group (owned by the calling stack). */
+  readonly logKey: kms.IKey;
+  /** Days the job logs are kept. */
+  readonly logRetentionDays: logs.RetentionDays;
+  /** vCPUs per job. @default 1 */
+  readonly vcpus?: number;
+  /** Memory per job in MiB. @default 2048 */
+  readonly memoryMiB?: number;
+  /** Most vCPUs the compute environment runs at once. @default 16 */
+  readonly maxVcpus?: number;
+  /** A job running longer is stopped (and retried). @default Duration.hours(2) */
+  readonly jobTimeout?: Duration;
+  /** Extra scorer settings (`BATCH_SIZE`, `MAX_OBJECTS`, ...; see services/batch/config.ts). @default - scorer defaults */
+  readonly scorerEnvironment?: Record<string, string>;
+}
+
+/**
+ * AWS Batch on Fargate running the batch scorer from `services/batch`: an image asset, a compute
+ * environment in the isolated subnets whose security group only lets HTTPS out, a job queue and a
+ * job definition with an explicit command, a least-privilege job role and retries on failure.
+ */
+export class BatchScoring extends Construct {
+  /** Queue jobs are submitted to. */
+  readonly jobQueue: batch.JobQueue;
+  /** The scorer job definition. */
+  readonly jobDefinition: batch.EcsJobDefinition;
+  /** Role the scorer runs as. */
+  readonly jobRole: iam.Role;
+  /** The job's log group. */
+  readonly logGroup: logs.LogGroup;
+  /** The tasks' security group. */
+  readonly securityGroup: ec2.SecurityGroup;
+
+  constructor(scope: Construct, id: string, props: BatchScoringProps) {
+    super(scope, id);
+
+    const image = new ecrAssets.DockerImageAsset(this, 'Image', {
+      directory: path.join(SERVICES_DIR, 'batch'),
+      // Same architecture as the job's runtime platform below.
+      platform: ecrAssets.Platform.LINUX_AMD64,
+    });
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'Batch scorer tasks: HTTPS out only',
+      allowAllOutbound: false,
+    });
+    // Isolated subnets route only to the VPC and the S3/DynamoDB gateway endpoints, so HTTPS to any
+    // address reaches nothing but the interface endpoints and those two gateways.
+    this.securityGroup.addEgressRule(
+      ec2.Peer.anyIpv4(),
+      ec2.Port.tcp(443),
+      'HTTPS to interface endpoints and S3/DynamoDB gateway endpoints',
+    );
+
+    const computeEnvironment = new batch.FargateComputeEnvironment(this, 'ComputeEnvironment', {
+      vpc: props.vpc,
+      vpcSubnets: props.subnets,
+      securityGroups: [this.securityGroup],
+      maxvCpus: props.maxVcpus ?? 16,
+      spot: false,
+    });
+    this.jobQueue = new batch.JobQueue(this, 'Queue', {
+      computeEnvironments: [{ computeEnvironment, order: 1 }],
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      encryptionKey: props.logKey,
+      retention: props.logRetentionDays,
+    });
+
+    this.jobRole = new iam.Role(this, 'JobRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'Batch scorer: batch input prefixes, analytics prefix, predictions table, endpoint',
+      managedPolicies: [props.dataAccessPolicy],
+    });
+    props.endpoint.grantInvoke(this.jobRole);
+
+    const container = new batch.EcsFargateContainerDefinition(this, 'Container', {
+      image: ecs.ContainerImage.fromDockerImageAsset(image),
+      command: SCORER_COMMAND,
+      cpu: props.vcpus ?? 1,
+      memory: Size.mebibytes(props.memoryMiB ?? 2048),
+      jobRole: this.jobRole,
+      environment: {
+        BATCH_BUCKET: props.batchBucket.bucketName,
+        ANALYTICS_BUCKET: props.dataBucket.bucketName,
+        ANALYTICS_PREFIX,
+        TABLE_NAME: props.table.tableName,
+        ENDPOINT_NAME: props.endpoint.endpointName,
+        AWS_REGION: Stack.of(this).region,
+        ...props.scorerEnvironment,
+      },
+      logging: ecs.LogDriver.awsLogs({ streamPrefix: 'batch-scorer', logGroup: this.logGroup }),
+      fargatePlatformVersion: ecs.FargatePlatformVersion.VERSION1_4,
+      fargateCpuArchitecture: ecs.CpuArchitecture.X86_64,
+      fargateOperatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      assignPublicIp: false,
+      readonlyRootFilesystem: true,
+    });
+    this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
+      container,
+      timeout: props.jobTimeout ?? Duration.hours(2),
+      retryAttempts: 2,
+      retryStrategies: [
+        // A crashed run leaves its inputs in pending/ with checkpoints; a rerun resumes them.
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.NON_ZERO_EXIT_CODE),
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.CANNOT_PULL_CONTAINER),
+      ],
+      propagateTags: true,
+    });
+    acknowledge(
+      container.executionRole,
+      [Finding.awsSolutions('IAM5[Resource::*]')],
+      'ecr:GetAuthorizationToken, which the execution role needs to pull the image, supports no resource-level permissions; the image pull itself is granted on the one asset repository.',
+    );
+  }
+}
