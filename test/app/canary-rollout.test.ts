@@ -5,7 +5,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { ExecutionError, StateMachine, type RunOptions } from 'aws-local-stepfunctions';
+import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { CanaryRollout, type CanaryRolloutProps } from '../../lib/app/rollout/canary-rollout';
 import type { FunctionDefaults } from '../../lib/app/service-function';
 import type { RolloutMetrics, VariantMetricsQuery } from '../../services/rollout/adapters/cloudwatch';
@@ -13,17 +13,15 @@ import type { AlarmObservation, AlarmStateValue, PeriodMetrics } from '../../ser
 import { createJudgeHandler, type JudgeInput } from '../../services/rollout/judge-handler';
 import { createRolloutPolicy } from '../../services/rollout/policy';
 import { tempOutdir } from '../support/cdk-app';
+import {
+  resolveIntrinsics,
+  stateMachineDefinition,
+  validateAsl,
+  type JsonValue,
+  type TaskHandlers,
+} from '../support/state-machine';
 
-interface AslValidation {
-  isValid: boolean;
-  errorsText: (separator?: string) => string;
-}
-// asl-validator ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const validateAsl = require('asl-validator') as (definition: unknown) => AslValidation;
-
-type JsonValue = Parameters<StateMachine['run']>[0];
-type Handlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
+type Handlers = TaskHandlers;
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
@@ -93,37 +91,7 @@ function build(overrides: Partial<CanaryRolloutProps> = {}): Built {
     ...overrides,
   });
   const template = Template.fromStack(stack);
-  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
-  const definition = JSON.parse(resolve(machine.Properties.DefinitionString) as string) as Record<
-    string,
-    unknown
-  >;
-  return { template, definition };
-}
-
-/** Resolves the intrinsics of a synthesized definition to fake but well-formed values. */
-function resolve(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map(resolve);
-  const node = value as Record<string, unknown>;
-  if ('Fn::Join' in node) {
-    const [separator, parts] = node['Fn::Join'] as [string, unknown[]];
-    return parts.map(resolve).join(separator);
-  }
-  if ('Ref' in node) {
-    const pseudo: Record<string, string> = {
-      'AWS::Partition': 'aws',
-      'AWS::Region': REGION,
-      'AWS::AccountId': ACCOUNT,
-      'AWS::URLSuffix': 'amazonaws.com',
-    };
-    return pseudo[node.Ref as string] ?? `${node.Ref as string}`;
-  }
-  if ('Fn::GetAtt' in node) {
-    const [logicalId, attribute] = node['Fn::GetAtt'] as [string, string];
-    return attribute === 'Arn' ? `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${logicalId}` : logicalId;
-  }
-  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, resolve(v)]));
+  return { template, definition: stateMachineDefinition(template, { account: ACCOUNT, region: REGION }) };
 }
 
 // ---- In-memory AWS --------------------------------------------------------------------------------
@@ -433,7 +401,11 @@ describe('CanaryRollout', () => {
     function resourcesOf(action: string): string[] {
       return statements()
         .filter((s) => [s.Action].flat().includes(action))
-        .flatMap((s) => [s.Resource].flat().map((r) => JSON.stringify(resolve(r))));
+        .flatMap((s) =>
+          [s.Resource]
+            .flat()
+            .map((r) => JSON.stringify(resolveIntrinsics(r, { account: ACCOUNT, region: REGION }))),
+        );
     }
 
     it('changes and describes only this endpoint', () => {
