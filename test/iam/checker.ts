@@ -475,16 +475,15 @@ export function missingOutputs(
  */
 export function unresolvedEnvironment(
   stage: StageTemplates,
-  fn: ResourceRef,
+  stack: string,
+  variables: Readonly<Record<string, unknown>>,
   names: readonly string[],
 ): Record<string, string> {
-  const variables = functionEnvironment(stage, fn);
   const problems: Record<string, string> = {};
   for (const name of names) {
     if (!(name in variables)) continue;
-    if (!referencedResource(variables[name], stage, fn.stack)) {
-      problems[name] = resolve(variables[name], stage, fn.stack);
-    }
+    if (!referencedResource(variables[name], stage, stack))
+      problems[name] = resolve(variables[name], stage, stack);
   }
   return problems;
 }
