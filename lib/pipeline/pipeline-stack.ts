@@ -6,11 +6,13 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import { Construct } from 'constructs';
 import { acknowledgePipelineGrants } from './pipeline-grants';
+import { postDeploySteps } from './post-deploy-steps';
 import { EncryptionKey } from '../app/encryption-key';
 import { acknowledgeAccessLogBucket, secureBucket } from '../app/secure-bucket';
 import { acknowledgeGrantPolicies } from '../compliance';
 import { MlInferenceStage } from '../stages/ml-inference-stage';
 import type { AppConfig } from '../stages/stage-config';
+import { DEV_ROLLOUT_POLICY, PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
 
 /** Properties of {@link PipelineStack}. */
 export interface PipelineStackProps extends StackProps {
@@ -26,7 +28,8 @@ export const SYNTH_COMMANDS = ['npm ci', 'npm test', 'npx cdk synth', 'npm run c
 
 /**
  * The delivery pipeline: a push to the configured branch is built and tested, the pipeline updates
- * itself, assets are published, the Dev stage is deployed, a person approves, then Prod is deployed.
+ * itself, assets are published, then Dev is deployed, smoke-tested and rolled out to its candidate
+ * model; a person approves, and Prod goes through the same deploy, smoke test and rollout.
  */
 export class PipelineStack extends Stack {
   /** The CDK pipeline (built by the time the constructor returns). */
@@ -96,12 +99,25 @@ export class PipelineStack extends Stack {
       dockerEnabledForSynth: false,
     });
 
-    const dev = new MlInferenceStage(this, 'Dev', { project: config.project, config: config.dev });
-    const prod = new MlInferenceStage(this, 'Prod', { project: config.project, config: config.prod });
+    const pipelineAccount = config.pipeline.account;
+    const dev = new MlInferenceStage(this, 'Dev', {
+      project: config.project,
+      config: config.dev,
+      pipelineAccount,
+      defaultRolloutPolicy: DEV_ROLLOUT_POLICY,
+    });
+    const prod = new MlInferenceStage(this, 'Prod', {
+      project: config.project,
+      config: config.prod,
+      pipelineAccount,
+      defaultRolloutPolicy: PROD_ROLLOUT_POLICY,
+    });
     this.stages = { dev, prod };
 
-    this.pipeline.addStage(dev);
+    // Each wave: deploy → smoke test → canary rollout; a failure stops the pipeline there.
+    this.pipeline.addStage(dev, { post: postDeploySteps(source, dev) });
     this.pipeline.addStage(prod, {
+      post: postDeploySteps(source, prod),
       pre: [
         new pipelines.ManualApprovalStep('PromoteToProd', {
           comment:

@@ -1,4 +1,4 @@
-import { Stage, Tags, type StageProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Stage, Tags, type StageProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeCdkProviders, acknowledgeGrantPolicies } from '../compliance';
@@ -9,7 +9,9 @@ import { InferenceStack } from '../app/inference-stack';
 import { DataCaptureAccess } from '../app/model/data-capture-access';
 import { DATA_CAPTURE_PREFIX } from '../app/model/model-endpoint';
 import { NetworkStack } from '../app/network-stack';
+import { OperationsStack } from '../app/operations-stack';
 import type { ModelVersion } from '../../services/model/artifacts';
+import { createRolloutPolicy, DEV_ROLLOUT_POLICY, type RolloutPolicy } from '../../services/rollout/policy';
 import type { StageConfig } from './stage-config';
 
 /** Properties of {@link MlInferenceStage}. */
@@ -18,7 +20,37 @@ export interface MlInferenceStageProps extends StageProps {
   readonly project: string;
   /** The stage's configuration. */
   readonly config: StageConfig;
+  /**
+   * Account whose pipeline runs the post-deploy steps; it is trusted by the smoke-test and rollout roles.
+   * @default - the stage's own account (a sandbox: run the smoke test and rollout from there)
+   */
+  readonly pipelineAccount?: string;
+  /** Rollout policy when the stage config sets none. @default DEV_ROLLOUT_POLICY */
+  readonly defaultRolloutPolicy?: RolloutPolicy;
 }
+
+/** What the pipeline's post-deploy steps read from a deployed stage. */
+export interface StagePipelineOutputs {
+  /** `ApiUrl`: invoke URL of the inference API. */
+  readonly apiUrl: CfnOutput;
+  /** `SmokeTestRoleArn`: the role the smoke test assumes. */
+  readonly smokeTestRoleArn: CfnOutput;
+  /** `RolloutStateMachineArn`: the canary rollout controller. */
+  readonly rolloutStateMachineArn: CfnOutput;
+  /** `RolloutRoleArn`: the role the rollout step assumes. */
+  readonly rolloutRoleArn: CfnOutput;
+}
+
+/** ARNs of the stage's pipeline roles, known before deployment (the names are the interface). */
+export interface StagePipelineRoles {
+  /** May only invoke this stage's API. */
+  readonly smokeTestRoleArn: string;
+  /** May only start and describe executions of this stage's rollout. */
+  readonly rolloutRoleArn: string;
+}
+
+/** Version VariantB serves when the config names none (as InferenceStack defaults). */
+const DEFAULT_CANDIDATE_VERSION: ModelVersion = 'v1.1.0';
 
 /**
  * One complete, independently deployable copy of the ML inference service: network, data and the
@@ -33,6 +65,14 @@ export class MlInferenceStage extends Stage {
   readonly inferenceStack: InferenceStack;
   /** Scheduled batch scoring, Glue/Athena analytics and the drift job (stateless). */
   readonly batchStack: BatchStack;
+  /** Dashboard, alarms, alert topic, canary rollout and the pipeline's roles. */
+  readonly operationsStack: OperationsStack;
+  /** Outputs the pipeline's post-deploy steps read. */
+  readonly pipelineOutputs: StagePipelineOutputs;
+  /** ARNs of the roles the pipeline's post-deploy steps assume. */
+  readonly pipelineRoles: StagePipelineRoles;
+  /** The validated rollout policy of this stage. */
+  readonly rolloutPolicy: RolloutPolicy;
 
   constructor(scope: Construct, id: string, props: MlInferenceStageProps) {
     const { config } = props;
@@ -50,6 +90,7 @@ export class MlInferenceStage extends Stage {
     });
     const { data } = this.dataStack;
     const endpoint = config.endpoint ?? {};
+    const candidateVersion = (endpoint.candidateVersion ?? DEFAULT_CANDIDATE_VERSION) as ModelVersion;
     this.inferenceStack = new InferenceStack(this, 'Inference', {
       description: `ML inference ${config.stageName}: SageMaker A/B endpoint, IAM-authorized API, Kinesis ingestion`,
       modelParameterPrefix: `/${props.project}/${config.stageName}/model`,
@@ -65,7 +106,7 @@ export class MlInferenceStage extends Stage {
       }).policy,
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
       baselineVersion: endpoint.baselineVersion as ModelVersion | undefined,
-      candidateVersion: endpoint.candidateVersion as ModelVersion | undefined,
+      candidateVersion,
       baselineWeightPercent: endpoint.baselineWeightPercent,
       instanceType: endpoint.instanceType,
       minInstances: endpoint.minInstances,
@@ -102,6 +143,50 @@ export class MlInferenceStage extends Stage {
       athenaBytesScannedCutoffMiB: config.batch?.athenaBytesScannedCutoffMiB,
     });
 
+    const inference = this.inferenceStack;
+    this.rolloutPolicy = createRolloutPolicy(
+      config.rollout ?? props.defaultRolloutPolicy ?? DEV_ROLLOUT_POLICY,
+    );
+    const roleNames = pipelineRoleNames(props.project, config.stageName);
+    this.operationsStack = new OperationsStack(this, 'Operations', {
+      description: `ML inference ${config.stageName}: dashboard, alarms, alerts, canary rollout, pipeline roles`,
+      stageName: config.stageName,
+      vpc: this.networkStack.network.vpc,
+      subnets: this.networkStack.network.subnets,
+      logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+      endpointName: inference.endpoint.endpointName,
+      endpointArn: inference.endpoint.endpointArn,
+      variantNames: inference.endpoint.variantNames,
+      api: inference.api.api,
+      predictFunction: inference.predictFunction,
+      stream: inference.stream.stream,
+      deadLetterQueue: inference.stream.deadLetterQueue,
+      batchWorkflow: this.batchStack.workflow.stateMachine,
+      driftMetric: this.batchStack.drift.metric,
+      modelParameterPrefix: inference.modelParameters.prefix,
+      candidateVersion,
+      rolloutPolicy: this.rolloutPolicy,
+      alarmEmail: config.alarmEmail,
+      pipelineAccount: props.pipelineAccount ?? config.target.account,
+      smokeTestRoleName: roleNames.smokeTest,
+      rolloutRoleName: roleNames.rollout,
+    });
+    const ops = this.operationsStack;
+    const apiUrl = inference.node.findChild('ApiUrl');
+    if (!(apiUrl instanceof CfnOutput)) throw new Error('InferenceStack has no ApiUrl output');
+    this.pipelineOutputs = {
+      apiUrl,
+      smokeTestRoleArn: ops.smokeTestRoleArnOutput,
+      rolloutStateMachineArn: ops.rolloutStateMachineArnOutput,
+      rolloutRoleArn: ops.rolloutRoleArnOutput,
+    };
+    const roleArn = (name: string): string =>
+      `arn:${Aws.PARTITION}:iam::${config.target.account}:role/${name}`;
+    this.pipelineRoles = {
+      smokeTestRoleArn: roleArn(roleNames.smokeTest),
+      rolloutRoleArn: roleArn(roleNames.rollout),
+    };
+
     for (const stack of this.node.children) {
       acknowledgeCdkProviders(stack);
     }
@@ -111,4 +196,16 @@ export class MlInferenceStage extends Stage {
     Tags.of(this).add('ManagedBy', 'cdk-pipelines');
     Tags.of(this).add('CostCenter', config.costCenter);
   }
+}
+
+/**
+ * Names of the two roles the pipeline account assumes in a stage. They are an interface between
+ * accounts (the pipeline must name their ARNs before the stage exists), namespaced by project and
+ * stage so two stages fit in one account.
+ */
+export function pipelineRoleNames(
+  project: string,
+  stageName: string,
+): { smokeTest: string; rollout: string } {
+  return { smokeTest: `${project}-${stageName}-smoke-test`, rollout: `${project}-${stageName}-rollout` };
 }

@@ -1,4 +1,5 @@
 import { modelVersions } from '../../services/model/artifacts';
+import { createRolloutPolicy, RolloutPolicyError, type RolloutPolicy } from '../../services/rollout/policy';
 
 /** Where one stage of the service is deployed. */
 export interface DeploymentTarget {
@@ -70,6 +71,12 @@ export interface StageConfig {
   readonly endpoint?: EndpointConfig;
   /** Throttling of the inference API. @default - see {@link ApiThrottleConfig} */
   readonly apiThrottle?: ApiThrottleConfig;
+  /**
+   * How the canary rollout after each deploy shifts traffic to VariantB: steps, minimum bake,
+   * deadline and the statistics of the judge (services/rollout/policy.ts).
+   * @default - DEV_ROLLOUT_POLICY for the dev stage (10 → 100 %), PROD_ROLLOUT_POLICY for prod (5 → 25 → 50 → 100 %)
+   */
+  readonly rollout?: RolloutPolicy;
   /** Batch scoring job size and Athena scan limit. @default - see {@link BatchScoringConfig} */
   readonly batch?: BatchScoringConfig;
 }
@@ -170,6 +177,14 @@ function checkStage(key: string, stage: StageConfig | undefined, problems: strin
     problems.push(`${key}.alarmEmail: '${stage.alarmEmail}' is not an e-mail address`);
   }
   checkEndpoint(key, stage.endpoint ?? {}, problems);
+  if (stage.rollout !== undefined) {
+    try {
+      createRolloutPolicy(stage.rollout);
+    } catch (error) {
+      if (!(error instanceof RolloutPolicyError)) throw error;
+      problems.push(...error.problems.map((p) => `${key}.rollout: ${p}`));
+    }
+  }
   checkBatch(key, stage.batch ?? {}, problems);
 }
 

@@ -4,13 +4,21 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { createApp, type BuiltApp } from '../../lib/create-app';
 import { SYNTH_COMMANDS } from '../../lib/pipeline/pipeline-stack';
+import { SMOKE_JUNIT_FILE } from '../../lib/pipeline/post-deploy-steps';
+import type { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
 import { cdkJsonContext, tempOutdir, testConfig } from '../support/cdk-app';
 
 interface Action {
   Name: string;
   RunOrder?: number;
+  Namespace?: string;
   ActionTypeId: { Category: string; Provider: string };
   Configuration?: Record<string, unknown>;
+}
+interface PolicyStatement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
 }
 interface PipelineStage {
   Name: string;
@@ -135,5 +143,158 @@ describe('pipeline', () => {
         violations: [],
       });
     }
+  });
+});
+
+describe('post-deploy steps', () => {
+  const waves = (): [string, MlInferenceStage][] => [
+    ['Dev', built.pipeline!.stages.dev],
+    ['Prod', built.pipeline!.stages.prod],
+  ];
+  const stageNamed = (name: string): PipelineStage => stages.find((s) => s.Name === name)!;
+  const actionNamed = (stage: PipelineStage, name: string): Action => {
+    const found = stage.Actions.filter((a) => a.Name === name);
+    expect(found).toHaveLength(1);
+    return found[0];
+  };
+  const envOf = (action: Action): Record<string, string> =>
+    Object.fromEntries(
+      (
+        JSON.parse(action.Configuration!.EnvironmentVariables as string) as { name: string; value: string }[]
+      ).map((v) => [v.name, v.value]),
+    );
+  /** `#{<namespace>.<output>}` of the deploy action of the stack that holds `output`. */
+  const outputVariable = (stage: PipelineStage, stackName: string, output: string): string => {
+    const deploy = stage.Actions.find(
+      (a) => a.Name.endsWith('.Deploy') && a.Configuration?.StackName === stackName,
+    )!;
+    expect(deploy.Namespace).toBeDefined();
+    return `#{${deploy.Namespace}.${output}}`;
+  };
+  const allowStatementsOfAction = (action: Action): PolicyStatement[] => {
+    const project = template.findResources('AWS::CodeBuild::Project')[projectOfAction(action)];
+    const roleId = (project.Properties.ServiceRole as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    return Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement)
+      .filter((st) => st.Effect === 'Allow');
+  };
+  const resolved = (value: string): unknown => built.pipeline!.resolve(value);
+
+  it.each(['Dev', 'Prod'])('%s: smoke test after every deploy action, then the canary rollout', (name) => {
+    const stage = stageNamed(name);
+    const lastDeploy = Math.max(
+      ...stage.Actions.filter((a) => a.ActionTypeId.Provider === 'CloudFormation').map(
+        (a) => a.RunOrder ?? 1,
+      ),
+    );
+    const smoke = actionNamed(stage, 'SmokeTest');
+    const rollout = actionNamed(stage, 'CanaryRollout');
+    expect(smoke.ActionTypeId.Provider).toBe('CodeBuild');
+    expect(rollout.ActionTypeId.Provider).toBe('CodeBuild');
+    expect(smoke.RunOrder!).toBeGreaterThan(lastDeploy);
+    expect(rollout.RunOrder!).toBeGreaterThan(smoke.RunOrder!);
+    expect(Math.max(...stage.Actions.map((a) => a.RunOrder ?? 1))).toBe(rollout.RunOrder);
+  });
+
+  it("wires each wave's steps to that stage's own stack outputs", () => {
+    for (const [name, stage] of waves()) {
+      const pipelineStage = stageNamed(name);
+      const smokeEnv = envOf(actionNamed(pipelineStage, 'SmokeTest'));
+      const rolloutEnv = envOf(actionNamed(pipelineStage, 'CanaryRollout'));
+      const inference = stage.inferenceStack.stackName;
+      const operations = stage.operationsStack.stackName;
+      expect(smokeEnv).toEqual({
+        API_URL: outputVariable(pipelineStage, inference, 'ApiUrl'),
+        SMOKE_ROLE_ARN: outputVariable(pipelineStage, operations, 'SmokeTestRoleArn'),
+      });
+      expect(rolloutEnv).toEqual({
+        STATE_MACHINE_ARN: outputVariable(pipelineStage, operations, 'RolloutStateMachineArn'),
+        ROLLOUT_ROLE_ARN: outputVariable(pipelineStage, operations, 'RolloutRoleArn'),
+      });
+      // The outputs exist in those stacks' templates.
+      const opsTemplate = assembly.getNestedAssembly(`assembly-MlInferencePipeline-${name}`);
+      const opsOutputs = opsTemplate.getStackByName(operations).template.Outputs as Record<string, unknown>;
+      expect(Object.keys(opsOutputs)).toEqual(
+        expect.arrayContaining(['SmokeTestRoleArn', 'RolloutStateMachineArn', 'RolloutRoleArn']),
+      );
+      const apiOutputs = opsTemplate.getStackByName(inference).template.Outputs as Record<string, unknown>;
+      expect(Object.keys(apiOutputs)).toContain('ApiUrl');
+    }
+  });
+
+  it('runs the smoke CLI under the assumed smoke role and publishes its JUnit file as a test report', () => {
+    const spec = JSON.parse(buildSpecOf(projectOfAction(actionNamed(stageNamed('Dev'), 'SmokeTest')))) as {
+      phases: { build: { commands: string[] } };
+      reports: Record<string, { files: string[]; 'base-directory': string; 'file-format': string }>;
+    };
+    const commands = spec.phases.build.commands;
+    expect(commands[0]).toBe('npm ci');
+    const assume = commands.findIndex((c) => c.includes('aws sts assume-role --role-arn "$SMOKE_ROLE_ARN"'));
+    const smoke = commands.findIndex((c) => c.startsWith('npm run smoke -- --api-url "$API_URL"'));
+    expect(assume).toBeGreaterThan(0);
+    expect(smoke).toBeGreaterThan(assume);
+    expect(commands[smoke]).toContain(`--junit ${SMOKE_JUNIT_FILE}`);
+    const reports = Object.values(spec.reports);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]['file-format']).toBe('JUNITXML');
+    expect(path.join(reports[0]['base-directory'], reports[0].files[0])).toBe(SMOKE_JUNIT_FILE);
+  });
+
+  it('starts and waits for the rollout with the run-rollout script under the rollout role', () => {
+    const action = actionNamed(stageNamed('Prod'), 'CanaryRollout');
+    const spec = JSON.parse(buildSpecOf(projectOfAction(action))) as {
+      phases: { build: { commands: string[] } };
+    };
+    expect(spec.phases.build.commands).toEqual([
+      'bash scripts/run-rollout.sh --state-machine-arn "$STATE_MACHINE_ARN" --role-arn "$ROLLOUT_ROLE_ARN"',
+    ]);
+    // Long enough for the prod policy's deadline.
+    const project = template.findResources('AWS::CodeBuild::Project')[projectOfAction(action)];
+    expect(project.Properties.TimeoutInMinutes).toBeGreaterThan(
+      built.pipeline!.stages.prod.rolloutPolicy.deadlineMinutes,
+    );
+  });
+
+  it("grants each step role sts:AssumeRole only on its own stage's role, nothing else in IAM/STS", () => {
+    for (const [name, stage] of waves()) {
+      const opsTemplate = assembly
+        .getNestedAssembly(`assembly-MlInferencePipeline-${name}`)
+        .getStackByName(stage.operationsStack.stackName).template as {
+        Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+      };
+      const roleNames = Object.values(opsTemplate.Resources)
+        .filter((r) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName)
+        .map((r) => r.Properties.RoleName as string);
+      for (const [step, arn] of [
+        ['SmokeTest', stage.pipelineRoles.smokeTestRoleArn],
+        ['CanaryRollout', stage.pipelineRoles.rolloutRoleArn],
+      ] as const) {
+        const statements = allowStatementsOfAction(actionNamed(stageNamed(name), step));
+        const identity = statements.filter((st) =>
+          [st.Action].flat().some((a) => a.startsWith('sts:') || a.startsWith('iam:')),
+        );
+        expect(identity).toHaveLength(1);
+        expect(identity[0].Action).toBe('sts:AssumeRole');
+        expect(identity[0].Resource).toEqual(resolved(arn));
+        // The ARN names a role the stage really creates, in the stage's account.
+        const flat = JSON.stringify(identity[0].Resource);
+        expect(flat).toContain(`:iam::${stage.account}:role/`);
+        expect(roleNames.some((roleName) => flat.includes(`:role/${roleName}"`))).toBe(true);
+      }
+    }
+  });
+
+  it('puts the approval between the Dev rollout and the first Prod deploy', () => {
+    const order = stages.map((s) => s.Name);
+    expect(order.indexOf('Dev')).toBe(order.indexOf('Prod') - 1);
+    const prod = stageNamed('Prod');
+    const approval = prod.Actions.find((a) => a.ActionTypeId.Category === 'Approval')!;
+    const others = prod.Actions.filter((a) => a !== approval);
+    expect(Math.min(...others.map((a) => a.RunOrder ?? 1))).toBeGreaterThan(approval.RunOrder ?? 1);
+    // Dev's last action is its rollout.
+    const dev = stageNamed('Dev');
+    const last = dev.Actions.reduce((a, b) => ((a.RunOrder ?? 1) >= (b.RunOrder ?? 1) ? a : b));
+    expect(last.Name).toBe('CanaryRollout');
   });
 });

@@ -1,5 +1,6 @@
 import { ConfigError, validateConfig, type AppConfig } from '../../lib/stages/stage-config';
 import { testConfig } from '../support/cdk-app';
+import { DEV_ROLLOUT_POLICY, PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
 
 type Mutation = (c: AppConfig) => AppConfig;
 
@@ -128,6 +129,16 @@ describe('validateConfig', () => {
       'Athena scan limit under 10 MiB',
       (c) => ({ ...c, prod: { ...c.prod, batch: { athenaBytesScannedCutoffMiB: 5 } } }),
       /prod\.batch\.athenaBytesScannedCutoffMiB: 5 must be a whole number of MiB >= 10/,
+    ],
+    [
+      'a rollout that never reaches 100 %',
+      (c) => ({ ...c, prod: { ...c.prod, rollout: { ...PROD_ROLLOUT_POLICY, steps: [5, 50] } } }),
+      /prod\.rollout: the last step must be 100/,
+    ],
+    [
+      'a rollout significance level outside (0, 0.5)',
+      (c) => ({ ...c, dev: { ...c.dev, rollout: { ...DEV_ROLLOUT_POLICY, alpha: 0.7 } } }),
+      /dev\.rollout: alpha must be a significance level in \(0, 0\.5\)/,
     ],
   ];
 
