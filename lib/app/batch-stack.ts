@@ -82,7 +82,16 @@ export class BatchStack extends Stack {
     const key = new EncryptionKey(this, 'Encryption', {
       description: 'Encrypts the logs, schedule dead-letter queue, alerts and workflow data of batch scoring',
     }).key;
-    key.grantEncryptDecrypt(new iam.ServicePrincipal('events.amazonaws.com'));
+    // EventBridge writes undeliverable schedule events to the KMS-encrypted dead-letter queue.
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EventBridgeDeadLetters',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
 
     this.alertTopic = props.alertTopic ?? new sns.Topic(this, 'Alerts', { masterKey: key, enforceSSL: true });
 

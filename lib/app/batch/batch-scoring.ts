@@ -16,8 +16,9 @@ import type { ModelEndpoint } from '../model/model-endpoint';
 import { SERVICES_DIR } from '../service-function';
 
 /**
- * The scorer's entry point. The image's ENTRYPOINT runs the same file; the job definition states it
- * too, so the job never depends on an image default to know what to run.
+ * The scorer's entry point, stated in the job definition so the job never depends on an image
+ * default to know what to run. While the Dockerfile declares the same line as ENTRYPOINT (not CMD),
+ * Docker appends this command to it as arguments, which the scorer ignores (it reads only `--help`).
  */
 export const SCORER_COMMAND = ['node', '--enable-source-maps', '/app/dist/main.js'];
 

@@ -1,0 +1,225 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { SCORER_COMMAND } from '../../lib/app/batch/batch-scoring';
+import { MODEL_VERSION_INDEX } from '../../lib/app/data/data-store';
+import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
+import { partitionKeys, partitionProjection, predictionColumns } from '../../services/batch/analytics-schema';
+import { DATA_DRIFT_METRIC } from '../../services/drift/handler';
+import { DATA_DRIFT_ALARM_THRESHOLD } from '../../services/drift/psi';
+import { cdkJsonContext, tempOutdir, testConfig } from '../support/cdk-app';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, string>>;
+}
+type Resource = { Type: string; Properties: Record<string, unknown> };
+
+const asList = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+let stage: MlInferenceStage;
+let batch: Template;
+let data: Template;
+
+beforeAll(() => {
+  // Skip esbuild: these tests read templates, not bundles.
+  const app = new App({
+    outdir: tempOutdir(),
+    context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] },
+  });
+  stage = new MlInferenceStage(app, 'Dev', { project: testConfig.project, config: testConfig.dev });
+  batch = Template.fromStack(stage.batchStack);
+  data = Template.fromStack(stage.dataStack);
+});
+
+function only(template: Template, type: string): Resource {
+  const found = Object.values(template.findResources(type)) as Resource[];
+  expect(found).toHaveLength(1);
+  return found[0];
+}
+
+/** Allow statements of the policies (inline and managed) of a role, across both templates. */
+function statementsOfRole(roleLogicalId: string): Statement[] {
+  const role = batch.findResources('AWS::IAM::Role')[roleLogicalId] as Resource;
+  const inline = Object.values(batch.findResources('AWS::IAM::Policy')).filter((p) =>
+    JSON.stringify(p.Properties.Roles).includes(`"${roleLogicalId}"`),
+  );
+  const managedIds = JSON.stringify(role.Properties.ManagedPolicyArns ?? []);
+  const managed = Object.entries(data.findResources('AWS::IAM::ManagedPolicy'))
+    .filter(([id]) => managedIds.includes(id))
+    .map(([, p]) => p);
+  expect(managed.length + inline.length).toBeGreaterThan(0);
+  return [...inline, ...managed]
+    .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement)
+    .filter((s) => s.Effect === 'Allow');
+}
+
+describe('batch scoring on AWS Batch', () => {
+  it('runs the scorer with an explicit command on Fargate, sized from config', () => {
+    const job = only(batch, 'AWS::Batch::JobDefinition');
+    expect(job.Properties.PlatformCapabilities).toEqual(['FARGATE']);
+    const container = job.Properties.ContainerProperties as Record<string, unknown>;
+    expect(container.Command).toEqual(SCORER_COMMAND);
+    expect(container.ResourceRequirements).toEqual(
+      expect.arrayContaining([
+        { Type: 'VCPU', Value: '1' },
+        { Type: 'MEMORY', Value: '2048' },
+      ]),
+    );
+    expect(container.NetworkConfiguration).toEqual({ AssignPublicIp: 'DISABLED' });
+    const env = Object.fromEntries(
+      (container.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
+    );
+    for (const name of ['BATCH_BUCKET', 'ANALYTICS_BUCKET', 'TABLE_NAME', 'ENDPOINT_NAME']) {
+      expect(env[name]).toBeDefined();
+    }
+    expect(env.ANALYTICS_PREFIX).toBe('analytics/predictions/');
+    expect(job.Properties.RetryStrategy).toMatchObject({ Attempts: 2 });
+  });
+
+  it('uses a Fargate compute environment in the isolated subnets, HTTPS out only', () => {
+    const env = only(batch, 'AWS::Batch::ComputeEnvironment');
+    const resources = env.Properties.ComputeResources as { Type: string; Subnets: unknown[] };
+    expect(resources.Type).toBe('FARGATE');
+    const isolated = stage.networkStack.network.vpc.isolatedSubnets;
+    expect(resources.Subnets).toHaveLength(isolated.length);
+    expect(JSON.stringify(resources.Subnets)).toMatch(/isolated/i);
+    batch.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: 'Batch scorer tasks: HTTPS out only',
+      SecurityGroupEgress: [Match.objectLike({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443 })],
+    });
+  });
+
+  it('has every endpoint a Fargate task in an isolated subnet needs (ECR api/dkr, Logs, S3)', () => {
+    const network = Template.fromStack(stage.networkStack);
+    const services = JSON.stringify(
+      Object.values(network.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties.ServiceName),
+    );
+    for (const service of ['ecr.api', 'ecr.dkr', 'logs', '.s3']) expect(services).toContain(service);
+  });
+
+  it('scopes the job role to its prefixes, the table, the data key and this endpoint', () => {
+    const job = only(batch, 'AWS::Batch::JobDefinition');
+    const roleId = (job.Properties.ContainerProperties as { JobRoleArn: { 'Fn::GetAtt': [string, string] } })
+      .JobRoleArn['Fn::GetAtt'][0];
+    const statements = statementsOfRole(roleId);
+    for (const s of statements) expect(asList(s.Resource)).not.toContain('*');
+    const objectResources = statements
+      .filter((s) => asList(s.Action).some((a) => /^s3:(Get|Put|Delete)Object$/.test(a)))
+      .flatMap((s) => asList(s.Resource).map((r) => JSON.stringify(r)));
+    const prefixes = objectResources.map((r) => /\/([a-z/-]+)\/\*"/.exec(r)?.[1]).sort();
+    expect(prefixes).toEqual(['analytics/predictions', 'checkpoints', 'failed', 'pending', 'processed']);
+    const invoke = statements.filter((s) => asList(s.Action).includes('sagemaker:InvokeEndpoint'));
+    expect(invoke).toHaveLength(1);
+    expect(JSON.stringify(invoke[0].Resource)).not.toContain('*');
+    const writes = statements.filter((s) => asList(s.Action).includes('dynamodb:PutItem'));
+    expect(writes).toHaveLength(1);
+    expect(asList(writes[0].Action).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+  });
+
+  it('starts the workflow every 6 hours', () => {
+    const machines = Object.keys(batch.findResources('AWS::StepFunctions::StateMachine'));
+    expect(machines).toHaveLength(1);
+    batch.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(6 hours)',
+      Targets: [Match.objectLike({ Arn: { Ref: machines[0] } })],
+    });
+  });
+});
+
+describe('analytics', () => {
+  it("builds the Glue table from the scorer's schema, with partition projection and the JSON SerDe", () => {
+    const table = only(batch, 'AWS::Glue::Table');
+    const input = table.Properties.TableInput as {
+      Name: string;
+      PartitionKeys: unknown[];
+      Parameters: Record<string, string>;
+      StorageDescriptor: {
+        Columns: unknown[];
+        Location: unknown;
+        SerdeInfo: { SerializationLibrary: string };
+      };
+    };
+    expect(input.Name).toBe('predictions');
+    const asCfn = (columns: typeof predictionColumns): unknown[] =>
+      columns.map((c) => ({ Name: c.name, Type: c.type, Comment: c.comment }));
+    expect(input.StorageDescriptor.Columns).toEqual(asCfn(predictionColumns));
+    expect(input.PartitionKeys).toEqual(asCfn(partitionKeys));
+    expect(input.Parameters).toMatchObject(partitionProjection);
+    expect(JSON.stringify(input.Parameters['storage.location.template'])).toContain(
+      'analytics/predictions/dt=${dt}/hour=${hour}/',
+    );
+    expect(JSON.stringify(input.StorageDescriptor.Location)).toContain('analytics/predictions/');
+    expect(input.StorageDescriptor.SerdeInfo.SerializationLibrary).toBe('org.openx.data.jsonserde.JsonSerDe');
+    expect(batch.findResources('AWS::Glue::Crawler')).toEqual({});
+  });
+
+  it('enforces KMS-encrypted results on ResultConfiguration (the property CloudFormation reads) and a scan limit', () => {
+    const workGroup = only(batch, 'AWS::Athena::WorkGroup');
+    const config = workGroup.Properties.WorkGroupConfiguration as Record<string, unknown>;
+    expect(config.EnforceWorkGroupConfiguration).toBe(true);
+    expect(config.BytesScannedCutoffPerQuery).toBe(1024 ** 3);
+    expect(config.PublishCloudWatchMetricsEnabled).toBe(true);
+    expect(config.ResultConfigurationUpdates).toBeUndefined();
+    const result = config.ResultConfiguration as {
+      OutputLocation: unknown;
+      EncryptionConfiguration: { EncryptionOption: string; KmsKey: unknown };
+    };
+    expect(result.EncryptionConfiguration.EncryptionOption).toBe('SSE_KMS');
+    expect(result.EncryptionConfiguration.KmsKey).toBeDefined();
+    expect(JSON.stringify(result.OutputLocation)).toContain('athena-results/');
+  });
+
+  it('ships named queries in the workgroup', () => {
+    const queries = Object.values(batch.findResources('AWS::Athena::NamedQuery')) as Resource[];
+    expect(queries.map((q) => q.Properties.Name).sort()).toEqual([
+      'ClassDistribution',
+      'Confidence',
+      'DuplicatePredictions',
+      'HourlyVolume',
+      'PredictionVolume',
+    ]);
+  });
+});
+
+describe('drift job', () => {
+  const driftFunction = (): [string, Resource] => {
+    const found = Object.entries(batch.findResources('AWS::Lambda::Function')).filter(([, fn]) =>
+      JSON.stringify(fn.Properties.Environment ?? {}).includes('"POWERTOOLS_SERVICE_NAME":"drift"'),
+    );
+    expect(found).toHaveLength(1);
+    return found[0] as [string, Resource];
+  };
+
+  it('runs hourly in the VPC', () => {
+    const [id, fn] = driftFunction();
+    expect(fn.Properties.VpcConfig).toBeDefined();
+    batch.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] } })],
+    });
+  });
+
+  it('publishes only to its namespace, queries only the model-version index, and exports what it publishes', () => {
+    const [, fn] = driftFunction();
+    const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statements = statementsOfRole(roleId);
+    const put = statements.filter((s) => asList(s.Action).includes('cloudwatch:PutMetricData'));
+    expect(put).toHaveLength(1);
+    expect(put[0].Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': env.METRIC_NAMESPACE } });
+    const query = statements.filter((s) => asList(s.Action).includes('dynamodb:Query'));
+    expect(query).toHaveLength(1);
+    expect(JSON.stringify(query[0].Resource)).toMatch(new RegExp(`/index/${MODEL_VERSION_INDEX}"`));
+    expect(statements.some((s) => asList(s.Action).some((a) => /^dynamodb:(Scan|PutItem)/.test(a)))).toBe(
+      false,
+    );
+    expect(stage.batchStack.drift.metric).toMatchObject({
+      namespace: env.METRIC_NAMESPACE,
+      metricName: DATA_DRIFT_METRIC,
+      dimensions: { Stage: env.STAGE_NAME },
+      threshold: DATA_DRIFT_ALARM_THRESHOLD,
+    });
+  });
+});
