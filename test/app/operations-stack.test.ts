@@ -137,7 +137,7 @@ describe('alert topic', () => {
 describe('alarms', () => {
   it('every alarm notifies the alert topic', () => {
     const alarms = alarmsWhere(() => true);
-    expect(alarms).toHaveLength(5);
+    expect(alarms).toHaveLength(6);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
     }
@@ -212,6 +212,14 @@ describe('alarms', () => {
     const [metric] = watched(alarm);
     expect(metric).toMatchObject({ namespace: 'AWS/SageMaker', stat: 'p99' });
     expect(metric.dimensions.VariantName).toBe('VariantB');
+  });
+
+  it("batch failures: any failed execution of this stage's batch workflow", () => {
+    const alarm = oneAlarm(watches('ExecutionsFailed'));
+    const [metric] = watched(alarm);
+    expect(metric).toMatchObject({ namespace: 'AWS/States', stat: 'Sum' });
+    expect(JSON.stringify(metric.dimensions.StateMachineArn)).toContain('Dev-Batch');
+    expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
   });
 
   it('the canary alarms are exposed and are the ones the rollout judge is given', () => {

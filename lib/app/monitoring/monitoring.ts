@@ -103,6 +103,8 @@ export class Monitoring extends Construct {
   readonly canaryErrorRateAlarm: cloudwatch.Alarm;
   /** Canary variant: p99 `ModelLatency`. */
   readonly canaryLatencyAlarm: cloudwatch.Alarm;
+  /** Failed executions of the batch workflow. @default - none without a batch workflow */
+  readonly batchFailureAlarm?: cloudwatch.Alarm;
   /** The alarms the canary rollout rolls back on. */
   readonly canaryAlarms: cloudwatch.IAlarm[];
   /** The stage's dashboard. */
@@ -294,11 +296,16 @@ export class Monitoring extends Construct {
       }),
     ];
     if (props.batchWorkflow) {
-      operations.push(
-        graph('Batch workflow failed executions', [
-          props.batchWorkflow.metricFailed({ statistic: 'Sum', period: FIVE_MINUTES }),
-        ]),
-      );
+      const failed = props.batchWorkflow.metricFailed({ statistic: 'Sum', period: FIVE_MINUTES });
+      this.batchFailureAlarm = alarm('BatchFailureAlarm', {
+        alarmDescription: 'A batch scoring run failed',
+        metric: failed,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      operations.push(graph('Batch workflow failed executions', [failed]));
     }
     this.dashboard.addWidgets(...operations);
     this.dashboard.addWidgets(
@@ -310,6 +317,7 @@ export class Monitoring extends Construct {
           this.dataDriftAlarm,
           this.canaryErrorRateAlarm,
           this.canaryLatencyAlarm,
+          ...(this.batchFailureAlarm ? [this.batchFailureAlarm] : []),
         ],
         width: 24,
         height: 3,
