@@ -13,6 +13,7 @@ import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import type { RolloutPolicy } from '../../services/rollout/policy';
 import { acknowledge, acknowledgeGrantPolicies, Finding } from '../compliance';
 import { EncryptionKey } from './encryption-key';
+import type { ModelEndpoint } from './model/model-endpoint';
 import { driftMetricOf, Monitoring, type DriftMetricSource } from './monitoring/monitoring';
 import { CanaryRollout } from './rollout/canary-rollout';
 import type { FunctionDefaults } from './service-function';
@@ -34,12 +35,8 @@ export interface OperationsStackProps extends StackProps {
   readonly subnets: ec2.SubnetSelection;
   /** Days the judge's and the state machine's logs are kept. */
   readonly logRetentionDays: logs.RetentionDays;
-  /** Name of the SageMaker endpoint. */
-  readonly endpointName: string;
-  /** ARN of the SageMaker endpoint; the rollout may change only this one. */
-  readonly endpointArn: string;
-  /** The endpoint's variants, baseline first. */
-  readonly variantNames: readonly string[];
+  /** The A/B SageMaker endpoint; the rollout may change only this one. */
+  readonly endpoint: ModelEndpoint;
   /** Deployed stage of the inference API. */
   readonly api: apigateway.RestApi;
   /** The `POST /predict` function. */
@@ -100,8 +97,8 @@ export class OperationsStack extends Stack {
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       drift: props.driftMetric ?? driftMetricOf(props.stageName, metricNamespace),
-      endpointName: props.endpointName,
-      variantNames: props.variantNames,
+      endpointName: props.endpoint.endpointName,
+      variantNames: props.endpoint.variantNames,
       apiStage: props.api.deploymentStage,
       predictFunction: props.predictFunction,
       stream: props.stream,
@@ -120,8 +117,8 @@ export class OperationsStack extends Stack {
     };
     this.rollout = new CanaryRollout(this, 'Rollout', {
       defaults,
-      endpointName: props.endpointName,
-      endpointArn: props.endpointArn,
+      endpointName: props.endpoint.endpointName,
+      endpointArn: props.endpoint.endpointArn,
       canaryAlarms: this.monitoring.canaryAlarms,
       alertTopic: this.monitoring.alertTopic,
       modelParameterPrefix: props.modelParameterPrefix,
