@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -6,13 +6,13 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge, Finding } from '../compliance';
 import { Analytics } from './batch/analytics';
 import { BatchScoring } from './batch/batch-scoring';
 import { BatchWorkflow } from './batch/batch-workflow';
 import { DriftJob } from './batch/drift-job';
+import { deadLetterQueue } from './dead-letter-queue';
 import { EncryptionKey } from './encryption-key';
 import type { ModelEndpoint } from './model/model-endpoint';
 import type { ModelParameters } from './model/model-parameters';
@@ -95,15 +95,10 @@ export class BatchStack extends Stack {
 
     this.alertTopic = props.alertTopic ?? new sns.Topic(this, 'Alerts', { masterKey: key, enforceSSL: true });
 
-    const scheduleDlq = new sqs.Queue(this, 'ScheduleDlq', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
+    const scheduleDlq = deadLetterQueue(this, 'ScheduleDlq', key);
     acknowledge(
       scheduleDlq,
-      [Finding.awsSolutions('SQS3'), Finding.guard('sqs_dlq_check')],
+      [Finding.awsSolutions('SQS3')],
       'This queue is the dead-letter queue of the batch and drift schedules (events EventBridge could not deliver after retries); a dead-letter queue of it would only move the same events.',
     );
 

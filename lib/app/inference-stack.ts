@@ -7,7 +7,6 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { ModelVersion } from '../../services/model/artifacts';
-import { acknowledge, Finding } from '../compliance';
 import { EncryptionKey } from './encryption-key';
 import { InferenceApi } from './inference/inference-api';
 import { ModelEndpoint } from './model/model-endpoint';
@@ -153,7 +152,6 @@ export class InferenceStack extends Stack {
       throttleBurstLimit: props.throttleBurstLimit,
     });
 
-    const functions: ServiceFunction[] = [this.predictFunction, this.getPredictionFunction];
     this.stream = new PredictionStream(this, 'Ingestion', {
       functionDefaults: defaults,
       encryptionKey: key,
@@ -162,11 +160,6 @@ export class InferenceStack extends Stack {
     this.endpoint.grantInvoke(this.stream.consumer);
     grantItemAccess(props, this.stream.consumer, 'write');
     this.modelParameters.grantRead(this.stream.consumer);
-    functions.push(this.stream.consumer);
-
-    for (const fn of functions) {
-      acknowledgeServiceFunction(fn);
-    }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     new CfnOutput(this, 'EndpointName', { value: this.endpoint.endpointName });
@@ -195,39 +188,5 @@ function grantItemAccess(
     ...(write
       ? ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']
       : ['kms:Decrypt', 'kms:DescribeKey']),
-  );
-}
-
-/** The findings every VPC-attached, traced {@link ServiceFunction} of this stack raises, with reasons. */
-function acknowledgeServiceFunction(fn: ServiceFunction): void {
-  acknowledge(
-    fn,
-    [Finding.guard('lambda_inside_vpc_check')],
-    "The function has VpcConfig with the Network stack's isolated subnets and its own security group; the rule cannot resolve subnet ids passed as cross-stack outputs (the inference stack test asserts the VpcConfig).",
-  );
-  if (fn.deadLetterQueue) {
-    acknowledge(
-      fn.deadLetterQueue,
-      [Finding.guard('sqs_dlq_check')],
-      "This queue is the function's dead-letter queue for failed asynchronous invocations (KMS, 14 days); a dead-letter queue of a dead-letter queue would only move the same records.",
-    );
-  }
-  if (!fn.role) return;
-  acknowledge(
-    fn.role,
-    [
-      Finding.awsSolutions(
-        'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      ),
-      Finding.awsSolutions(
-        'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      ),
-    ],
-    'AWS-managed Lambda execution policies (log writing, VPC network interfaces) that AWS maintains for exactly this role; the ENI actions have no resource-level scope a custom policy could narrow.',
-  );
-  acknowledge(
-    fn.role,
-    [Finding.awsSolutions('IAM5[Resource::*]')],
-    'X-Ray PutTraceSegments/PutTelemetryRecords, added by active tracing, support no resource-level permissions.',
   );
 }

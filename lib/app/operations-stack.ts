@@ -130,11 +130,6 @@ export class OperationsStack extends Stack {
       [Finding.awsSolutions('IAM5[Action::kms:GenerateDataKey*]')],
       "Publishing the rollback alert to the KMS-encrypted alert topic: kms:GenerateDataKey* as the SNS documentation lists it, on this stack's key only (the statement's resource is that key's ARN).",
     );
-    acknowledge(
-      this.rollout.judge,
-      [Finding.guard('lambda_inside_vpc_check')],
-      "The judge has VpcConfig with the Network stack's isolated subnets and its own security group; the rule cannot resolve subnet ids passed as cross-stack outputs.",
-    );
 
     const pipeline = new iam.AccountPrincipal(props.pipelineAccount);
     this.smokeTestRole = new iam.Role(this, 'SmokeTestRole', {

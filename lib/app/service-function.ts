@@ -5,8 +5,9 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { acknowledge, Finding } from '../compliance';
+import { deadLetterQueue as createDeadLetterQueue } from './dead-letter-queue';
 
 /** Root of the runtime code; a construct finds its handler by component name under it. */
 export const SERVICES_DIR = path.join(__dirname, '..', '..', 'services');
@@ -41,6 +42,11 @@ export interface ServiceFunctionProps {
   readonly timeout?: Duration;
   /** @default 512 */
   readonly memorySize?: number;
+  /**
+   * Why actions besides X-Ray's need `Resource: *` in this function's policy (added to the reason
+   * of its one AwsSolutions-IAM5[Resource::*] acknowledgement). @default - only X-Ray does
+   */
+  readonly wildcardResourceReason?: string;
   /** Cap on concurrent executions, so one function cannot starve the account. @default 50 */
   readonly reservedConcurrentExecutions?: number;
 }
@@ -57,12 +63,7 @@ export class ServiceFunction extends nodejs.NodejsFunction {
       encryptionKey: defaults.encryptionKey,
       retention: defaults.logRetentionDays,
     });
-    const deadLetterQueue = new sqs.Queue(scope, `${id}Dlq`, {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: defaults.encryptionKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
+    const deadLetterQueue = createDeadLetterQueue(scope, `${id}Dlq`, defaults.encryptionKey);
     super(scope, id, {
       entry: path.join(SERVICES_DIR, props.component, `${props.entry}.ts`),
       handler: 'handler',
@@ -94,5 +95,32 @@ export class ServiceFunction extends nodejs.NodejsFunction {
         externalModules: [],
       },
     });
+    acknowledge(
+      this,
+      [Finding.guard('lambda_inside_vpc_check')],
+      "The function has VpcConfig with the Network stack's isolated subnets and a security group; the rule cannot resolve subnet ids passed as cross-stack outputs (stack tests assert the VpcConfig).",
+    );
+    acknowledge(
+      this.role!,
+      [
+        Finding.awsSolutions(
+          'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        ),
+        Finding.awsSolutions(
+          'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        ),
+      ],
+      'AWS-managed Lambda execution policies (log writing, VPC network interfaces) that AWS maintains for exactly this role; the ENI actions have no resource-level scope a custom policy could narrow.',
+    );
+    acknowledge(
+      this.role!,
+      [Finding.awsSolutions('IAM5[Resource::*]')],
+      [
+        'X-Ray PutTraceSegments/PutTelemetryRecords, added by active tracing, support no resource-level permissions.',
+        props.wildcardResourceReason,
+      ]
+        .filter(Boolean)
+        .join(' '),
+    );
   }
 }

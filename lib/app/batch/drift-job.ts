@@ -8,7 +8,6 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DATA_DRIFT_METRIC } from '../../../services/drift/handler';
 import { DATA_DRIFT_ALARM_THRESHOLD } from '../../../services/drift/psi';
-import { acknowledge, Finding } from '../../compliance';
 import { MODEL_VERSION_INDEX } from '../data/data-store';
 import type { ModelParameters } from '../model/model-parameters';
 import { ServiceFunction, type FunctionDefaults } from '../service-function';
@@ -72,6 +71,8 @@ export class DriftJob extends Construct {
       timeout: Duration.minutes(2),
       memorySize: 1024,
       reservedConcurrentExecutions: 1,
+      wildcardResourceReason:
+        'cloudwatch:PutMetricData supports none either; it is limited by a cloudwatch:namespace condition to the drift namespace.',
       environment: {
         STAGE_NAME: props.stageName,
         METRIC_NAMESPACE: namespace,
@@ -107,8 +108,6 @@ export class DriftJob extends Construct {
       ],
     });
 
-    this.acknowledgeFunction();
-
     this.metric = {
       namespace,
       metricName: DATA_DRIFT_METRIC,
@@ -116,40 +115,5 @@ export class DriftJob extends Construct {
       threshold: DATA_DRIFT_ALARM_THRESHOLD,
       period: interval,
     };
-  }
-
-  /** The findings a VPC-attached, traced {@link ServiceFunction} raises, with reasons. */
-  private acknowledgeFunction(): void {
-    const fn = this.function;
-    acknowledge(
-      fn,
-      [Finding.guard('lambda_inside_vpc_check')],
-      "The function has VpcConfig with the Network stack's isolated subnets and its own security group; the rule cannot resolve subnet ids passed as cross-stack outputs (the batch stack test asserts the VpcConfig).",
-    );
-    if (fn.deadLetterQueue) {
-      acknowledge(
-        fn.deadLetterQueue,
-        [Finding.guard('sqs_dlq_check')],
-        "This queue is the drift function's dead-letter queue for failed asynchronous invocations (KMS, 14 days); a dead-letter queue of a dead-letter queue would only move the same records.",
-      );
-    }
-    if (!fn.role) return;
-    acknowledge(
-      fn.role,
-      [
-        Finding.awsSolutions(
-          'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        ),
-        Finding.awsSolutions(
-          'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-        ),
-      ],
-      'AWS-managed Lambda execution policies (log writing, VPC network interfaces) that AWS maintains for exactly this role; the ENI actions have no resource-level scope a custom policy could narrow.',
-    );
-    acknowledge(
-      fn.role,
-      [Finding.awsSolutions('IAM5[Resource::*]')],
-      'cloudwatch:PutMetricData supports no resource-level permissions and is limited by a cloudwatch:namespace condition to the drift namespace; X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support none either.',
-    );
   }
 }

@@ -481,41 +481,11 @@ export class CanaryRollout extends Construct {
       [Finding.awsSolutions(`IAM5[Resource::<${this.judgeLogicalId()}.Arn>:*]`)],
       'LambdaInvoke grants the judge function and its versions/aliases (`<arn>:*`); it is this one function, no other.',
     );
-    this.acknowledgeJudge();
     acknowledgeGrantPolicies(this);
   }
 
   private judgeLogicalId(): string {
     const stack = Stack.of(this);
     return stack.resolve(stack.getLogicalId(this.judge.node.defaultChild as CfnElement)) as string;
-  }
-
-  /** The findings a VPC-attached, traced {@link ServiceFunction} raises, with reasons. */
-  private acknowledgeJudge(): void {
-    if (this.judge.deadLetterQueue) {
-      acknowledge(
-        this.judge.deadLetterQueue,
-        [Finding.guard('sqs_dlq_check')],
-        "This queue is the judge's dead-letter queue for failed asynchronous invocations (KMS, 14 days); a dead-letter queue of a dead-letter queue would only move the same records.",
-      );
-    }
-    if (!this.judge.role) return;
-    acknowledge(
-      this.judge.role,
-      [
-        Finding.awsSolutions(
-          'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        ),
-        Finding.awsSolutions(
-          'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-        ),
-      ],
-      'AWS-managed Lambda execution policies (log writing, VPC network interfaces) that AWS maintains for exactly this role; the ENI actions have no resource-level scope a custom policy could narrow.',
-    );
-    acknowledge(
-      this.judge.role,
-      [Finding.awsSolutions('IAM5[Resource::*]')],
-      'X-Ray PutTraceSegments/PutTelemetryRecords, added by active tracing, support no resource-level permissions.',
-    );
   }
 }

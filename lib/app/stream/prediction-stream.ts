@@ -6,6 +6,7 @@ import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledge, Finding } from '../../compliance';
+import { deadLetterQueue } from '../dead-letter-queue';
 import { ServiceFunction, type FunctionDefaults } from '../service-function';
 
 /** Properties of {@link PredictionStream}. */
@@ -46,12 +47,7 @@ export class PredictionStream extends Construct {
       shardCount: props.shardCount ?? 1,
     });
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: props.encryptionKey,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', props.encryptionKey);
 
     this.consumer = new ServiceFunction(this, 'Consumer', {
       defaults: props.functionDefaults,
@@ -88,7 +84,7 @@ export class PredictionStream extends Construct {
     );
     acknowledge(
       this.deadLetterQueue,
-      [Finding.guard('sqs_dlq_check'), Finding.awsSolutions('SQS3')],
+      [Finding.awsSolutions('SQS3')],
       'This queue is the on-failure destination of the Kinesis event source (records that failed every retry, KMS, 14 days); a dead-letter queue of it would only move the same records.',
     );
   }
