@@ -1,4 +1,4 @@
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { loadModelMetadata, type ModelVersion } from '../../../services/model/artifacts';
@@ -56,10 +56,15 @@ export class ModelParameters extends Construct {
     }
   }
 
-  /** Allows a principal to read these parameters by name (no path wildcard). */
-  grantRead(grantee: iam.IGrantable): void {
-    for (const parameter of this.parameters) {
-      parameter.grantRead(grantee);
-    }
+  /**
+   * Allows `ssm:GetParameter` on these parameters by name (no path wildcard): the only call the
+   * functions make (the parameters are plain strings, so no KMS decrypt either).
+   */
+  grantRead(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ssm:GetParameter'],
+      resourceArns: this.parameters.map((parameter) => parameter.parameterArn),
+    });
   }
 }
