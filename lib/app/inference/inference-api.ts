@@ -45,6 +45,8 @@ export class InferenceApi extends Construct {
     });
 
     this.api = new apigateway.RestApi(this, 'Api', {
+      // The name is the ApiName dimension of the API's metrics: unique per stage so alarms never mix stages.
+      restApiName: `${Stack.of(this).stackName}-api`,
       description: 'ML inference: POST /predict and GET /predictions/{id} (IAM authorization)',
       endpointTypes: [apigateway.EndpointType.REGIONAL],
       cloudWatchRole: false,
