@@ -17,8 +17,7 @@ import { SERVICES_DIR } from '../service-function';
 
 /**
  * The scorer's entry point, stated in the job definition so the job never depends on an image
- * default to know what to run. While the Dockerfile declares the same line as ENTRYPOINT (not CMD),
- * Docker appends this command to it as arguments, which the scorer ignores (it reads only `--help`).
+ * default to know what to run (the Dockerfile's CMD is the same line, for `docker run`).
  */
 export const SCORER_COMMAND = ['node', '--enable-source-maps', '/app/dist/main.js'];
 
