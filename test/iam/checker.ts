@@ -209,6 +209,8 @@ export function arnForms(stage: StageTemplates, ref: ResourceRef): string[] {
       return [symbol(ref, 'Arn'), arn('batch', `job-queue/${symbol(ref, 'Name')}`)];
     case 'AWS::Lambda::Function':
       return [symbol(ref, 'Arn'), arn('lambda', `function:${symbol(ref, 'Ref')}`)];
+    case 'AWS::CloudWatch::Alarm':
+      return [symbol(ref, 'Arn'), arn('cloudwatch', `alarm:${symbol(ref, 'Ref')}`)];
     default:
       return [symbol(ref, 'Arn')];
   }
@@ -682,8 +684,44 @@ export const RESOURCE_KINDS: readonly { readonly pattern: RegExp; readonly resol
         : `no parameter of the stage is named ${glob}`;
     },
   },
+  {
+    // Alarm names reach the rollout judge in the payload of the state machine Task that invokes it.
+    pattern: /^alarm$/,
+    resolve: (_m, principal, stage) => {
+      const alarms = alarmsInInvokingPayloads(stage, principal.resource);
+      return alarms.length > 0
+        ? alarms.map((ref) => arnForms(stage, ref))
+        : 'no state machine of the stage passes alarm names to this function';
+    },
+  },
   { pattern: /^\*$/, resolve: () => [['*']] },
 ];
+
+/** Alarms named in `canaryAlarmNames` of every Task state that invokes `fn` directly. */
+function alarmsInInvokingPayloads(stage: StageTemplates, fn: ResourceRef): ResourceRef[] {
+  const found: ResourceRef[] = [];
+  const visit = (definition: Record<string, unknown>): void => {
+    const states = isRecord(definition.States) ? definition.States : {};
+    for (const state of Object.values(states).filter(isRecord)) {
+      const target = typeof state.Resource === 'string' ? parseSymbol(state.Resource) : undefined;
+      if (target?.stack === fn.stack && target.logicalId === fn.logicalId && isRecord(state.Parameters)) {
+        for (const name of toList(state.Parameters.canaryAlarmNames)) {
+          const ref = typeof name === 'string' ? parseSymbol(name) : undefined;
+          if (ref && resourceOf(stage, ref)?.Type === 'AWS::CloudWatch::Alarm') found.push(ref);
+        }
+      }
+      for (const nested of [...toList(state.Branches), state.Iterator, state.ItemProcessor].filter(isRecord))
+        visit(nested);
+    }
+  };
+  for (const [stack, template] of Object.entries(stage.stacks)) {
+    for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
+      if (resource.Type === 'AWS::StepFunctions::StateMachine')
+        visit(stateMachineDefinition(stage, { stack, logicalId }));
+    }
+  }
+  return found;
+}
 
 /** The permissions one recorded call needs from a principal, or the problems that keep it from being checked. */
 export function requiredPermissions(

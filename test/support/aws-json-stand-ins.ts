@@ -111,3 +111,31 @@ export async function startSqsStandIn(): Promise<SqsStandIn> {
     },
   };
 }
+
+/** A CloudWatch stand-in (JSON 1.0 protocol) with fixed alarm states and no metric data. */
+export interface CloudWatchStandIn extends JsonStandIn {
+  /** Every `PutMetricData` input received. */
+  putMetricData(): Record<string, unknown>[];
+}
+
+/** Starts a CloudWatch stand-in: `DescribeAlarms` answers `alarms` (name → state). */
+export async function startCloudWatchStandIn(
+  alarms: Readonly<Record<string, string>> = {},
+): Promise<CloudWatchStandIn> {
+  const standIn = await startJsonStandIn({
+    PutMetricData: () => ({ status: 200, body: {} }),
+    DescribeAlarms: (input) => ({
+      status: 200,
+      body: {
+        MetricAlarms: ((input.AlarmNames as string[] | undefined) ?? [])
+          .filter((name) => alarms[name] !== undefined)
+          .map((name) => ({ AlarmName: name, StateValue: alarms[name] })),
+      },
+    }),
+    GetMetricData: () => ({ status: 200, body: { MetricDataResults: [] } }),
+  });
+  return {
+    ...standIn,
+    putMetricData: () => standIn.calls.filter((c) => c.target === 'PutMetricData').map((c) => c.input),
+  };
+}
