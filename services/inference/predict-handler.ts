@@ -1,15 +1,9 @@
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { createModelParameters, type ModelParameters } from './adapters/model-parameters';
-import { createPredictionStore, type PredictionStore } from './adapters/predictions-table';
-import {
-  createSageMakerEndpoint,
-  createSageMakerRuntimeClient,
-  type ModelEndpoint,
-} from './adapters/sagemaker-endpoint';
+import type { ModelParameters } from './adapters/model-parameters';
+import type { PredictionStore } from './adapters/predictions-table';
+import type { ModelEndpoint } from './adapters/sagemaker-endpoint';
 import { ConflictError } from './errors';
 import { jsonHeaders, logAndMap, type ApiHandler } from './http';
 import {
@@ -21,7 +15,8 @@ import {
   type PredictAnswer,
   type PredictionItem,
 } from './prediction';
-import { createDocumentClient, createObservability, positiveIntEnv, requiredEnv, type Env } from './runtime';
+import { createObservability, positiveIntEnv, type Env } from './runtime';
+import { scoringAdaptersFromEnv } from './scoring-adapters';
 import { validateContentType, validateRequest, type PredictRequest } from './validation';
 
 /** Default body cap: a feature vector is tiny; anything near this size is abuse or a bug. */
@@ -119,19 +114,7 @@ export function predictDepsFromEnv(env: Env = process.env): PredictHandlerDeps {
   return {
     logger,
     metrics,
-    model: createSageMakerEndpoint({
-      client: createSageMakerRuntimeClient(tracer, positiveIntEnv(env, 'MODEL_TIMEOUT_MS', 5_000)),
-      endpointName: requiredEnv(env, 'ENDPOINT_NAME'),
-    }),
-    store: createPredictionStore({
-      client: createDocumentClient(tracer),
-      tableName: requiredEnv(env, 'TABLE_NAME'),
-    }),
-    parameters: createModelParameters({
-      provider: new SSMProvider({ awsSdkV3Client: tracer.captureAWSv3Client(new SSMClient({})) }),
-      prefix: requiredEnv(env, 'MODEL_PARAMETER_PREFIX'),
-      maxAgeSeconds: positiveIntEnv(env, 'PARAMETER_MAX_AGE_SECONDS', 60),
-    }),
+    ...scoringAdaptersFromEnv(env, tracer),
     ttlDays: positiveIntEnv(env, 'PREDICTION_TTL_DAYS', 30),
     maxBodyBytes: positiveIntEnv(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
   };

@@ -1,31 +1,20 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import type {
   Context,
   KinesisStreamEvent,
   KinesisStreamRecord,
   KinesisStreamBatchResponse,
 } from 'aws-lambda';
-import { createModelParameters, type ModelParameters } from '../inference/adapters/model-parameters';
-import { createPredictionStore, type PredictionStore } from '../inference/adapters/predictions-table';
-import {
-  createSageMakerEndpoint,
-  createSageMakerRuntimeClient,
-  type ModelEndpoint,
-} from '../inference/adapters/sagemaker-endpoint';
+import type { ModelParameters } from '../inference/adapters/model-parameters';
+import type { PredictionStore } from '../inference/adapters/predictions-table';
+import type { ModelEndpoint } from '../inference/adapters/sagemaker-endpoint';
 import { UpstreamError, type ErrorBody } from '../inference/errors';
 import { buildPredictionItem, sameFeatures, type ModelPrediction } from '../inference/prediction';
-import {
-  createDocumentClient,
-  createObservability,
-  positiveIntEnv,
-  requiredEnv,
-  type Env,
-} from '../inference/runtime';
+import { createObservability, positiveIntEnv, requiredEnv, type Env } from '../inference/runtime';
+import { scoringAdaptersFromEnv } from '../inference/scoring-adapters';
 import { createDeadLetterQueue, type DeadLetterQueue } from './adapters/dead-letter-queue';
 import { planRecord, toPoisonMessage, type ValidRecord } from './records';
 
@@ -249,19 +238,7 @@ export function consumerDepsFromEnv(env: Env = process.env): ConsumerHandlerDeps
   return {
     logger,
     metrics,
-    model: createSageMakerEndpoint({
-      client: createSageMakerRuntimeClient(tracer, positiveIntEnv(env, 'MODEL_TIMEOUT_MS', 5_000)),
-      endpointName: requiredEnv(env, 'ENDPOINT_NAME'),
-    }),
-    store: createPredictionStore({
-      client: createDocumentClient(tracer),
-      tableName: requiredEnv(env, 'TABLE_NAME'),
-    }),
-    parameters: createModelParameters({
-      provider: new SSMProvider({ awsSdkV3Client: tracer.captureAWSv3Client(new SSMClient({})) }),
-      prefix: requiredEnv(env, 'MODEL_PARAMETER_PREFIX'),
-      maxAgeSeconds: positiveIntEnv(env, 'PARAMETER_MAX_AGE_SECONDS', 60),
-    }),
+    ...scoringAdaptersFromEnv(env, tracer),
     deadLetters: createDeadLetterQueue({
       client: tracer.captureAWSv3Client(new SQSClient({})),
       queueUrl: requiredEnv(env, 'DLQ_URL'),
