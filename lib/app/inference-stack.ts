@@ -73,6 +73,8 @@ export class InferenceStack extends Stack {
   readonly getPredictionFunction: ServiceFunction;
   /** Kinesis ingestion. */
   readonly stream: PredictionStream;
+  /** `ApiUrl` output, which the pipeline's smoke test reads. */
+  readonly apiUrlOutput: CfnOutput;
 
   constructor(scope: Construct, id: string, props: InferenceStackProps) {
     super(scope, id, props);
@@ -161,7 +163,7 @@ export class InferenceStack extends Stack {
     grantItemAccess(props, this.stream.consumer, 'write');
     this.modelParameters.grantRead(this.stream.consumer);
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url });
+    this.apiUrlOutput = new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     new CfnOutput(this, 'EndpointName', { value: this.endpoint.endpointName });
     new CfnOutput(this, 'StreamArn', { value: this.stream.stream.streamArn });
   }

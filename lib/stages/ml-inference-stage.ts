@@ -170,10 +170,8 @@ export class MlInferenceStage extends Stage {
       rolloutRoleName: roleNames.rollout,
     });
     const ops = this.operationsStack;
-    const apiUrl = inference.node.findChild('ApiUrl');
-    if (!(apiUrl instanceof CfnOutput)) throw new Error('InferenceStack has no ApiUrl output');
     this.pipelineOutputs = {
-      apiUrl,
+      apiUrl: inference.apiUrlOutput,
       smokeTestRoleArn: ops.smokeTestRoleArnOutput,
       rolloutStateMachineArn: ops.rolloutStateMachineArnOutput,
       rolloutRoleArn: ops.rolloutRoleArnOutput,
