@@ -207,6 +207,8 @@ interface Scenario {
   /** Status in the candidate's registry document before the run. @default 'candidate' */
   readonly candidateStatus?: string;
   readonly failAfterUpdate?: number;
+  /** Endpoint weights before the run. @default baseline 100 / canary 0 */
+  readonly initialWeights?: Record<string, number>;
 }
 
 interface Outcome {
@@ -228,6 +230,7 @@ async function execute(definition: Record<string, unknown>, scenario: Scenario):
     scenario.throttles ?? 0,
     scenario.failAfterUpdate,
   );
+  if (scenario.initialWeights) endpoint.weights = { ...scenario.initialWeights };
   const cloudWatch = new FakeCloudWatch(endpoint, scenario.traffic, scenario.alarmState);
   const parameters = new Map<string, string>([
     [VERSION_DOC, JSON.stringify({ ...CANDIDATE_DOC, status: scenario.candidateStatus ?? 'candidate' })],
@@ -330,6 +333,8 @@ const CANDIDATE_DOC = {
   featureCount: 4,
   labels: ['setosa', 'versicolor'],
   status: 'candidate',
+  // Fields the rollout does not own (the drift job's training bins) must survive a status change.
+  featureStats: [{ name: 'f1', binEdges: [0, 1, 2], binFractions: [0.5, 0.5] }],
 };
 
 /** The candidate's registry document after the run (docs/CONTRACTS.md). */
@@ -515,17 +520,29 @@ describe('CanaryRollout', () => {
   });
 
   describe('a later run for a decided candidate', () => {
-    it('does not roll out a rejected candidate again and fails without touching the endpoint', async () => {
-      const outcome = await execute(built.definition, { traffic: HEALTHY, candidateStatus: 'rejected' });
+    // A deploy that changed the endpoint config has reset the weights to the configured 80/20.
+    const afterRedeploy = { VariantA: 80, VariantB: 20 };
+
+    it('does not roll out a rejected candidate again: restores baseline 100 % and fails', async () => {
+      const outcome = await execute(built.definition, {
+        traffic: HEALTHY,
+        candidateStatus: 'rejected',
+        initialWeights: afterRedeploy,
+      });
       expect((outcome.error?.cause as Error | undefined)?.name).toBe('CanaryRejectedBefore');
-      expect(outcome.endpoint.updates).toEqual([]);
+      expect(outcome.endpoint.updates).toEqual([{ VariantA: 100, VariantB: 0 }]);
       expect(outcome.endpoint.weights).toEqual({ VariantA: 100, VariantB: 0 });
+      expect(outcome.verdicts).toEqual([]);
     });
 
-    it('leaves a promoted candidate alone', async () => {
-      const outcome = await execute(built.definition, { traffic: HEALTHY, candidateStatus: 'active' });
+    it('leaves a promoted candidate promoted: restores canary 100 % without judging again', async () => {
+      const outcome = await execute(built.definition, {
+        traffic: HEALTHY,
+        candidateStatus: 'active',
+        initialWeights: afterRedeploy,
+      });
       expect(outcome.output).toEqual({ outcome: 'already-promoted', candidateVersion: CANDIDATE });
-      expect(outcome.endpoint.updates).toEqual([]);
+      expect(outcome.endpoint.updates).toEqual([{ VariantA: 0, VariantB: 100 }]);
       expect(outcome.verdicts).toEqual([]);
     });
   });

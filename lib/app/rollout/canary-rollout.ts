@@ -222,15 +222,24 @@ export class CanaryRollout extends Construct {
       });
       // A missing or unreadable document must not stop the outcome (notification, Fail/Succeed).
       read.addCatch(next, { resultPath: '$.registryError' });
+      // Merge, so every other field of the document (feature statistics the drift job reads) survives.
       const update = new sfn.Pass(this, `Set${stateId}`, {
         parameters: {
-          version: sfn.JsonPath.stringAt('$.registry.doc.version'),
-          featureCount: sfn.JsonPath.numberAt('$.registry.doc.featureCount'),
-          labels: sfn.JsonPath.listAt('$.registry.doc.labels'),
-          status,
+          patch: { status },
+          doc: sfn.JsonPath.objectAt('$.registry.doc'),
         },
-        resultPath: '$.registry.updated',
-      });
+        resultPath: '$.registry',
+      }).next(
+        new sfn.Pass(this, `Merge${stateId}`, {
+          parameters: {
+            updated: sfn.JsonPath.jsonMerge(
+              sfn.JsonPath.objectAt('$.registry.doc'),
+              sfn.JsonPath.objectAt('$.registry.patch'),
+            ),
+          },
+          resultPath: '$.registry',
+        }),
+      );
       const write = new tasks.CallAwsService(this, `Write${stateId}`, {
         service: 'ssm',
         action: 'putParameter',
@@ -411,10 +420,18 @@ export class CanaryRollout extends Construct {
     readDecision.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 3 });
     // No registry document: nothing was decided yet.
     readDecision.addCatch(start, { resultPath: '$.registryError' });
-    const alreadyPromoted = new sfn.Pass(this, 'AlreadyPromoted', {
-      parameters: { outcome: 'already-promoted', candidateVersion: candidate },
-    });
-    alreadyPromoted.next(new sfn.Succeed(this, 'NothingToRollOut'));
+    // A deploy that changed the endpoint config re-applied its initial weights: restore the decision.
+    const alreadyPromoted = setWeights('RestorePromotedWeights', { [baseline]: 0, [canary]: 100 }).next(
+      new sfn.Pass(this, 'AlreadyPromoted', {
+        parameters: { outcome: 'already-promoted', candidateVersion: candidate },
+      }).next(new sfn.Succeed(this, 'NothingToRollOut')),
+    );
+    const alreadyRejected = setWeights('RestoreBaselineWeights', { [baseline]: 100, [canary]: 0 }).next(
+      new sfn.Fail(this, 'CandidateRejectedBefore', {
+        error: 'CanaryRejectedBefore',
+        cause: `Model version ${candidate} was rolled back before (${baseline} serves 100 %); commit a new version (or reset its status in config) to try again`,
+      }),
+    );
     const decided = (status: string): sfn.Condition =>
       sfn.Condition.and(
         sfn.Condition.isPresent('$.registry.doc.status'),
@@ -422,13 +439,7 @@ export class CanaryRollout extends Construct {
       );
     const definition = readDecision.next(
       new sfn.Choice(this, 'CandidateDecided?')
-        .when(
-          decided('rejected'),
-          new sfn.Fail(this, 'CandidateRejectedBefore', {
-            error: 'CanaryRejectedBefore',
-            cause: `Model version ${candidate} was rolled back before; commit a new version (or reset its status in config) to try again`,
-          }),
-        )
+        .when(decided('rejected'), alreadyRejected)
         .when(decided('active'), alreadyPromoted)
         .otherwise(start),
     );
