@@ -22,6 +22,11 @@ export const predictionColumns: readonly GlueColumn[] = [
   { name: 'expirationtime', type: 'bigint', comment: 'DynamoDB TTL, epoch seconds' },
   { name: 'source', type: 'string', comment: 'api | stream | batch' },
   { name: 'requestid', type: 'string', comment: 'requestId, absent when the caller sent none' },
+  {
+    name: 'modellatencyms',
+    type: 'double',
+    comment: 'round trip of the model call that scored the row (a batched call as a whole), ms',
+  },
 ];
 
 /** Partition columns, laid out as `dt=YYYY-MM-DD/hour=HH/` under the table location (UTC). */
@@ -58,6 +63,7 @@ export interface AnalyticsRecord {
   readonly expirationTime: number;
   readonly source: PredictionItem['source'];
   readonly requestId?: string;
+  readonly modelLatencyMs?: number;
 }
 
 /**
@@ -76,5 +82,6 @@ export function toAnalyticsRecord(item: PredictionItem): AnalyticsRecord {
     expirationTime: item.expirationTime,
     source: item.source,
     ...(item.requestId !== undefined ? { requestId: item.requestId } : {}),
+    ...(item.modelLatencyMs !== undefined ? { modelLatencyMs: item.modelLatencyMs } : {}),
   };
 }

@@ -77,6 +77,7 @@ interface ScoredRow {
   readonly prediction: ModelPrediction;
   readonly modelVersion: string;
   readonly variant: string;
+  readonly latencyMs?: number;
 }
 
 /** Scores up to `maxObjects` objects under `pending/`, one after another; throws on anything but bad input. */
@@ -324,6 +325,7 @@ function toItem(id: InputObjectId, scored: ScoredRow, scoredAt: string): Predict
     expirationTime: Math.floor(Date.parse(scoredAt) / 1000) + TTL_SECONDS,
     source: 'batch',
     ...(row.requestId !== undefined ? { requestId: row.requestId } : {}),
+    ...(scored.latencyMs !== undefined ? { modelLatencyMs: Math.round(scored.latencyMs * 10) / 10 } : {}),
   };
 }
 
@@ -342,6 +344,7 @@ async function scoreRows(endpoint: ModelEndpoint, rows: readonly InputRow[]): Pr
         prediction: batch.predictions[i],
         modelVersion: batch.modelVersion,
         variant: batch.variant,
+        latencyMs: batch.latencyMs,
       })),
       rejected: [],
     };

@@ -80,6 +80,7 @@ async function predict(request: PredictRequest, deps: PredictHandlerDeps): Promi
     prediction: scored.predictions[0]!,
     modelVersion: scored.modelVersion,
     invokedVariant: scored.variant,
+    modelLatencyMs: scored.latencyMs,
     source: 'api',
     now: (deps.now ?? (() => new Date()))(),
     ttlDays: deps.ttlDays,

@@ -26,6 +26,8 @@ export interface PredictionItem {
   readonly expirationTime: number;
   readonly source: PredictionSource;
   readonly requestId?: string;
+  /** Round trip of the model call that scored it (the whole call for a batched call), ms. */
+  readonly modelLatencyMs?: number;
 }
 
 /** What `POST /predict` answers. */
@@ -73,6 +75,8 @@ export interface PredictionInput {
   readonly source: PredictionSource;
   readonly now: Date;
   readonly requestId?: string;
+  /** Round trip of the model call, ms. @default - not recorded */
+  readonly modelLatencyMs?: number;
   /** @default 30 */
   readonly ttlDays?: number;
 }
@@ -93,8 +97,14 @@ export function buildPredictionItem(input: PredictionInput): PredictionItem {
     inputFeatures: [...input.features],
     expirationTime: Math.floor(input.now.getTime() / 1000) + ttlDays * secondsPerDay,
     source: input.source,
+    ...(input.modelLatencyMs !== undefined ? { modelLatencyMs: roundMs(input.modelLatencyMs) } : {}),
   };
   return input.requestId === undefined ? item : { ...item, requestId: input.requestId };
+}
+
+/** Milliseconds to one decimal: enough for latency analytics, no float noise in the table. */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }
 
 /** The API answer for a stored item (also for an idempotent replay). */

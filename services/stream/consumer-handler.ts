@@ -45,6 +45,7 @@ type Scored = {
   readonly prediction: ModelPrediction;
   readonly modelVersion: string;
   readonly variant: string;
+  readonly latencyMs?: number;
 };
 type Step =
   | { readonly kind: 'store'; readonly planned: ValidRecord; readonly scored: Scored }
@@ -176,6 +177,7 @@ async function runStep(
       prediction: scored.prediction,
       modelVersion: scored.modelVersion,
       invokedVariant: scored.variant,
+      modelLatencyMs: scored.latencyMs,
       source: 'stream',
       now: (deps.now ?? (() => new Date()))(),
       ttlDays: deps.ttlDays,

@@ -178,6 +178,7 @@ describe('analytics', () => {
       'Confidence',
       'DuplicatePredictions',
       'HourlyVolume',
+      'ModelLatency',
       'PredictionVolume',
     ]);
   });

@@ -76,9 +76,11 @@ test('every analytics line the scorer writes fits the Glue columns and types, un
       expect([key, matchesHiveType(value, type!)]).toEqual([key, true]);
     }
     const present = Object.keys(record).map((k) => k.toLowerCase());
-    expect([...columns.keys()].filter((c) => !present.includes(c))).toEqual(
-      record.requestId === undefined ? ['requestid'] : [],
-    );
+    const optional = [
+      ...(record.requestId === undefined ? ['requestid'] : []),
+      ...(record.modelLatencyMs === undefined ? ['modellatencyms'] : []),
+    ];
+    expect([...columns.keys()].filter((c) => !present.includes(c))).toEqual(optional);
   }
   expect(records.find((r) => r.requestId === 'req-1')).toMatchObject({
     modelVersion: 'v1.1.0',

@@ -111,6 +111,7 @@ describe('POST /predict', () => {
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       modelVersion: answer.modelVersion,
       invokedVariant: answer.variant,
+      modelLatencyMs: expect.any(Number),
       prediction: answer.result,
       inputFeatures: golden.features,
       expirationTime: expect.any(Number),

@@ -165,6 +165,15 @@ FROM ${table}
 WHERE ${lastDays(7)}
 GROUP BY invokedvariant, modelversion`,
       ],
+      ModelLatency: [
+        'Model-call latency (ms) per variant, model version and source (last 7 days)',
+        `SELECT invokedvariant, modelversion, source, count(*) AS predictions,
+  approx_percentile(modellatencyms, 0.5) AS p50_ms,
+  approx_percentile(modellatencyms, 0.99) AS p99_ms
+FROM ${table}
+WHERE ${lastDays(7)} AND modellatencyms IS NOT NULL
+GROUP BY invokedvariant, modelversion, source`,
+      ],
       DuplicatePredictions: [
         'Prediction ids written more than once (should be empty: writes are idempotent)',
         `SELECT predictionid, count(*) AS copies

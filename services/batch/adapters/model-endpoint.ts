@@ -15,6 +15,8 @@ export interface ScoredBatch {
   readonly modelVersion: string;
   readonly variant: string;
   readonly predictions: ModelPrediction[];
+  /** Round trip of the InvokeEndpoint call, in milliseconds. */
+  readonly latencyMs?: number;
 }
 
 /** The model rejected the request itself (4xx from the container): retrying it unchanged cannot help. */
@@ -35,6 +37,7 @@ export function createSageMakerEndpoint(client: SageMakerRuntimeClient, endpoint
   return {
     async score(rows) {
       let response;
+      const started = performance.now();
       try {
         response = await client.send(
           new InvokeEndpointCommand({
@@ -64,6 +67,7 @@ export function createSageMakerEndpoint(client: SageMakerRuntimeClient, endpoint
         modelVersion: body.modelVersion,
         variant: response.InvokedProductionVariant ?? 'unknown',
         predictions: body.predictions,
+        latencyMs: performance.now() - started,
       };
     },
   };

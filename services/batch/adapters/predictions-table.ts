@@ -12,6 +12,8 @@ export interface PredictionItem {
   readonly expirationTime: number;
   readonly source: 'api' | 'stream' | 'batch';
   readonly requestId?: string;
+  /** Round trip of the batched model call that scored it, ms. */
+  readonly modelLatencyMs?: number;
 }
 
 /** Outcome of a conditional put: the item written now, or the one already stored under that id. */

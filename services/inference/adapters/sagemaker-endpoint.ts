@@ -17,6 +17,8 @@ export interface ScoredBatch {
   /** SageMaker's `InvokedProductionVariant` (VariantA / VariantB). */
   readonly variant: string;
   readonly predictions: readonly ModelPrediction[];
+  /** Round trip of the InvokeEndpoint call that scored the batch, in milliseconds. */
+  readonly latencyMs?: number;
 }
 
 /** The model behind the endpoint, as the handlers need it. */
@@ -41,6 +43,7 @@ export function createSageMakerEndpoint(options: SageMakerEndpointOptions): Mode
   return {
     async score(rows) {
       let output;
+      const started = performance.now();
       try {
         output = await options.client.send(
           new InvokeEndpointCommand({
@@ -57,7 +60,11 @@ export function createSageMakerEndpoint(options: SageMakerEndpointOptions): Mode
       if (!predictions || !output.InvokedProductionVariant) {
         throw new UpstreamError('model-error', { cause: new Error('Unexpected model server answer') });
       }
-      return { ...predictions, variant: output.InvokedProductionVariant };
+      return {
+        ...predictions,
+        variant: output.InvokedProductionVariant,
+        latencyMs: performance.now() - started,
+      };
     },
   };
 }
