@@ -9,6 +9,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { acknowledge, Finding } from '../compliance';
 import { Analytics } from './batch/analytics';
+import { AnalyticsExport } from './batch/analytics-export';
 import { BatchScoring } from './batch/batch-scoring';
 import { BatchWorkflow } from './batch/batch-workflow';
 import { DriftJob } from './batch/drift-job';
@@ -37,6 +38,8 @@ export interface BatchStackProps extends StackProps {
   readonly dataBucket: s3.IBucket;
   /** The scorer's data access (a `BatchDataAccess` policy created in the data stack). */
   readonly dataAccessPolicy: iam.IManagedPolicy;
+  /** The analytics exporter's data access (an `AnalyticsExportAccess` policy created in the data stack). */
+  readonly analyticsExportPolicy: iam.IManagedPolicy;
   /** Key of the buckets and the table. */
   readonly dataKey: kms.IKey;
   /** Predictions table. */
@@ -72,6 +75,8 @@ export class BatchStack extends Stack {
   readonly analytics: Analytics;
   /** The drift job and the metric it publishes. */
   readonly drift: DriftJob;
+  /** Copies api and stream predictions from the table stream to the analytics prefix. */
+  readonly analyticsExport: AnalyticsExport;
   /** Where failed runs are announced (given, or created here). */
   readonly alertTopic: sns.ITopic;
 
@@ -135,20 +140,28 @@ export class BatchStack extends Stack {
       bytesScannedCutoffPerQuery: (props.athenaBytesScannedCutoffMiB ?? 1024) * 1024 * 1024,
     });
 
+    const functionDefaults = {
+      vpc: props.vpc,
+      subnets: props.subnets,
+      encryptionKey: key,
+      logRetentionDays: props.logRetentionDays,
+      metricNamespace: props.metricNamespace ?? 'MlInference',
+    };
     this.drift = new DriftJob(this, 'Drift', {
-      defaults: {
-        vpc: props.vpc,
-        subnets: props.subnets,
-        encryptionKey: key,
-        logRetentionDays: props.logRetentionDays,
-        metricNamespace: props.metricNamespace ?? 'MlInference',
-      },
+      defaults: functionDefaults,
       stageName: props.stageName,
       table: props.table,
       dataKey: props.dataKey,
       modelParameters: props.modelParameters,
       scheduleDeadLetterQueue: scheduleDlq,
       metricNamespace: props.metricNamespace,
+    });
+
+    this.analyticsExport = new AnalyticsExport(this, 'AnalyticsExport', {
+      defaults: functionDefaults,
+      table: props.table,
+      dataBucket: props.dataBucket,
+      dataAccessPolicy: props.analyticsExportPolicy,
     });
 
     new CfnOutput(this, 'BatchStateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });

@@ -2,6 +2,7 @@ import { Aws, CfnOutput, Stage, Tags, type StageProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeCdkProviders, acknowledgeGrantPolicies } from '../compliance';
+import { AnalyticsExportAccess } from '../app/batch/analytics-export-access';
 import { BatchDataAccess } from '../app/batch/batch-data-access';
 import { BatchStack } from '../app/batch-stack';
 import { DataStack } from '../app/data-stack';
@@ -133,6 +134,10 @@ export class MlInferenceStage extends Stage {
         dataBucket: data.dataBucket,
         key: data.key,
         table: data.table,
+      }).policy,
+      analyticsExportPolicy: new AnalyticsExportAccess(this.dataStack, 'AnalyticsExportAccess', {
+        dataBucket: data.dataBucket,
+        key: data.key,
       }).policy,
       table: data.table,
       endpoint: this.inferenceStack.endpoint,

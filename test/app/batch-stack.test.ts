@@ -224,3 +224,55 @@ describe('drift job', () => {
     });
   });
 });
+
+describe('analytics export', () => {
+  const exportFunction = (): [string, Resource] => {
+    const found = Object.entries(batch.findResources('AWS::Lambda::Function')).filter(([, fn]) =>
+      JSON.stringify(fn.Properties.Environment ?? {}).includes(
+        '"POWERTOOLS_SERVICE_NAME":"analytics-export"',
+      ),
+    ) as [string, Resource][];
+    expect(found).toHaveLength(1);
+    return found[0];
+  };
+
+  it("reads INSERTs of the predictions table's stream in retried, bisected batches with a failure queue", () => {
+    const [id] = exportFunction();
+    const mappings = Object.values(batch.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: id }),
+    ) as Resource[];
+    expect(mappings).toHaveLength(1);
+    const mapping = mappings[0].Properties;
+    expect(mapping).toMatchObject({
+      StartingPosition: 'LATEST',
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 30,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 3,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ eventName: ['INSERT'] }) }] },
+    });
+    const [tableId] = Object.keys(data.findResources('AWS::DynamoDB::Table'));
+    expect(JSON.stringify(mapping.EventSourceArn)).toContain(`${tableId}StreamArn`);
+    const destination = (mapping.DestinationConfig as { OnFailure: { Destination: unknown } }).OnFailure
+      .Destination as { 'Fn::GetAtt': [string, string] };
+    expect(batch.findResources('AWS::SQS::Queue')[destination['Fn::GetAtt'][0]]).toBeDefined();
+  });
+
+  it('may only put objects under the analytics prefix and encrypt them with the data key', () => {
+    const [, fn] = exportFunction();
+    const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    expect(env.ANALYTICS_PREFIX).toBe('analytics/predictions/');
+    const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statements = statementsOfRole(roleId);
+    const s3 = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('s3:')));
+    expect(s3).toHaveLength(1);
+    expect(s3[0].Action).toBe('s3:PutObject');
+    expect(asList(s3[0].Resource)).toHaveLength(1);
+    expect(JSON.stringify(s3[0].Resource)).toMatch(/\/analytics\/predictions\/\*"\]\]\}$/);
+    const [keyId] = Object.keys(data.findResources('AWS::KMS::Key'));
+    const encrypt = statements.filter((s) => asList(s.Action).includes('kms:GenerateDataKey'));
+    expect(encrypt).toHaveLength(1);
+    expect(encrypt[0].Resource).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+  });
+});

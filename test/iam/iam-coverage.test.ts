@@ -36,6 +36,7 @@ const COMPONENTS: Readonly<
     platformServices: ['ecr.api', 'ecr.dkr', 's3', 'logs'],
   },
   'rollout-judge': { path: 'Operations/Rollout/Judge' },
+  'analytics-export': { path: 'Batch/AnalyticsExport/Function' },
 };
 
 /** Permissions the Lambda service or CloudFormation uses with a function's role, not its code. */

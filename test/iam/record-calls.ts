@@ -14,6 +14,7 @@ const INTEGRATION_TESTS = [
   'test/inference',
   'test/stream',
   'test/drift',
+  'test/analytics-export',
   'test/batch',
   'test/rollout',
   'test/smoke',

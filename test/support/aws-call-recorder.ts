@@ -12,7 +12,13 @@ import * as path from 'node:path';
 
 /** Component names, as used in test/iam/recorded-calls.json and the coverage tables. */
 export type Component =
-  'predict' | 'get-prediction' | 'stream-consumer' | 'drift' | 'batch-scorer' | 'rollout-judge';
+  | 'predict'
+  | 'get-prediction'
+  | 'stream-consumer'
+  | 'drift'
+  | 'batch-scorer'
+  | 'rollout-judge'
+  | 'analytics-export';
 
 /** Entry files (relative to the repository root) that identify each component on a stack. */
 export const COMPONENT_ENTRIES: Readonly<Record<string, Component>> = {
@@ -23,6 +29,7 @@ export const COMPONENT_ENTRIES: Readonly<Record<string, Component>> = {
   'services/batch/main.ts': 'batch-scorer',
   'services/batch/scorer.ts': 'batch-scorer',
   'services/rollout/judge-handler.ts': 'rollout-judge',
+  'services/analytics-export/handler.ts': 'analytics-export',
 };
 
 /** One AWS API call as the SDK saw it. */

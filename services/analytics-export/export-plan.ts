@@ -1,0 +1,108 @@
+import type { PredictionItem } from '../batch/adapters/predictions-table';
+import { toAnalyticsRecord, type AnalyticsRecord } from '../batch/analytics-schema';
+import { partitionPath } from '../batch/naming';
+
+/** What the exporter needs of one stream record: its sequence number and, for an INSERT, the new item. */
+export interface StreamChange {
+  readonly sequenceNumber: string;
+  readonly eventName: string;
+  /** The unmarshalled new image; undefined when the record carries none. */
+  readonly newItem?: object;
+}
+
+/** What becomes of one stream record. */
+export type ChangeDecision =
+  | { readonly kind: 'export'; readonly record: AnalyticsRecord }
+  | { readonly kind: 'skip'; readonly reason: 'not-insert' | 'batch-source' }
+  | { readonly kind: 'invalid'; readonly reason: string };
+
+/** One analytics object to write: every exported record of the batch that falls into one partition. */
+export interface PartitionObject {
+  /** `<prefix>dt=YYYY-MM-DD/hour=HH/stream-<first>-<last>.json`. */
+  readonly key: string;
+  /** Sequence numbers of the stream records whose lines it holds. */
+  readonly sequenceNumbers: readonly string[];
+  /** JSON lines, one {@link AnalyticsRecord} each, newline-terminated. */
+  readonly body: string;
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string' && value !== '';
+const isNumberList = (value: unknown): value is number[] =>
+  Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v));
+const SOURCES: readonly unknown[] = ['api', 'stream', 'batch'];
+
+/** Why `item` is no predictions-table item (CONTRACTS.md), or undefined when it is one. */
+export function itemProblem(candidate: object): string | undefined {
+  const item = candidate as Readonly<Record<string, unknown>>;
+  for (const field of ['predictionId', 'timestamp', 'modelVersion', 'invokedVariant'] as const) {
+    if (!isString(item[field])) return `${field} is not a non-empty string`;
+  }
+  if (Number.isNaN(Date.parse(item.timestamp as string))) return 'timestamp is not an ISO-8601 time';
+  const prediction = item.prediction as Record<string, unknown> | undefined;
+  if (typeof prediction !== 'object' || prediction === null || !isString(prediction.label))
+    return 'prediction.label is missing';
+  if (!isNumberList(prediction.probabilities)) return 'prediction.probabilities is not a number list';
+  if (!isNumberList(item.inputFeatures)) return 'inputFeatures is not a number list';
+  if (typeof item.expirationTime !== 'number') return 'expirationTime is not a number';
+  if (!SOURCES.includes(item.source)) return `source ${JSON.stringify(item.source)} is unknown`;
+  if (item.requestId !== undefined && typeof item.requestId !== 'string') return 'requestId is not a string';
+  return undefined;
+}
+
+/**
+ * Decides what to do with one stream record: only INSERTs of `api` and `stream` predictions are
+ * exported; `batch` ones are skipped because the scorer already writes them to the analytics prefix.
+ */
+export function decide(change: StreamChange): ChangeDecision {
+  if (change.eventName !== 'INSERT') return { kind: 'skip', reason: 'not-insert' };
+  if (!change.newItem) return { kind: 'invalid', reason: 'INSERT without a NewImage' };
+  const problem = itemProblem(change.newItem);
+  if (problem) return { kind: 'invalid', reason: problem };
+  const item = change.newItem as PredictionItem;
+  if (item.source === 'batch') return { kind: 'skip', reason: 'batch-source' };
+  return { kind: 'export', record: toAnalyticsRecord(item) };
+}
+
+/**
+ * Key of the object holding one partition's lines of one stream batch. It depends only on the
+ * partition and the batch's first and last sequence numbers, so a retry of the same batch overwrites
+ * the object instead of adding a second copy of its lines.
+ */
+export function partitionObjectKey(
+  prefix: string,
+  partition: string,
+  firstSequenceNumber: string,
+  lastSequenceNumber: string,
+): string {
+  const base = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+  return `${base}${partition}stream-${firstSequenceNumber}-${lastSequenceNumber}.json`;
+}
+
+/**
+ * Groups a batch's exported records by the `dt=/hour=` partition of their own timestamp (UTC), in
+ * stream order, one object per partition. An empty list when nothing is exported.
+ */
+export function partitionObjects(
+  prefix: string,
+  batchSequenceNumbers: readonly string[],
+  exported: readonly { readonly sequenceNumber: string; readonly record: AnalyticsRecord }[],
+): PartitionObject[] {
+  if (exported.length === 0) return [];
+  const first = batchSequenceNumbers[0]!;
+  const last = batchSequenceNumbers[batchSequenceNumbers.length - 1]!;
+  const groups = new Map<string, { sequenceNumbers: string[]; lines: string[] }>();
+  for (const { sequenceNumber, record } of exported) {
+    const partition = partitionPath(record.timestamp);
+    const group = groups.get(partition) ?? { sequenceNumbers: [], lines: [] };
+    group.sequenceNumbers.push(sequenceNumber);
+    group.lines.push(JSON.stringify(record));
+    groups.set(partition, group);
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([partition, group]) => ({
+      key: partitionObjectKey(prefix, partition, first, last),
+      sequenceNumbers: group.sequenceNumbers,
+      body: `${group.lines.join('\n')}\n`,
+    }));
+}
