@@ -38,7 +38,7 @@ export interface BatchStackProps extends StackProps {
   readonly dataBucket: s3.IBucket;
   /** The scorer's data access (a `BatchDataAccess` policy created in the data stack). */
   readonly dataAccessPolicy: iam.IManagedPolicy;
-  /** The analytics exporter's data access (an `AnalyticsExportAccess` policy created in the data stack). */
+  /** The analytics exporter's data access (a `PrefixWriteAccess` policy created in the data stack). */
   readonly analyticsExportPolicy: iam.IManagedPolicy;
   /** Key of the buckets and the table. */
   readonly dataKey: kms.IKey;

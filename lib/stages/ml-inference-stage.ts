@@ -2,12 +2,11 @@ import { Aws, CfnOutput, Stage, Tags, type StageProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeCdkProviders, acknowledgeGrantPolicies } from '../compliance';
-import { AnalyticsExportAccess } from '../app/batch/analytics-export-access';
-import { BatchDataAccess } from '../app/batch/batch-data-access';
+import { ANALYTICS_PREFIX, BatchDataAccess } from '../app/batch/batch-data-access';
 import { BatchStack } from '../app/batch-stack';
 import { DataStack } from '../app/data-stack';
 import { InferenceStack } from '../app/inference-stack';
-import { DataCaptureAccess } from '../app/model/data-capture-access';
+import { PrefixWriteAccess } from '../app/data/prefix-write-access';
 import { DATA_CAPTURE_PREFIX } from '../app/model/model-endpoint';
 import { NetworkStack } from '../app/network-stack';
 import { OperationsStack } from '../app/operations-stack';
@@ -100,10 +99,12 @@ export class MlInferenceStage extends Stage {
       table: data.table,
       dataBucket: data.dataBucket,
       dataKey: data.key,
-      dataCapturePolicy: new DataCaptureAccess(this.dataStack, 'DataCaptureAccess', {
+      dataCapturePolicy: new PrefixWriteAccess(this.dataStack, 'DataCaptureAccess', {
         bucket: data.dataBucket,
         key: data.key,
         prefix: DATA_CAPTURE_PREFIX,
+        description: `Write SageMaker endpoint data capture under ${DATA_CAPTURE_PREFIX}/ of the data bucket`,
+        wildcardReason: 'SageMaker names data-capture objects itself (endpoint/variant/date/hour/uuid).',
       }).policy,
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
       baselineVersion: endpoint.baselineVersion as ModelVersion | undefined,
@@ -135,9 +136,14 @@ export class MlInferenceStage extends Stage {
         key: data.key,
         table: data.table,
       }).policy,
-      analyticsExportPolicy: new AnalyticsExportAccess(this.dataStack, 'AnalyticsExportAccess', {
-        dataBucket: data.dataBucket,
+      analyticsExportPolicy: new PrefixWriteAccess(this.dataStack, 'AnalyticsExportAccess', {
+        bucket: data.dataBucket,
         key: data.key,
+        prefix: ANALYTICS_PREFIX,
+        description:
+          'Analytics exporter: put JSON-lines objects under the analytics prefix with the data key',
+        wildcardReason:
+          'Object keys are named after each stream batch (partition and sequence-number range), not known at deploy time.',
       }).policy,
       table: data.table,
       endpoint: this.inferenceStack.endpoint,

@@ -19,7 +19,7 @@ export interface AnalyticsExportProps {
   readonly table: dynamodb.ITable;
   /** Bucket of the analytics prefix the Glue `predictions` table covers. */
   readonly dataBucket: s3.IBucket;
-  /** Put access to the analytics prefix and the data key (an `AnalyticsExportAccess` policy in the data stack). */
+  /** Put access to the analytics prefix and the data key (a `PrefixWriteAccess` policy in the data stack). */
   readonly dataAccessPolicy: iam.IManagedPolicy;
   /** Records per invocation. @default 100 */
   readonly batchSize?: number;

@@ -28,7 +28,7 @@ export interface BatchDataAccessProps {
  * batch bucket; read and delete `pending/` input; read and write `checkpoints/`, `processed/`,
  * `failed/` and the analytics prefix; get and put single items of the table; use the data key.
  *
- * It lives in the stack that owns the buckets (like `DataCaptureAccess`), so each per-prefix object
+ * It lives in the stack that owns the buckets (like `PrefixWriteAccess`), so each per-prefix object
  * wildcard is a local reference that is acknowledged one by one with its reason.
  */
 export class BatchDataAccess extends Construct {

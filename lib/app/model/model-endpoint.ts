@@ -38,7 +38,7 @@ export interface ModelEndpointProps {
   readonly dataCaptureBucket: s3.IBucket;
   /** Key of that bucket; captured objects are encrypted with it. */
   readonly dataCaptureKey: kms.IKey;
-  /** Allows writing capture objects (a {@link DataCaptureAccess} in the bucket's stack). */
+  /** Allows writing capture objects (a `PrefixWriteAccess` policy in the bucket's stack). */
   readonly dataCapturePolicy: iam.IManagedPolicy;
   /** Percent of requests captured. @default 100 */
   readonly dataCapturePercent?: number;
