@@ -4,13 +4,21 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamRecord } from 'aws-lambda';
+import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { createModelParameters } from '../../services/inference/adapters/model-parameters';
 import { createPredictionStore } from '../../services/inference/adapters/predictions-table';
 import { createSageMakerEndpoint } from '../../services/inference/adapters/sagemaker-endpoint';
 import { predictionIdForRequestId, predictionIdForStreamRecord } from '../../services/inference/prediction';
 import { createDeadLetterQueue } from '../../services/stream/adapters/dead-letter-queue';
 import { createConsumerHandler, type ConsumerHandler } from '../../services/stream/consumer-handler';
 import type { PoisonRecordMessage } from '../../services/stream/records';
-import { startSqsStandIn, type SqsStandIn } from '../support/aws-json-stand-ins';
+import {
+  startSqsStandIn,
+  startSsmStandIn,
+  type SqsStandIn,
+  type SsmStandIn,
+} from '../support/aws-json-stand-ins';
 import { startPredictionsTable, type LocalPredictionsTable } from '../support/dynalite';
 import { runEventSourceMapping, type KinesisFailureRecord } from '../support/kinesis-event-source-mapping';
 import { startLocalStream, type LocalStream } from '../support/kinesalite';
@@ -24,6 +32,8 @@ const queueUrl = 'http://127.0.0.1/000000000000/stream-dlq';
 let table: LocalPredictionsTable;
 let endpoint: LocalModelEndpoint;
 let sqs: SqsStandIn;
+let ssm: SsmStandIn;
+const parameterPrefix = '/ml/dev/model';
 let sqsClient: SQSClient;
 let sagemaker: SageMakerRuntimeClient;
 let transientFailuresLeft = 2;
@@ -50,6 +60,14 @@ beforeAll(async () => {
     }),
     startSqsStandIn(),
   ]);
+  ssm = await startSsmStandIn({
+    [`${parameterPrefix}/active-version`]: 'v1.0.0',
+    [`${parameterPrefix}/versions/v1.0.0`]: JSON.stringify({
+      version: 'v1.0.0',
+      featureCount: 4,
+      labels: [],
+    }),
+  });
   sqsClient = new SQSClient({ endpoint: sqs.url, region: localRegion, credentials: localCredentials });
   sagemaker = new SageMakerRuntimeClient({
     endpoint: endpoint.url,
@@ -63,14 +81,24 @@ afterAll(async () => {
   else process.env.POWERTOOLS_METRICS_DISABLED = metricsDisabled;
   sqsClient.destroy();
   sagemaker.destroy();
-  await Promise.all([table.close(), endpoint.close(), sqs.close()]);
+  await Promise.all([table.close(), endpoint.close(), sqs.close(), ssm.close()]);
 });
 
 function consumer(): ConsumerHandler {
   return createConsumerHandler({
     model: createSageMakerEndpoint({ client: sagemaker, endpointName: endpoint.endpointName }),
     store: createPredictionStore({ client: table.client, tableName: table.tableName }),
-    parameters: { activeModel: async () => ({ version: 'v1.0.0', featureCount: 4, labels: [] }) },
+    // The real registry adapter over an SSM stand-in, so its calls are recorded for the IAM proof.
+    parameters: createModelParameters({
+      provider: new SSMProvider({
+        awsSdkV3Client: new SSMClient({
+          endpoint: ssm.url,
+          region: localRegion,
+          credentials: localCredentials,
+        }),
+      }),
+      prefix: parameterPrefix,
+    }),
     deadLetters: createDeadLetterQueue({ client: sqsClient, queueUrl }),
     logger: new Logger({ logLevel: 'SILENT' }),
     metrics: new Metrics({ namespace: 'Test', logger: new Logger({ logLevel: 'SILENT' }) }),
