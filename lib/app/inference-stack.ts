@@ -6,6 +6,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import type { ApiThrottleConfig, EndpointConfig } from '../stages/stage-config';
 import type { ModelVersion } from '../../services/model/artifacts';
 import { EncryptionKey } from './encryption-key';
 import { InferenceApi } from './inference/inference-api';
@@ -32,26 +33,10 @@ export interface InferenceStackProps extends StackProps {
   readonly dataCapturePolicy: iam.IManagedPolicy;
   /** Days function, API and stream logs are kept. */
   readonly logRetentionDays: logs.RetentionDays;
-  /** Version VariantA serves. @default 'v1.0.0' */
-  readonly baselineVersion?: ModelVersion;
-  /** Version VariantB serves. @default 'v1.1.0' */
-  readonly candidateVersion?: ModelVersion;
-  /** VariantA's share of traffic in percent; VariantB gets the rest. @default 80 */
-  readonly baselineWeightPercent?: number;
-  /** Endpoint instance type. @default 'ml.m5.large' */
-  readonly instanceType?: string;
-  /** Fewest instances per variant. @default 1 */
-  readonly minInstances?: number;
-  /** Most instances per variant. @default 4 */
-  readonly maxInstances?: number;
-  /** Invocations per instance per minute autoscaling aims for. @default 100 */
-  readonly targetInvocationsPerInstance?: number;
-  /** Percent of endpoint traffic captured. @default 100 */
-  readonly dataCapturePercent?: number;
-  /** API steady-state requests per second. @default 50 */
-  readonly throttleRateLimit?: number;
-  /** API burst. @default 100 */
-  readonly throttleBurstLimit?: number;
+  /** Versions, split, size and capture of the endpoint. @default - every EndpointConfig default */
+  readonly endpoint?: EndpointConfig;
+  /** API Gateway throttling. @default - every ApiThrottleConfig default */
+  readonly apiThrottle?: ApiThrottleConfig;
   /** Namespace of the functions' custom metrics. @default 'MlInference' */
   readonly metricNamespace?: string;
 }
@@ -73,14 +58,18 @@ export class InferenceStack extends Stack {
   readonly getPredictionFunction: ServiceFunction;
   /** Kinesis ingestion. */
   readonly stream: PredictionStream;
+  /** Model version VariantB serves: the candidate the canary rollout judges. */
+  readonly candidateVersion: ModelVersion;
   /** `ApiUrl` output, which the pipeline's smoke test reads. */
   readonly apiUrlOutput: CfnOutput;
 
   constructor(scope: Construct, id: string, props: InferenceStackProps) {
     super(scope, id, props);
-    const baselineVersion = props.baselineVersion ?? 'v1.0.0';
-    const candidateVersion = props.candidateVersion ?? 'v1.1.0';
-    const baselineWeight = props.baselineWeightPercent ?? 80;
+    const endpoint = props.endpoint ?? {};
+    const baselineVersion = (endpoint.baselineVersion ?? 'v1.0.0') as ModelVersion;
+    this.candidateVersion = (endpoint.candidateVersion ?? 'v1.1.0') as ModelVersion;
+    const candidateVersion = this.candidateVersion;
+    const baselineWeight = endpoint.baselineWeightPercent ?? 80;
 
     // This stack's own key for its log groups, queues and stream (cfn-guard needs it in-template).
     const key = new EncryptionKey(this, 'Encryption', {
@@ -98,11 +87,11 @@ export class InferenceStack extends Stack {
       dataCaptureBucket: props.dataBucket,
       dataCaptureKey: props.dataKey,
       dataCapturePolicy: props.dataCapturePolicy,
-      dataCapturePercent: props.dataCapturePercent,
-      instanceType: props.instanceType,
-      minInstances: props.minInstances,
-      maxInstances: props.maxInstances,
-      targetInvocationsPerInstance: props.targetInvocationsPerInstance,
+      dataCapturePercent: endpoint.dataCapturePercent,
+      instanceType: endpoint.instanceType,
+      minInstances: endpoint.minInstances,
+      maxInstances: endpoint.maxInstances,
+      targetInvocationsPerInstance: endpoint.targetInvocationsPerInstance,
     });
 
     this.modelParameters = new ModelParameters(this, 'ModelRegistry', {
@@ -150,8 +139,8 @@ export class InferenceStack extends Stack {
       getPredictionFunction: this.getPredictionFunction,
       encryptionKey: key,
       logRetentionDays: props.logRetentionDays,
-      throttleRateLimit: props.throttleRateLimit,
-      throttleBurstLimit: props.throttleBurstLimit,
+      throttleRateLimit: props.apiThrottle?.rateLimit,
+      throttleBurstLimit: props.apiThrottle?.burstLimit,
     });
 
     this.stream = new PredictionStream(this, 'Ingestion', {

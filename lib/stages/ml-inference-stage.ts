@@ -10,7 +10,6 @@ import { PrefixWriteAccess } from '../app/data/prefix-write-access';
 import { DATA_CAPTURE_PREFIX } from '../app/model/model-endpoint';
 import { NetworkStack } from '../app/network-stack';
 import { OperationsStack } from '../app/operations-stack';
-import type { ModelVersion } from '../../services/model/artifacts';
 import { createRolloutPolicy, DEV_ROLLOUT_POLICY, type RolloutPolicy } from '../../services/rollout/policy';
 import type { StageConfig } from './stage-config';
 
@@ -49,9 +48,6 @@ export interface StagePipelineRoles {
   readonly rolloutRoleArn: string;
 }
 
-/** Version VariantB serves when the config names none (as InferenceStack defaults). */
-const DEFAULT_CANDIDATE_VERSION: ModelVersion = 'v1.1.0';
-
 /**
  * One complete, independently deployable copy of the ML inference service: network, data and the
  * serving components. The pipeline deploys it as Dev and Prod; a sandbox deploys it directly.
@@ -89,8 +85,6 @@ export class MlInferenceStage extends Stage {
       description: `ML inference ${config.stageName}: isolated VPC with endpoints and flow logs`,
     });
     const { data } = this.dataStack;
-    const endpoint = config.endpoint ?? {};
-    const candidateVersion = (endpoint.candidateVersion ?? DEFAULT_CANDIDATE_VERSION) as ModelVersion;
     this.inferenceStack = new InferenceStack(this, 'Inference', {
       description: `ML inference ${config.stageName}: SageMaker A/B endpoint, IAM-authorized API, Kinesis ingestion`,
       modelParameterPrefix: `/${props.project}/${config.stageName}/model`,
@@ -107,16 +101,8 @@ export class MlInferenceStage extends Stage {
         wildcardReason: 'SageMaker names data-capture objects itself (endpoint/variant/date/hour/uuid).',
       }).policy,
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
-      baselineVersion: endpoint.baselineVersion as ModelVersion | undefined,
-      candidateVersion,
-      baselineWeightPercent: endpoint.baselineWeightPercent,
-      instanceType: endpoint.instanceType,
-      minInstances: endpoint.minInstances,
-      maxInstances: endpoint.maxInstances,
-      targetInvocationsPerInstance: endpoint.targetInvocationsPerInstance,
-      dataCapturePercent: endpoint.dataCapturePercent,
-      throttleRateLimit: config.apiThrottle?.rateLimit,
-      throttleBurstLimit: config.apiThrottle?.burstLimit,
+      endpoint: config.endpoint,
+      apiThrottle: config.apiThrottle,
     });
     const analyticsName = `${props.project}_${config.stageName}`.replace(/-/g, '_');
     this.batchStack = new BatchStack(this, 'Batch', {
@@ -173,7 +159,7 @@ export class MlInferenceStage extends Stage {
       batchWorkflow: this.batchStack.workflow.stateMachine,
       driftMetric: this.batchStack.drift.metric,
       modelParameterPrefix: inference.modelParameters.prefix,
-      candidateVersion,
+      candidateVersion: inference.candidateVersion,
       rolloutPolicy: this.rolloutPolicy,
       alarmEmail: config.alarmEmail,
       pipelineAccount: props.pipelineAccount ?? config.target.account,

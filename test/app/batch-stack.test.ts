@@ -6,7 +6,7 @@ import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
 import { partitionKeys, partitionProjection, predictionColumns } from '../../services/batch/analytics-schema';
 import { DATA_DRIFT_METRIC } from '../../services/drift/handler';
 import { DATA_DRIFT_ALARM_THRESHOLD } from '../../services/drift/psi';
-import { cdkJsonContext, tempOutdir, testConfig } from '../support/cdk-app';
+import { templateOnlyContext, tempOutdir, testConfig } from '../support/cdk-app';
 
 interface Statement {
   Effect: string;
@@ -26,7 +26,7 @@ beforeAll(() => {
   // Skip esbuild: these tests read templates, not bundles.
   const app = new App({
     outdir: tempOutdir(),
-    context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] },
+    context: templateOnlyContext(),
   });
   stage = new MlInferenceStage(app, 'Dev', { project: testConfig.project, config: testConfig.dev });
   batch = Template.fromStack(stage.batchStack);

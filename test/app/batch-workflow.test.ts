@@ -11,7 +11,7 @@ import { BatchWorkflow } from '../../lib/app/batch/batch-workflow';
 import { tempOutdir } from '../support/cdk-app';
 import {
   stateMachineDefinition,
-  validateAsl,
+  expectValidAsl,
   type JsonValue,
   type TaskHandlers,
 } from '../support/state-machine';
@@ -125,9 +125,7 @@ describe('BatchWorkflow', () => {
 
   describe('synthesized definition', () => {
     it('is valid Amazon States Language', () => {
-      const result = validateAsl(structuredClone(built.definition));
-      expect(result.errorsText('\n')).toBe('');
-      expect(result.isValid).toBe(true);
+      expectValidAsl(built.definition);
     });
 
     it('submits the job with .sync (waits for it) to the given queue and definition', () => {

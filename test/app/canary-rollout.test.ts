@@ -16,7 +16,7 @@ import { tempOutdir } from '../support/cdk-app';
 import {
   resolveIntrinsics,
   stateMachineDefinition,
-  validateAsl,
+  expectValidAsl,
   type JsonValue,
   type TaskHandlers,
 } from '../support/state-machine';
@@ -371,9 +371,7 @@ describe('CanaryRollout', () => {
 
   describe('synthesized definition', () => {
     it('is valid Amazon States Language', () => {
-      const result = validateAsl(structuredClone(built.definition));
-      expect(result.errorsText('\n')).toBe('');
-      expect(result.isValid).toBe(true);
+      expectValidAsl(built.definition);
     });
 
     it('retries a throttled weight update with backoff', () => {

@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
-import { cdkJsonContext, testConfig } from '../support/cdk-app';
+import { templateOnlyContext, testConfig } from '../support/cdk-app';
 
 interface Statement {
   Effect: string;
@@ -17,7 +17,7 @@ let data: Template;
 let endpointLogicalId: string;
 
 beforeAll(() => {
-  const app = new App({ context: cdkJsonContext() });
+  const app = new App({ context: templateOnlyContext() });
   stage = new MlInferenceStage(app, 'Dev', { project: testConfig.project, config: testConfig.dev });
   inference = Template.fromStack(stage.inferenceStack);
   network = Template.fromStack(stage.networkStack);

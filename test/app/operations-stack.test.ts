@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
 import { DATA_DRIFT_METRIC } from '../../services/drift/handler';
 import { DATA_DRIFT_ALARM_THRESHOLD } from '../../services/drift/psi';
-import { cdkJsonContext, testConfig } from '../support/cdk-app';
+import { templateOnlyContext, testConfig } from '../support/cdk-app';
 
 type Json = Record<string, unknown>;
 interface Statement {
@@ -33,7 +33,7 @@ let topicId: string;
 
 beforeAll(() => {
   // Bundling is skipped: these tests read templates, not function code.
-  const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: templateOnlyContext() });
   dev = new MlInferenceStage(app, 'Dev', {
     project: testConfig.project,
     config: { ...testConfig.dev, alarmEmail: ALARM_EMAIL },

@@ -9,15 +9,8 @@ import {
   type ResourceRef,
   type StageTemplates,
 } from './checker';
+import { validateAsl } from '../support/state-machine';
 import { synthesizeStage, type SynthesizedStage } from './stage-templates';
-
-interface AslValidation {
-  isValid: boolean;
-  errorsText: (separator?: string) => string;
-}
-// asl-validator ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const validateAsl = require('asl-validator') as (definition: unknown) => AslValidation;
 
 /** Environment variables that name one resource of the stage. */
 const RESOURCE_VARIABLES = [

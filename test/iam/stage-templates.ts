@@ -1,7 +1,7 @@
 import { App, CfnElement, CfnResource, Stack } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
-import { cdkJsonContext, tempOutdir, testConfig } from '../support/cdk-app';
+import { templateOnlyContext, tempOutdir, testConfig } from '../support/cdk-app';
 import type { CfnTemplate, ResourceRef, StageTemplates } from './checker';
 
 /** A synthesized stage: its templates for the pure checks and a way to find a construct's resource. */
@@ -26,7 +26,7 @@ function cfnResourceOf(construct: IConstruct): CfnResource | undefined {
 export function synthesizeStage(): SynthesizedStage {
   const app = new App({
     outdir: tempOutdir(),
-    context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] },
+    context: templateOnlyContext(),
   });
   const stage = new MlInferenceStage(app, 'Dev', { project: testConfig.project, config: testConfig.dev });
   const assembly = stage.synth();

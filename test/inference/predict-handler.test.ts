@@ -1,19 +1,19 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createPredictionStore } from '../../services/inference/adapters/predictions-table';
-import { createSageMakerEndpoint } from '../../services/inference/adapters/sagemaker-endpoint';
 import type { ApiHandler } from '../../services/inference/http';
 import { createPredictHandler } from '../../services/inference/predict-handler';
 import type { PredictionItem } from '../../services/inference/prediction';
 import { apiEvent } from '../support/api-events';
 import { startSsmStandIn, type SsmStandIn } from '../support/aws-json-stand-ins';
 import { startPredictionsTable, type LocalPredictionsTable } from '../support/dynalite';
-import { localCredentials, localRegion, useLocalAwsEnv } from '../support/local-aws';
-import { startModelEndpoint, type LocalModelEndpoint } from '../support/model-endpoint';
+import { useLocalAwsEnv } from '../support/local-aws';
+import {
+  startModelEndpoint,
+  unreachableModelEndpoint,
+  type LocalModelEndpoint,
+} from '../support/model-endpoint';
 
 const prefix = '/ml-inference/test/model';
 const failingFeature = 99; // the stand-in answers 500 for rows starting with it
@@ -258,20 +258,8 @@ describe('POST /predict with malformed requests', () => {
 
 describe('POST /predict with the endpoint down', () => {
   it('answers 503 ModelUnavailable with no internal text and writes nothing', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
     const handler = createPredictHandler({
-      model: createSageMakerEndpoint({
-        client: new SageMakerRuntimeClient({
-          endpoint: deadUrl,
-          region: localRegion,
-          credentials: localCredentials,
-          maxAttempts: 1,
-        }),
-        endpointName: endpoint.endpointName,
-      }),
+      model: await unreachableModelEndpoint(endpoint.endpointName),
       store: createPredictionStore({ client: table.client, tableName: table.tableName }),
       parameters: { activeModel: async () => ({ version: 'v1.0.0', featureCount: 4, labels: [] }) },
       logger: new Logger({ logLevel: 'SILENT' }),

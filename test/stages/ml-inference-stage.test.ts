@@ -1,7 +1,7 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
-import { cdkJsonContext, testConfig } from '../support/cdk-app';
+import { templateOnlyContext, testConfig } from '../support/cdk-app';
 
 let dev: MlInferenceStage;
 let prod: MlInferenceStage;
@@ -10,7 +10,7 @@ let prodData: Template;
 let network: Template;
 
 beforeAll(() => {
-  const app = new App({ context: cdkJsonContext() });
+  const app = new App({ context: templateOnlyContext() });
   dev = new MlInferenceStage(app, 'Dev', { project: testConfig.project, config: testConfig.dev });
   prod = new MlInferenceStage(app, 'Prod', { project: testConfig.project, config: testConfig.prod });
   devData = Template.fromStack(dev.dataStack);

@@ -23,7 +23,11 @@ import { startPredictionsTable, type LocalPredictionsTable } from '../support/dy
 import { runEventSourceMapping, type KinesisFailureRecord } from '../support/kinesis-event-source-mapping';
 import { startLocalStream, type LocalStream } from '../support/kinesalite';
 import { localCredentials, localRegion } from '../support/local-aws';
-import { startModelEndpoint, type LocalModelEndpoint } from '../support/model-endpoint';
+import {
+  startModelEndpoint,
+  unreachableModelEndpoint,
+  type LocalModelEndpoint,
+} from '../support/model-endpoint';
 
 const permanentFailure = 99; // rows starting with it always make the container answer 500
 const transientFailure = 77; // rows starting with it fail twice, then succeed
@@ -270,15 +274,7 @@ describe('stream consumer, one invocation', () => {
 
   it('fails the whole batch, without DLQ traffic, when the endpoint is unreachable', async () => {
     const unreachable = createConsumerHandler({
-      model: createSageMakerEndpoint({
-        client: new SageMakerRuntimeClient({
-          endpoint: 'http://127.0.0.1:9',
-          region: localRegion,
-          credentials: localCredentials,
-          maxAttempts: 1,
-        }),
-        endpointName: endpoint.endpointName,
-      }),
+      model: await unreachableModelEndpoint(endpoint.endpointName),
       store: createPredictionStore({ client: table.client, tableName: table.tableName }),
       parameters: { activeModel: async () => ({ version: 'v1.0.0', featureCount: 4, labels: [] }) },
       deadLetters: createDeadLetterQueue({ client: sqsClient, queueUrl }),

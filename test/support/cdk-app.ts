@@ -12,6 +12,14 @@ export function cdkJsonContext(): Record<string, unknown> {
   return cdkJson.context;
 }
 
+/**
+ * cdk.json's context without Lambda bundling: for tests that assert templates, not bundled code
+ * (esbuild would otherwise run once per function per file).
+ */
+export function templateOnlyContext(): Record<string, unknown> {
+  return { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] };
+}
+
 /** A fresh output directory for one synth. */
 export function tempOutdir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-test-'));

@@ -1,4 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -8,7 +10,13 @@ import {
   type ModelMetadata,
   type ModelVersion,
 } from '../../services/model/artifacts';
+import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import {
+  createSageMakerEndpoint,
+  type ModelEndpoint,
+} from '../../services/inference/adapters/sagemaker-endpoint';
 import { createModelServer, type ModelServer } from '../../services/model/server';
+import { localCredentials, localRegion } from './local-aws';
 import {
   createSageMakerRuntimeStandIn,
   type SageMakerRuntimeStandIn,
@@ -85,4 +93,24 @@ export async function startModelEndpoint(
       await rm(workDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The real SageMaker endpoint adapter pointed at a loopback port nothing listens on (allocated, then
+ * closed), with one attempt: every call fails the way an unreachable endpoint does.
+ */
+export async function unreachableModelEndpoint(endpointName: string): Promise<ModelEndpoint> {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  return createSageMakerEndpoint({
+    client: new SageMakerRuntimeClient({
+      endpoint: url,
+      region: localRegion,
+      credentials: localCredentials,
+      maxAttempts: 1,
+    }),
+    endpointName,
+  });
 }

@@ -10,6 +10,13 @@ export interface AslValidation {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const validateAsl = require('asl-validator') as (definition: unknown) => AslValidation;
 
+/** Asserts that a synthesized definition is valid Amazon States Language, showing the errors if not. */
+export function expectValidAsl(definition: Record<string, unknown>): void {
+  const result = validateAsl(structuredClone(definition));
+  expect(result.errorsText('\n')).toBe('');
+  expect(result.isValid).toBe(true);
+}
+
 /** A JSON value as aws-local-stepfunctions passes it to and from task handlers. */
 export type JsonValue = Parameters<StateMachine['run']>[0];
 /** Local stand-ins for Task states, by state name. */

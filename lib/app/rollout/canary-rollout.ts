@@ -199,13 +199,9 @@ export class CanaryRollout extends Construct {
         backoffRate: 2,
         maxAttempts: 4,
       });
-    /** Rewrites the candidate's registry document with a new status, keeping its other fields. */
-    const recordStatus = (
-      stateId: string,
-      status: 'active' | 'rejected',
-      next: sfn.State,
-    ): sfn.IChainable => {
-      const read = new tasks.CallAwsService(this, `Read${stateId}`, {
+    /** Reads the candidate's registry document into `$.registry.doc`; a failure goes to `onError`. */
+    const readRegistry = (stateId: string, onError: sfn.IChainable, maxAttempts = 4): sfn.TaskStateBase => {
+      const read = new tasks.CallAwsService(this, stateId, {
         service: 'ssm',
         action: 'getParameter',
         iamAction: 'ssm:GetParameter',
@@ -218,10 +214,19 @@ export class CanaryRollout extends Construct {
         errors: ['States.TaskFailed'],
         interval: Duration.seconds(2),
         backoffRate: 2,
-        maxAttempts: 4,
+        maxAttempts,
       });
+      read.addCatch(onError, { resultPath: '$.registryError' });
+      return read;
+    };
+    /** Rewrites the candidate's registry document with a new status, keeping its other fields. */
+    const recordStatus = (
+      stateId: string,
+      status: 'active' | 'rejected',
+      next: sfn.State,
+    ): sfn.IChainable => {
       // A missing or unreadable document must not stop the outcome (notification, Fail/Succeed).
-      read.addCatch(next, { resultPath: '$.registryError' });
+      const read = readRegistry(`Read${stateId}`, next);
       // Merge, so every other field of the document (feature statistics the drift job reads) survives.
       const update = new sfn.Pass(this, `Set${stateId}`, {
         parameters: {
@@ -240,25 +245,11 @@ export class CanaryRollout extends Construct {
           resultPath: '$.registry',
         }),
       );
-      const write = new tasks.CallAwsService(this, `Write${stateId}`, {
-        service: 'ssm',
-        action: 'putParameter',
-        iamAction: 'ssm:PutParameter',
-        iamResources: [parameterArn(versionParameter)],
-        parameters: {
-          Name: versionParameter,
-          Value: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.registry.updated')),
-          Type: 'String',
-          Overwrite: true,
-        },
-        resultPath: sfn.JsonPath.DISCARD,
-      });
-      write.addRetry({
-        errors: ['States.TaskFailed'],
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxAttempts: 4,
-      });
+      const write = putParameter(
+        `Write${stateId}`,
+        versionParameter,
+        sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.registry.updated')),
+      );
       write.addCatch(next, { resultPath: '$.registryError' });
       return read.next(update).next(write).next(next);
     };
@@ -408,18 +399,8 @@ export class CanaryRollout extends Construct {
     );
 
     // A decided candidate is not rolled out again: a redeploy must not silently undo the outcome.
-    const readDecision = new tasks.CallAwsService(this, 'ReadCandidateStatus', {
-      service: 'ssm',
-      action: 'getParameter',
-      iamAction: 'ssm:GetParameter',
-      iamResources: [parameterArn(versionParameter)],
-      parameters: { Name: versionParameter },
-      resultSelector: { doc: sfn.JsonPath.stringToJson(sfn.JsonPath.stringAt('$.Parameter.Value')) },
-      resultPath: '$.registry',
-    });
-    readDecision.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 3 });
     // No registry document: nothing was decided yet.
-    readDecision.addCatch(start, { resultPath: '$.registryError' });
+    const readDecision = readRegistry('ReadCandidateStatus', start, 3);
     // A deploy that changed the endpoint config re-applied its initial weights: restore the decision.
     const alreadyPromoted = setWeights('RestorePromotedWeights', { [baseline]: 0, [canary]: 100 }).next(
       new sfn.Pass(this, 'AlreadyPromoted', {
