@@ -1,4 +1,11 @@
 import type { AppConfig } from '../lib/stages/stage-config';
+import { endpointVersions, readModelVersions } from '../services/registry/model-versions';
+
+/**
+ * Which model each variant of each stage serves lives in `config/model-versions.json` (data, so
+ * `npm run converge` can rewrite it after a rollout decides; docs/ROLLOUT.md).
+ */
+const modelVersions = readModelVersions();
 
 /**
  * The one file a user edits after forking: accounts, regions, zones and the source repository.
@@ -8,7 +15,8 @@ import type { AppConfig } from '../lib/stages/stage-config';
  *   - `pipeline`, `dev.target`, `prod.target`: your tooling, dev and prod accounts (three accounts is
  *     the recommended layout; dev and prod may not share an account *and* region);
  *   - `availabilityZones`: zones of each stage's region (`aws ec2 describe-availability-zones`);
- *   - `source`: your fork and a CodeConnections connection to GitHub in the pipeline account.
+ *   - `source`: your fork and a CodeConnections connection to GitHub in the pipeline account;
+ *   - `approvals`: the IAM roles or users (pipeline account) who may approve prod, and who is e-mailed.
  */
 export const config: AppConfig = {
   project: 'mlinference',
@@ -27,6 +35,7 @@ export const config: AppConfig = {
     logRetentionDays: 365,
     dataRetentionDays: 30,
     costCenter: 'ml-platform',
+    endpoint: endpointVersions(modelVersions.dev),
   },
   prod: {
     stageName: 'prod',
@@ -36,5 +45,10 @@ export const config: AppConfig = {
     logRetentionDays: 365,
     dataRetentionDays: 400,
     costCenter: 'ml-platform',
+    endpoint: endpointVersions(modelVersions.prod),
+  },
+  approvals: {
+    approvers: ['arn:aws:iam::111111111111:role/ReleaseApprover'],
+    emails: [],
   },
 };

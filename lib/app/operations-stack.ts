@@ -61,6 +61,11 @@ export interface OperationsStackProps extends StackProps {
   readonly smokeTestRoleName: string;
   /** Name of the role the pipeline's rollout step assumes (an interface: the pipeline builds its ARN). */
   readonly rolloutRoleName: string;
+  /**
+   * Name of the role the pipeline's registry guard (before each deploy) and `npm run converge` assume
+   * to read this stage's model registry (an interface: the pipeline builds its ARN).
+   */
+  readonly registryReaderRoleName: string;
 }
 
 /**
@@ -77,6 +82,8 @@ export class OperationsStack extends Stack {
   readonly smokeTestRole: iam.Role;
   /** Assumed by the pipeline's rollout step: start and describe executions of the rollout only. */
   readonly rolloutRole: iam.Role;
+  /** Assumed by the registry guard and converge: `ssm:GetParameter` on this stage's registry only. */
+  readonly registryReaderRole: iam.Role;
   /** `DashboardUrl` output. */
   readonly dashboardUrlOutput: CfnOutput;
   /** `RolloutStateMachineArn` output. */
@@ -161,6 +168,28 @@ export class OperationsStack extends Stack {
       'states:DescribeExecution',
       'states:DescribeExecution on the executions of this one state machine: execution names are chosen per pipeline run, so they cannot be listed in advance.',
     );
+
+    this.registryReaderRole = new iam.Role(this, 'RegistryReaderRole', {
+      roleName: props.registryReaderRoleName,
+      assumedBy: registryReaderTrust(props.pipelineAccount),
+      description: `Registry guard and converge of ${props.stageName}: may only read this stage's model registry`,
+    });
+    const parameterArn = (name: string): string =>
+      Stack.of(this).formatArn({
+        service: 'ssm',
+        resource: 'parameter',
+        resourceName: `${props.modelParameterPrefix.replace(/^\//, '')}/${name}`,
+      });
+    iam.Grant.addToPrincipal({
+      grantee: this.registryReaderRole,
+      actions: ['ssm:GetParameter'],
+      resourceArns: [parameterArn('active-version'), parameterArn('versions/*')],
+    });
+    acknowledgeWildcardResources(
+      this.registryReaderRole,
+      'ssm:GetParameter',
+      "The registry documents of every version under this stage's prefix: the guard reads the document of the version a commit proposes, which may not be deployed (and so cannot be named) yet.",
+    );
     acknowledgeGrantPolicies(this);
 
     this.dashboardUrlOutput = new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl });
@@ -172,6 +201,14 @@ export class OperationsStack extends Stack {
     });
     this.rolloutRoleArnOutput = new CfnOutput(this, 'RolloutRoleArn', { value: this.rolloutRole.roleArn });
   }
+}
+
+/**
+ * Who may assume the registry reader role: the pipeline account, as for the smoke-test and rollout
+ * roles. The one place to narrow it to the guard step's own role ARN.
+ */
+function registryReaderTrust(pipelineAccount: string): iam.IPrincipal {
+  return new iam.AccountPrincipal(pipelineAccount);
 }
 
 interface StatementJson {

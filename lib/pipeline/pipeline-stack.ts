@@ -7,6 +7,8 @@ import * as pipelines from 'aws-cdk-lib/pipelines';
 import { Construct } from 'constructs';
 import { acknowledgePipelineGrants } from './pipeline-grants';
 import { postDeploySteps } from './post-deploy-steps';
+import { approvalActionOf, ProdApprovals } from './prod-approvals';
+import { registryGuardStep } from './registry-guard-step';
 import { EncryptionKey } from '../app/encryption-key';
 import { acknowledgeAccessLogBucket, secureBucket } from '../app/secure-bucket';
 import { acknowledgeGrantPolicies } from '../compliance';
@@ -114,19 +116,28 @@ export class PipelineStack extends Stack {
     });
     this.stages = { dev, prod };
 
-    // Each wave: deploy → smoke test → canary rollout; a failure stops the pipeline there.
-    this.pipeline.addStage(dev, { post: postDeploySteps(source, dev) });
-    this.pipeline.addStage(prod, {
-      post: postDeploySteps(source, prod),
-      pre: [
-        new pipelines.ManualApprovalStep('PromoteToProd', {
-          comment:
-            `Dev is deployed. Before approving ${config.prod.stageName}, read the compliance report: ` +
-            'compliance/compliance.html in the Synth step output artifact (Build stage).',
-        }),
-      ],
+    const approvals = new ProdApprovals(this, 'ProdApprovals', {
+      approvers: config.approvals.approvers,
+      emails: config.approvals.emails,
     });
+    // Each wave: registry guard → deploy → smoke test → canary rollout; a failure stops the pipeline there.
+    this.pipeline.addStage(dev, {
+      pre: [registryGuardStep(source, dev, 'dev', codePipeline)],
+      post: postDeploySteps(source, dev),
+    });
+    const prodGuard = registryGuardStep(source, prod, 'prod', codePipeline);
+    const approval = new pipelines.ManualApprovalStep('PromoteToProd', {
+      comment:
+        `Dev is deployed. Before approving ${config.prod.stageName}, read the compliance report: ` +
+        'compliance/compliance.html in the Synth step output artifact (Build stage).' +
+        ` Commit: ${source.sourceAttribute('CommitId')}`,
+      notificationTopic: approvals.topic,
+    });
+    approval.addStepDependency(prodGuard);
+    this.pipeline.addStage(prod, { post: postDeploySteps(source, prod), pre: [prodGuard, approval] });
     this.pipeline.buildPipeline();
+    const prodApproval = approvalActionOf(codePipeline, prod.stageName);
+    approvals.grantApproval(codePipeline, prodApproval.stageName, prodApproval.actionName);
     acknowledgePipelineGrants(this);
     acknowledgeGrantPolicies(this);
   }

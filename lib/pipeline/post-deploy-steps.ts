@@ -14,7 +14,7 @@ const MAX_BUILD_MINUTES = 480;
  * Commands that assume `roleArnVariable`'s role and export its credentials for the following
  * commands (CodeBuild runs a phase's commands in one shell, which may be POSIX sh).
  */
-function assumeRoleCommands(roleArnVariable: string, sessionName: string): string[] {
+export function assumeRoleCommands(roleArnVariable: string, sessionName: string): string[] {
   return [
     `creds="$(aws sts assume-role --role-arn "$${roleArnVariable}" --role-session-name "${sessionName}-$CODEBUILD_BUILD_NUMBER" --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text)"`,
     'export AWS_ACCESS_KEY_ID="$(printf %s "$creds" | cut -f1)"',

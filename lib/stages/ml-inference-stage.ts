@@ -11,6 +11,7 @@ import { DATA_CAPTURE_PREFIX } from '../app/model/model-endpoint';
 import { NetworkStack } from '../app/network-stack';
 import { OperationsStack } from '../app/operations-stack';
 import { createRolloutPolicy, DEV_ROLLOUT_POLICY, type RolloutPolicy } from '../../services/rollout/policy';
+import { registryReaderRoleName } from '../../services/registry/names';
 import type { StageConfig } from './stage-config';
 
 /** Properties of {@link MlInferenceStage}. */
@@ -46,6 +47,8 @@ export interface StagePipelineRoles {
   readonly smokeTestRoleArn: string;
   /** May only start and describe executions of this stage's rollout. */
   readonly rolloutRoleArn: string;
+  /** May only read this stage's model registry (the pre-deploy guard, converge). */
+  readonly registryReaderRoleArn: string;
 }
 
 /**
@@ -165,6 +168,7 @@ export class MlInferenceStage extends Stage {
       pipelineAccount: props.pipelineAccount ?? config.target.account,
       smokeTestRoleName: roleNames.smokeTest,
       rolloutRoleName: roleNames.rollout,
+      registryReaderRoleName: roleNames.registryReader,
     });
     const ops = this.operationsStack;
     this.pipelineOutputs = {
@@ -178,6 +182,7 @@ export class MlInferenceStage extends Stage {
     this.pipelineRoles = {
       smokeTestRoleArn: roleArn(roleNames.smokeTest),
       rolloutRoleArn: roleArn(roleNames.rollout),
+      registryReaderRoleArn: roleArn(roleNames.registryReader),
     };
 
     for (const stack of this.node.children) {
@@ -192,13 +197,17 @@ export class MlInferenceStage extends Stage {
 }
 
 /**
- * Names of the two roles the pipeline account assumes in a stage. They are an interface between
+ * Names of the roles the pipeline account assumes in a stage. They are an interface between
  * accounts (the pipeline must name their ARNs before the stage exists), namespaced by project and
  * stage so two stages fit in one account.
  */
 export function pipelineRoleNames(
   project: string,
   stageName: string,
-): { smokeTest: string; rollout: string } {
-  return { smokeTest: `${project}-${stageName}-smoke-test`, rollout: `${project}-${stageName}-rollout` };
+): { smokeTest: string; rollout: string; registryReader: string } {
+  return {
+    smokeTest: `${project}-${stageName}-smoke-test`,
+    rollout: `${project}-${stageName}-rollout`,
+    registryReader: registryReaderRoleName(project, stageName),
+  };
 }

@@ -91,6 +91,17 @@ export interface SourceConfig {
   readonly connectionArn: string;
 }
 
+/** Who may approve the prod deploy, and who is told that an approval is waiting. */
+export interface ApprovalConfig {
+  /**
+   * IAM roles or users of the pipeline account (ARNs) who may approve or reject the prod deploy; they
+   * must exist before the pipeline is deployed (the stack attaches its approver policy to them).
+   */
+  readonly approvers: string[];
+  /** Addresses e-mailed when an approval is waiting (with the dossier link and the commit). @default - none */
+  readonly emails?: string[];
+}
+
 /** The whole deployment: pipeline home, source and the two stages. */
 export interface AppConfig {
   /** Project name; prefixes Parameter Store paths and tags. Lowercase letters, digits and dashes. */
@@ -103,6 +114,8 @@ export interface AppConfig {
   readonly dev: StageConfig;
   /** The prod stage: deployed after manual approval. */
   readonly prod: StageConfig;
+  /** The prod approval's approvers and notifications. */
+  readonly approvals: ApprovalConfig;
 }
 
 /** Thrown when the configuration cannot produce a deployable app; lists every problem at once. */
@@ -120,6 +133,7 @@ const CONNECTION_ARN =
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
 const NAME = /^[a-z][a-z0-9-]{1,20}$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::(\d{12}):(role|user)\/([\w+=,.@/-]+)$/;
 /** Retention values CloudWatch Logs accepts. */
 const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
@@ -260,6 +274,36 @@ function checkEndpoint(key: string, endpoint: EndpointConfig, problems: string[]
   }
 }
 
+function checkApprovals(
+  approvals: ApprovalConfig | undefined,
+  pipelineAccount: string | undefined,
+  problems: string[],
+): void {
+  const approvers = approvals?.approvers ?? [];
+  if (approvers.length === 0) {
+    problems.push(
+      `approvals.approvers: name at least one IAM role or user of the pipeline account (arn:aws:iam::${pipelineAccount ?? '<account>'}:role/<name>) who may approve prod`,
+    );
+  }
+  for (const arn of approvers) {
+    const match = PRINCIPAL_ARN.exec(arn);
+    if (!match) {
+      problems.push(
+        `approvals.approvers: '${arn}' is not an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)`,
+      );
+    } else if (match[1] !== pipelineAccount) {
+      problems.push(
+        `approvals.approvers: '${arn}' is in account ${match[1]}; approvers must be roles or users of the pipeline account ${pipelineAccount ?? ''} (only they can be given the approval right)`,
+      );
+    }
+  }
+  if (new Set(approvers).size !== approvers.length)
+    problems.push('approvals.approvers: list each approver once');
+  for (const email of approvals?.emails ?? []) {
+    if (!EMAIL.test(email)) problems.push(`approvals.emails: '${email}' is not an e-mail address`);
+  }
+}
+
 /**
  * Checks the configuration before anything is built, so a mistake fails synth with a message that
  * says what to change rather than failing a CloudFormation deployment later.
@@ -291,6 +335,7 @@ export function validateConfig(config: AppConfig): AppConfig {
   }
   checkStage('dev', config.dev, problems);
   checkStage('prod', config.prod, problems);
+  checkApprovals(config.approvals, config.pipeline?.account, problems);
   if (config.dev && config.prod) {
     if (config.dev.stageName === config.prod.stageName) {
       problems.push(`dev.stageName and prod.stageName are both '${config.dev.stageName}'; they must differ`);

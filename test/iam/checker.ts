@@ -596,7 +596,7 @@ function vpcOfSubnet(stage: StageTemplates, subnet: unknown, stack: string): Res
   return ref && vpcId !== undefined ? referencedResource(vpcId, stage, ref.stack) : undefined;
 }
 
-/** The principal of a Lambda function, Batch job definition or state machine resource. */
+/** The principal of a Lambda function, Batch job definition, state machine or assumed role resource. */
 export function principalOf(stage: StageTemplates, ref: ResourceRef): Principal {
   const resource = resourceOf(stage, ref);
   const p = resource?.Properties ?? {};
@@ -624,6 +624,9 @@ export function principalOf(stage: StageTemplates, ref: ResourceRef): Principal 
     }
     case 'AWS::StepFunctions::StateMachine':
       return { resource: ref, role: roleOf(p.RoleArn), environment: {}, vpc: undefined };
+    case 'AWS::IAM::Role':
+      // A role that code outside the stage assumes (a pipeline step, a CLI): it is its own principal.
+      return { resource: ref, role: ref, environment: {}, vpc: undefined };
     default:
       throw new Error(
         `${ref.stack}/${ref.logicalId} (${resource?.Type ?? 'missing'}) is no function, job or state machine`,

@@ -20,6 +20,7 @@ const INTEGRATION_TESTS = [
   'test/smoke',
   'test/local',
   'test/iam/adapters',
+  'test/registry',
 ];
 
 interface Fragment {

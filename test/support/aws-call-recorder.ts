@@ -18,7 +18,9 @@ export type Component =
   | 'drift'
   | 'batch-scorer'
   | 'rollout-judge'
-  | 'analytics-export';
+  | 'analytics-export'
+  | 'registry-guard'
+  | 'converge';
 
 /** Entry files (relative to the repository root) that identify each component on a stack. */
 export const COMPONENT_ENTRIES: Readonly<Record<string, Component>> = {
@@ -30,6 +32,8 @@ export const COMPONENT_ENTRIES: Readonly<Record<string, Component>> = {
   'services/batch/scorer.ts': 'batch-scorer',
   'services/rollout/judge-handler.ts': 'rollout-judge',
   'services/analytics-export/handler.ts': 'analytics-export',
+  'services/registry/guard-main.ts': 'registry-guard',
+  'services/registry/converge-main.ts': 'converge',
 };
 
 /** One AWS API call as the SDK saw it. */

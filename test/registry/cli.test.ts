@@ -1,0 +1,211 @@
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { SsmRegistryReader } from '../../services/registry/adapters/registry';
+import { runConverge, usage as convergeUsage } from '../../services/registry/converge-main';
+import { runGuard, usage as guardUsage } from '../../services/registry/guard-main';
+import { MODEL_VERSIONS_FILE } from '../../services/registry/model-versions';
+import type { StageRegistry } from '../../services/registry/stage-registry';
+import { startSsmStandIn, type SsmStandIn } from '../support/aws-json-stand-ins';
+import { localCredentials, localRegion } from '../support/local-aws';
+
+/**
+ * The guard and converge commands against a Parameter Store stand-in, through the same SSM adapter
+ * they use in the pipeline (so their GetParameter calls are recorded for test/iam).
+ */
+const prefix = '/mlinference/dev/model';
+const doc = (version: string, status: string) =>
+  JSON.stringify({ version, featureCount: 4, labels: [], status });
+
+let promoted: SsmStandIn;
+let rolledBack: SsmStandIn;
+let empty: SsmStandIn;
+
+beforeAll(async () => {
+  [promoted, rolledBack, empty] = await Promise.all([
+    startSsmStandIn({
+      [`${prefix}/active-version`]: 'v1.1.0',
+      [`${prefix}/versions/v1.0.0`]: doc('v1.0.0', 'baseline'),
+      [`${prefix}/versions/v1.1.0`]: doc('v1.1.0', 'active'),
+    }),
+    startSsmStandIn({
+      [`${prefix}/active-version`]: 'v1.0.0',
+      [`${prefix}/versions/v1.0.0`]: doc('v1.0.0', 'baseline'),
+      [`${prefix}/versions/v1.1.0`]: doc('v1.1.0', 'rejected'),
+    }),
+    startSsmStandIn({}),
+  ]);
+});
+
+afterAll(() => Promise.all([promoted, rolledBack, empty].map((s) => s.close())));
+
+function io(standIn: SsmStandIn) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: {
+      out: (line: string) => out.push(line),
+      err: (line: string) => err.push(line),
+      env: {},
+      now: () => new Date('2026-12-01T12:00:00Z'),
+      reader: (_registry: StageRegistry) =>
+        new SsmRegistryReader(
+          new SSMClient({ endpoint: standIn.url, region: localRegion, credentials: localCredentials }),
+        ),
+    },
+  };
+}
+
+/** A scratch copy of the shipped config/model-versions.json (dev: v1.0.0 baseline, v1.1.0 candidate). */
+function scratchFile(): string {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'model-versions-')), 'model-versions.json');
+  copyFileSync(MODEL_VERSIONS_FILE, file);
+  return file;
+}
+
+describe('npm run converge', () => {
+  it('--dry-run after a promotion: the promoted candidate becomes the baseline', async () => {
+    const file = scratchFile();
+    const run = io(promoted);
+    expect(await runConverge(['--stage', 'dev', '--dry-run', '--file', file], run.io)).toBe(0);
+    expect(run.out.join('\n')).toContain(`--- a/config/model-versions.json
++++ b/config/model-versions.json
+@@ -1,10 +1,10 @@
+ {
+   "dev": {
+-    "baselineVersion": "v1.0.0",
++    "baselineVersion": "v1.1.0",
+     "candidateVersion": "v1.1.0"
+   },
+   "prod": {`);
+    expect(run.out).toContain('converge: dev: v1.1.0 was promoted; it becomes the baseline');
+    expect(readFileSync(file, 'utf8')).toBe(readFileSync(MODEL_VERSIONS_FILE, 'utf8'));
+  });
+
+  it('--dry-run after a rollback: the rejected candidate is no longer proposed', async () => {
+    const run = io(rolledBack);
+    expect(await runConverge(['--stage', 'dev', '--dry-run', '--file', scratchFile()], run.io)).toBe(0);
+    const diff = run.out.join('\n');
+    expect(diff).toContain(`   "dev": {
+     "baselineVersion": "v1.0.0",
+-    "candidateVersion": "v1.1.0"
++    "candidateVersion": "v1.0.0"
+   },`);
+    expect(diff).not.toMatch(/^[-+] +"baselineVersion"/m);
+  });
+
+  it('--dry-run with nothing recorded yet changes nothing', async () => {
+    const run = io(empty);
+    expect(await runConverge(['--stage', 'dev', '--dry-run', '--file', scratchFile()], run.io)).toBe(0);
+    expect(run.out).toEqual([
+      `converge: reading ${prefix} in 222222222222 (us-east-1)`,
+      `converge: dev: the registry records nothing yet (${prefix}/active-version does not exist)`,
+      'converge: config/model-versions.json already says what dev serves; nothing to change',
+    ]);
+  });
+
+  it('writes the converged file, after which the guard passes and converge has nothing left to do', async () => {
+    const file = scratchFile();
+    expect(await runConverge(['--stage', 'dev', '--file', file], io(promoted).io)).toBe(0);
+    const written = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect(written.dev).toEqual({ baselineVersion: 'v1.1.0', candidateVersion: 'v1.1.0' });
+    const again = io(promoted);
+    expect(await runConverge(['--stage', 'dev', '--file', file], again.io)).toBe(0);
+    expect(again.out.at(-1)).toMatch(/nothing to change/);
+    const report = path.join(path.dirname(file), 'guard.json');
+    expect(await runGuard(['--stage', 'dev', '--file', file, '--report', report], io(promoted).io)).toBe(0);
+  });
+
+  it('explains what it needs when there are no credentials', async () => {
+    const run = io(empty);
+    const noCredentials = async () => {
+      const error = new Error('Could not load credentials from any providers');
+      error.name = 'CredentialsProviderError';
+      throw error;
+    };
+    const code = await runConverge(['--stage', 'dev', '--dry-run', '--file', scratchFile()], {
+      ...run.io,
+      reader: () =>
+        new SsmRegistryReader(
+          new SSMClient({ endpoint: empty.url, region: localRegion, credentials: noCredentials }),
+        ),
+    });
+    expect(code).toBe(1);
+    expect(run.err.join('\n')).toContain('No AWS credentials found');
+    expect(run.err.join('\n')).toContain('account 222222222222 (us-east-1)');
+    expect(run.err.join('\n')).toContain(
+      '--role-arn arn:aws:iam::222222222222:role/mlinference-dev-registry-reader',
+    );
+  });
+
+  it('prints --help, and exits 2 naming an unknown flag', async () => {
+    const help = io(empty);
+    expect(await runConverge(['--help'], help.io)).toBe(0);
+    expect(help.out).toEqual([convergeUsage]);
+    const bad = io(empty);
+    expect(await runConverge(['--stage', 'dev', '--force'], bad.io)).toBe(2);
+    expect(bad.err.join('\n')).toContain("'--force'");
+    expect(await runConverge(['--stage', 'qa'], bad.io)).toBe(2);
+  });
+});
+
+describe('npm run guard', () => {
+  it('fails the shipped config after dev promoted v1.1.0, naming the field, and writes the report', async () => {
+    const file = scratchFile();
+    const report = path.join(path.dirname(file), 'reports', 'guard.json');
+    const run = io(promoted);
+    const code = await runGuard(
+      ['--stage', 'dev', '--file', file, '--report', report, '--commit', 'c0ffee'],
+      run.io,
+    );
+    expect(code).toBe(1);
+    expect(run.err[0]).toMatch(
+      /^guard: FAIL dev\.baselineVersion: config\/model-versions\.json: dev\.baselineVersion is "v1\.0\.0" but dev serves "v1\.1\.0"/,
+    );
+    const written = JSON.parse(readFileSync(report, 'utf8')) as Record<string, unknown>;
+    expect(written).toMatchObject({ stage: 'dev', outcome: 'fail', commit: 'c0ffee' });
+    expect(promoted.calls.map((c) => c.input.Name)).toEqual(
+      expect.arrayContaining([
+        `${prefix}/active-version`,
+        `${prefix}/versions/v1.0.0`,
+        `${prefix}/versions/v1.1.0`,
+      ]),
+    );
+  });
+
+  it('fails a candidate dev rejected', async () => {
+    const run = io(rolledBack);
+    const report = path.join(mkdtempSync(path.join(os.tmpdir(), 'guard-')), 'guard.json');
+    expect(await runGuard(['--stage', 'dev', '--file', scratchFile(), '--report', report], run.io)).toBe(1);
+    expect(run.err[0]).toMatch(/^guard: FAIL dev\.candidateVersion: /);
+  });
+
+  it('passes without reading when the pipeline says the stage was never deployed', async () => {
+    const run = io(empty);
+    const before = empty.calls.length;
+    const report = path.join(mkdtempSync(path.join(os.tmpdir(), 'guard-')), 'guard.json');
+    expect(
+      await runGuard(
+        ['--stage', 'dev', '--not-deployed', '--file', scratchFile(), '--report', report],
+        run.io,
+      ),
+    ).toBe(0);
+    expect(empty.calls.length).toBe(before);
+    expect(JSON.parse(readFileSync(report, 'utf8'))).toMatchObject({
+      outcome: 'pass',
+      registry: { activeVersion: null },
+    });
+  });
+
+  it('prints --help, and exits 2 naming an unknown flag', async () => {
+    const help = io(empty);
+    expect(await runGuard(['--help'], help.io)).toBe(0);
+    expect(help.out).toEqual([guardUsage]);
+    const bad = io(empty);
+    expect(await runGuard(['--stage', 'dev', '--yolo'], bad.io)).toBe(2);
+    expect(bad.err.join('\n')).toContain("'--yolo'");
+  });
+});
