@@ -14,15 +14,15 @@ export const GUARD_REPORT_FILE = 'reports/guard.json';
  * the stage, the stage does not exist yet (the first run): the guard records that and passes. If the
  * stage was deployed before, an unassumable role fails the step.
  */
-function guardCommand(stageKey: StageKey, pipelineStageName: string): string {
+export function guardCommand(stageKey: StageKey, pipelineStageName: string): string {
   const guard = `npm run guard -- --stage ${stageKey} --report ${GUARD_REPORT_FILE}`;
   const deployedBefore =
     'aws codepipeline list-action-executions --pipeline-name "${CODEBUILD_INITIATOR#codepipeline/}" ' +
     `--query "actionExecutionDetails[?stageName=='${pipelineStageName}' && status=='Succeeded' && input.actionTypeId.provider=='CloudFormation'].actionName" --output text`;
-  const [assume, ...exports] = assumeRoleCommands('REGISTRY_ROLE_ARN', 'registry-guard');
+  const [assume, ...exportLines] = assumeRoleCommands('REGISTRY_ROLE_ARN', 'registry-guard');
   return [
     `if ${assume!}; then`,
-    ...exports.map((line) => `  ${line}`),
+    ...exportLines.map((line) => `  ${line}`),
     `  ${guard}`,
     `elif [ -z "$(${deployedBefore})" ]; then`,
     `  ${guard} --not-deployed`,

@@ -5,6 +5,8 @@ import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { createApp, type BuiltApp } from '../../lib/create-app';
 import { SYNTH_COMMANDS } from '../../lib/pipeline/pipeline-stack';
 import { SMOKE_JUNIT_FILE } from '../../lib/pipeline/post-deploy-steps';
+import { GUARD_REPORT_FILE } from '../../lib/pipeline/registry-guard-step';
+import { iamMatches } from '../iam/checker';
 import type { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
 import { cdkJsonContext, tempOutdir, testConfig } from '../support/cdk-app';
 
@@ -290,11 +292,157 @@ describe('post-deploy steps', () => {
     expect(order.indexOf('Dev')).toBe(order.indexOf('Prod') - 1);
     const prod = stageNamed('Prod');
     const approval = prod.Actions.find((a) => a.ActionTypeId.Category === 'Approval')!;
-    const others = prod.Actions.filter((a) => a !== approval);
+    // The registry guard runs first, so an approver is never asked about a commit it would stop.
+    const guard = actionNamed(prod, 'RegistryGuard');
+    expect(guard.RunOrder ?? 1).toBeLessThan(approval.RunOrder ?? 1);
+    const others = prod.Actions.filter((a) => a !== approval && a !== guard);
     expect(Math.min(...others.map((a) => a.RunOrder ?? 1))).toBeGreaterThan(approval.RunOrder ?? 1);
     // Dev's last action is its rollout.
     const dev = stageNamed('Dev');
     const last = dev.Actions.reduce((a, b) => ((a.RunOrder ?? 1) >= (b.RunOrder ?? 1) ? a : b));
     expect(last.Name).toBe('CanaryRollout');
+  });
+});
+
+describe('registry guard and prod approvals', () => {
+  type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  const resources = (): Resources => template.toJSON().Resources as Resources;
+  const stageNamed = (name: string): PipelineStage => stages.find((s) => s.Name === name)!;
+  const envOf = (action: Action): Record<string, string> =>
+    Object.fromEntries(
+      (
+        JSON.parse(action.Configuration!.EnvironmentVariables as string) as { name: string; value: string }[]
+      ).map((v) => [v.name, v.value]),
+    );
+  const sourceNamespace = (): string => stages[0].Actions[0].Namespace!;
+  /** Every Allow statement of every policy in the pipeline template, with where it is attached. */
+  const allowStatements = (): { id: string; roles: unknown; statement: PolicyStatement }[] =>
+    Object.entries(resources()).flatMap(([id, r]) => {
+      const documents =
+        r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy'
+          ? [r.Properties.PolicyDocument]
+          : r.Type === 'AWS::IAM::Role'
+            ? ((r.Properties.Policies as { PolicyDocument: unknown }[] | undefined) ?? []).map(
+                (p) => p.PolicyDocument,
+              )
+            : [];
+      return documents.flatMap((d) =>
+        (d as { Statement: PolicyStatement[] }).Statement.filter((st) => st.Effect === 'Allow').map(
+          (statement) => ({ id, roles: r.Properties.Roles ?? [{ Ref: id }], statement }),
+        ),
+      );
+    });
+  const allows = (statement: PolicyStatement, action: string): boolean =>
+    [statement.Action].flat().some((pattern) => iamMatches(pattern, action, true));
+
+  it.each([
+    ['Dev', 'dev'],
+    ['Prod', 'prod'],
+  ] as const)('%s: the guard reads that stage registry before anything of the wave deploys', (name, key) => {
+    const stage = stageNamed(name);
+    const guard = stage.Actions.find((a) => a.Name === 'RegistryGuard')!;
+    const firstDeploy = Math.min(
+      ...stage.Actions.filter((a) => a.ActionTypeId.Provider === 'CloudFormation').map(
+        (a) => a.RunOrder ?? 1,
+      ),
+    );
+    expect(guard.RunOrder ?? 1).toBeLessThan(firstDeploy);
+    const wave = built.pipeline!.stages[key];
+    expect(envOf(guard)).toEqual({ COMMIT_ID: `#{${sourceNamespace()}.CommitId}` });
+    const project = template.findResources('AWS::CodeBuild::Project')[projectOfAction(guard)];
+    expect(project.Properties.Environment.EnvironmentVariables).toContainEqual({
+      Name: 'REGISTRY_ROLE_ARN',
+      Type: 'PLAINTEXT',
+      Value: built.pipeline!.resolve(wave.pipelineRoles.registryReaderRoleArn),
+    });
+    const spec = JSON.parse(buildSpecOf(projectOfAction(guard))) as {
+      phases: { build: { commands: string[] } };
+      artifacts: { 'base-directory': string };
+    };
+    const script = spec.phases.build.commands.join('\n');
+    expect(script).toContain(`npm run guard -- --stage ${key} --report ${GUARD_REPORT_FILE}`);
+    expect(script).toContain('aws sts assume-role --role-arn "$REGISTRY_ROLE_ARN"');
+    // Its report is the step's output artifact, for the dossier.
+    expect(spec.artifacts['base-directory']).toBe(path.dirname(GUARD_REPORT_FILE));
+  });
+
+  it('lets each guard assume only its own stage registry reader role, which the stage creates', () => {
+    for (const [name, key] of [
+      ['Dev', 'dev'],
+      ['Prod', 'prod'],
+    ] as const) {
+      const guard = stageNamed(name).Actions.find((a) => a.Name === 'RegistryGuard')!;
+      const project = template.findResources('AWS::CodeBuild::Project')[projectOfAction(guard)];
+      const roleId = (project.Properties.ServiceRole as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const assumes = allowStatements().filter(
+        ({ roles, statement }) =>
+          JSON.stringify(roles) === JSON.stringify([{ Ref: roleId }]) && allows(statement, 'sts:AssumeRole'),
+      );
+      expect(assumes.map((a) => a.statement.Resource)).toEqual([
+        built.pipeline!.resolve(built.pipeline!.stages[key].pipelineRoles.registryReaderRoleArn),
+      ]);
+      const wave = built.pipeline!.stages[key];
+      const ops = assembly
+        .getNestedAssembly(`assembly-MlInferencePipeline-${name}`)
+        .getStackByName(wave.operationsStack.stackName).template as { Resources: Resources };
+      const names = Object.values(ops.Resources).map((r) => r.Properties.RoleName);
+      expect(names).toContain(`${testConfig.project}-${testConfig[key].stageName}-registry-reader`);
+    }
+  });
+
+  it('allows PutApprovalResult only to the named approvers, and only on the prod approval action', () => {
+    const granting = allowStatements().filter(({ statement }) =>
+      allows(statement, 'codepipeline:PutApprovalResult'),
+    );
+    expect(granting).toHaveLength(1);
+    const [{ id, roles, statement }] = granting;
+    expect(resources()[id].Type).toBe('AWS::IAM::ManagedPolicy');
+    expect(roles).toEqual(testConfig.approvals.approvers.map((arn) => arn.split('/').pop()));
+    const pipelineId = Object.keys(template.findResources('AWS::CodePipeline::Pipeline'))[0];
+    expect(statement.Resource).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          `arn:aws:codepipeline:${testConfig.pipeline.region}:${testConfig.pipeline.account}:`,
+          { Ref: pipelineId },
+          `/Prod/${stageNamed('Prod').Actions.find((a) => a.ActionTypeId.Category === 'Approval')!.Name}`,
+        ],
+      ],
+    });
+  });
+
+  it('announces the pending prod approval, with the commit, on an encrypted topic the approval action may publish to', () => {
+    const approval = stageNamed('Prod').Actions.find((a) => a.ActionTypeId.Category === 'Approval')!;
+    const topicRef = approval.Configuration!.NotificationArn as { Ref: string };
+    const topic = resources()[topicRef.Ref];
+    expect(topic.Type).toBe('AWS::SNS::Topic');
+    const keyId = (topic.Properties.KmsMasterKeyId as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    expect(resources()[keyId].Properties.EnableKeyRotation).toBe(true);
+    expect(approval.Configuration!.CustomData).toContain(`Commit: #{${sourceNamespace()}.CommitId}`);
+    // The topic policy lets exactly one principal publish: the approval action's role.
+    const topicPolicy = Object.values(template.findResources('AWS::SNS::TopicPolicy')).find(
+      (p) => JSON.stringify(p.Properties.Topics) === JSON.stringify([topicRef]),
+    )!;
+    const allowed = (
+      topicPolicy.Properties.PolicyDocument.Statement as (PolicyStatement & { Principal: unknown })[]
+    )
+      .filter((st) => st.Effect === 'Allow')
+      .map((st) => st.Principal);
+    expect(allowed).toHaveLength(1);
+    const actionRoleId = (allowed[0] as { AWS: { 'Fn::GetAtt': [string, string] } }).AWS['Fn::GetAtt'][0];
+    expect(actionRoleId).toMatch(/^PipelineProdPromoteToProdCodePipelineActionRole/);
+    // ...and that role may publish and use the topic's key.
+    const roleStatements = allowStatements()
+      .filter(({ roles }) => JSON.stringify(roles) === JSON.stringify([{ Ref: actionRoleId }]))
+      .map((s) => s.statement);
+    expect(roleStatements).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Action: 'sns:Publish', Resource: topicRef }),
+        expect.objectContaining({
+          Action: expect.arrayContaining(['kms:GenerateDataKey*', 'kms:Decrypt']),
+          Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
+        }),
+      ]),
+    );
   });
 });

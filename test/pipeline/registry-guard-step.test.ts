@@ -1,0 +1,75 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { guardCommand } from '../../lib/pipeline/registry-guard-step';
+
+/**
+ * The guard step's shell, run by POSIX sh as CodeBuild runs it, with `aws` and `npm` replaced by
+ * scripts that log their arguments: the first pipeline run (no stage yet), a deployed stage, and a
+ * deployed stage whose role cannot be assumed.
+ */
+function runScript(options: { assume: 'ok' | 'denied'; deployedBefore: boolean }) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'guard-step-'));
+  const log = path.join(dir, 'calls.log');
+  const script = (name: string, body: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, `#!/bin/sh\necho "${name} $*" >> "${log}"\n${body}\n`);
+    chmodSync(file, 0o755);
+  };
+  script(
+    'aws',
+    [
+      'case "$1 $2" in',
+      `  "sts assume-role") ${options.assume === 'ok' ? 'printf "AKIA\\tsecret\\ttoken\\n"' : 'echo "AccessDenied" >&2; exit 254'} ;;`,
+      `  "codepipeline list-action-executions") ${options.deployedBefore ? 'echo Operations.Deploy' : 'true'} ;;`,
+      'esac',
+    ].join('\n'),
+  );
+  script('npm', 'echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" >> "' + log + '"');
+  const result = spawnSync('sh', ['-c', guardCommand('prod', 'Prod')], {
+    env: {
+      PATH: `${dir}:/usr/bin:/bin`,
+      REGISTRY_ROLE_ARN: 'arn:aws:iam::333333333333:role/mlinference-prod-registry-reader',
+      CODEBUILD_INITIATOR: 'codepipeline/MlInferencePipeline-Pipeline-ABC',
+      CODEBUILD_BUILD_NUMBER: '7',
+    },
+    encoding: 'utf8',
+  });
+  return {
+    status: result.status,
+    stderr: result.stderr,
+    calls: readFileSync(log, 'utf8').trim().split('\n'),
+  };
+}
+
+describe('registry guard step shell', () => {
+  it('runs the guard with the assumed role credentials when the role can be assumed', () => {
+    const { status, calls } = runScript({ assume: 'ok', deployedBefore: true });
+    expect(status).toBe(0);
+    expect(calls).toEqual([
+      expect.stringMatching(
+        /^aws sts assume-role --role-arn arn:aws:iam::333333333333:role\/mlinference-prod-registry-reader /,
+      ),
+      'npm run guard -- --stage prod --report reports/guard.json',
+      'AWS_ACCESS_KEY_ID=AKIA',
+    ]);
+  });
+
+  it('on the first pipeline run (role missing, stage never deployed) records that and passes', () => {
+    const { status, calls } = runScript({ assume: 'denied', deployedBefore: false });
+    expect(status).toBe(0);
+    expect(calls[1]).toBe(
+      'aws codepipeline list-action-executions --pipeline-name MlInferencePipeline-Pipeline-ABC ' +
+        "--query actionExecutionDetails[?stageName=='Prod' && status=='Succeeded' && input.actionTypeId.provider=='CloudFormation'].actionName --output text",
+    );
+    expect(calls[2]).toBe('npm run guard -- --stage prod --report reports/guard.json --not-deployed');
+  });
+
+  it('fails when the role cannot be assumed although the pipeline deployed the stage before', () => {
+    const { status, stderr, calls } = runScript({ assume: 'denied', deployedBefore: true });
+    expect(status).toBe(1);
+    expect(stderr).toContain("deployed Prod before: check the role's trust policy");
+    expect(calls.some((c) => c.startsWith('npm'))).toBe(false);
+  });
+});
