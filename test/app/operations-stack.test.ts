@@ -344,7 +344,7 @@ describe('pipeline roles', () => {
   }
 
   it('are trusted by the pipeline account only', () => {
-    for (const prefix of ['SmokeTestRole', 'RolloutRole']) {
+    for (const prefix of ['SmokeTestRole', 'RolloutRole', 'RegistryReaderRole']) {
       const principals = trustedPrincipals(role(prefix).props);
       expect(principals).toHaveLength(1);
       expect(principals[0]).toContain(`:iam::${PIPELINE_ACCOUNT}:root`);
@@ -377,6 +377,29 @@ describe('pipeline roles', () => {
     );
     expect(describe).toContain(':execution:');
     expect(describe).toContain(machineId);
+  });
+
+  it("registry reader role may only read this stage's registry parameters, not prod's", () => {
+    const statements = statementsOf(role('RegistryReaderRole').id);
+    expect(statements).toHaveLength(1);
+    expect(statements[0].Action).toBe('ssm:GetParameter');
+    const prefix = `/${testConfig.project}/${testConfig.dev.stageName}/model`;
+    const { account, region } = testConfig.dev.target;
+    expect(dev.operationsStack.resolve(statements[0].Resource)).toEqual([
+      `arn:aws:ssm:${region}:${account}:parameter${prefix}/active-version`,
+      `arn:aws:ssm:${region}:${account}:parameter${prefix}/versions/*`,
+    ]);
+    // Every registry parameter the dev stage deploys is inside that grant; none of prod's is.
+    const names = (template: Template) =>
+      Object.values(template.findResources('AWS::SSM::Parameter')).map((p) => p.Properties.Name as string);
+    const devNames = names(Template.fromStack(dev.inferenceStack));
+    expect(devNames.length).toBeGreaterThanOrEqual(3);
+    for (const name of devNames) expect(name.startsWith(`${prefix}/`)).toBe(true);
+    for (const name of names(Template.fromStack(prod.inferenceStack)))
+      expect(name.startsWith(`${prefix}/`)).toBe(false);
+    expect(role('RegistryReaderRole').props.RoleName).toBe(
+      `${testConfig.project}-${testConfig.dev.stageName}-registry-reader`,
+    );
   });
 
   it('are outputs next to the rollout state machine', () => {

@@ -56,6 +56,26 @@ describe('validateConfig', () => {
       /source\.repository: 'no-owner' must look like 'owner\/name'/,
     ],
     [
+      'no approvers',
+      (c) => ({ ...c, approvals: { approvers: [] } }),
+      /approvals\.approvers: name at least one IAM role or user of the pipeline account/,
+    ],
+    [
+      'an approver in another account',
+      (c) => ({ ...c, approvals: { approvers: ['arn:aws:iam::222222222222:role/Approver'] } }),
+      /approvals\.approvers: 'arn:aws:iam::222222222222:role\/Approver' is in account 222222222222; approvers must be roles or users of the pipeline account 111111111111/,
+    ],
+    [
+      'an approver that is not a role or user',
+      (c) => ({ ...c, approvals: { approvers: ['arn:aws:iam::111111111111:group/Approvers'] } }),
+      /approvals\.approvers: .* is not an IAM role or user ARN/,
+    ],
+    [
+      'a malformed approval e-mail',
+      (c) => ({ ...c, approvals: { ...c.approvals, emails: ['release-team'] } }),
+      /approvals\.emails: 'release-team' is not an e-mail address/,
+    ],
+    [
       'dev and prod on one account and region',
       (c) => ({ ...c, prod: { ...c.prod, target: { ...c.dev.target } } }),
       /dev and prod both deploy to account 222222222222 in us-east-1/,
