@@ -41,27 +41,34 @@ export function planConvergence(
     );
   }
   const { rollback } = current;
-  if (rollback && rollback.toVersion === current.baselineVersion && current.baselineVersion !== active) {
+  // A declared rollback whose deploy did not reach active-version (see docs/ROLLOUT.md, known limits).
+  const rollbackPending =
+    rollback !== undefined &&
+    rollback.toVersion === current.baselineVersion &&
+    current.baselineVersion !== active;
+  const proposed = current.candidateVersion !== current.baselineVersion;
+  const candidateStatus = registry.statuses[current.candidateVersion];
+  if (proposed && candidateStatus === 'active') {
+    return plan(
+      'promotion',
+      { baselineVersion: active, candidateVersion: active },
+      `${stage}: ${current.candidateVersion} was promoted; it becomes the baseline`,
+    );
+  }
+  if (proposed && candidateStatus === 'rejected') {
+    // After a rejection VariantA serves everything: the registry's version, or the declared rollback's.
+    const served = rollbackPending ? current.baselineVersion : active;
+    return plan(
+      'rollback',
+      { baselineVersion: served, candidateVersion: served, ...(rollbackPending ? { rollback } : {}) },
+      `${stage}: ${current.candidateVersion} was rejected and rolled back; ${served} stays the baseline and is no longer challenged`,
+    );
+  }
+  if (rollbackPending) {
     return plan(
       'intended-rollback',
       current,
       `${stage}: keeps the declared rollback to ${current.baselineVersion} (${rollback.reason}); the registry still records ${active} as served`,
-    );
-  }
-  const candidateStatus = registry.statuses[current.candidateVersion];
-  const settled: StageModelVersions = { baselineVersion: active, candidateVersion: active };
-  if (current.candidateVersion !== current.baselineVersion && candidateStatus === 'active') {
-    return plan(
-      'promotion',
-      settled,
-      `${stage}: ${current.candidateVersion} was promoted; it becomes the baseline`,
-    );
-  }
-  if (current.candidateVersion !== current.baselineVersion && candidateStatus === 'rejected') {
-    return plan(
-      'rollback',
-      settled,
-      `${stage}: ${current.candidateVersion} was rejected and rolled back; ${active} stays the baseline and is no longer challenged`,
     );
   }
   if (current.baselineVersion !== active) {
