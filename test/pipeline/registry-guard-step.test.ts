@@ -9,7 +9,7 @@ import { guardCommand } from '../../lib/pipeline/registry-guard-step';
  * scripts that log their arguments: the first pipeline run (no stage yet), a deployed stage, and a
  * deployed stage whose role cannot be assumed.
  */
-function runScript(options: { assume: 'ok' | 'denied'; deployedBefore: boolean }) {
+function runScript(options: { assume: 'ok' | 'denied'; deployedBefore: boolean; guardExit?: number }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'guard-step-'));
   const log = path.join(dir, 'calls.log');
   const script = (name: string, body: string) => {
@@ -26,7 +26,7 @@ function runScript(options: { assume: 'ok' | 'denied'; deployedBefore: boolean }
       'esac',
     ].join('\n'),
   );
-  script('npm', 'echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" >> "' + log + '"');
+  script('npm', `echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID" >> "${log}"\nexit ${options.guardExit ?? 0}`);
   const result = spawnSync('sh', ['-c', guardCommand('prod', 'Prod')], {
     env: {
       PATH: `${dir}:/usr/bin:/bin`,
@@ -54,6 +54,10 @@ describe('registry guard step shell', () => {
       'npm run guard -- --stage prod --report reports/guard.json',
       'AWS_ACCESS_KEY_ID=AKIA',
     ]);
+  });
+
+  it('fails the step when the guard fails', () => {
+    expect(runScript({ assume: 'ok', deployedBefore: true, guardExit: 1 }).status).toBe(1);
   });
 
   it('on the first pipeline run (role missing, stage never deployed) records that and passes', () => {

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -181,6 +181,26 @@ describe('npm run guard', () => {
     const report = path.join(mkdtempSync(path.join(os.tmpdir(), 'guard-')), 'guard.json');
     expect(await runGuard(['--stage', 'dev', '--file', scratchFile(), '--report', report], run.io)).toBe(1);
     expect(run.err[0]).toMatch(/^guard: FAIL dev\.candidateVersion: /);
+  });
+
+  it('passes an intended rollback read from the registry and records it in the report', async () => {
+    const file = scratchFile();
+    const versions = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const reason = 'v1.1.0 mislabels a customer segment (INC-42)';
+    versions.dev = {
+      baselineVersion: 'v1.0.0',
+      candidateVersion: 'v1.0.0',
+      rollback: { toVersion: 'v1.0.0', reason },
+    };
+    writeFileSync(file, JSON.stringify(versions));
+    const report = path.join(path.dirname(file), 'guard.json');
+    const run = io(promoted);
+    expect(await runGuard(['--stage', 'dev', '--file', file, '--report', report], run.io)).toBe(0);
+    expect(run.out.at(-1)).toMatch(/^guard: PASS dev \(intended rollback\)/);
+    expect(JSON.parse(readFileSync(report, 'utf8'))).toMatchObject({
+      outcome: 'pass',
+      intendedRollback: { fromVersion: 'v1.1.0', toVersion: 'v1.0.0', reason },
+    });
   });
 
   it('passes without reading when the pipeline says the stage was never deployed', async () => {
