@@ -1,0 +1,394 @@
+/** The dossier as one Markdown page and one standalone HTML page (inline CSS and SVG, no scripts). */
+import { isFailedRollout, type Dossier } from './dossier';
+import type { AcknowledgementEntry } from './compliance-changes';
+import type { PermissionChange } from './infra-diff';
+import { rolloutChartSvg } from './rollout-chart';
+
+const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** Markdown table cell: no pipes or line breaks. */
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ', ');
+const shortId = (id: string): string => id.slice(0, 12);
+const when = (iso: string | null): string =>
+  iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '—';
+const seconds = (s: number): string => (s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(2)} s`);
+
+function commitLine(d: Dossier): string {
+  const c = d.commit;
+  return [
+    `${shortId(c.id)}`,
+    c.message ? `"${c.message.split('\n')[0]}"` : null,
+    c.author ? `by ${c.author}` : null,
+    c.time ? `at ${when(c.time)}` : null,
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+const ackReason = (a: AcknowledgementEntry): string => a.reasons.join(' / ');
+const permissionSentence = (p: PermissionChange): string =>
+  `${p.change === 'added' ? 'added or widened' : 'removed'}: ${p.effect} ${p.action} on ${p.resource}` +
+  `${p.principal ? ` for ${p.principal}` : ''}${p.condition ? ` when ${p.condition}` : ''} (${p.stack})`;
+
+/** Renders the dossier as Markdown. */
+export function renderMarkdown(d: Dossier): string {
+  const out: string[] = [];
+  out.push(`# Release dossier: ${shortId(d.commit.id)}`, '');
+  out.push(`**${d.headline}**`, '');
+  out.push(`- Commit: ${commitLine(d)}`);
+  out.push(`- Pipeline execution: ${d.executionId ?? 'none (local run)'}`);
+  out.push(
+    `- Compared with: ${d.previous ? `release ${d.previous.id} (commit ${shortId(d.previous.commit.id)}, recorded ${when(d.previous.recordedAt)})` : 'nothing (first release)'}`,
+  );
+  out.push(`- Models in dev: ${d.models.before ?? '?'} before, ${d.models.after ?? '?'} after`);
+  out.push(`- Generated: ${when(d.generatedAt)}`, '');
+
+  out.push(`## Permission changes (${d.permissions.length})`, '');
+  if (d.previous === null) out.push('Compared against nothing: there is no earlier release to widen.');
+  else if (d.permissions.length === 0) out.push('None.');
+  else {
+    out.push(
+      '| change | stack | effect | principal | action | resource | condition |',
+      '|---|---|---|---|---|---|---|',
+    );
+    for (const p of d.permissions)
+      out.push(
+        `| ${p.change === 'added' ? 'added or widened' : 'removed'} | ${cell(p.stack)} | ${p.effect} | ${cell(p.principal)} | ${cell(p.action)} | ${cell(p.resource)} | ${cell(p.condition)} |`,
+      );
+  }
+  out.push('');
+
+  out.push('## Infrastructure changes', '');
+  if (d.infrastructure.comparedWith === null) {
+    out.push('Compared against nothing. Stacks of this release:', '');
+    for (const s of d.infrastructure.stacks) out.push(`- ${s.stack}: ${s.resources} resources`);
+  } else {
+    const changed = d.infrastructure.stacks.filter((s) => s.status !== 'unchanged');
+    if (changed.length === 0) out.push(`No changes since release ${d.infrastructure.comparedWith}.`);
+    else {
+      out.push(
+        '| stack | status | added | removed | replaced | updated in place |',
+        '|---|---|---|---|---|---|',
+      );
+      for (const s of changed)
+        out.push(
+          `| ${s.stack} | ${s.status} | ${s.added.length} | ${s.removed.length} | ${s.replaced.length} | ${s.updated} |`,
+        );
+      for (const s of changed) {
+        if (s.added.length + s.removed.length + s.replaced.length === 0) continue;
+        out.push('', `### ${s.stack}`, '');
+        for (const r of s.added) out.push(`- added ${r.type} \`${r.path ?? r.logicalId}\``);
+        for (const r of s.removed) out.push(`- removed ${r.type} \`${r.path ?? r.logicalId}\``);
+        for (const r of s.replaced)
+          out.push(
+            `- ${r.impact} ${r.type} \`${r.path ?? r.logicalId}\` (${r.properties.join(', ') || 'type change'})`,
+          );
+      }
+    }
+  }
+  out.push('');
+
+  const c = d.compliance;
+  out.push('## Compliance', '');
+  out.push(
+    `Open findings: ${c.open.length === 0 ? 'none' : c.open.length}. Acknowledgements in this release: ${c.acknowledgements}.`,
+    '',
+  );
+  for (const o of c.open) out.push(`- OPEN **${o.pack}::${o.rule}** on \`${o.path}\`: ${o.description}`);
+  for (const [title, list] of [
+    [d.previous ? 'New acknowledgements' : 'Acknowledgements (all new: compared against nothing)', c.added],
+    ['Removed acknowledgements', c.removed],
+  ] as const) {
+    out.push(`### ${title} (${list.length})`, '');
+    if (list.length === 0) out.push('None.');
+    else {
+      out.push('| rule | resource | stages | reason | the rule requires |', '|---|---|---|---|---|');
+      for (const a of list)
+        out.push(
+          `| ${cell(`${a.pack}::${a.rule}`)} | ${cell(a.resource)} | ${a.stages.join(', ')} | ${cell(ackReason(a))} | ${cell(a.requires ?? '—')} |`,
+        );
+    }
+    out.push('');
+  }
+
+  out.push('## Dev smoke test', '');
+  if (!d.smoke) out.push('No smoke test report was given.');
+  else {
+    out.push(
+      `${d.smoke.passed} passed, ${d.smoke.failed} failed in ${seconds(d.smoke.seconds)} (${when(d.smoke.timestamp)}).`,
+      '',
+    );
+    out.push('| check | result | time | detail |', '|---|---|---|---|');
+    for (const ch of d.smoke.checks)
+      out.push(
+        `| ${cell(ch.name)} | ${ch.passed ? 'pass' : 'FAIL'} | ${seconds(ch.seconds)} | ${cell(ch.detail)} |`,
+      );
+  }
+  out.push('');
+
+  out.push('## Dev canary rollout', '');
+  const r = d.rollout;
+  if (!r) out.push('No rollout record was given.');
+  else if (isFailedRollout(r)) out.push(`**${r.outcome}**: ${r.error}: ${r.cause}`);
+  else {
+    out.push(
+      `**${r.outcome}**: ${r.endpointName}, ${r.baselineVersion} → ${r.candidateVersion}, ${r.minutes} minutes ` +
+        `(${when(r.startedAt)} to ${when(r.finishedAt)}), traffic source ${r.traffic}, ${r.record.decisions.length} decisions.`,
+      '',
+    );
+    out.push('| step | canary weight | decisions | first judged | last verdict |', '|---|---|---|---|---|');
+    for (const s of r.steps)
+      out.push(
+        `| ${s.index + 1} | ${s.weight}% | ${s.decisions} | ${when(s.firstJudgedAt)} | ${s.verdict ?? '—'} |`,
+      );
+    const decisive = r.record.decisions.filter((x) => x.verdict !== 'wait');
+    if (decisive.length > 0) {
+      out.push('', 'Decisions that moved the rollout:', '');
+      for (const x of decisive)
+        out.push(`- ${when(x.judgedAt)} ${x.verdict} at ${x.canaryWeight}%: ${x.reason}`);
+    }
+    out.push('', 'The chart of weight, error rate and latency per minute is in dossier.html.');
+  }
+  out.push('');
+  return `${out.join('\n')}\n`;
+}
+
+const CSS = `
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1b1b1b;max-width:64rem;margin:0 auto;padding:1.5rem}
+h1{font-size:1.5rem;margin:0 0 .5rem}h2{font-size:1.15rem;margin:1.8rem 0 .5rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+h3{font-size:1rem;margin:1.2rem 0 .4rem}
+.headline{padding:.7rem 1rem;border-left:4px solid #1f6fb2;background:#eef5fb;font-weight:600}
+.headline.widened{border-color:#c62828;background:#fdeeee}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:1rem 0}dl.facts dt{color:#555}dl.facts dd{margin:0;overflow-wrap:anywhere}
+table{width:100%;border-collapse:collapse;table-layout:fixed;margin:.4rem 0}
+th,td{border:1px solid #d6d6d6;padding:.3rem .45rem;text-align:left;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
+th{background:#f3f3f3;font-weight:600}
+code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere;word-break:break-all}
+.added{color:#a4161a;font-weight:600}.removed{color:#1b6b34}.pass{color:#1b6b34;font-weight:600}.fail{color:#a4161a;font-weight:600}
+.muted{color:#666}
+svg.rollout-chart{width:100%;height:auto;display:block;margin:.6rem 0}
+ul{padding-left:1.2rem}
+`;
+
+const td = (s: string, cls = ''): string => `<td${cls ? ` class="${cls}"` : ''}>${s}</td>`;
+/** A code cell; the diff library puts one action or resource per line. */
+const codeCell = (s: string): string =>
+  td(
+    s
+      ? s
+          .split('\n')
+          .map((line) => `<code>${esc(line)}</code>`)
+          .join('<br>')
+      : '<span class="muted">—</span>',
+  );
+const table = (cols: readonly [string, string][], rows: string[]): string =>
+  `<table><colgroup>${cols.map(([, w]) => `<col style="width:${w}">`).join('')}</colgroup>` +
+  `<thead><tr>${cols.map(([h]) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+
+/** Renders the dossier as a standalone HTML page. */
+export function renderHtml(d: Dossier): string {
+  const b: string[] = [];
+  const widened = d.permissions.some((p) => p.change === 'added');
+  b.push(`<h1>Release dossier: <code>${esc(shortId(d.commit.id))}</code></h1>`);
+  b.push(`<p class="headline${widened ? ' widened' : ''}" id="headline">${esc(d.headline)}</p>`);
+  b.push('<dl class="facts">');
+  const fact = (k: string, v: string): void => void b.push(`<dt>${esc(k)}</dt><dd>${v}</dd>`);
+  fact('Commit', `<code>${esc(d.commit.id)}</code>`);
+  if (d.commit.message) fact('Message', esc(d.commit.message.split('\n')[0]));
+  fact(
+    'Author',
+    esc(
+      [d.commit.author, d.commit.time ? when(d.commit.time) : null].filter(Boolean).join(', ') || 'unknown',
+    ),
+  );
+  fact('Pipeline execution', d.executionId ? `<code>${esc(d.executionId)}</code>` : 'none (local run)');
+  fact(
+    'Compared with',
+    d.previous
+      ? `release <code>${esc(d.previous.id)}</code> (commit <code>${esc(shortId(d.previous.commit.id))}</code>, recorded ${esc(when(d.previous.recordedAt))})`
+      : 'nothing: this is the first recorded release',
+  );
+  fact('Models in dev', `${esc(d.models.before ?? '?')} before → ${esc(d.models.after ?? '?')} after`);
+  fact('Generated', esc(when(d.generatedAt)));
+  b.push('</dl>');
+
+  b.push(`<h2 id="permissions">Permission changes (${d.permissions.length})</h2>`);
+  if (d.previous === null) b.push('<p>Compared against nothing: there is no earlier release to widen.</p>');
+  else if (d.permissions.length === 0) b.push('<p>None.</p>');
+  else
+    b.push(
+      table(
+        [
+          ['change', '10%'],
+          ['stack', '14%'],
+          ['effect', '7%'],
+          ['principal', '17%'],
+          ['action', '18%'],
+          ['resource', '22%'],
+          ['condition', '12%'],
+        ],
+        d.permissions.map(
+          (p) =>
+            `<tr class="permission" data-change="${p.change}">${td(p.change === 'added' ? 'added or widened' : 'removed', p.change)}${td(esc(p.stack))}${td(esc(p.effect))}` +
+            `${codeCell(p.principal)}${codeCell(p.action)}${codeCell(p.resource)}${codeCell(p.condition)}</tr>`,
+        ),
+      ),
+    );
+
+  b.push('<h2 id="infrastructure">Infrastructure changes</h2>');
+  if (d.infrastructure.comparedWith === null) {
+    b.push('<p>Compared against nothing. Stacks of this release:</p>');
+    b.push(
+      table(
+        [
+          ['stack', '70%'],
+          ['resources', '30%'],
+        ],
+        d.infrastructure.stacks.map((s) => `<tr>${td(esc(s.stack))}${td(String(s.resources))}</tr>`),
+      ),
+    );
+  } else {
+    const changed = d.infrastructure.stacks.filter((s) => s.status !== 'unchanged');
+    if (changed.length === 0)
+      b.push(`<p>No changes since release <code>${esc(d.infrastructure.comparedWith)}</code>.</p>`);
+    else {
+      b.push(
+        table(
+          [
+            ['stack', '40%'],
+            ['status', '12%'],
+            ['added', '12%'],
+            ['removed', '12%'],
+            ['replaced', '12%'],
+            ['updated', '12%'],
+          ],
+          changed.map(
+            (s) =>
+              `<tr>${td(esc(s.stack))}${td(s.status)}${td(String(s.added.length))}${td(String(s.removed.length))}${td(String(s.replaced.length))}${td(String(s.updated))}</tr>`,
+          ),
+        ),
+      );
+      for (const s of changed) {
+        if (s.added.length + s.removed.length + s.replaced.length === 0) continue;
+        b.push(`<h3>${esc(s.stack)}</h3><ul>`);
+        for (const r of s.added)
+          b.push(
+            `<li><span class="added">added</span> ${esc(r.type)} <code>${esc(r.path ?? r.logicalId)}</code></li>`,
+          );
+        for (const r of s.removed)
+          b.push(
+            `<li><span class="removed">removed</span> ${esc(r.type)} <code>${esc(r.path ?? r.logicalId)}</code></li>`,
+          );
+        for (const r of s.replaced)
+          b.push(
+            `<li><span class="added">${esc(r.impact)}</span> ${esc(r.type)} <code>${esc(r.path ?? r.logicalId)}</code> (${esc(r.properties.join(', ') || 'type change')})</li>`,
+          );
+        b.push('</ul>');
+      }
+    }
+  }
+
+  const c = d.compliance;
+  b.push('<h2 id="compliance">Compliance</h2>');
+  b.push(
+    `<p>Open findings: <strong>${c.open.length === 0 ? 'none' : c.open.length}</strong>. Acknowledgements in this release: ${c.acknowledgements}.</p>`,
+  );
+  if (c.open.length > 0)
+    b.push(
+      `<ul>${c.open.map((o) => `<li class="fail">${esc(`${o.pack}::${o.rule}`)} on <code>${esc(o.path)}</code>: ${esc(o.description)}</li>`).join('')}</ul>`,
+    );
+  for (const [title, list, id] of [
+    [
+      d.previous ? 'New acknowledgements' : 'Acknowledgements (all new: compared against nothing)',
+      c.added,
+      'new-acknowledgements',
+    ],
+    ['Removed acknowledgements', c.removed, 'removed-acknowledgements'],
+  ] as const) {
+    b.push(`<h3 id="${id}">${esc(title)} (${list.length})</h3>`);
+    if (list.length === 0) b.push('<p>None.</p>');
+    else
+      b.push(
+        table(
+          [
+            ['rule', '20%'],
+            ['resource', '22%'],
+            ['stages', '10%'],
+            ['reason', '28%'],
+            ['the rule requires', '20%'],
+          ],
+          list.map(
+            (a) =>
+              `<tr class="acknowledgement">${codeCell(`${a.pack}::${a.rule}`)}${codeCell(a.resource)}${td(esc(a.stages.join(', ')))}${td(esc(ackReason(a)))}${td(esc(a.requires ?? '—'))}</tr>`,
+          ),
+        ),
+      );
+  }
+
+  b.push('<h2 id="smoke">Dev smoke test</h2>');
+  if (!d.smoke) b.push('<p>No smoke test report was given.</p>');
+  else {
+    b.push(
+      `<p><span class="${d.smoke.failed ? 'fail' : 'pass'}">${d.smoke.passed} passed, ${d.smoke.failed} failed</span> in ${esc(seconds(d.smoke.seconds))} (${esc(when(d.smoke.timestamp))}).</p>`,
+    );
+    b.push(
+      table(
+        [
+          ['check', '34%'],
+          ['result', '10%'],
+          ['time', '12%'],
+          ['detail', '44%'],
+        ],
+        d.smoke.checks.map(
+          (ch) =>
+            `<tr>${td(esc(ch.name))}${td(ch.passed ? 'pass' : 'FAIL', ch.passed ? 'pass' : 'fail')}${td(esc(seconds(ch.seconds)))}${td(esc(ch.detail))}</tr>`,
+        ),
+      ),
+    );
+  }
+
+  b.push('<h2 id="rollout">Dev canary rollout</h2>');
+  const r = d.rollout;
+  if (!r) b.push('<p>No rollout record was given.</p>');
+  else if (isFailedRollout(r))
+    b.push(`<p class="fail">${esc(r.outcome)}: ${esc(r.error)}: ${esc(r.cause)}</p>`);
+  else {
+    b.push(
+      `<p><span class="pass">${esc(r.outcome)}</span>: <code>${esc(r.endpointName)}</code>, ${esc(r.baselineVersion)} → ${esc(r.candidateVersion)}, ` +
+        `${r.minutes} minutes (${esc(when(r.startedAt))} to ${esc(when(r.finishedAt))}), traffic source ${esc(r.traffic)}, ${r.record.decisions.length} decisions.</p>`,
+    );
+    b.push(
+      table(
+        [
+          ['step', '10%'],
+          ['canary weight', '18%'],
+          ['decisions', '14%'],
+          ['first judged', '34%'],
+          ['last verdict', '24%'],
+        ],
+        r.steps.map(
+          (s) =>
+            `<tr>${td(String(s.index + 1))}${td(`${s.weight}%`)}${td(String(s.decisions))}${td(esc(when(s.firstJudgedAt)))}${td(s.verdict ?? '—')}</tr>`,
+        ),
+      ),
+    );
+    const svg = rolloutChartSvg(r.record);
+    if (svg) b.push(svg);
+    const decisive = r.record.decisions.filter((x) => x.verdict !== 'wait');
+    if (decisive.length > 0)
+      b.push(
+        `<ul>${decisive.map((x) => `<li>${esc(when(x.judgedAt))} <strong>${x.verdict}</strong> at ${x.canaryWeight}%: ${esc(x.reason)}</li>`).join('')}</ul>`,
+      );
+  }
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Release dossier ${esc(shortId(d.commit.id))}</title><style>${CSS}</style></head>
+<body>
+${b.join('\n')}
+</body></html>
+`;
+}
+
+/** Used in the approval comment and the CLI's last line. */
+export const permissionSummary = (d: Dossier): string[] => d.permissions.map(permissionSentence);
