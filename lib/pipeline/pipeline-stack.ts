@@ -6,9 +6,10 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import { Construct } from 'constructs';
 import { acknowledgePipelineGrants } from './pipeline-grants';
-import { postDeploySteps } from './post-deploy-steps';
+import { dossierStep, postDeploySteps, recordReleaseStep } from './post-deploy-steps';
 import { approvalActionOf, ProdApprovals } from './prod-approvals';
 import { registryGuardStep } from './registry-guard-step';
+import { ReleaseStore } from './release-store';
 import { EncryptionKey } from '../app/encryption-key';
 import { acknowledgeAccessLogBucket, secureBucket } from '../app/secure-bucket';
 import { acknowledgeGrantPolicies } from '../compliance';
@@ -36,6 +37,8 @@ export const SYNTH_COMMANDS = ['npm ci', 'npm test', 'npx cdk synth', 'npm run c
 export class PipelineStack extends Stack {
   /** The CDK pipeline (built by the time the constructor returns). */
   readonly pipeline: pipelines.CodePipeline;
+  /** Approved releases and the dossiers the prod approval links to. */
+  readonly releaseStore: ReleaseStore;
   /** The Dev and Prod stages, in deployment order. */
   readonly stages: { readonly dev: MlInferenceStage; readonly prod: MlInferenceStage };
 
@@ -77,14 +80,17 @@ export class PipelineStack extends Stack {
       triggerOnPush: true,
     });
 
+    const synth = new pipelines.ShellStep('Synth', {
+      input: source,
+      commands: SYNTH_COMMANDS,
+      primaryOutputDirectory: 'cdk.out',
+    });
+    this.releaseStore = new ReleaseStore(this, 'ReleaseStore', { accessLogs });
+
     this.pipeline = new pipelines.CodePipeline(this, 'Delivery', {
       codePipeline,
       selfMutation: true,
-      synth: new pipelines.ShellStep('Synth', {
-        input: source,
-        commands: SYNTH_COMMANDS,
-        primaryOutputDirectory: 'cdk.out',
-      }),
+      synth,
       codeBuildDefaults: {
         buildEnvironment: {
           buildImage: codebuild.LinuxBuildImage.STANDARD_7_0,
@@ -120,21 +126,31 @@ export class PipelineStack extends Stack {
       approvers: config.approvals.approvers,
       emails: config.approvals.emails,
     });
-    // Each wave: registry guard → deploy → smoke test → canary rollout; a failure stops the pipeline there.
+    // Each wave: registry guard → deploy → smoke test → canary rollout; a failure stops the pipeline
+    // there. Dev ends with the release dossier the prod approval links to; prod ends by recording the release.
+    const store = this.releaseStore;
+    const cloudAssembly = synth.primaryOutput!;
+    const devSteps = postDeploySteps(source, dev, { reportsOutput: true });
+    const dossier = dossierStep({ source, cloudAssembly, dev: devSteps, store });
     this.pipeline.addStage(dev, {
       pre: [registryGuardStep(source, dev, 'dev', codePipeline)],
-      post: postDeploySteps(source, dev),
+      post: [...devSteps.steps, dossier],
     });
     const prodGuard = registryGuardStep(source, prod, 'prod', codePipeline);
     const approval = new pipelines.ManualApprovalStep('PromoteToProd', {
       comment:
-        `Dev is deployed. Before approving ${config.prod.stageName}, read the compliance report: ` +
-        'compliance/compliance.html in the Synth step output artifact (Build stage).' +
-        ` Commit: ${source.sourceAttribute('CommitId')}`,
+        `Commit ${source.sourceAttribute('CommitId')} passed dev's smoke test and canary rollout. ` +
+        `Before approving ${config.prod.stageName}, read its release dossier (review link): what changed ` +
+        'since the last approved release, permissions first, and how dev went.',
+      reviewUrl: store.reviewUrl('#{codepipeline.PipelineExecutionId}'),
       notificationTopic: approvals.topic,
     });
     approval.addStepDependency(prodGuard);
-    this.pipeline.addStage(prod, { post: postDeploySteps(source, prod), pre: [prodGuard, approval] });
+    const prodSteps = postDeploySteps(source, prod);
+    this.pipeline.addStage(prod, {
+      pre: [prodGuard, approval],
+      post: [...prodSteps.steps, recordReleaseStep({ source, cloudAssembly, dossier, after: prodSteps.rollout, store })],
+    });
     this.pipeline.buildPipeline();
     const prodApproval = approvalActionOf(codePipeline, prod.stageName);
     approvals.grantApproval(codePipeline, prodApproval.stageName, prodApproval.actionName);

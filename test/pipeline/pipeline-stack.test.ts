@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { createApp, type BuiltApp } from '../../lib/create-app';
 import { SYNTH_COMMANDS } from '../../lib/pipeline/pipeline-stack';
-import { SMOKE_JUNIT_FILE } from '../../lib/pipeline/post-deploy-steps';
+import { ROLLOUT_RECORD_FILE, SMOKE_JUNIT_FILE } from '../../lib/pipeline/post-deploy-steps';
 import { GUARD_REPORT_FILE } from '../../lib/pipeline/registry-guard-step';
 import { iamMatches } from '../iam/checker';
 import type { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
@@ -14,6 +15,8 @@ interface Action {
   Name: string;
   RunOrder?: number;
   Namespace?: string;
+  InputArtifacts?: { Name: string }[];
+  OutputArtifacts?: { Name: string }[];
   ActionTypeId: { Category: string; Provider: string };
   Configuration?: Record<string, unknown>;
 }
@@ -21,6 +24,7 @@ interface PolicyStatement {
   Effect: string;
   Action: string | string[];
   Resource: unknown;
+  Condition?: unknown;
 }
 interface PipelineStage {
   Name: string;
@@ -73,7 +77,6 @@ describe('pipeline', () => {
     const approvals = prod.Actions.filter((a) => a.ActionTypeId.Category === 'Approval');
     const deploys = prod.Actions.filter((a) => a.ActionTypeId.Provider === 'CloudFormation');
     expect(approvals).toHaveLength(1);
-    expect(approvals[0].Configuration?.CustomData).toMatch(/compliance\/compliance\.html/);
     expect(deploys.length).toBeGreaterThanOrEqual(4);
     for (const deploy of deploys) {
       expect(deploy.RunOrder!).toBeGreaterThan(approvals[0].RunOrder ?? 1);
@@ -196,7 +199,6 @@ describe('post-deploy steps', () => {
     expect(rollout.ActionTypeId.Provider).toBe('CodeBuild');
     expect(smoke.RunOrder!).toBeGreaterThan(lastDeploy);
     expect(rollout.RunOrder!).toBeGreaterThan(smoke.RunOrder!);
-    expect(Math.max(...stage.Actions.map((a) => a.RunOrder ?? 1))).toBe(rollout.RunOrder);
   });
 
   it("wires each wave's steps to that stage's own stack outputs", () => {
@@ -251,6 +253,13 @@ describe('post-deploy steps', () => {
     expect(spec.phases.build.commands).toEqual([
       'bash scripts/run-rollout.sh --state-machine-arn "$STATE_MACHINE_ARN" --role-arn "$ROLLOUT_ROLE_ARN"',
     ]);
+    // Dev's rollout also writes its record for the dossier.
+    const dev = JSON.parse(buildSpecOf(projectOfAction(actionNamed(stageNamed('Dev'), 'CanaryRollout')))) as {
+      phases: { build: { commands: string[] } };
+    };
+    expect(dev.phases.build.commands).toEqual([
+      `bash scripts/run-rollout.sh --state-machine-arn "$STATE_MACHINE_ARN" --role-arn "$ROLLOUT_ROLE_ARN" --output ${ROLLOUT_RECORD_FILE}`,
+    ]);
     // Long enough for the prod policy's deadline.
     const project = template.findResources('AWS::CodeBuild::Project')[projectOfAction(action)];
     expect(project.Properties.TimeoutInMinutes).toBeGreaterThan(
@@ -297,10 +306,202 @@ describe('post-deploy steps', () => {
     expect(guard.RunOrder ?? 1).toBeLessThan(approval.RunOrder ?? 1);
     const others = prod.Actions.filter((a) => a !== approval && a !== guard);
     expect(Math.min(...others.map((a) => a.RunOrder ?? 1))).toBeGreaterThan(approval.RunOrder ?? 1);
-    // Dev's last action is its rollout.
+    // Dev's last action is the dossier of its rollout.
     const dev = stageNamed('Dev');
     const last = dev.Actions.reduce((a, b) => ((a.RunOrder ?? 1) >= (b.RunOrder ?? 1) ? a : b));
-    expect(last.Name).toBe('CanaryRollout');
+    expect(last.Name).toBe('Dossier');
+  });
+});
+
+describe('release dossier and release store', () => {
+  const stageNamed = (name: string): PipelineStage => stages.find((s) => s.Name === name)!;
+  const actionNamed = (stage: string, name: string): Action => {
+    const found = stageNamed(stage).Actions.filter((a) => a.Name === name);
+    expect(found).toHaveLength(1);
+    return found[0];
+  };
+  const specOf = (action: Action) =>
+    JSON.parse(buildSpecOf(projectOfAction(action))) as {
+      phases: { install?: { commands: string[] }; build: { commands: string[] } };
+      artifacts?: { 'base-directory': string; files: string[] };
+    };
+  const roleIdOf = (action: Action): string => {
+    const project = template.findResources('AWS::CodeBuild::Project')[projectOfAction(action)];
+    return (project.Properties.ServiceRole as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  };
+  const statementsOfRole = (roleId: string): PolicyStatement[] =>
+    Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement);
+  const envOf = (action: Action): Record<string, string> =>
+    Object.fromEntries(
+      (
+        JSON.parse(action.Configuration!.EnvironmentVariables as string) as { name: string; value: string }[]
+      ).map((v) => [v.name, v.value]),
+    );
+  let bucketId: string;
+  let keyId: string;
+  beforeAll(() => {
+    const store = built.pipeline!.releaseStore;
+    bucketId = built.pipeline!.getLogicalId(store.bucket.node.defaultChild as CfnElement);
+    keyId = built.pipeline!.getLogicalId(store.key.node.defaultChild as CfnElement);
+  });
+  /** Statements of a role that touch the release store's bucket or key. */
+  const storeStatements = (roleId: string): PolicyStatement[] =>
+    statementsOfRole(roleId).filter((st) =>
+      [bucketId, keyId].some((id) => JSON.stringify(st.Resource).includes(`"${id}"`)),
+    );
+  const objects = (prefix: string) => ({
+    'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/${prefix}`]],
+  });
+
+  it('runs Dev deploy → smoke → rollout → dossier, then approval → Prod deploy → smoke → rollout → record release', () => {
+    const order = (stage: string, name: string): number => actionNamed(stage, name).RunOrder ?? 1;
+    const lastDeploy = (stage: string): number =>
+      Math.max(
+        ...stageNamed(stage)
+          .Actions.filter((a) => a.ActionTypeId.Provider === 'CloudFormation')
+          .map((a) => a.RunOrder ?? 1),
+      );
+    const firstDeploy = (stage: string): number =>
+      Math.min(
+        ...stageNamed(stage)
+          .Actions.filter((a) => a.ActionTypeId.Provider === 'CloudFormation')
+          .map((a) => a.RunOrder ?? 1),
+      );
+    expect(lastDeploy('Dev')).toBeLessThan(order('Dev', 'SmokeTest'));
+    expect(order('Dev', 'SmokeTest')).toBeLessThan(order('Dev', 'CanaryRollout'));
+    expect(order('Dev', 'CanaryRollout')).toBeLessThan(order('Dev', 'Dossier'));
+    expect(order('Prod', 'PromoteToProd')).toBeLessThan(firstDeploy('Prod'));
+    expect(lastDeploy('Prod')).toBeLessThan(order('Prod', 'SmokeTest'));
+    expect(order('Prod', 'CanaryRollout')).toBeLessThan(order('Prod', 'RecordRelease'));
+    expect(Math.max(...stageNamed('Prod').Actions.map((a) => a.RunOrder ?? 1))).toBe(
+      order('Prod', 'RecordRelease'),
+    );
+    expect(stageNamed('Dev').Actions.filter((a) => a.Name === 'RecordRelease')).toHaveLength(0);
+  });
+
+  it("feeds the Dossier step the cloud assembly and dev's reports/ outputs of the smoke test and rollout", () => {
+    const smoke = actionNamed('Dev', 'SmokeTest');
+    const rollout = actionNamed('Dev', 'CanaryRollout');
+    const dossier = actionNamed('Dev', 'Dossier');
+    for (const step of [smoke, rollout])
+      expect(specOf(step).artifacts).toEqual({ 'base-directory': 'reports', files: ['**/*'] });
+    const synthOutput = stageNamed('Build').Actions[0].OutputArtifacts![0].Name;
+    const inputs = dossier.InputArtifacts!.map((a) => a.Name);
+    expect(inputs.slice(1).sort()).toEqual(
+      [synthOutput, smoke.OutputArtifacts![0].Name, rollout.OutputArtifacts![0].Name].sort(),
+    );
+    const spec = specOf(dossier);
+    const links = spec.phases.install!.commands.join('\n');
+    expect(links).toContain(`ln -s -- "$CODEBUILD_SRC_DIR_${synthOutput}" "cdk.out"`);
+    expect(links).toContain(
+      `ln -s -- "$CODEBUILD_SRC_DIR_${smoke.OutputArtifacts![0].Name}" "reports-smoke"`,
+    );
+    expect(links).toContain(
+      `ln -s -- "$CODEBUILD_SRC_DIR_${rollout.OutputArtifacts![0].Name}" "reports-rollout"`,
+    );
+    const command = spec.phases.build.commands.find((c) => c.startsWith('npm run dossier'))!;
+    expect(command).toContain(`--smoke reports-smoke/${path.basename(SMOKE_JUNIT_FILE)}`);
+    expect(command).toContain(`--rollout reports-rollout/${path.basename(ROLLOUT_RECORD_FILE)}`);
+    expect(command).toContain('--cdk-out cdk.out --store "$RELEASE_STORE"');
+    expect(command).toMatch(/--upload$/);
+    // Prod's steps expose no outputs: nothing reads them.
+    expect(actionNamed('Prod', 'SmokeTest').OutputArtifacts ?? []).toEqual([]);
+  });
+
+  it('links the approval to the dossier the Dossier step uploads for this execution, and names the commit', () => {
+    const approval = actionNamed('Prod', 'PromoteToProd');
+    const source = stageNamed('Source').Actions[0];
+    expect(approval.Configuration!.CustomData).toContain(`Commit #{${source.Namespace}.CommitId}`);
+    expect(approval.Configuration!.ExternalEntityLink).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          `https://${testConfig.pipeline.region}.console.aws.amazon.com/s3/object/`,
+          { Ref: bucketId },
+          `?region=${testConfig.pipeline.region}&bucketType=general&prefix=dossiers/#{codepipeline.PipelineExecutionId}/dossier.html`,
+        ],
+      ],
+    });
+    // The Dossier step uploads to dossiers/<the same execution id>/ and reads the commit from the source action.
+    const env = envOf(actionNamed('Dev', 'Dossier'));
+    expect(env).toMatchObject({
+      PIPELINE_EXECUTION_ID: '#{codepipeline.PipelineExecutionId}',
+      COMMIT_ID: `#{${source.Namespace}.CommitId}`,
+      COMMIT_MESSAGE: `#{${source.Namespace}.CommitMessage}`,
+    });
+    const project =
+      template.findResources('AWS::CodeBuild::Project')[projectOfAction(actionNamed('Dev', 'Dossier'))];
+    const projectEnv = (
+      project.Properties.Environment.EnvironmentVariables as { Name: string; Value: unknown }[]
+    ).find((v) => v.Name === 'RELEASE_STORE');
+    expect(projectEnv?.Value).toEqual({ 'Fn::Join': ['', ['s3://', { Ref: bucketId }]] });
+  });
+
+  it('lets the Dossier step read releases, list only the latest pointer and write only dossiers/', () => {
+    expect(storeStatements(roleIdOf(actionNamed('Dev', 'Dossier')))).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] },
+        Condition: { StringEquals: { 's3:prefix': 'releases/latest.json' } },
+      },
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: objects('releases/*') },
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: objects('dossiers/*') },
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      },
+    ]);
+  });
+
+  it('lets the RecordRelease step only write releases/', () => {
+    expect(storeStatements(roleIdOf(actionNamed('Prod', 'RecordRelease')))).toEqual([
+      { Effect: 'Allow', Action: 's3:PutObject', Resource: objects('releases/*') },
+      { Effect: 'Allow', Action: 'kms:GenerateDataKey', Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+    ]);
+    const command = specOf(actionNamed('Prod', 'RecordRelease')).phases.build.commands.join('\n');
+    expect(command).toContain(
+      'npm run dossier -- --cdk-out cdk.out --store "$RELEASE_STORE" --out dossier --record',
+    );
+  });
+
+  it('gives no other role in the pipeline account access to the release store', () => {
+    const allowed = new Set([
+      roleIdOf(actionNamed('Dev', 'Dossier')),
+      roleIdOf(actionNamed('Prod', 'RecordRelease')),
+    ]);
+    for (const [roleId] of Object.entries(template.findResources('AWS::IAM::Role'))) {
+      if (allowed.has(roleId)) continue;
+      expect({ roleId, statements: storeStatements(roleId) }).toEqual({ roleId, statements: [] });
+    }
+  });
+
+  it('keeps releases in a retained, versioned, access-logged, TLS-only bucket under its own rotated key', () => {
+    const bucket = template.findResources('AWS::S3::Bucket')[bucketId];
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(bucket.Properties.LoggingConfiguration.LogFilePrefix).toBe('release-store/');
+    const sse =
+      bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault;
+    expect(sse).toEqual({ SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    const key = template.findResources('AWS::KMS::Key')[keyId];
+    expect(key.Properties.EnableKeyRotation).toBe(true);
+    expect(key.DeletionPolicy).toBe('Retain');
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
   });
 });
 
