@@ -152,12 +152,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   const cdkOut = values['cdk-out'] ?? 'cdk.out';
   const outDir = values.out ?? 'dossier';
   const executionId = values['execution-id'] ?? (io.env.PIPELINE_EXECUTION_ID || null);
+  let store: BlobStore | undefined;
   try {
     const commit = resolveCommit(values.commit, io.env);
     io.err(`dossier: reading ${cdkOut} (commit ${commit.id.slice(0, 12)})`);
     const synthesized = readSynthesized(cdkOut);
     const compliance = readCompliance(cdkOut);
-    const store = values.store ? openStore(values.store, values['s3-endpoint'], io.env) : undefined;
+    store = values.store ? openStore(values.store, values['s3-endpoint'], io.env) : undefined;
 
     if (values.record && store) {
       const dossier = new Map<string, string>();
@@ -186,7 +187,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       previous = await loadReleaseDirectory(values.previous);
     } else if (store) {
       io.err(`dossier: reading the latest release from ${store.location}`);
-      previous = await loadLatestRelease(store);
+      const location = store.location;
+      previous = await loadLatestRelease(store).catch((error: Error) => {
+        throw new Error(
+          `could not read the latest release from ${location} (${error.name}: ${error.message}). ` +
+            'Check --store, and that this role may list releases/latest.json and read releases/*.',
+        );
+      });
     }
     io.err(
       previous
@@ -230,7 +237,10 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       }
       io.out(`Uploaded to ${store.location}${DOSSIERS_PREFIX}${executionId}/dossier.html`);
     }
-    for (const line of permissionSummary(dossier)) io.out(`  permission ${line}`);
+    const permissions = permissionSummary(dossier);
+    for (const line of permissions.slice(0, 10)) io.out(`  permission ${line}`);
+    if (permissions.length > 10)
+      io.out(`  ... and ${permissions.length - 10} more permission changes in the dossier`);
     const size = (name: string): string => `${(Buffer.byteLength(bodies.get(name)!) / 1024).toFixed(1)} KB`;
     io.out(dossier.headline);
     io.out(
@@ -240,6 +250,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   } catch (error) {
     io.err(`dossier: ${(error as Error).message}`);
     return 1;
+  } finally {
+    if (store instanceof S3Store) store.close();
   }
 }
 

@@ -26,9 +26,10 @@ function commitLine(d: Dossier): string {
 }
 
 const ackReason = (a: AcknowledgementEntry): string => a.reasons.join(' / ');
+const flat = (s: string): string => s.replace(/\s*\n\s*/g, ', ');
 const permissionSentence = (p: PermissionChange): string =>
-  `${p.change === 'added' ? 'added or widened' : 'removed'}: ${p.effect} ${p.action} on ${p.resource}` +
-  `${p.principal ? ` for ${p.principal}` : ''}${p.condition ? ` when ${p.condition}` : ''} (${p.stack})`;
+  `${p.change === 'added' ? 'added or widened' : 'removed'}: ${p.effect} ${flat(p.action)} on ${flat(p.resource)}` +
+  `${p.principal ? ` for ${flat(p.principal)}` : ''}${p.condition ? ` when ${flat(p.condition)}` : ''} (${p.stack})`;
 
 /** Renders the dossier as Markdown. */
 export function renderMarkdown(d: Dossier): string {

@@ -114,8 +114,19 @@ export function rolloutChartSvg(record: RolloutRecord): string | undefined {
     return Math.ceil((m * 1.1) / magnitude) * magnitude;
   };
   const minuteTimes = minutes.map((m) => Date.parse(m.minute));
-  const weightPoints: [number, number][] = [[t0, 0]];
-  for (const d of decisions) weightPoints.push([Date.parse(d.judgedAt), d.canaryWeight]);
+  const weightPoints: [number, number][] = [[t0, decisions[0].canaryWeight]];
+  for (const d of decisions) {
+    const at = Date.parse(d.judgedAt);
+    weightPoints.push([at, d.canaryWeight]);
+    // A decision takes effect at once: promote moves to the next step, rollback to 0 %.
+    const next =
+      d.verdict === 'promote'
+        ? record.policy.steps[d.stepIndex + 1]
+        : d.verdict === 'rollback'
+          ? 0
+          : undefined;
+    if (next !== undefined) weightPoints.push([at, next]);
+  }
   const finalWeight = record.outcome === 'promoted' || record.outcome === 'already-promoted' ? 100 : 0;
   weightPoints.push([Date.parse(record.finishedAt), finalWeight]);
   panel(0, 'Canary weight', '%', 100, [

@@ -32,6 +32,11 @@ export class S3Store implements BlobStore {
     return answer.Body.transformToString('utf-8');
   }
 
+  /** Closes the client's connections (a CLI run ends after its last call). */
+  close(): void {
+    this.client.destroy();
+  }
+
   async put(key: string, body: string, contentType: string): Promise<void> {
     await this.client.send(
       new PutObjectCommand({
