@@ -91,6 +91,19 @@ export class ReleaseStore extends Construct {
   }
 
   /**
+   * Lets an approver open the dossiers (and nothing else in the store): read `dossiers/*` and decrypt
+   * with the store's key, which the S3 console's "Open" of the review link needs.
+   */
+  grantReadDossiers(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:GetObject'],
+      resourceArns: [this.bucket.arnForObjects(`${DOSSIERS_PREFIX}*`)],
+    });
+    iam.Grant.addToPrincipal({ grantee, actions: ['kms:Decrypt'], resourceArns: [this.key.keyArn] });
+  }
+
+  /**
    * The console page of an execution's dossier (`executionId` is usually the pipeline variable
    * `#{codepipeline.PipelineExecutionId}`): the approver opens it signed in to the pipeline account,
    * so no presigned URL expires before the approval.

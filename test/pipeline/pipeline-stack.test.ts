@@ -468,6 +468,38 @@ describe('release dossier and release store', () => {
     );
   });
 
+  it('gives the Dossier and RecordRelease roles nothing beyond their logs, reports, the artifacts and the store', () => {
+    const idsIn = (value: unknown): string[] =>
+      [...JSON.stringify(value).matchAll(/"(?:Ref|Fn::GetAtt)":\[?"([A-Za-z0-9]+)"/g)].map((m) => m[1]);
+    const artifactBucket = Object.keys(
+      template.findResources('AWS::S3::Bucket', {
+        Properties: { LoggingConfiguration: { LogFilePrefix: 'artifacts/' } },
+      }),
+    )[0];
+    for (const [stage, step] of [
+      ['Dev', 'Dossier'],
+      ['Prod', 'RecordRelease'],
+    ] as const) {
+      const action = actionNamed(stage, step);
+      const own = projectOfAction(action);
+      const artifactKey = (
+        template.findResources('AWS::S3::Bucket')[artifactBucket].Properties.BucketEncryption
+          .ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.KMSMasterKeyID as {
+          'Fn::GetAtt': [string];
+        }
+      )['Fn::GetAtt'][0];
+      const logGroup = Object.keys(template.findResources('AWS::Logs::LogGroup'));
+      const allowed = new Set([own, artifactBucket, artifactKey, bucketId, keyId, ...logGroup]);
+      for (const statement of statementsOfRole(roleIdOf(action))) {
+        expect([statement.Action].flat().filter((a) => /^(iam|sts):/.test(a))).toEqual([]);
+        expect([statement.Resource].flat()).not.toContain('*');
+        expect(idsIn(statement.Resource).length).toBeGreaterThan(0);
+        for (const id of idsIn(statement.Resource))
+          expect({ step, id, allowed: allowed.has(id) }).toEqual({ step, id, allowed: true });
+      }
+    }
+  });
+
   it('gives no other role in the pipeline account access to the release store', () => {
     const allowed = new Set([
       roleIdOf(actionNamed('Dev', 'Dossier')),
