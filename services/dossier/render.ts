@@ -26,6 +26,19 @@ function commitLine(d: Dossier): string {
 }
 
 const ackReason = (a: AcknowledgementEntry): string => a.reasons.join(' / ');
+
+/** Acknowledgement entries summed per pack and rule (the `[Action::...]` detail of IAM5 folded in). */
+function byRule(entries: readonly AcknowledgementEntry[]) {
+  const rules = new Map<string, { rule: string; resources: number; stages: Set<string>; requires: string | null }>();
+  for (const a of entries) {
+    const rule = `${a.pack}::${a.rule.replace(/\[.*\]$/, '')}`;
+    const r = rules.get(rule) ?? { rule, resources: 0, stages: new Set<string>(), requires: a.requires };
+    r.resources += 1;
+    for (const s of a.stages) r.stages.add(s);
+    rules.set(rule, r);
+  }
+  return [...rules.values()].map((r) => ({ ...r, stages: [...r.stages] }));
+}
 const flat = (s: string): string => s.replace(/\s*\n\s*/g, ', ');
 const permissionSentence = (p: PermissionChange): string =>
   `${p.change === 'added' ? 'added or widened' : 'removed'}: ${p.effect} ${flat(p.action)} on ${flat(p.resource)}` +
@@ -96,10 +109,21 @@ export function renderMarkdown(d: Dossier): string {
     '',
   );
   for (const o of c.open) out.push(`- OPEN **${o.pack}::${o.rule}** on \`${o.path}\`: ${o.description}`);
-  for (const [title, list] of [
-    [d.previous ? 'New acknowledgements' : 'Acknowledgements (all new: compared against nothing)', c.added],
-    ['Removed acknowledgements', c.removed],
-  ] as const) {
+  if (d.previous === null) {
+    // Compared against nothing, every acknowledgement is new: one line per rule keeps the page readable.
+    out.push('### Acknowledgements by rule (compared against nothing: all are new)', '');
+    out.push('| rule | resources | stages | the rule requires |', '|---|---|---|---|');
+    for (const r of byRule(c.added))
+      out.push(`| ${cell(r.rule)} | ${r.resources} | ${r.stages.join(', ')} | ${cell(r.requires ?? '—')} |`);
+    out.push('', 'Each acknowledgement with its reason is in dossier.json and `npm run acks`.', '');
+  }
+  const mdSections: [string, readonly AcknowledgementEntry[]][] = d.previous
+    ? [
+        ['New acknowledgements', c.added],
+        ['Removed acknowledgements', c.removed],
+      ]
+    : [];
+  for (const [title, list] of mdSections) {
     out.push(`### ${title} (${list.length})`, '');
     if (list.length === 0) out.push('None.');
     else {
@@ -299,14 +323,31 @@ export function renderHtml(d: Dossier): string {
     b.push(
       `<ul>${c.open.map((o) => `<li class="fail">${esc(`${o.pack}::${o.rule}`)} on <code>${esc(o.path)}</code>: ${esc(o.description)}</li>`).join('')}</ul>`,
     );
-  for (const [title, list, id] of [
-    [
-      d.previous ? 'New acknowledgements' : 'Acknowledgements (all new: compared against nothing)',
-      c.added,
-      'new-acknowledgements',
-    ],
-    ['Removed acknowledgements', c.removed, 'removed-acknowledgements'],
-  ] as const) {
+  if (d.previous === null) {
+    b.push('<h3 id="acknowledgements-by-rule">Acknowledgements by rule (compared against nothing: all are new)</h3>');
+    b.push(
+      table(
+        [
+          ['rule', '34%'],
+          ['resources', '10%'],
+          ['stages', '16%'],
+          ['the rule requires', '40%'],
+        ],
+        byRule(c.added).map(
+          (r) =>
+            `<tr>${codeCell(r.rule)}${td(String(r.resources))}${td(esc(r.stages.join(', ')))}${td(esc(r.requires ?? '—'))}</tr>`,
+        ),
+      ),
+    );
+    b.push('<p class="muted">Each acknowledgement with its reason is in dossier.json and <code>npm run acks</code>.</p>');
+  }
+  const htmlSections: [string, readonly AcknowledgementEntry[], string][] = d.previous
+    ? [
+        ['New acknowledgements', c.added, 'new-acknowledgements'],
+        ['Removed acknowledgements', c.removed, 'removed-acknowledgements'],
+      ]
+    : [];
+  for (const [title, list, id] of htmlSections) {
     b.push(`<h3 id="${id}">${esc(title)} (${list.length})</h3>`);
     if (list.length === 0) b.push('<p>None.</p>');
     else

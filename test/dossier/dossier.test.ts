@@ -150,6 +150,11 @@ describe('dossier against the last approved release', () => {
       comparedWith: null,
       stacks: expect.arrayContaining([{ stack: 'Pipeline/Dev/Service', resources: expect.any(Number) }]),
     });
+    // Every acknowledgement is new: the page sums them per rule instead of listing each resource.
+    const md = renderMarkdown(d);
+    expect(md).toContain('### Acknowledgements by rule (compared against nothing: all are new)');
+    expect(md).toMatch(/\| NIST\.800\.53\.R5::NIST\.800\.53\.R5-IAMNoInlinePolicy \| 1 \| Dev \|/);
+    expect(md).not.toContain('### New acknowledgements');
   });
 });
 
