@@ -139,7 +139,7 @@ export class PipelineStack extends Stack {
     const prodGuard = registryGuardStep(source, prod, 'prod', codePipeline);
     const approval = new pipelines.ManualApprovalStep('PromoteToProd', {
       comment:
-        `Commit ${source.sourceAttribute('CommitId')} passed dev's smoke test and canary rollout. ` +
+        `Commit: ${source.sourceAttribute('CommitId')}. It passed dev's smoke test and canary rollout. ` +
         `Before approving ${config.prod.stageName}, read its release dossier (review link): what changed ` +
         'since the last approved release, permissions first, and how dev went.',
       reviewUrl: store.reviewUrl('#{codepipeline.PipelineExecutionId}'),
@@ -149,7 +149,10 @@ export class PipelineStack extends Stack {
     const prodSteps = postDeploySteps(source, prod);
     this.pipeline.addStage(prod, {
       pre: [prodGuard, approval],
-      post: [...prodSteps.steps, recordReleaseStep({ source, cloudAssembly, dossier, after: prodSteps.rollout, store })],
+      post: [
+        ...prodSteps.steps,
+        recordReleaseStep({ source, cloudAssembly, dossier, after: prodSteps.rollout, store }),
+      ],
     });
     this.pipeline.buildPipeline();
     const prodApproval = approvalActionOf(codePipeline, prod.stageName);

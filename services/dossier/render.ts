@@ -29,7 +29,10 @@ const ackReason = (a: AcknowledgementEntry): string => a.reasons.join(' / ');
 
 /** Acknowledgement entries summed per pack and rule (the `[Action::...]` detail of IAM5 folded in). */
 function byRule(entries: readonly AcknowledgementEntry[]) {
-  const rules = new Map<string, { rule: string; resources: number; stages: Set<string>; requires: string | null }>();
+  const rules = new Map<
+    string,
+    { rule: string; resources: number; stages: Set<string>; requires: string | null }
+  >();
   for (const a of entries) {
     const rule = `${a.pack}::${a.rule.replace(/\[.*\]$/, '')}`;
     const r = rules.get(rule) ?? { rule, resources: 0, stages: new Set<string>(), requires: a.requires };
@@ -324,7 +327,9 @@ export function renderHtml(d: Dossier): string {
       `<ul>${c.open.map((o) => `<li class="fail">${esc(`${o.pack}::${o.rule}`)} on <code>${esc(o.path)}</code>: ${esc(o.description)}</li>`).join('')}</ul>`,
     );
   if (d.previous === null) {
-    b.push('<h3 id="acknowledgements-by-rule">Acknowledgements by rule (compared against nothing: all are new)</h3>');
+    b.push(
+      '<h3 id="acknowledgements-by-rule">Acknowledgements by rule (compared against nothing: all are new)</h3>',
+    );
     b.push(
       table(
         [
@@ -339,7 +344,9 @@ export function renderHtml(d: Dossier): string {
         ),
       ),
     );
-    b.push('<p class="muted">Each acknowledgement with its reason is in dossier.json and <code>npm run acks</code>.</p>');
+    b.push(
+      '<p class="muted">Each acknowledgement with its reason is in dossier.json and <code>npm run acks</code>.</p>',
+    );
   }
   const htmlSections: [string, readonly AcknowledgementEntry[], string][] = d.previous
     ? [

@@ -413,7 +413,7 @@ describe('release dossier and release store', () => {
   it('links the approval to the dossier the Dossier step uploads for this execution, and names the commit', () => {
     const approval = actionNamed('Prod', 'PromoteToProd');
     const source = stageNamed('Source').Actions[0];
-    expect(approval.Configuration!.CustomData).toContain(`Commit #{${source.Namespace}.CommitId}`);
+    expect(approval.Configuration!.CustomData).toContain(`Commit: #{${source.Namespace}.CommitId}.`);
     expect(approval.Configuration!.ExternalEntityLink).toEqual({
       'Fn::Join': [
         '',
