@@ -1,6 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 // cdk-nag's own formatter, so the ids below are exactly the ones its IAM5 rule reports.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
@@ -69,8 +70,15 @@ function wildcardFindings(node: iam.CfnPolicy): string[] {
  * CodeBuild projects (source, synth, self-mutation, asset publishing), one finding at a time with
  * its reason. A wildcard not in the known list stays unacknowledged, so a new one fails synth.
  */
-export function acknowledgePipelineGrants(scope: IConstruct): void {
+export function acknowledgePipelineGrants(
+  scope: IConstruct,
+  replicationBuckets: readonly s3.IBucket[] = [],
+): void {
   const stack = Stack.of(scope);
+  // The pipeline role's grant on the objects of its artifact stores in other regions (named physically).
+  const replicationObjects = new Set(
+    replicationBuckets.map((b) => `Resource::${flattenCfnReference(stack.resolve(b.arnForObjects('*')))}`),
+  );
   for (const node of ownConstructs(scope)) {
     if (node instanceof codebuild.CfnProject) {
       const source = stack.resolve(node.source) as { type?: string };
@@ -95,6 +103,13 @@ export function acknowledgePipelineGrants(scope: IConstruct): void {
     for (const finding of wildcardFindings(node)) {
       const known = KNOWN_PIPELINE_WILDCARDS.find((w) => w.pattern.test(finding));
       if (known) acknowledge(node, [Finding.awsSolutions(`IAM5[${finding}]`)], known.reason);
+      else if (replicationObjects.has(finding)) {
+        acknowledge(
+          node,
+          [Finding.awsSolutions(`IAM5[${finding}]`)],
+          "Objects of this pipeline's own artifact store in a stage's region; artifact keys are generated per execution.",
+        );
+      }
     }
   }
 }

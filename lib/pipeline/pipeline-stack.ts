@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import { Construct } from 'constructs';
+import { artifactStores } from './cross-region-support';
 import { acknowledgePipelineGrants } from './pipeline-grants';
 import { postDeploySteps } from './post-deploy-steps';
 import { approvalActionOf, ProdApprovals } from './prod-approvals';
@@ -66,9 +67,10 @@ export class PipelineStack extends Stack {
       retention: logs.RetentionDays.ONE_YEAR,
     });
 
+    const stores = artifactStores(this, artifactBucket, [config.dev.target, config.prod.target]);
     const codePipeline = new codepipeline.Pipeline(this, 'Pipeline', {
       pipelineType: codepipeline.PipelineType.V2,
-      artifactBucket,
+      ...stores,
       restartExecutionOnUpdate: true,
     });
 
@@ -138,7 +140,10 @@ export class PipelineStack extends Stack {
     this.pipeline.buildPipeline();
     const prodApproval = approvalActionOf(codePipeline, prod.stageName);
     approvals.grantApproval(codePipeline, prodApproval.stageName, prodApproval.actionName);
-    acknowledgePipelineGrants(this);
+    acknowledgePipelineGrants(
+      this,
+      Object.values(stores.crossRegionReplicationBuckets ?? {}).filter((b) => b !== artifactBucket),
+    );
     acknowledgeGrantPolicies(this);
   }
 }
