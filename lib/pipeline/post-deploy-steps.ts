@@ -3,6 +3,8 @@ import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import type { MlInferenceStage } from '../stages/ml-inference-stage';
+import { npmInstallCommands } from './installs';
+import { pipelineStepRoleOf } from './step-roles';
 
 /** Where the smoke test writes its JUnit report, relative to the source root. */
 export const SMOKE_JUNIT_FILE = 'reports/smoke-junit.xml';
@@ -40,7 +42,7 @@ export function smokeTestStep(
       SMOKE_ROLE_ARN: stage.pipelineOutputs.smokeTestRoleArn,
     },
     commands: [
-      'npm ci',
+      ...npmInstallCommands(),
       ...assumeRoleCommands('SMOKE_ROLE_ARN', 'smoke'),
       `npm run smoke -- --api-url "$API_URL" --junit ${SMOKE_JUNIT_FILE}`,
     ],
@@ -53,6 +55,7 @@ export function smokeTestStep(
         },
       },
     }),
+    role: pipelineStepRoleOf(stage, 'smoke-test'),
     rolePolicyStatements: [
       new iam.PolicyStatement({
         actions: ['sts:AssumeRole'],
@@ -82,6 +85,7 @@ export function canaryRolloutStep(
       'bash scripts/run-rollout.sh --state-machine-arn "$STATE_MACHINE_ARN" --role-arn "$ROLLOUT_ROLE_ARN"',
     ],
     timeout: Duration.minutes(Math.min(policy.deadlineMinutes + 60, MAX_BUILD_MINUTES)),
+    role: pipelineStepRoleOf(stage, 'rollout'),
     rolePolicyStatements: [
       new iam.PolicyStatement({
         actions: ['sts:AssumeRole'],
