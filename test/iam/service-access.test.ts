@@ -66,6 +66,38 @@ describe('service-to-service permissions', () => {
     expect(serviceAccessProblems(templates)).toEqual([]);
   });
 
+  it('grants services in resource and key policies only for this account, and no one else outside it', () => {
+    const broad: string[] = [];
+    for (const [stack, t] of Object.entries(templates.stacks)) {
+      for (const [id, r] of Object.entries(t.Resources ?? {})) {
+        const props = r.Properties as Record<string, { Statement?: (Statement & { Condition?: object })[] }>;
+        const document =
+          r.Type === 'AWS::KMS::Key'
+            ? props.KeyPolicy
+            : /Policy$/.test(r.Type) && !/^AWS::IAM::/.test(r.Type)
+              ? props.PolicyDocument
+              : undefined;
+        for (const st of document?.Statement ?? []) {
+          if (st.Effect !== 'Allow') continue;
+          const where = `${stack}/${id} ${st.Sid ?? JSON.stringify(st.Principal)}`;
+          const condition = JSON.stringify(st.Condition ?? {});
+          const aws = JSON.stringify((st.Principal as { AWS?: unknown } | undefined)?.AWS ?? '');
+          if (
+            servicesOf(st).length > 0 &&
+            !/aws:SourceAccount|aws:SourceArn|kms:EncryptionContext|kms:ViaService/.test(condition)
+          ) {
+            broad.push(`${where}: a service principal without a source condition`);
+          }
+          if (st.Principal === '*' || aws === '"*"') broad.push(`${where}: any principal`);
+          for (const [, account] of aws.matchAll(/:iam::(\d{12}):root/g)) {
+            if (account !== templates.account) broad.push(`${where}: all of account ${account}`);
+          }
+        }
+      }
+    }
+    expect(broad).toEqual([]);
+  });
+
   it('finds the alarms, rules, logged buckets, encrypted log groups, models and jobs of the stage', () => {
     const alarms = resourcesWhere('AWS::CloudWatch::Alarm', (p) => Array.isArray(p.AlarmActions));
     expect(alarms.length).toBeGreaterThanOrEqual(6);
