@@ -55,6 +55,7 @@ export function npmInstallCommands(): string[] {
 /**
  * Build environment of every CodeBuild project of the pipeline, CDK Pipelines' own included
  * (self-mutation's `npm install -g aws-cdk`, asset publishing's `npm install -g cdk-assets`): npm
- * runs no install scripts anywhere.
+ * runs no install scripts anywhere. Scripts named on the command line (`npm test`, `npm run X`)
+ * still run, but their `pre`/`post` scripts do not (package.json has none).
  */
 export const NO_INSTALL_SCRIPTS = { NPM_CONFIG_IGNORE_SCRIPTS: { value: 'true' } };
