@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Lazy, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -54,4 +54,43 @@ export class EncryptionKey extends Construct {
       }),
     );
   }
+}
+
+interface KeyPolicyStatement {
+  readonly Principal?: { readonly Service?: unknown };
+  readonly Condition?: unknown;
+}
+
+/**
+ * Limits the statement Step Functions adds to `key`'s policy for encrypted execution logs
+ * (`delivery.logs.amazonaws.com` may `kms:Decrypt*`, with no condition) to log deliveries of this
+ * account and region (aws:SourceAccount and aws:SourceArn), as the CloudWatch Logs vended-logs
+ * documentation recommends against the confused deputy.
+ */
+export function scopeLogDeliveryToAccount(key: kms.IKey): void {
+  const cfnKey = key.node.defaultChild;
+  if (!(cfnKey instanceof kms.CfnKey)) return;
+  const stack = Stack.of(key);
+  const original: unknown = cfnKey.keyPolicy;
+  cfnKey.keyPolicy = Lazy.any({
+    produce: () => {
+      const document = stack.resolve(original) as { Statement?: KeyPolicyStatement[] };
+      return {
+        ...document,
+        Statement: (document.Statement ?? []).map((st) =>
+          st.Principal?.Service === 'delivery.logs.amazonaws.com' && st.Condition === undefined
+            ? {
+                ...st,
+                Condition: {
+                  StringEquals: { 'aws:SourceAccount': stack.account },
+                  ArnLike: {
+                    'aws:SourceArn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:*`,
+                  },
+                },
+              }
+            : st,
+        ),
+      };
+    },
+  });
 }

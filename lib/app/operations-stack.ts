@@ -1,3 +1,4 @@
+import { trustPipelineStep } from '../pipeline/step-roles';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -66,6 +67,16 @@ export interface OperationsStackProps extends StackProps {
    * to read this stage's model registry (an interface: the pipeline builds its ARN).
    */
   readonly registryReaderRoleName: string;
+  /**
+   * The pipeline step roles (in `pipelineAccount`) that may assume the smoke-test, rollout and
+   * registry reader roles.
+   * @default - any principal of `pipelineAccount` that IAM there allows (a sandbox: the operator runs them)
+   */
+  readonly pipelineStepRoleArns?: {
+    readonly smokeTest: string;
+    readonly rollout: string;
+    readonly registryGuard: string;
+  };
 }
 
 /**
@@ -138,10 +149,15 @@ export class OperationsStack extends Stack {
       "Publishing the rollback alert to the KMS-encrypted alert topic: kms:GenerateDataKey* as the SNS documentation lists it, on this stack's key only (the statement's resource is that key's ARN).",
     );
 
-    const pipeline = new iam.AccountPrincipal(props.pipelineAccount);
+    const trusted = (step: 'smokeTest' | 'rollout' | 'registryGuard'): iam.IPrincipal => {
+      const stepRole = props.pipelineStepRoleArns?.[step];
+      return stepRole
+        ? trustPipelineStep(props.pipelineAccount, stepRole)
+        : new iam.AccountPrincipal(props.pipelineAccount);
+    };
     this.smokeTestRole = new iam.Role(this, 'SmokeTestRole', {
       roleName: props.smokeTestRoleName,
-      assumedBy: pipeline,
+      assumedBy: trusted('smokeTest'),
       description: `Pipeline smoke test of ${props.stageName}: may only invoke this stage's inference API`,
     });
     iam.Grant.addToPrincipal({
@@ -157,7 +173,7 @@ export class OperationsStack extends Stack {
 
     this.rolloutRole = new iam.Role(this, 'RolloutRole', {
       roleName: props.rolloutRoleName,
-      assumedBy: pipeline,
+      assumedBy: trusted('rollout'),
       description: `Pipeline canary rollout of ${props.stageName}: may only start and watch the rollout state machine`,
     });
     const { stateMachine } = this.rollout;
@@ -171,7 +187,8 @@ export class OperationsStack extends Stack {
 
     this.registryReaderRole = new iam.Role(this, 'RegistryReaderRole', {
       roleName: props.registryReaderRoleName,
-      assumedBy: registryReaderTrust(props.pipelineAccount),
+      // The guard step of the pipeline; `npm run converge` reads with the stage account's credentials.
+      assumedBy: trusted('registryGuard'),
       description: `Registry guard and converge of ${props.stageName}: may only read this stage's model registry`,
     });
     const parameterArn = (name: string): string =>
@@ -201,14 +218,6 @@ export class OperationsStack extends Stack {
     });
     this.rolloutRoleArnOutput = new CfnOutput(this, 'RolloutRoleArn', { value: this.rolloutRole.roleArn });
   }
-}
-
-/**
- * Who may assume the registry reader role: the pipeline account, as for the smoke-test and rollout
- * roles. The one place to narrow it to the guard step's own role ARN.
- */
-function registryReaderTrust(pipelineAccount: string): iam.IPrincipal {
-  return new iam.AccountPrincipal(pipelineAccount);
 }
 
 interface StatementJson {

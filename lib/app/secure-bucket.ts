@@ -12,6 +12,7 @@ export interface SecureBucketProps extends Pick<
   | 'serverAccessLogsPrefix'
   | 'lifecycleRules'
   | 'objectOwnership'
+  | 'bucketName'
 > {
   /** Keep the bucket and its objects when the stack is deleted; otherwise empty and delete it. */
   readonly retain: boolean;

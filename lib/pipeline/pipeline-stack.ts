@@ -5,7 +5,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import { Construct } from 'constructs';
-import { acknowledgePipelineGrants } from './pipeline-grants';
+import { artifactStores } from './cross-region-support';
+import { lockedVersion, NO_INSTALL_SCRIPTS, npmInstallCommands } from './installs';
+import { acknowledgePipelineGrants, removeWildcardBuildControl } from './pipeline-grants';
 import { dossierStep, postDeploySteps, recordReleaseStep } from './post-deploy-steps';
 import { approvalActionOf, ProdApprovals } from './prod-approvals';
 import { registryGuardStep } from './registry-guard-step';
@@ -24,10 +26,10 @@ export interface PipelineStackProps extends StackProps {
 }
 
 /**
- * Commands of the synth step: a clean install, the full test suite, synth with the compliance checks,
+ * Commands of the synth step: a clean install without install scripts, the full test suite, synth with the compliance checks,
  * then the compliance report, written into the synth artifact (`compliance/compliance.html`).
  */
-export const SYNTH_COMMANDS = ['npm ci', 'npm test', 'npx cdk synth', 'npm run compliance'];
+export const SYNTH_COMMANDS = [...npmInstallCommands(), 'npm test', 'npx cdk synth', 'npm run compliance'];
 
 /**
  * The delivery pipeline: a push to the configured branch is built and tested, the pipeline updates
@@ -69,9 +71,10 @@ export class PipelineStack extends Stack {
       retention: logs.RetentionDays.ONE_YEAR,
     });
 
+    const stores = artifactStores(this, artifactBucket, [config.dev.target, config.prod.target]);
     const codePipeline = new codepipeline.Pipeline(this, 'Pipeline', {
       pipelineType: codepipeline.PipelineType.V2,
-      artifactBucket,
+      ...stores,
       restartExecutionOnUpdate: true,
     });
 
@@ -90,11 +93,15 @@ export class PipelineStack extends Stack {
     this.pipeline = new pipelines.CodePipeline(this, 'Delivery', {
       codePipeline,
       selfMutation: true,
+      // The CLIs CDK Pipelines installs are the ones package-lock.json pins.
+      cliVersion: lockedVersion('aws-cdk'),
+      cdkAssetsCliVersion: lockedVersion('cdk-assets'),
       synth,
       codeBuildDefaults: {
         buildEnvironment: {
           buildImage: codebuild.LinuxBuildImage.STANDARD_7_0,
           computeType: codebuild.ComputeType.MEDIUM,
+          environmentVariables: NO_INSTALL_SCRIPTS,
         },
         timeout: Duration.minutes(45),
         logging: { cloudWatch: { logGroup: buildLogs } },
@@ -157,7 +164,11 @@ export class PipelineStack extends Stack {
     this.pipeline.buildPipeline();
     const prodApproval = approvalActionOf(codePipeline, prod.stageName);
     approvals.grantApproval(codePipeline, prodApproval.stageName, prodApproval.actionName);
-    acknowledgePipelineGrants(this);
+    removeWildcardBuildControl(this);
+    acknowledgePipelineGrants(
+      this,
+      Object.values(stores.crossRegionReplicationBuckets ?? {}).filter((b) => b !== artifactBucket),
+    );
     acknowledgeGrantPolicies(this);
   }
 }

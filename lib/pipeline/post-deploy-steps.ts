@@ -4,6 +4,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as pipelines from 'aws-cdk-lib/pipelines';
 import type { ReleaseStore } from './release-store';
 import type { MlInferenceStage } from '../stages/ml-inference-stage';
+import { npmInstallCommands } from './installs';
+import { pipelineStepRoleOf } from './step-roles';
 
 /** Where the smoke test writes its JUnit report, relative to the source root. */
 export const SMOKE_JUNIT_FILE = 'reports/smoke-junit.xml';
@@ -58,7 +60,7 @@ export function smokeTestStep(
       SMOKE_ROLE_ARN: stage.pipelineOutputs.smokeTestRoleArn,
     },
     commands: [
-      'npm ci',
+      ...npmInstallCommands(),
       ...assumeRoleCommands('SMOKE_ROLE_ARN', 'smoke'),
       `npm run smoke -- --api-url "$API_URL" --junit ${SMOKE_JUNIT_FILE}`,
     ],
@@ -71,6 +73,7 @@ export function smokeTestStep(
         },
       },
     }),
+    role: pipelineStepRoleOf(stage, 'smoke-test'),
     rolePolicyStatements: [
       new iam.PolicyStatement({
         actions: ['sts:AssumeRole'],
@@ -103,6 +106,7 @@ export function canaryRolloutStep(
       `bash scripts/run-rollout.sh --state-machine-arn "$STATE_MACHINE_ARN" --role-arn "$ROLLOUT_ROLE_ARN"${output}`,
     ],
     timeout: Duration.minutes(Math.min(policy.deadlineMinutes + 60, MAX_BUILD_MINUTES)),
+    role: pipelineStepRoleOf(stage, 'rollout'),
     rolePolicyStatements: [
       new iam.PolicyStatement({
         actions: ['sts:AssumeRole'],
@@ -168,7 +172,7 @@ export function dossierStep(props: DossierStepProps): pipelines.CodeBuildStep {
       COMMIT_AUTHOR_DATE: source.sourceAttribute('AuthorDate'),
     },
     commands: [
-      'npm ci',
+      ...npmInstallCommands(),
       'npm run dossier -- --cdk-out cdk.out --store "$RELEASE_STORE" ' +
         `--smoke reports-smoke/${SMOKE_JUNIT_FILE.split('/').pop()} --rollout reports-rollout/${ROLLOUT_RECORD_FILE.split('/').pop()} ` +
         `--out ${DOSSIER_DIR} --upload`,
@@ -204,7 +208,7 @@ export function recordReleaseStep(props: {
       COMMIT_AUTHOR_DATE: props.source.sourceAttribute('AuthorDate'),
     },
     commands: [
-      'npm ci',
+      ...npmInstallCommands(),
       `npm run dossier -- --cdk-out cdk.out --store "$RELEASE_STORE" --out ${DOSSIER_DIR} --record`,
     ],
     rolePolicyStatements: props.store.recordStatements(),

@@ -1,3 +1,5 @@
+import { npmInstallCommands } from './installs';
+import { pipelineStepRoleOf } from './step-roles';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as pipelines from 'aws-cdk-lib/pipelines';
@@ -51,7 +53,8 @@ export function registryGuardStep(
       REGISTRY_ROLE_ARN: stage.pipelineRoles.registryReaderRoleArn,
       COMMIT_ID: source.sourceAttribute('CommitId'),
     },
-    commands: ['npm ci', guardCommand(stageKey, stage.stageName)],
+    commands: [...npmInstallCommands(), guardCommand(stageKey, stage.stageName)],
+    role: pipelineStepRoleOf(stage, 'registry-guard'),
     primaryOutputDirectory: GUARD_REPORT_FILE.split('/').slice(0, -1).join('/'),
     rolePolicyStatements: [
       new iam.PolicyStatement({

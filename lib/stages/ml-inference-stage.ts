@@ -10,6 +10,7 @@ import { PrefixWriteAccess } from '../app/data/prefix-write-access';
 import { DATA_CAPTURE_PREFIX } from '../app/model/model-endpoint';
 import { NetworkStack } from '../app/network-stack';
 import { OperationsStack } from '../app/operations-stack';
+import { pipelineStepRoleArn } from '../pipeline/step-roles';
 import { createRolloutPolicy, DEV_ROLLOUT_POLICY, type RolloutPolicy } from '../../services/rollout/policy';
 import { registryReaderRoleName } from '../../services/registry/names';
 import type { StageConfig } from './stage-config';
@@ -72,10 +73,16 @@ export class MlInferenceStage extends Stage {
   readonly pipelineRoles: StagePipelineRoles;
   /** The validated rollout policy of this stage. */
   readonly rolloutPolicy: RolloutPolicy;
+  /** Project name (tags, Parameter Store paths, pipeline step role names). */
+  readonly project: string;
+  /** The stage's configuration. */
+  readonly stageConfig: StageConfig;
 
   constructor(scope: Construct, id: string, props: MlInferenceStageProps) {
     const { config } = props;
     super(scope, id, { ...props, env: { account: config.target.account, region: config.target.region } });
+    this.project = props.project;
+    this.stageConfig = config;
 
     this.dataStack = new DataStack(this, 'Data', {
       retainData: config.retainData,
@@ -169,6 +176,23 @@ export class MlInferenceStage extends Stage {
       smokeTestRoleName: roleNames.smokeTest,
       rolloutRoleName: roleNames.rollout,
       registryReaderRoleName: roleNames.registryReader,
+      pipelineStepRoleArns: props.pipelineAccount
+        ? {
+            smokeTest: pipelineStepRoleArn(
+              props.pipelineAccount,
+              props.project,
+              config.stageName,
+              'smoke-test',
+            ),
+            rollout: pipelineStepRoleArn(props.pipelineAccount, props.project, config.stageName, 'rollout'),
+            registryGuard: pipelineStepRoleArn(
+              props.pipelineAccount,
+              props.project,
+              config.stageName,
+              'registry-guard',
+            ),
+          }
+        : undefined,
     });
     const ops = this.operationsStack;
     this.pipelineOutputs = {

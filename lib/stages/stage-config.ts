@@ -1,3 +1,4 @@
+import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { modelVersions } from '../../services/model/artifacts';
 import { createRolloutPolicy, RolloutPolicyError, type RolloutPolicy } from '../../services/rollout/policy';
 
@@ -128,6 +129,8 @@ export class ConfigError extends Error {
 
 const ACCOUNT = /^\d{12}$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
+/** Partition of every region aws-cdk-lib knows (its region-info facts). */
+const REGION_PARTITIONS = new Map(RegionInfo.regions.map((r) => [r.name, r.partition]));
 const CONNECTION_ARN =
   /^arn:aws[a-z-]*:(codeconnections|codestar-connections):([a-z0-9-]+):(\d{12}):connection\/[0-9a-f-]{36}$/;
 const REPOSITORY = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
@@ -149,6 +152,11 @@ function checkTarget(where: string, target: DeploymentTarget | undefined, proble
   }
   if (!REGION.test(String(target.region ?? ''))) {
     problems.push(`${where}.region: '${target.region ?? ''}' is not an AWS region such as 'us-east-1'`);
+  } else if (!REGION_PARTITIONS.has(target.region)) {
+    problems.push(
+      `${where}.region: '${target.region}' is not a known AWS region (check the spelling; ` +
+        '`aws account list-regions` lists the ones your account has)',
+    );
   }
 }
 
@@ -349,10 +357,40 @@ export function validateConfig(config: AppConfig): AppConfig {
       );
     }
   }
+  checkLayout(config, problems);
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
   return config;
+}
+
+/**
+ * What CDK Pipelines cannot deploy whatever the accounts' setup: a stage in another partition than
+ * the pipeline (IAM trust, KMS grants and artifact replication stop at the partition), and a
+ * CodeConnections connection of another account (connections are global across regions but belong
+ * to one account).
+ */
+function checkLayout(config: AppConfig, problems: string[]): void {
+  const pipelinePartition = REGION_PARTITIONS.get(config.pipeline?.region ?? '');
+  if (!pipelinePartition) return;
+  for (const key of ['dev', 'prod'] as const) {
+    const region = config[key]?.target?.region ?? '';
+    const partition = REGION_PARTITIONS.get(region);
+    if (partition && partition !== pipelinePartition) {
+      problems.push(
+        `${key}.target.region: '${region}' is in partition ${partition}, the pipeline's region ` +
+          `'${config.pipeline.region}' in ${pipelinePartition}; CDK Pipelines cannot deploy across partitions, ` +
+          `so run a pipeline in ${partition} for it`,
+      );
+    }
+  }
+  const arn = CONNECTION_ARN.exec(config.source?.connectionArn ?? '');
+  if (arn && ACCOUNT.test(config.pipeline.account ?? '') && arn[3] !== config.pipeline.account) {
+    problems.push(
+      `source.connectionArn: the connection belongs to account ${arn[3]}, the pipeline runs in ` +
+        `${config.pipeline.account} (pipeline.account); create the connection in the pipeline's account`,
+    );
+  }
 }
 
 /** Checks one stage's configuration on its own (a sandbox deployment has no pipeline or source). */

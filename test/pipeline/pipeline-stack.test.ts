@@ -8,7 +8,7 @@ import { SYNTH_COMMANDS } from '../../lib/pipeline/pipeline-stack';
 import { ROLLOUT_RECORD_FILE, SMOKE_JUNIT_FILE } from '../../lib/pipeline/post-deploy-steps';
 import { GUARD_REPORT_FILE } from '../../lib/pipeline/registry-guard-step';
 import { iamMatches } from '../iam/checker';
-import type { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
+import { pipelineRoleNames, type MlInferenceStage } from '../../lib/stages/ml-inference-stage';
 import { cdkJsonContext, tempOutdir, testConfig } from '../support/cdk-app';
 
 interface Action {
@@ -97,7 +97,7 @@ describe('pipeline', () => {
       JSON.parse(buildSpecOf(projectOfAction(synth))) as { phases: { build: { commands: string[] } } }
     ).phases.build.commands;
     expect(commands).toEqual(SYNTH_COMMANDS);
-    expect(commands.slice(0, 3)).toEqual(['npm ci', 'npm test', 'npx cdk synth']);
+    expect(commands.slice(0, 3)).toEqual(['npm ci --ignore-scripts', 'npm test', 'npx cdk synth']);
     expect(commands).toContain('npm run compliance');
   });
 
@@ -233,7 +233,7 @@ describe('post-deploy steps', () => {
       reports: Record<string, { files: string[]; 'base-directory': string; 'file-format': string }>;
     };
     const commands = spec.phases.build.commands;
-    expect(commands[0]).toBe('npm ci');
+    expect(commands[0]).toBe('npm ci --ignore-scripts');
     const assume = commands.findIndex((c) => c.includes('aws sts assume-role --role-arn "$SMOKE_ROLE_ARN"'));
     const smoke = commands.findIndex((c) => c.startsWith('npm run smoke -- --api-url "$API_URL"'));
     expect(assume).toBeGreaterThan(0);
@@ -675,6 +675,148 @@ describe('registry guard and prod approvals', () => {
           Action: expect.arrayContaining(['kms:GenerateDataKey*', 'kms:Decrypt']),
           Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
         }),
+      ]),
+    );
+  });
+});
+
+describe('pipeline trust and build permissions', () => {
+  interface Statement {
+    Effect: string;
+    Action: string | string[];
+    Resource?: unknown;
+    Principal?: { AWS?: unknown; Service?: unknown };
+    Condition?: Record<string, Record<string, unknown>>;
+  }
+  type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  let resources: Resources;
+  const lock = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version: string }>;
+  };
+  const locked = (name: string) => lock.packages[`node_modules/${name}`].version;
+  const statementsOf = (policy: { Properties: Record<string, unknown> }): Statement[] =>
+    (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+  const projects = () => Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CodeBuild::Project');
+  const specOf = (project: { Properties: Record<string, unknown> }) => {
+    const spec = (project.Properties.Source as { BuildSpec: string }).BuildSpec;
+    return JSON.parse(spec) as { phases?: Record<string, { commands?: string[] }> };
+  };
+  const commandsOf = (project: { Properties: Record<string, unknown> }) =>
+    Object.values(specOf(project).phases ?? {}).flatMap((phase) => phase.commands ?? []);
+
+  beforeAll(() => {
+    resources = (assembly.getStackArtifact(built.pipeline!.artifactId).template as { Resources: Resources })
+      .Resources;
+  });
+
+  it('allows codebuild:StartBuild/StopBuild/BatchGetBuilds only on projects of this pipeline, never on *', () => {
+    const projectIds = new Set(projects().map(([id]) => id));
+    let scoped = 0;
+    for (const [id, policy] of Object.entries(resources).filter(([, r]) => r.Type === 'AWS::IAM::Policy')) {
+      for (const st of statementsOf(policy)) {
+        const actions = [st.Action].flat();
+        if (!actions.some((a) => /^codebuild:(Start|Stop|BatchGet)Build/.test(a) || a === 'codebuild:*'))
+          continue;
+        for (const resource of [st.Resource].flat()) {
+          const target = (resource as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+          expect({ policy: id, project: target?.[1] === 'Arn' && projectIds.has(target[0]) }).toEqual({
+            policy: id,
+            project: true,
+          });
+          scoped += 1;
+        }
+      }
+    }
+    // The pipeline still starts every asset and self-mutation project, through its action role.
+    const assetOrMutation = projects().filter(([id]) => /Assets|SelfMutation/.test(id));
+    expect(assetOrMutation.length).toBeGreaterThan(2);
+    expect(scoped).toBeGreaterThanOrEqual(assetOrMutation.length);
+  });
+
+  it("makes each stage's smoke-test, rollout and registry reader roles trust only the pipeline step role that uses them", () => {
+    const pipelineAccount = built.pipeline!.account;
+    for (const [name, stage] of [
+      ['Dev', built.pipeline!.stages.dev],
+      ['Prod', built.pipeline!.stages.prod],
+    ] as const) {
+      const stageAssembly = assembly.getNestedAssembly(`assembly-MlInferencePipeline-${name}`);
+      const ops = stageAssembly.getStackByName(stage.operationsStack.stackName).template as {
+        Resources: Resources;
+      };
+      const names = pipelineRoleNames(stage.project, stage.stageConfig.stageName);
+      for (const [step, roleName] of [
+        ['SmokeTest', names.smokeTest],
+        ['CanaryRollout', names.rollout],
+        ['RegistryGuard', names.registryReader],
+      ] as const) {
+        const role = Object.values(ops.Resources).find(
+          (r) => r.Type === 'AWS::IAM::Role' && r.Properties.RoleName === roleName,
+        )!;
+        const trust = (role.Properties.AssumeRolePolicyDocument as { Statement: Statement[] }).Statement;
+        expect(trust).toHaveLength(1);
+        const principalArn = trust[0].Condition?.ArnEquals?.['aws:PrincipalArn'];
+        expect(JSON.stringify(trust[0].Principal)).toContain(`:iam::${pipelineAccount}:root`);
+        // The ARN is the service role of that wave's step project, under its fixed name.
+        const action = stages.find((s) => s.Name === name)!.Actions.find((a) => a.Name === step)!;
+        const project = resources[projectOfAction(action)];
+        const serviceRoleId = (project.Properties.ServiceRole as { 'Fn::GetAtt': [string, string] })[
+          'Fn::GetAtt'
+        ][0];
+        const stepRoleName = resources[serviceRoleId].Properties.RoleName as string;
+        expect(stepRoleName).toMatch(/^[\w+=,.@-]{1,64}$/);
+        expect(stage.operationsStack.resolve(principalArn)).toEqual({
+          'Fn::Join': [
+            '',
+            ['arn:', { Ref: 'AWS::Partition' }, `:iam::${pipelineAccount}:role/${stepRoleName}`],
+          ],
+        });
+      }
+    }
+  });
+
+  it('names an exact role ARN in every cross-account trust of every stage stack', () => {
+    let trusts = 0;
+    for (const nested of assembly.nestedAssemblies) {
+      for (const stack of nested.nestedAssembly.stacks) {
+        for (const r of Object.values((stack.template as { Resources: Resources }).Resources)) {
+          if (r.Type !== 'AWS::IAM::Role') continue;
+          for (const st of (r.Properties.AssumeRolePolicyDocument as { Statement: Statement[] }).Statement) {
+            const aws = JSON.stringify(st.Principal?.AWS ?? '');
+            if (!/:iam::\d{12}:root/.test(aws)) continue;
+            trusts += 1;
+            const arn = JSON.stringify(st.Condition?.ArnEquals?.['aws:PrincipalArn'] ?? '');
+            expect({ stack: stack.stackName, arn }).toEqual({
+              stack: stack.stackName,
+              arn: expect.stringMatching(/:role\/[\w+=,.@-]+"\]\]\}$/),
+            });
+          }
+        }
+      }
+    }
+    expect(trusts).toBe(6);
+  });
+
+  it('runs no install scripts and installs the CLI versions package-lock.json pins', () => {
+    const installs: string[] = [];
+    for (const [id, project] of projects()) {
+      const env = (
+        project.Properties.Environment as { EnvironmentVariables?: { Name: string; Value: string }[] }
+      ).EnvironmentVariables;
+      expect({ id, env }).toEqual({
+        id,
+        env: expect.arrayContaining([
+          expect.objectContaining({ Name: 'NPM_CONFIG_IGNORE_SCRIPTS', Value: 'true' }),
+        ]),
+      });
+      for (const command of commandsOf(project)) {
+        if (/^npm ci\b/.test(command)) expect(command).toBe('npm ci --ignore-scripts');
+        if (/^npm (install|i)\b/.test(command)) installs.push(command);
+      }
+    }
+    expect(new Set(installs)).toEqual(
+      new Set([
+        `npm install -g aws-cdk@${locked('aws-cdk')}`,
+        `npm install -g cdk-assets@${locked('cdk-assets')}`,
       ]),
     );
   });

@@ -36,6 +36,28 @@ describe('validateConfig', () => {
       /dev\.target\.region: 'useast1' is not an AWS region/,
     ],
     [
+      'a well-formed but unknown region',
+      (c) => ({ ...c, pipeline: { ...c.pipeline, region: 'us-east-7' } }),
+      /pipeline\.region: 'us-east-7' is not a known AWS region/,
+    ],
+    [
+      'a stage in another partition than the pipeline',
+      (c) => ({
+        ...c,
+        prod: {
+          ...c.prod,
+          target: { ...c.prod.target, region: 'cn-north-1' },
+          availabilityZones: ['cn-north-1a', 'cn-north-1b'],
+        },
+      }),
+      /prod\.target\.region: 'cn-north-1' is in partition aws-cn, the pipeline's region 'us-east-1' in aws; CDK Pipelines cannot deploy across partitions/,
+    ],
+    [
+      "a connection of another account than the pipeline's",
+      (c) => ({ ...c, pipeline: { ...c.pipeline, account: '444444444444' } }),
+      /source\.connectionArn: the connection belongs to account 111111111111, the pipeline runs in 444444444444 \(pipeline\.account\)/,
+    ],
+    [
       'malformed pipeline account',
       (c) => ({ ...c, pipeline: { ...c.pipeline, account: 'abc' } }),
       /pipeline\.account/,

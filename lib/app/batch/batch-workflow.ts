@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { BATCH_PREFIXES } from '../../../services/batch/naming';
 import { acknowledge, Finding } from '../../compliance';
+import { scopeLogDeliveryToAccount } from '../encryption-key';
 
 /** Properties of {@link BatchWorkflow}. */
 export interface BatchWorkflowProps {
@@ -121,6 +122,7 @@ export class BatchWorkflow extends Construct {
       timeout: props.timeout ?? Duration.hours(3),
       comment: 'Scores the JSON-lines input under pending/ with the batch scorer on AWS Batch',
     });
+    scopeLogDeliveryToAccount(props.encryptionKey);
     props.alertTopic.masterKey?.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey');
     const stack = Stack.of(this);
     // The resource BatchSubmitJob grants SubmitJob on, besides the queue.

@@ -2,7 +2,6 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,6 +10,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { allowAlarmNotifications } from './alarm-delivery';
 import { DATA_DRIFT_METRIC } from '../../../services/drift/handler';
 import { DATA_DRIFT_ALARM_THRESHOLD } from '../../../services/drift/psi';
 
@@ -123,16 +123,7 @@ export class Monitoring extends Construct {
       masterKey: props.encryptionKey,
       enforceSSL: true,
     });
-    // Alarm notifications are published by CloudWatch, which must be able to use the topic's key.
-    props.encryptionKey.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsPublishToAlertTopic',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-      }),
-    );
+    allowAlarmNotifications(this.alertTopic, props.encryptionKey);
     if (props.alarmEmail) {
       this.alertTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
     }
