@@ -164,6 +164,8 @@ export class PipelineStack extends Stack {
     this.pipeline.buildPipeline();
     const prodApproval = approvalActionOf(codePipeline, prod.stageName);
     approvals.grantApproval(codePipeline, prodApproval.stageName, prodApproval.actionName);
+    // The approvers open the review link, so they may read the dossiers (and nothing else of the store).
+    if (approvals.approverPolicy) store.grantReadDossiers(approvals.approverPolicy);
     removeWildcardBuildControl(this);
     acknowledgePipelineGrants(
       this,

@@ -2,9 +2,11 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { Construct } from 'constructs';
 import { EncryptionKey } from '../app/encryption-key';
 import { secureBucket } from '../app/secure-bucket';
+import { acknowledge, Finding } from '../compliance';
 import { DOSSIERS_PREFIX, LATEST_KEY, RELEASES_PREFIX } from '../../services/dossier/release';
 
 /** Properties of {@link ReleaseStore}. */
@@ -91,16 +93,21 @@ export class ReleaseStore extends Construct {
   }
 
   /**
-   * Lets an approver open the dossiers (and nothing else in the store): read `dossiers/*` and decrypt
-   * with the store's key, which the S3 console's "Open" of the review link needs.
+   * Lets the approvers open the dossiers (and nothing else in the store): read `dossiers/*` and
+   * decrypt with the store's key, which the S3 console's "Open" of the review link needs.
    */
-  grantReadDossiers(grantee: iam.IGrantable): void {
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['s3:GetObject'],
-      resourceArns: [this.bucket.arnForObjects(`${DOSSIERS_PREFIX}*`)],
-    });
-    iam.Grant.addToPrincipal({ grantee, actions: ['kms:Decrypt'], resourceArns: [this.key.keyArn] });
+  grantReadDossiers(policy: iam.ManagedPolicy): void {
+    const objects = this.bucket.arnForObjects(`${DOSSIERS_PREFIX}*`);
+    policy.addStatements(
+      new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [objects] }),
+      new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [this.key.keyArn] }),
+    );
+    const finding = `Resource::${flattenCfnReference(Stack.of(this).resolve(objects))}`;
+    acknowledge(
+      policy,
+      [Finding.awsSolutions(`IAM5[${finding}]`)],
+      'Approvers read the dossier of the execution they approve, under dossiers/<execution id>/; the id exists only at run time. Read only, and only under dossiers/.',
+    );
   }
 
   /**

@@ -511,6 +511,19 @@ describe('release dossier and release store', () => {
     }
   });
 
+  it('lets the approvers open the dossiers behind the review link, and nothing else of the store', () => {
+    const [approverPolicy] = Object.values(template.findResources('AWS::IAM::ManagedPolicy')).filter((p) =>
+      JSON.stringify(p.Properties.PolicyDocument).includes('codepipeline:PutApprovalResult'),
+    );
+    const touchingStore = (approverPolicy!.Properties.PolicyDocument.Statement as PolicyStatement[]).filter(
+      (st) => [bucketId, keyId].some((id) => JSON.stringify(st.Resource).includes(`"${id}"`)),
+    );
+    expect(touchingStore).toEqual([
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: objects('dossiers/*') },
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+    ]);
+  });
+
   it('keeps releases in a retained, versioned, access-logged, TLS-only bucket under its own rotated key', () => {
     const bucket = template.findResources('AWS::S3::Bucket')[bucketId];
     expect(bucket.DeletionPolicy).toBe('Retain');

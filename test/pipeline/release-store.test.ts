@@ -8,12 +8,14 @@ describe('ReleaseStore.grantReadDossiers', () => {
   it('lets an approver read dossiers/ and decrypt them, and nothing else of the store', () => {
     const stack = new Stack(new App(), 'Store', { env: { account: '111111111111', region: 'eu-west-1' } });
     const store = new ReleaseStore(stack, 'ReleaseStore', { accessLogs: new s3.Bucket(stack, 'Logs') });
-    const approver = new iam.Role(stack, 'Approver', { assumedBy: new iam.AccountRootPrincipal() });
+    const approver = new iam.ManagedPolicy(stack, 'Approver', {
+      roles: [new iam.Role(stack, 'Role', { assumedBy: new iam.AccountRootPrincipal() })],
+    });
     store.grantReadDossiers(approver);
     const template = Template.fromStack(stack);
     const bucketId = stack.getLogicalId(store.bucket.node.defaultChild as s3.CfnBucket);
     const keyId = stack.getLogicalId(store.key.node.defaultChild as CfnElement);
-    const [policy] = Object.values(template.findResources('AWS::IAM::Policy'));
+    const [policy] = Object.values(template.findResources('AWS::IAM::ManagedPolicy'));
     expect(policy.Properties.PolicyDocument.Statement).toEqual([
       {
         Effect: 'Allow',
