@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseCli } from './cli';
 
 const USAGE = `Usage: npm run acks [-- --json] [-- --cdk-out DIR]
 
@@ -57,14 +58,10 @@ export function readAcknowledgements(cdkOut: string): Acknowledgement[] {
 }
 
 function main(argv: string[]): void {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(USAGE);
-    return;
-  }
-  const dirIndex = argv.indexOf('--cdk-out');
-  const cdkOut = dirIndex >= 0 ? argv[dirIndex + 1] : 'cdk.out';
+  const flags = parseCli(argv, { usage: USAGE, flags: { json: 'boolean', 'cdk-out': 'string' } });
+  const cdkOut = flags['cdk-out'] ?? 'cdk.out';
   const rows = readAcknowledgements(cdkOut);
-  if (argv.includes('--json')) {
+  if (flags.json) {
     console.log(JSON.stringify(rows, null, 2));
     return;
   }
