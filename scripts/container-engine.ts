@@ -340,25 +340,51 @@ export function ensureLocalBase(engine: Engine, progress: Progress = quiet): str
   }
 }
 
-const USAGE = `Usage: npm run engine [-- --help]
+/** Stops the dockerd this project started (its pidfile), if it runs; resolves to whether it did. */
+export async function stopStartedEngine(progress: Progress = quiet): Promise<boolean> {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(ENGINE_PATHS.pidfile, 'utf8').trim());
+    process.kill(pid, 0);
+  } catch {
+    progress('no engine started by this project is running');
+    return false;
+  }
+  progress(`stopping dockerd (pid ${pid})`);
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`dockerd (pid ${pid}) did not stop within 30 s`);
+}
+
+const USAGE = `Usage: npm run engine [-- --stop]
 
 Makes a container engine available for \`npm run images\` and \`npm run test:images\`:
 installs docker.io and mmdebstrap from Debian when missing (as root), starts dockerd with its own
 data root (${ENGINE_PATHS.dataRoot}) and socket (${ENGINE_PATHS.socket}) unless an engine already
 answers (DOCKER_HOST, that socket, or ${SYSTEM_SOCKET}), and builds the local Node base image
 (once; about 2 minutes). Prints the DOCKER_HOST to use.
+  --stop  stop the dockerd this command started (images and build cache stay for next time)
   --help  this text`;
 
 if (require.main === module) {
-  parseCli(process.argv.slice(2), { usage: USAGE, flags: {} });
+  const flags = parseCli(process.argv.slice(2), { usage: USAGE, flags: { stop: 'boolean' } });
   const progress: Progress = (message) => process.stderr.write(`engine: ${message}\n`);
-  ensureEngine(progress)
-    .then((engine) => {
-      const base = ensureLocalBase(engine, progress);
-      process.stdout.write(`DOCKER_HOST=${engine.dockerHost}\nNODE_IMAGE=${base}\n`);
-    })
-    .catch((error: unknown) => {
-      process.stderr.write(`engine: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = 1;
-    });
+  const work = flags.stop
+    ? stopStartedEngine(progress).then(() => undefined)
+    : ensureEngine(progress).then((engine) => {
+        const base = ensureLocalBase(engine, progress);
+        process.stdout.write(`DOCKER_HOST=${engine.dockerHost}\nNODE_IMAGE=${base}\n`);
+      });
+  work.catch((error: unknown) => {
+    process.stderr.write(`engine: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
 }
