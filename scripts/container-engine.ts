@@ -128,7 +128,7 @@ function installMissing(packages: Readonly<Record<string, string>>, progress: Pr
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const lock = ['-o', 'DPkg::Lock::Timeout=600'];
   run('apt-get', [...lock, 'update', '-qq'], env);
-  run('apt-get', [...lock, 'install', '-y', '-qq', '--no-install-recommends', ...names], env);
+  run('apt-get', [...lock, 'install', '-y', '-qq', ...names], env);
 }
 
 async function waitForEngine(dockerHost: string, timeoutMs: number): Promise<string | undefined> {
