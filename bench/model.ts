@@ -2,10 +2,14 @@
  * Model-server throughput and latency at a fixed concurrency, next to the raw `session.run` time of the same
  * model in the same run.
  *
- *   npm run bench:model [-- --version v1.1.0 --duration 5 --connections 8 --rows 1]
+ *   npm run bench:model [-- --version v1.1.0 --duration 5 --connections 8 --rows 1 --container]
+ *
+ * With `--container`, the same load also runs against the model server image (`npm run images`
+ * builds it), so the two throughputs compare within one run.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +22,9 @@ import {
   ModelVersion,
   modelVersions,
 } from '../services/model/artifacts';
+import { parseCli } from '../scripts/cli';
+import { docker, findRunningEngine } from '../scripts/container-engine';
+import { imageTag } from '../scripts/images';
 
 /** What to measure. */
 export interface ModelBenchOptions {
@@ -31,6 +38,18 @@ export interface ModelBenchOptions {
   readonly rowsPerRequest?: number;
   /** Timed `session.run` calls. @default 5000 */
   readonly rawIterations?: number;
+  /** Also load the model server image in a container (needs a running engine and the built image). @default false */
+  readonly container?: boolean;
+}
+
+/** Throughput and latency of one load run. */
+export interface LoadSummary {
+  readonly requestsPerSecond: number;
+  readonly totalRequests: number;
+  /** Connection errors, timeouts and non-2xx answers. */
+  readonly failures: number;
+  /** Milliseconds, from every 2xx response time (autocannon's own histogram has 1 ms resolution). */
+  readonly latencyMs: LatencySummary;
 }
 
 /** Percentiles of a latency sample. */
@@ -46,14 +65,9 @@ export interface ModelBenchResult {
   readonly connections: number;
   readonly durationSeconds: number;
   readonly rowsPerRequest: number;
-  readonly server: {
-    readonly requestsPerSecond: number;
-    readonly totalRequests: number;
-    /** Connection errors, timeouts and non-2xx answers. */
-    readonly failures: number;
-    /** Milliseconds, from every 2xx response time (autocannon's own histogram has 1 ms resolution). */
-    readonly latencyMs: LatencySummary;
-  };
+  readonly server: LoadSummary;
+  /** The same load against the image in a container, when asked for. */
+  readonly container?: LoadSummary & { readonly startToPingMs: number };
   readonly raw: {
     readonly iterations: number;
     /** Microseconds per `session.run` of `rowsPerRequest` rows. */
@@ -135,6 +149,85 @@ function stopServerProcess(child: ChildProcess): Promise<void> {
   });
 }
 
+/** autocannon against `/invocations` on a loopback port. */
+async function load(port: number, body: string, connections: number, duration: number): Promise<LoadSummary> {
+  const latenciesMs: number[] = [];
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}/invocations`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration,
+  });
+  instance.on('response', (_client, status, _bytes, ms) => status < 300 && latenciesMs.push(ms));
+  const result = await instance;
+  return {
+    requestsPerSecond: result.requests.average,
+    totalRequests: result.requests.total,
+    failures: result.errors + result.timeouts + result.non2xx,
+    latencyMs: summarize(latenciesMs),
+  };
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no free port');
+  return address.port;
+}
+
+/**
+ * The model server image as SageMaker runs it (`serve`, the model read-only at /opt/ml/model; host
+ * network, so on a free port), loaded like the process above; the container is removed afterwards.
+ */
+async function loadContainer(
+  modelDir: string,
+  body: string,
+  connections: number,
+  duration: number,
+): Promise<LoadSummary & { startToPingMs: number }> {
+  const engine = findRunningEngine();
+  if (!engine) throw new Error('--container needs a running container engine: run `npm run images` first');
+  const image = imageTag('model');
+  docker(engine, ['image', 'inspect', image]);
+  await chmod(modelDir, 0o755);
+  for (const file of await readdir(modelDir)) await chmod(path.join(modelDir, file), 0o644);
+  const port = await freePort();
+  const started = performance.now();
+  const id = docker(engine, [
+    'run',
+    '--detach',
+    '--network',
+    'host',
+    '--env',
+    `PORT=${port}`,
+    '--volume',
+    `${modelDir}:/opt/ml/model:ro`,
+    image,
+    'serve',
+  ]).trim();
+  try {
+    const deadline = Date.now() + SERVER_START_TIMEOUT_MS;
+    for (;;) {
+      const status = await fetch(`http://127.0.0.1:${port}/ping`).then(
+        (res) => res.status,
+        () => 0,
+      );
+      if (status === 200) break;
+      if (Date.now() > deadline)
+        throw new Error(`container did not answer /ping: ${docker(engine, ['logs', id])}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const startToPingMs = performance.now() - started;
+    return { ...(await load(port, body, connections, duration)), startToPingMs };
+  } finally {
+    docker(engine, ['rm', '--force', id]);
+  }
+}
+
 /**
  * Measures the model server (a child process running the container entry point, loaded from the version's
  * `model.tar.gz`) with autocannon on 127.0.0.1, then `session.run` of the same model in this process.
@@ -151,35 +244,25 @@ export async function benchModelServer(options: ModelBenchOptions = {}): Promise
   const modelDir = await mkdtemp(path.join(tmpdir(), `bench-model-${version}-`));
   try {
     await extractModelArchive(modelArchivePath(version), modelDir);
+    const body = JSON.stringify(rows.length === 1 ? rows[0] : rows);
     const { child, port } = await startServerProcess(modelDir);
-    let load: autocannon.Result;
-    const latenciesMs: number[] = [];
+    let server: LoadSummary;
     try {
-      const instance = autocannon({
-        url: `http://127.0.0.1:${port}/invocations`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(rows.length === 1 ? rows[0] : rows),
-        connections,
-        duration: durationSeconds,
-      });
-      instance.on('response', (_client, status, _bytes, ms) => status < 300 && latenciesMs.push(ms));
-      load = await instance;
+      server = await load(port, body, connections, durationSeconds);
     } finally {
       await stopServerProcess(child);
     }
+    const container = options.container
+      ? await loadContainer(modelDir, body, connections, durationSeconds)
+      : undefined;
     const runMicros = await timeSessionRun(modelDir, rows, iterations);
     return {
       version,
       connections,
       durationSeconds,
       rowsPerRequest,
-      server: {
-        requestsPerSecond: load.requests.average,
-        totalRequests: load.requests.total,
-        failures: load.errors + load.timeouts + load.non2xx,
-        latencyMs: summarize(latenciesMs),
-      },
+      server,
+      container,
       raw: { iterations, runMicros },
     };
   } finally {
@@ -189,12 +272,28 @@ export async function benchModelServer(options: ModelBenchOptions = {}): Promise
 
 /** The result as a small aligned table. */
 export function formatModelBench(result: ModelBenchResult): string {
-  const { server, raw } = result;
+  const { server, container, raw } = result;
+  const loadRows = (name: string, summary: LoadSummary): [string, string][] => [
+    [
+      `${name} throughput`,
+      `${summary.requestsPerSecond.toFixed(0)} req/s (${summary.totalRequests} requests)`,
+    ],
+    [`${name} latency p50`, `${summary.latencyMs.p50.toFixed(2)} ms`],
+    [`${name} latency p99`, `${summary.latencyMs.p99.toFixed(2)} ms`],
+    [`${name} failures`, String(summary.failures)],
+  ];
   const rows: [string, string][] = [
-    ['server throughput', `${server.requestsPerSecond.toFixed(0)} req/s (${server.totalRequests} requests)`],
-    ['server latency p50', `${server.latencyMs.p50.toFixed(2)} ms`],
-    ['server latency p99', `${server.latencyMs.p99.toFixed(2)} ms`],
-    ['server failures', String(server.failures)],
+    ...loadRows('server', server),
+    ...(container
+      ? [
+          ...loadRows('container', container),
+          ['container start to /ping', `${container.startToPingMs.toFixed(0)} ms`] as [string, string],
+          [
+            'container / process',
+            `${(container.requestsPerSecond / server.requestsPerSecond).toFixed(2)}× the throughput`,
+          ] as [string, string],
+        ]
+      : []),
     ['raw session.run p50', `${raw.runMicros.p50.toFixed(1)} µs`],
     ['raw session.run p99', `${raw.runMicros.p99.toFixed(1)} µs`],
     ['raw session.run mean', `${raw.runMicros.mean.toFixed(1)} µs (${raw.iterations} runs)`],
@@ -206,32 +305,60 @@ export function formatModelBench(result: ModelBenchResult): string {
   return [title, ...rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`)].join('\n');
 }
 
+const USAGE = `Usage: npm run bench:model [-- --version v1.0.0] [-- --duration 5] [-- --connections 8]
+                           [-- --rows 1] [-- --container]
+
+Model-server throughput and p99 (the container entry point in a child process, on 127.0.0.1) next to
+the raw ONNX session.run time of the same model, in one run.
+  --version V       model version: ${modelVersions.join(', ')} (default v1.0.0)
+  --duration S      seconds of load (default 5)
+  --connections N   concurrent keep-alive connections (default 8)
+  --rows N          rows per invocation (default 1)
+  --container       also load the model server image in a container (\`npm run images\` first) and
+                    print its throughput next to the process's
+  --help            this text`;
+
+function positiveInteger(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    process.stderr.write(`--${flag} must be a positive integer, not "${raw}"\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
 function parseArgs(args: readonly string[]): ModelBenchOptions {
-  const value = (flag: string) => {
-    const i = args.indexOf(flag);
-    return i === -1 ? undefined : args[i + 1];
-  };
-  const number = (flag: string) => (value(flag) === undefined ? undefined : Number(value(flag)));
-  const version = value('--version');
-  if (version !== undefined && !modelVersions.includes(version as ModelVersion)) {
-    throw new Error(`--version must be one of ${modelVersions.join(', ')}`);
+  const flags = parseCli(args, {
+    usage: USAGE,
+    flags: {
+      version: 'string',
+      duration: 'string',
+      connections: 'string',
+      rows: 'string',
+      container: 'boolean',
+    },
+  });
+  if (flags.version !== undefined && !modelVersions.includes(flags.version as ModelVersion)) {
+    process.stderr.write(`--version must be one of ${modelVersions.join(', ')}, not "${flags.version}"\n`);
+    process.exit(2);
   }
   return {
-    version: version as ModelVersion | undefined,
-    durationSeconds: number('--duration'),
-    connections: number('--connections'),
-    rowsPerRequest: number('--rows'),
+    version: flags.version as ModelVersion | undefined,
+    durationSeconds: positiveInteger('duration', flags.duration),
+    connections: positiveInteger('connections', flags.connections),
+    rowsPerRequest: positiveInteger('rows', flags.rows),
+    container: flags.container === true,
   };
 }
 
 if (require.main === module) {
-  Promise.resolve()
-    .then(() => benchModelServer(parseArgs(process.argv.slice(2))))
-    .then(
-      (result) => console.log(formatModelBench(result)),
-      (error: unknown) => {
-        console.error(error);
-        process.exitCode = 1;
-      },
-    );
+  const options = parseArgs(process.argv.slice(2));
+  benchModelServer(options).then(
+    (result) => console.log(formatModelBench(result)),
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -4,17 +4,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
+import { parseCli } from '../scripts/cli';
+import { FUNCTION_RUNTIME } from '../lib/app/service-function';
 import { benchModelServer, formatModelBench } from './model';
 
 const USAGE = `Usage: npm run bench:predict [-- --iterations N] [-- --cold-starts N] [-- --duration S]
 
 Measures the predict path and prints its figures:
-  - the predict function's bundle, built as CDK builds it (esbuild, minified, node22, cjs);
+  - the predict function's bundle, built as CDK builds it (esbuild, minified, for the functions' Node major, cjs);
   - cold-start init: loading that bundle in a fresh Node process (median of --cold-starts, default 7);
   - warm handler overhead p50/p99 over --iterations calls (default 20000), model, table and
     Parameter Store replaced by in-memory answers;
   - model-server throughput and p99 at 8 connections for --duration seconds (default 5), next to
-    the raw ONNX session.run time of the same model in the same run.`;
+    the raw ONNX session.run time of the same model in the same run.
+  --help  this text`;
 
 const ROOT = path.join(__dirname, '..');
 
@@ -24,7 +27,8 @@ function bundle(entry: string, outfile: string): number {
     outfile,
     bundle: true,
     platform: 'node',
-    target: 'node22',
+    // What NodejsFunction derives from the runtime (nodejs24.x → node24).
+    target: FUNCTION_RUNTIME.name.replace(/^nodejs(\d+)\.x$/, 'node$1'),
     format: 'cjs',
     minify: true,
     sourcemap: true,
@@ -39,21 +43,23 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-function option(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(name);
-  const value = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+function option(raw: string | undefined, name: string, fallback: number): number {
+  const value = raw === undefined ? fallback : Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    process.stderr.write(`--${name} must be a positive number, not "${raw}"\n`);
+    process.exit(2);
+  }
   return value;
 }
 
 async function main(args: string[]): Promise<void> {
-  if (args.includes('--help')) {
-    console.log(USAGE);
-    return;
-  }
-  const iterations = option(args, '--iterations', 20000);
-  const coldStarts = option(args, '--cold-starts', 7);
-  const duration = option(args, '--duration', 5);
+  const flags = parseCli(args, {
+    usage: USAGE,
+    flags: { iterations: 'string', 'cold-starts': 'string', duration: 'string' },
+  });
+  const iterations = option(flags.iterations, 'iterations', 20000);
+  const coldStarts = option(flags['cold-starts'], 'cold-starts', 7);
+  const duration = option(flags.duration, 'duration', 5);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-predict-'));
   try {
     console.error('bundling the predict function...');

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { parseCli } from './cli';
 
 const USAGE = `Usage: npm run acks [-- --json] [-- --cdk-out DIR]
 
@@ -23,11 +24,40 @@ interface MetadataEntry {
   readonly data?: unknown;
 }
 
-function metadataFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name.startsWith('assembly-') ? metadataFiles(full) : [];
-    return entry.name.endsWith('.metadata.json') ? [full] : [];
+interface ManifestArtifact {
+  readonly type: string;
+  readonly properties?: { readonly directoryName?: string };
+  readonly additionalMetadataFile?: string;
+  readonly metadata?: Record<string, MetadataEntry[]>;
+}
+
+/** One stack's metadata, and the directory of the assembly it belongs to. */
+interface StackMetadata {
+  readonly assemblyDir: string;
+  readonly metadata: Record<string, MetadataEntry[]>;
+}
+
+/**
+ * The metadata of every stack the assembly's manifest names, following nested assemblies (stages)
+ * through the manifest too: directories an earlier synth left in cdk.out (a sandbox next to the
+ * pipeline, a removed stage) are not part of the app and are not read.
+ */
+function stackMetadata(dir: string): StackMetadata[] {
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
+    artifacts?: Record<string, ManifestArtifact>;
+  };
+  return Object.values(manifest.artifacts ?? {}).flatMap((artifact): StackMetadata[] => {
+    if (artifact.type === 'cdk:cloud-assembly' && artifact.properties?.directoryName) {
+      return stackMetadata(path.join(dir, artifact.properties.directoryName));
+    }
+    if (artifact.type !== 'aws:cloudformation:stack') return [];
+    const fromFile = artifact.additionalMetadataFile
+      ? (JSON.parse(fs.readFileSync(path.join(dir, artifact.additionalMetadataFile), 'utf8')) as Record<
+          string,
+          MetadataEntry[]
+        >)
+      : {};
+    return [{ assemblyDir: dir, metadata: { ...artifact.metadata, ...fromFile } }];
   });
 }
 
@@ -37,10 +67,9 @@ export function readAcknowledgements(cdkOut: string): Acknowledgement[] {
     throw new Error(`No cloud assembly in ${cdkOut}: run \`npm run synth\` first.`);
   }
   const rows: Acknowledgement[] = [];
-  for (const file of metadataFiles(cdkOut)) {
-    const relative = path.relative(cdkOut, path.dirname(file));
+  for (const { assemblyDir, metadata } of stackMetadata(cdkOut)) {
+    const relative = path.relative(cdkOut, assemblyDir);
     const stage = relative === '' ? 'pipeline' : relative.replace(/^.*assembly-[^-]+-?/, '') || relative;
-    const metadata = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, MetadataEntry[]>;
     for (const [constructPath, entries] of Object.entries(metadata)) {
       for (const entry of entries) {
         if (entry.type !== 'aws:cdk:acknowledged-rules' || typeof entry.data !== 'object' || !entry.data)
@@ -57,14 +86,10 @@ export function readAcknowledgements(cdkOut: string): Acknowledgement[] {
 }
 
 function main(argv: string[]): void {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(USAGE);
-    return;
-  }
-  const dirIndex = argv.indexOf('--cdk-out');
-  const cdkOut = dirIndex >= 0 ? argv[dirIndex + 1] : 'cdk.out';
+  const flags = parseCli(argv, { usage: USAGE, flags: { json: 'boolean', 'cdk-out': 'string' } });
+  const cdkOut = flags['cdk-out'] ?? 'cdk.out';
   const rows = readAcknowledgements(cdkOut);
-  if (argv.includes('--json')) {
+  if (flags.json) {
     console.log(JSON.stringify(rows, null, 2));
     return;
   }

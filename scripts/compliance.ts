@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readAcknowledgements, type Acknowledgement } from './acknowledgements';
+import { parseCli } from './cli';
 
 const USAGE = `Usage: npm run compliance [-- --cdk-out DIR] [-- --out DIR] [-- --previous FILE]
 
@@ -204,17 +205,13 @@ ${body.join('\n')}
 }
 
 function main(argv: string[]): number {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(USAGE);
-    return 0;
-  }
-  const option = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const cdkOut = option('--cdk-out') ?? 'cdk.out';
-  const outDir = option('--out') ?? path.join(cdkOut, 'compliance');
-  const previousPath = option('--previous');
+  const flags = parseCli(argv, {
+    usage: USAGE,
+    flags: { 'cdk-out': 'string', out: 'string', previous: 'string' },
+  });
+  const cdkOut = flags['cdk-out'] ?? 'cdk.out';
+  const outDir = flags.out ?? path.join(cdkOut, 'compliance');
+  const previousPath = flags.previous;
   console.error(`compliance: reading ${cdkOut}`);
   const result = readCompliance(cdkOut);
   const previous = previousPath

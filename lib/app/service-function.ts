@@ -12,6 +12,9 @@ import { deadLetterQueue as createDeadLetterQueue } from './dead-letter-queue';
 /** Root of the runtime code; a construct finds its handler by component name under it. */
 export const SERVICES_DIR = path.join(__dirname, '..', '..', 'services');
 
+/** The runtime of every function; the container images run the same Node.js major (see test/images). */
+export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
 /** Settings every function of a stage shares. */
 export interface FunctionDefaults {
   /** VPC the functions run in (isolated subnets). */
@@ -68,7 +71,7 @@ export class ServiceFunction extends nodejs.NodejsFunction {
       entry: path.join(SERVICES_DIR, props.component, `${props.entry}.ts`),
       handler: 'handler',
       description: props.description,
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime: FUNCTION_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(10),

@@ -121,8 +121,12 @@ export interface AppConfig {
 
 /** Thrown when the configuration cannot produce a deployable app; lists every problem at once. */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration (edit bin/config.ts):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  /** @param fix what to change, shown in the message's first line */
+  constructor(
+    readonly problems: string[],
+    fix = 'edit bin/config.ts',
+  ) {
+    super(`Invalid configuration (${fix}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }

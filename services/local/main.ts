@@ -1,7 +1,17 @@
+import { parseCli } from '../../scripts/cli';
 import { startLocalService } from './service';
+
+const USAGE = `Usage: [PORT=3000] npm start [-- --help]
+
+Runs the service locally on http://127.0.0.1:$PORT (default 3000) until Ctrl-C or SIGTERM:
+POST /predict and GET /predictions/{id} through the real handlers, both model versions served by
+real model servers behind a SageMaker-runtime stand-in, the predictions table in dynalite and the
+model registry in memory. Prints a curl and a smoke-test command to try it.
+  --help  this text`;
 
 /** `npm start`: the service on http://127.0.0.1:${PORT:-3000} until Ctrl-C or SIGTERM. */
 async function main(): Promise<void> {
+  parseCli(process.argv.slice(2), { usage: USAGE, flags: {} });
   const started = performance.now();
   const port = Number(process.env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)

@@ -1,12 +1,13 @@
 /**
  * `npm run record-calls`: runs the integration tests with the AWS call recorder in write mode and
  * writes test/iam/recorded-calls.json (component → distinct {action, resourceKind}), printing totals.
- * Extra arguments are passed to jest.
+ * It always runs every integration test: a subset would record (and commit) a subset of the calls.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseCli } from '../../scripts/cli';
 import type { CallKind } from '../support/aws-call-recorder';
 
 /** Test folders whose tests run real handlers, jobs or adapters. */
@@ -23,25 +24,39 @@ const INTEGRATION_TESTS = [
   'test/registry',
 ];
 
+const USAGE = `Usage: npm run record-calls [-- --help]
+
+Runs every integration test with the AWS call recorder in write mode and
+rewrites test/iam/recorded-calls.json, the input of the IAM coverage test, plus
+reports/aws-call-counts.json. Leaves both unchanged when a test fails. Run it after changing which
+AWS calls the runtime code makes, then review and commit the diff.
+  --help  this text
+
+Integration tests: ${INTEGRATION_TESTS.join(' ')}`;
+
 interface Fragment {
   readonly summary: Record<string, CallKind[]>;
   readonly counts: Record<string, number>;
 }
 
 function main(): number {
+  parseCli(process.argv.slice(2), {
+    usage: USAGE,
+    flags: {},
+  });
   const root = path.join(__dirname, '..', '..');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aws-calls-'));
-  const jest = spawnSync(
-    process.execPath,
-    [require.resolve('jest/bin/jest'), ...INTEGRATION_TESTS, ...process.argv.slice(2)],
-    {
-      cwd: root,
-      stdio: 'inherit',
-      env: { ...process.env, RECORD_AWS_CALLS: 'write', RECORD_AWS_CALLS_DIR: dir },
-    },
-  );
+  const jest = spawnSync(process.execPath, [require.resolve('jest/bin/jest'), ...INTEGRATION_TESTS], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, RECORD_AWS_CALLS: 'write', RECORD_AWS_CALLS_DIR: dir },
+  });
   if (jest.status !== 0) {
     process.stderr.write('record-calls: the tests failed; recorded-calls.json left unchanged\n');
+    return 1;
+  }
+  if (fs.readdirSync(dir).length === 0) {
+    process.stderr.write('record-calls: the tests recorded no calls; recorded-calls.json left unchanged\n');
     return 1;
   }
   const merged: Record<string, Map<string, CallKind>> = {};

@@ -11,7 +11,14 @@ import { tempOutdir } from '../support/cdk-app';
 
 function fixture(violations: number): string {
   const dir = tempOutdir();
-  fs.writeFileSync(path.join(dir, 'manifest.json'), '{}');
+  fs.writeFileSync(
+    path.join(dir, 'manifest.json'),
+    JSON.stringify({
+      artifacts: {
+        'assembly-App-Dev': { type: 'cdk:cloud-assembly', properties: { directoryName: 'assembly-App-Dev' } },
+      },
+    }),
+  );
   fs.writeFileSync(
     path.join(dir, 'validation-report.json'),
     JSON.stringify({
@@ -30,6 +37,14 @@ function fixture(violations: number): string {
   const stageDir = path.join(dir, 'assembly-App-Dev');
   fs.mkdirSync(stageDir);
   fs.writeFileSync(
+    path.join(stageDir, 'manifest.json'),
+    JSON.stringify({
+      artifacts: {
+        AppDevData: { type: 'aws:cloudformation:stack', additionalMetadataFile: 'AppDevData.metadata.json' },
+      },
+    }),
+  );
+  fs.writeFileSync(
     path.join(stageDir, 'AppDevData.metadata.json'),
     JSON.stringify({
       '/App/Dev/Data/Logs': [
@@ -45,6 +60,20 @@ function fixture(violations: number): string {
 }
 
 describe('compliance report', () => {
+  it('reads only the assemblies the manifest names, not a stale one an earlier synth left in cdk.out', () => {
+    const dir = fixture(0);
+    const stale = path.join(dir, 'assembly-Sandbox');
+    fs.mkdirSync(stale);
+    fs.copyFileSync(path.join(dir, 'assembly-App-Dev', 'manifest.json'), path.join(stale, 'manifest.json'));
+    fs.copyFileSync(
+      path.join(dir, 'assembly-App-Dev', 'AppDevData.metadata.json'),
+      path.join(stale, 'AppDevData.metadata.json'),
+    );
+    const result = readCompliance(dir);
+    expect(result.acknowledgements.map((a) => a.stage)).toEqual(['Dev']);
+    expect(summaryLine(result)).toMatch(/1 acknowledgements across .* and 1 assemblies$/);
+  });
+
   it('passes with no open finding and lists each acknowledgement with stage, rule, resource and reason', () => {
     const result = readCompliance(fixture(0));
     expect(summaryLine(result)).toMatch(/^PASS: 0 open findings, 1 acknowledgements/);

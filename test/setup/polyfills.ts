@@ -14,3 +14,8 @@ if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function'
     },
   });
 }
+
+// The AWS SDK warns once per process that releases after January 2027 need Node 22; the README
+// states the supported versions, and the notice would otherwise print in every test file (and in
+// the processes tests start, which inherit this environment).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

@@ -100,7 +100,7 @@ export class Analytics extends Construct {
         },
       },
     });
-    this.table.addDependency(database);
+    this.table.addResourceDependency(database);
 
     this.workGroupName = props.workGroupName;
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
@@ -191,7 +191,7 @@ HAVING count(*) > 1`,
         workGroup: this.workGroup.ref,
         queryString,
       });
-      query.addDependency(this.table);
+      query.addResourceDependency(this.table);
     }
   }
 }

@@ -1,0 +1,164 @@
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
+import { imageTag } from '../../scripts/images';
+import { loadModelMetadata } from '../../services/model/artifacts';
+import {
+  createSageMakerRuntimeStandIn,
+  type SageMakerRuntimeStandIn,
+} from '../../services/local/sagemaker-runtime';
+import { startLocalDynamo, startLocalS3, type LocalDynamo, type LocalS3 } from '../batch/support/local-aws';
+import { templateOnlyContext, tempOutdir, testConfig } from '../support/cdk-app';
+import { Containers, engineWithImage, freePort, pollUntil, unpackedModel } from './support/containers';
+
+/**
+ * The batch scorer image run as AWS Batch on Fargate runs it: the job definition's command,
+ * environment and read-only root file system from the synthesized template, against s3rver and
+ * dynalite, scoring through the SageMaker-runtime stand-in in front of the model server image.
+ */
+interface JobContainer {
+  Command: string[];
+  Environment: { Name: string; Value: unknown }[];
+  ReadonlyRootFilesystem?: boolean;
+}
+
+const engine = engineWithImage('batch');
+engineWithImage('model');
+const containers = new Containers(engine);
+
+let job: JobContainer;
+let s3: LocalS3;
+let dynamo: LocalDynamo;
+let standIn: SageMakerRuntimeStandIn;
+let standInUrl: string;
+let model: Awaited<ReturnType<typeof unpackedModel>>;
+
+const local = {
+  BATCH_BUCKET: 'batch-input',
+  ANALYTICS_BUCKET: 'analytics-data',
+  TABLE_NAME: 'predictions',
+  ENDPOINT_NAME: 'batch-endpoint',
+};
+
+beforeAll(async () => {
+  const app = new App({ outdir: tempOutdir(), context: templateOnlyContext() });
+  const stage = new MlInferenceStage(app, 'Dev', { project: testConfig.project, config: testConfig.dev });
+  const [definition] = Object.values(
+    Template.fromStack(stage.batchStack).findResources('AWS::Batch::JobDefinition'),
+  ) as { Properties: { ContainerProperties: JobContainer } }[];
+  job = definition.Properties.ContainerProperties;
+
+  model = await unpackedModel('v1.0.0');
+  const port = await freePort();
+  containers.start(imageTag('model'), {
+    args: ['--env', `PORT=${port}`, '--volume', `${model.dir}:/opt/ml/model:ro`],
+    command: ['serve'],
+  });
+  [s3, dynamo] = await Promise.all([
+    startLocalS3([local.BATCH_BUCKET, local.ANALYTICS_BUCKET]),
+    startLocalDynamo(),
+  ]);
+  await dynamo.createPredictionsTable(local.TABLE_NAME);
+  await pollUntil(`http://127.0.0.1:${port}/ping`, 200, 30_000);
+  standIn = createSageMakerRuntimeStandIn({
+    variants: [{ name: 'VariantA', weight: 1, url: `http://127.0.0.1:${port}` }],
+    endpointName: local.ENDPOINT_NAME,
+  });
+  standInUrl = await standIn.listen();
+}, 180_000);
+
+afterAll(async () => {
+  containers.removeAll();
+  await Promise.all([s3?.close(), dynamo?.close(), standIn?.close(), model?.remove()]);
+});
+
+/**
+ * The job definition's environment with each resource reference (a CloudFormation intrinsic) replaced by
+ * its local stand-in and every literal value kept; a reference this test does not know fails it.
+ */
+function jobEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const { Name, Value } of job.Environment) {
+    if (typeof Value === 'string') env[Name] = Value;
+    else if (Name in local) env[Name] = local[Name as keyof typeof local];
+    else
+      throw new Error(
+        `job environment ${Name} references ${JSON.stringify(Value)}: give it a local stand-in`,
+      );
+  }
+  return env;
+}
+
+describe('batch scorer image', () => {
+  it('scores a JSON-lines input end to end: table items, analytics lines, input moved to processed/', async () => {
+    const golden = loadModelMetadata('v1.0.0').golden;
+    const rows = Array.from({ length: 30 }, (_, i) => ({
+      features: golden[i % golden.length].features,
+      requestId: `image-test-${i}`,
+    }));
+    await s3.client.send(
+      new PutObjectCommand({
+        Bucket: local.BATCH_BUCKET,
+        Key: 'pending/2026-12-01/input.jsonl',
+        Body: rows.map((row) => JSON.stringify(row)).join('\n') + '\n',
+      }),
+    );
+    const sdkLocal = {
+      // What Fargate's task role and the VPC endpoints provide in AWS.
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: standInUrl,
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+      AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+    };
+    const env: Record<string, string> = { ...jobEnvironment(), ...sdkLocal };
+    const started = performance.now();
+    const name = containers.start(imageTag('batch'), {
+      args: [
+        ...(job.ReadonlyRootFilesystem ? ['--read-only'] : []),
+        ...Object.entries(env).flatMap(([key, value]) => ['--env', `${key}=${value}`]),
+      ],
+      command: job.Command,
+    });
+    const code = await containers.wait(name, 120_000);
+    const seconds = (performance.now() - started) / 1000;
+    if (code !== 0) throw new Error(`scorer exited ${code}:\n${containers.logs(name)}`);
+
+    const items = await dynamo.scanAll(local.TABLE_NAME);
+    expect(items).toHaveLength(rows.length);
+    const byRequest = new Map(items.map((item) => [item.requestId, item]));
+    rows.forEach((row, i) => {
+      const item = byRequest.get(row.requestId) as {
+        source: string;
+        modelVersion: string;
+        prediction: { label: string };
+      };
+      expect(item).toMatchObject({ source: 'batch', modelVersion: 'v1.0.0' });
+      expect(item.prediction.label).toBe(golden[i % golden.length].label);
+    });
+
+    const analyticsKeys = await s3.keys(local.ANALYTICS_BUCKET, env.ANALYTICS_PREFIX);
+    const lines = (
+      await Promise.all(
+        analyticsKeys.map(async (key) => {
+          const { Body } = await s3.client.send(
+            new GetObjectCommand({ Bucket: local.ANALYTICS_BUCKET, Key: key }),
+          );
+          return (await Body!.transformToString()).split('\n').filter(Boolean);
+        }),
+      )
+    ).flat();
+    expect(lines).toHaveLength(rows.length);
+
+    expect(await s3.keys(local.BATCH_BUCKET, 'pending/')).toEqual([]);
+    expect(await s3.keys(local.BATCH_BUCKET, 'processed/')).toContain('processed/2026-12-01/input.jsonl');
+    expect(standIn.invocations.length).toBeGreaterThan(0);
+    process.stdout.write(
+      `batch image ${imageTag('batch')}: scored ${rows.length} rows in ${seconds.toFixed(1)} s (docker run to exit)\n`,
+    );
+  });
+});
