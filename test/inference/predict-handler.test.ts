@@ -17,6 +17,7 @@ import {
 
 const prefix = '/ml-inference/test/model';
 const failingFeature = 99; // the stand-in answers 500 for rows starting with it
+const refusedFeature = 98; // the stand-in answers 400, as the container does for input it cannot score
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let table: LocalPredictionsTable;
@@ -35,10 +36,14 @@ beforeAll(async () => {
   [table, endpoint] = await Promise.all([
     startPredictionsTable(),
     startModelEndpoint({
-      fault: ({ body }) =>
-        (JSON.parse(body) as { instances: number[][] }).instances.some((row) => row[0] === failingFeature)
-          ? { statusCode: 500, message: 'onnxruntime: internal tensor failure at /opt/ml/model' }
-          : undefined,
+      fault: ({ body }) => {
+        const rows = (JSON.parse(body) as { instances: number[][] }).instances;
+        if (rows.some((row) => row[0] === failingFeature))
+          return { statusCode: 500, message: 'onnxruntime: internal tensor failure at /opt/ml/model' };
+        if (rows.some((row) => row[0] === refusedFeature))
+          return { statusCode: 400, message: '{"error":{"code":"InvalidInput","message":"no"}}' };
+        return undefined;
+      },
     }),
   ]);
   const metadata = endpoint.metadata['v1.0.0']!;
@@ -157,6 +162,50 @@ describe('POST /predict', () => {
     expect(result.headers?.['Retry-After']).toBe('1');
     expect(result.body).not.toMatch(/onnx|tensor|opt\/ml|stack|Error:/i);
     expect(await table.items()).toHaveLength(before);
+  });
+
+  it('answers 422 ModelRejectedInput, not retryable, when the container refuses the input', async () => {
+    const before = (await table.items()).length;
+    const result = await post({ features: [refusedFeature, 1, 1, 1] });
+    expect(result.statusCode).toBe(422);
+    expect(json(result)).toEqual({ error: { code: 'ModelRejectedInput', message: expect.any(String) } });
+    expect(result.headers?.['Retry-After']).toBeUndefined();
+    expect(await table.items()).toHaveLength(before);
+  });
+});
+
+describe('POST /predict with numbers the model or the table cannot take (issue 12)', () => {
+  // Each of these answered 500 (DynamoDB marshalling or underflow) or 502 "retry later" before.
+  it.each([
+    ['1e16', 1e16],
+    ['2^53', 2 ** 53],
+    ['-2^53', -(2 ** 53)],
+    ['1e-200', 1e-200],
+    ['5e-324', 5e-324],
+    ['3.5e38', 3.5e38],
+    ['1e39', 1e39],
+  ])('answers %s with 400 InvalidFeatures, scores nothing and writes nothing', async (_, value) => {
+    const before = (await table.items()).length;
+    const invocations = endpoint.standIn.invocations.length;
+    const result = await post({ features: [value, 3.5, 1.4, 0.2], requestId: `range-${_}` });
+    expect(result.statusCode).toBe(400);
+    expect(json(result)).toEqual({ error: { code: 'InvalidFeatures', message: expect.any(String) } });
+    expect(result.body).not.toContain(String(value));
+    expect(endpoint.standIn.invocations.length).toBe(invocations);
+    expect(await table.items()).toHaveLength(before);
+  });
+
+  it.each([
+    ['2^53 - 1', 2 ** 53 - 1],
+    ['1e-40 (a float32 subnormal)', 1e-40],
+    ['-0', -0],
+  ])('scores and stores the boundary value %s', async (_, value) => {
+    const result = await post({ features: [value, 3.5, 1.4, 0.2] });
+    expect(result.statusCode).toBe(200);
+    const stored = await getPrediction(
+      apiEvent({ method: 'GET', path: '/x', pathParameters: { id: String(json(result).predictionId) } }),
+    );
+    expect((json(stored).inputFeatures as number[])[0]).toBe(value === 0 ? 0 : value);
   });
 });
 

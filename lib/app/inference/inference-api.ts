@@ -4,6 +4,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { MAX_FEATURE_MAGNITUDE } from '../../../services/inference/validation';
 import { acknowledge, Finding } from '../../compliance';
 
 /** Properties of {@link InferenceApi}. */
@@ -83,7 +84,12 @@ export class InferenceApi extends Construct {
           features: {
             type: apigateway.JsonSchemaType.ARRAY,
             minItems: 1,
-            items: { type: apigateway.JsonSchemaType.NUMBER },
+            // The magnitude bound of checkFeatureValues; the function applies the rest of the rule.
+            items: {
+              type: apigateway.JsonSchemaType.NUMBER,
+              minimum: -MAX_FEATURE_MAGNITUDE,
+              maximum: MAX_FEATURE_MAGNITUDE,
+            },
           },
           requestId: { type: apigateway.JsonSchemaType.STRING, minLength: 1, maxLength: 128 },
         },
