@@ -28,6 +28,8 @@ export interface PredictionItem {
   readonly requestId?: string;
   /** Round trip of the model call that scored it (the whole call for a batched call), ms. */
   readonly modelLatencyMs?: number;
+  /** The API caller's principal (see `callerOf`); only its owner may read an `api` item. */
+  readonly caller?: string;
 }
 
 /** What `POST /predict` answers. */
@@ -38,13 +40,20 @@ export interface PredictAnswer {
   readonly variant: string;
 }
 
+/** RequestId namespace of stream records (no caller identity travels with a Kinesis record). */
+export const STREAM_NAMESPACE = 'stream';
+
+/** RequestId namespace of batch input lines (services/batch mirrors it in `predictionIdFor`). */
+export const BATCH_NAMESPACE = 'batch';
+
 /**
- * The predictionId for a caller-supplied requestId: a retry of the same request
- * (API, stream or batch) lands on the same key, so the conditional write makes it
- * idempotent.
+ * The predictionId for a caller-supplied requestId within its namespace (CONTRACTS.md "Prediction
+ * ids"): `iam:<principal>` for the API, `stream`, `batch`. A retry of the same request by the same
+ * caller lands on the same key, so the conditional write makes it idempotent; the same requestId
+ * from another caller is another prediction, which it can neither read nor block.
  */
-export function predictionIdForRequestId(requestId: string): string {
-  return uuidFromKey(`requestId:${requestId}`);
+export function predictionIdForRequestId(namespace: string, requestId: string): string {
+  return uuidFromKey(`requestId:${namespace}\n${requestId}`);
 }
 
 /**
@@ -75,6 +84,8 @@ export interface PredictionInput {
   readonly source: PredictionSource;
   readonly now: Date;
   readonly requestId?: string;
+  /** The API caller's principal. @default - none (stream and batch) */
+  readonly caller?: string;
   /** Round trip of the model call, ms. @default - not recorded */
   readonly modelLatencyMs?: number;
   /** @default 30 */
@@ -98,6 +109,7 @@ export function buildPredictionItem(input: PredictionInput): PredictionItem {
     expirationTime: Math.floor(input.now.getTime() / 1000) + ttlDays * secondsPerDay,
     source: input.source,
     ...(input.modelLatencyMs !== undefined ? { modelLatencyMs: roundMs(input.modelLatencyMs) } : {}),
+    ...(input.caller !== undefined ? { caller: input.caller } : {}),
   };
   return input.requestId === undefined ? item : { ...item, requestId: input.requestId };
 }
@@ -115,6 +127,14 @@ export function toPredictAnswer(item: PredictionItem): PredictAnswer {
     modelVersion: item.modelVersion,
     variant: item.invokedVariant,
   };
+}
+
+/**
+ * True when `caller` may see the item: an API prediction only by the principal that made it;
+ * stream and batch predictions (no caller) by any caller the API's IAM policy admits.
+ */
+export function visibleTo(item: PredictionItem, caller: string): boolean {
+  return item.caller === undefined ? item.source !== 'api' : item.caller === caller;
 }
 
 /** True when a stored item was made from these features (a genuine retry, not a reused requestId). */

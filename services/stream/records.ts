@@ -1,6 +1,10 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
 import type { ErrorBody } from '../inference/errors';
-import { predictionIdForRequestId, predictionIdForStreamRecord } from '../inference/prediction';
+import {
+  predictionIdForRequestId,
+  predictionIdForStreamRecord,
+  STREAM_NAMESPACE,
+} from '../inference/prediction';
 import { validateRequest, type PredictRequest } from '../inference/validation';
 
 /** Kinesis caps a record at 1 MiB; validation refuses anything larger up front. */
@@ -44,7 +48,7 @@ export function planRecord(record: KinesisStreamRecord, featureCount: number): V
     predictionId:
       requestId === undefined
         ? predictionIdForStreamRecord(record.eventID)
-        : predictionIdForRequestId(requestId),
+        : predictionIdForRequestId(STREAM_NAMESPACE, requestId),
   };
 }
 

@@ -204,23 +204,15 @@ describe('api', () => {
     }
   });
 
-  it('caches GET /predictions/{id} by id, encrypted, for 300 s, and never POST /predict', () => {
-    const stageResource = Object.values(inference.findResources('AWS::ApiGateway::Stage'))[0];
-    expect(stageResource.Properties).toMatchObject({ CacheClusterEnabled: true, CacheClusterSize: '0.5' });
-    const settings = stageResource.Properties.MethodSettings as Record<string, unknown>[];
-    const setting = (path: string, method: string) =>
-      settings.find((s) => s.ResourcePath === path && s.HttpMethod === method);
-    expect(setting('/~1predict', 'POST')).toMatchObject({ CachingEnabled: false });
-    expect(setting('/~1predictions~1{id}', 'GET')).toMatchObject({
-      CachingEnabled: true,
-      CacheDataEncrypted: true,
-      CacheTtlInSeconds: 300,
-    });
-    inference.hasResourceProperties('AWS::ApiGateway::Method', {
-      HttpMethod: 'GET',
-      RequestParameters: { 'method.request.path.id': true },
-      Integration: { CacheKeyParameters: ['method.request.path.id'] },
-    });
+  it('caches no answer: the per-caller GET must never be served to another caller from the stage cache', () => {
+    const stageResource = Object.values(inference.findResources('AWS::ApiGateway::Stage'))[0]!;
+    expect(stageResource.Properties.CacheClusterEnabled).not.toBe(true);
+    const settings = (stageResource.Properties.MethodSettings ?? []) as Record<string, unknown>[];
+    expect(settings.filter((s) => s.CachingEnabled === true)).toEqual([]);
+    const get = Object.values(inference.findResources('AWS::ApiGateway::Method')).find(
+      (m) => m.Properties.HttpMethod === 'GET',
+    )!;
+    expect(get.Properties.Integration.CacheKeyParameters ?? []).toEqual([]);
   });
 
   it('validates the POST /predict body against the features model', () => {

@@ -121,6 +121,7 @@ describe('POST /predict', () => {
       inputFeatures: golden.features,
       expirationTime: expect.any(Number),
       source: 'api',
+      caller: 'arn:aws:iam::000000000000:user/test',
     });
     expect(stored.expirationTime).toBe(Math.floor(Date.parse(stored.timestamp) / 1000) + 30 * 86_400);
     expect(Math.abs(Date.parse(stored.timestamp) - Date.now())).toBeLessThan(60_000);
@@ -365,4 +366,49 @@ describe('GET /predictions/{id}', () => {
       expect(json(result)).toEqual({ error: { code: 'InvalidPredictionId', message: expect.any(String) } });
     },
   );
+});
+
+describe('requestIds and reads scoped by the caller', () => {
+  const alice = 'arn:aws:sts::111111111111:assumed-role/Alice/session-1';
+  const aliceLater = 'arn:aws:sts::111111111111:assumed-role/Alice/session-2';
+  const mallory = 'arn:aws:iam::222222222222:user/mallory';
+  const postAs = (caller: string, body: unknown) => predict(apiEvent({ body: JSON.stringify(body), caller }));
+  const getAs = (caller: string, id: string) =>
+    getPrediction(apiEvent({ method: 'GET', path: `/predictions/${id}`, pathParameters: { id }, caller }));
+  let alicesAnswer: Record<string, unknown>;
+
+  beforeAll(async () => {
+    const result = await postAs(alice, { features: golden.features, requestId: 'order-1' });
+    expect(result.statusCode).toBe(200);
+    alicesAnswer = json(result);
+  });
+
+  it("answers another caller's reused requestId with its own prediction, neither 409 nor Alice's", async () => {
+    const result = await postAs(mallory, { features: [7, 3.2, 4.7, 1.4], requestId: 'order-1' });
+    expect(result.statusCode).toBe(200);
+    expect(json(result).predictionId).not.toBe(alicesAnswer.predictionId);
+    const same = await postAs(mallory, { features: golden.features, requestId: 'order-1' });
+    expect(same.statusCode).toBe(409); // Mallory's own earlier use of order-1 had other features
+  });
+
+  it('keeps the same caller idempotent, also after its role session was refreshed', async () => {
+    const retry = await postAs(aliceLater, { features: golden.features, requestId: 'order-1' });
+    expect(retry.statusCode).toBe(200);
+    expect(json(retry)).toEqual(alicesAnswer);
+    const conflict = await postAs(aliceLater, { features: [7, 3.2, 4.7, 1.4], requestId: 'order-1' });
+    expect(conflict.statusCode).toBe(409);
+  });
+
+  it("reads a prediction only as its caller: another caller gets the unknown id's 404", async () => {
+    const id = String(alicesAnswer.predictionId);
+    expect((await getAs(alice, id)).statusCode).toBe(200);
+    const foreign = await getAs(mallory, id);
+    expect(foreign.statusCode).toBe(404);
+    expect(foreign.body).toBe((await getAs(mallory, '00000000-0000-4000-8000-000000000000')).body);
+  });
+
+  it('marks the per-caller read as not cacheable by shared caches', async () => {
+    const result = await getAs(alice, String(alicesAnswer.predictionId));
+    expect(result.headers?.['Cache-Control']).toBe('private, no-store');
+  });
 });

@@ -9,7 +9,11 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { createModelParameters } from '../../services/inference/adapters/model-parameters';
 import { createPredictionStore } from '../../services/inference/adapters/predictions-table';
 import { createSageMakerEndpoint } from '../../services/inference/adapters/sagemaker-endpoint';
-import { predictionIdForRequestId, predictionIdForStreamRecord } from '../../services/inference/prediction';
+import {
+  predictionIdForRequestId,
+  predictionIdForStreamRecord,
+  STREAM_NAMESPACE,
+} from '../../services/inference/prediction';
 import { createDeadLetterQueue } from '../../services/stream/adapters/dead-letter-queue';
 import { createConsumerHandler, type ConsumerHandler } from '../../services/stream/consumer-handler';
 import type { PoisonRecordMessage } from '../../services/stream/records';
@@ -120,7 +124,7 @@ function idOf(record: KinesisStreamRecord): string {
   };
   return requestId === undefined
     ? predictionIdForStreamRecord(record.eventID)
-    : predictionIdForRequestId(requestId);
+    : predictionIdForRequestId(STREAM_NAMESPACE, requestId);
 }
 
 describe('stream consumer through the event source mapping', () => {

@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -21,14 +21,14 @@ export interface InferenceApiProps {
   readonly throttleRateLimit?: number;
   /** Burst above the steady rate. @default 100 */
   readonly throttleBurstLimit?: number;
-  /** How long `GET /predictions/{id}` answers are cached. @default Duration.minutes(5) */
-  readonly cacheTtl?: Duration;
 }
 
 /**
  * The REST API of the inference service. Every method requires SigV4-signed IAM credentials.
- * `POST /predict` validates its body against a model and is never answered from the cache;
- * `GET /predictions/{id}` is the cached read path (stored predictions never change), keyed on the id.
+ * `POST /predict` validates its body against a model; `GET /predictions/{id}` answers a prediction
+ * only to the caller that made it. Neither is cached: API Gateway's cache keys can hold only path,
+ * query and header values, none of which names the SigV4 principal, so a cached read would serve one
+ * caller's prediction to another.
  */
 export class InferenceApi extends Construct {
   /** The REST API. */
@@ -38,7 +38,6 @@ export class InferenceApi extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceApiProps) {
     super(scope, id);
-    const cacheTtl = props.cacheTtl ?? Duration.minutes(5);
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       encryptionKey: props.encryptionKey,
@@ -59,16 +58,8 @@ export class InferenceApi extends Construct {
         throttlingBurstLimit: props.throttleBurstLimit ?? 100,
         accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
-        cacheClusterEnabled: true,
-        cacheClusterSize: '0.5',
-        // Stage-wide default: encrypted, and only methods listed below opt in or out explicitly.
-        cachingEnabled: true,
-        cacheDataEncrypted: true,
-        cacheTtl,
-        methodOptions: {
-          '/predict/POST': { cachingEnabled: false },
-          '/predictions/{id}/GET': { cachingEnabled: true, cacheDataEncrypted: true, cacheTtl },
-        },
+        cacheClusterEnabled: false,
+        cachingEnabled: false,
       },
     });
 
@@ -118,7 +109,6 @@ export class InferenceApi extends Construct {
         'GET',
         new apigateway.LambdaIntegration(props.getPredictionFunction, {
           allowTestInvoke: false,
-          cacheKeyParameters: ['method.request.path.id'],
           requestParameters: { 'integration.request.path.id': 'method.request.path.id' },
         }),
         {
@@ -158,6 +148,11 @@ export class InferenceApi extends Construct {
         Finding.guard('api_gw_v1_execution_logging_enabled_check'),
       ],
       'Every request is in the encrypted JSON access log; execution logging needs the account-wide API Gateway CloudWatch role, which one stage must not own when two stages share an account.',
+    );
+    acknowledge(
+      stage,
+      [Finding.nist('APIGWCacheEnabledAndEncrypted'), Finding.hipaa('APIGWCacheEnabledAndEncrypted')],
+      "No method is cached, so no data rests in a cache to encrypt: every answer belongs to one IAM caller, and API Gateway's cache keys (path, query, headers) cannot include the SigV4 principal, so a cache would serve one caller's prediction to another.",
     );
     acknowledge(
       stage,
