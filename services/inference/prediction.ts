@@ -57,11 +57,14 @@ export function predictionIdForRequestId(namespace: string, requestId: string): 
 }
 
 /**
- * The predictionId for a stream record without requestId: the Kinesis eventID
- * (shard + sequence number) is stable across the event source mapping's retries.
+ * The predictionId for a stream record without requestId, from its payload (the record's data as
+ * Kinesis delivers it, base64): the one thing a producer's retry of PutRecord shares with the first
+ * attempt (a retry gets a new sequence number, and producers may pick a new partition key). Two
+ * records with the same bytes and no requestId are one request; a producer that means two sends
+ * requestIds.
  */
-export function predictionIdForStreamRecord(eventId: string): string {
-  return uuidFromKey(`kinesis:${eventId}`);
+export function predictionIdForStreamRecord(data: string): string {
+  return uuidFromKey(`kinesis-payload:${data}`);
 }
 
 /** A fresh id for an API request without requestId (nothing to be idempotent about). */

@@ -61,7 +61,8 @@ export function assertJsonContentType(contentType: string | undefined): void {
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number') return String(value);
+  // Never the value itself: answers and logs must not carry feature values.
+  if (typeof value === 'number') return Number.isFinite(value) ? 'a number' : String(value);
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 

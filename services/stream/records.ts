@@ -27,8 +27,8 @@ export interface PoisonRecord {
 
 /**
  * Decodes and validates one Kinesis record with the same rules as `POST /predict`.
- * The predictionId comes from `requestId` when present, else from the eventID
- * (shard + sequence number), so redeliveries of the record hit the same item.
+ * The predictionId comes from `requestId` (namespace `stream`) when present, else from the
+ * payload, so redeliveries and producer retries of the record hit the same item.
  */
 export function planRecord(record: KinesisStreamRecord, featureCount: number): ValidRecord | PoisonRecord {
   const data = Buffer.from(record.kinesis.data, 'base64').toString('utf8');
@@ -47,7 +47,7 @@ export function planRecord(record: KinesisStreamRecord, featureCount: number): V
     request: validated.request,
     predictionId:
       requestId === undefined
-        ? predictionIdForStreamRecord(record.eventID)
+        ? predictionIdForStreamRecord(record.kinesis.data)
         : predictionIdForRequestId(STREAM_NAMESPACE, requestId),
   };
 }

@@ -128,7 +128,7 @@ describe('model server error answers', () => {
     ['empty instances', '{"instances": []}', /Batch is empty/],
     ['empty row', '[[]]', /Row 0 has 0 values/],
     ['ragged batch', '[[5.1, 3.5, 1.4, 0.2], [5.1, 3.5]]', /Row 1 has 2 values/],
-    ['scalar in a batch', '[[5.1, 3.5, 1.4, 0.2], 7]', /Row 1 must be an array of numbers, got 7/],
+    ['scalar in a batch', '[[5.1, 3.5, 1.4, 0.2], 7]', /Row 1 must be an array of numbers, got a number/],
     ['nested row value', '[5.1, [3.5], 1.4, 0.2]', /feature 1 must be a finite number, got an array/],
     ['instances not an array', '{"instances": "x"}', /"instances" must be an array/],
     ['object without instances', '{"features": [5.1, 3.5, 1.4, 0.2]}', /Body must be one row/],
