@@ -3,7 +3,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { createPredictionStore, type PredictionStore } from './adapters/predictions-table';
 import { NotFoundError, ValidationError } from './errors';
 import { callerOf } from './caller';
-import { isPredictionId, visibleTo } from './prediction';
+import { isPredictionId, toPredictionRecordAnswer, visibleTo } from './prediction';
 import { logAndMap, type ApiHandler } from './http';
 import { createDocumentClient, createObservability, requiredEnv, type Env } from './runtime';
 
@@ -15,7 +15,8 @@ export interface GetPredictionHandlerDeps {
 }
 
 /**
- * `GET /predictions/{id}`: the stored item, 404 when absent, 400 for an id this
+ * `GET /predictions/{id}`: the stored prediction in the vocabulary of `POST /predict`
+ * ({@link toPredictionRecordAnswer}), 404 when absent, 400 for an id this
  * service never issues (refused before any table read). Only the caller that made an
  * API prediction may read it; everyone else gets the same 404 as for a missing id.
  */
@@ -35,7 +36,7 @@ export function createGetPredictionHandler(deps: GetPredictionHandlerDeps): ApiH
         statusCode: 200,
         // Per-caller answer: no shared cache may keep it (API Gateway's cache cannot key on the caller).
         headers: { 'Content-Type': 'application/json', 'Cache-Control': 'private, no-store' },
-        body: JSON.stringify(item),
+        body: JSON.stringify(toPredictionRecordAnswer(item)),
       };
     } catch (error) {
       return logAndMap(error, deps.logger, deps.metrics);

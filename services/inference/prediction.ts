@@ -140,6 +140,34 @@ export function visibleTo(item: PredictionItem, caller: string): boolean {
   return item.caller === undefined ? item.source !== 'api' : item.caller === caller;
 }
 
+/**
+ * What `GET /predictions/{id}` answers: the `POST /predict` answer's fields under the same names,
+ * plus what the stored record adds. The table's own names (`prediction`, `invokedVariant`,
+ * `inputFeatures`) stay internal (CONTRACTS.md).
+ */
+export interface PredictionRecordAnswer extends PredictAnswer {
+  /** The features that were scored, as the request sent them. */
+  readonly features: readonly number[];
+  readonly source: PredictionSource;
+  /** When it was scored (ISO-8601). */
+  readonly timestamp: string;
+  /** When the table's TTL removes it (epoch seconds). */
+  readonly expirationTime: number;
+  readonly requestId?: string;
+}
+
+/** The `GET /predictions/{id}` answer for a stored item. */
+export function toPredictionRecordAnswer(item: PredictionItem): PredictionRecordAnswer {
+  return {
+    ...toPredictAnswer(item),
+    features: item.inputFeatures,
+    source: item.source,
+    timestamp: item.timestamp,
+    expirationTime: item.expirationTime,
+    ...(item.requestId !== undefined ? { requestId: item.requestId } : {}),
+  };
+}
+
 /** True when a stored item was made from these features (a genuine retry, not a reused requestId). */
 export function sameFeatures(item: PredictionItem, features: readonly number[]): boolean {
   return (

@@ -206,7 +206,7 @@ describe('POST /predict with numbers the model or the table cannot take (issue 1
     const stored = await getPrediction(
       apiEvent({ method: 'GET', path: '/x', pathParameters: { id: String(json(result).predictionId) } }),
     );
-    expect((json(stored).inputFeatures as number[])[0]).toBe(value === 0 ? 0 : value);
+    expect((json(stored).features as number[])[0]).toBe(value === 0 ? 0 : value);
   });
 });
 
@@ -337,18 +337,17 @@ describe('GET /predictions/{id}', () => {
       }),
     );
 
-  it('answers the stored item', async () => {
+  it('answers the stored prediction in the vocabulary of POST /predict', async () => {
     const created = json(await post({ features: golden.features, requestId: 'read-me' }));
     const result = await get(String(created.predictionId));
     expect(result.statusCode).toBe(200);
-    const item = json(result);
-    expect(item).toMatchObject({
-      predictionId: created.predictionId,
-      prediction: created.result,
-      modelVersion: created.modelVersion,
-      invokedVariant: created.variant,
+    expect(json(result)).toEqual({
+      ...created,
+      features: golden.features,
       requestId: 'read-me',
       source: 'api',
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      expirationTime: expect.any(Number),
     });
   });
 
