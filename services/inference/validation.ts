@@ -22,7 +22,9 @@ export type ValidationResult =
   | { readonly ok: false; readonly error: ValidationError };
 
 const allowedFields = new Set(['features', 'requestId']);
-const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+/** What a `requestId` may be (the API's request model carries the same pattern). */
+export const REQUEST_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
+const requestIdPattern = new RegExp(REQUEST_ID_PATTERN);
 
 /**
  * Checks a raw request body against the `POST /predict` contract before anything

@@ -12,6 +12,7 @@ import type { ModelParameters } from '../inference/adapters/model-parameters';
 import type { PredictionStore } from '../inference/adapters/predictions-table';
 import type { ModelEndpoint } from '../inference/adapters/sagemaker-endpoint';
 import { UpstreamError, type ErrorBody } from '../inference/errors';
+import { loggableError } from '../inference/log-safety';
 import { buildPredictionItem, sameFeatures, type ModelPrediction } from '../inference/prediction';
 import { createObservability, positiveIntEnv, requiredEnv, type Env } from '../inference/runtime';
 import { scoringAdaptersFromEnv } from '../inference/scoring-adapters';
@@ -151,7 +152,7 @@ async function runStep(record: KinesisStreamRecord, step: Step, deps: ConsumerHa
     deps.metrics.addMetric('RetryableFailures', MetricUnit.Count, 1);
     deps.logger.warn('Record will be retried', {
       sequenceNumber: record.kinesis.sequenceNumber,
-      error: step.error,
+      error: loggableError(step.error),
     });
     throw step.error;
   }

@@ -4,8 +4,8 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { MAX_FEATURE_MAGNITUDE } from '../../../services/inference/validation';
 import { acknowledge, Finding } from '../../compliance';
+import { API_MODELS, API_RESPONSES, type ApiModelName } from './api-models';
 
 /** Properties of {@link InferenceApi}. */
 export interface InferenceApiProps {
@@ -63,29 +63,23 @@ export class InferenceApi extends Construct {
       },
     });
 
-    const featuresModel = this.api.addModel('PredictRequest', {
-      contentType: 'application/json',
-      schema: {
-        schema: apigateway.JsonSchemaVersion.DRAFT4,
-        title: 'PredictRequest',
-        type: apigateway.JsonSchemaType.OBJECT,
-        required: ['features'],
-        additionalProperties: false,
-        properties: {
-          features: {
-            type: apigateway.JsonSchemaType.ARRAY,
-            minItems: 1,
-            // The magnitude bound of checkFeatureValues; the function applies the rest of the rule.
-            items: {
-              type: apigateway.JsonSchemaType.NUMBER,
-              minimum: -MAX_FEATURE_MAGNITUDE,
-              maximum: MAX_FEATURE_MAGNITUDE,
-            },
-          },
-          requestId: { type: apigateway.JsonSchemaType.STRING, minLength: 1, maxLength: 128 },
-        },
-      },
-    });
+    // One vocabulary for both routes (api-models.ts): the request model validates, the answer models
+    // document the method responses, and docs/openapi.json is generated from the same schemas.
+    const models = Object.fromEntries(
+      Object.entries(API_MODELS).map(([name, schema]) => [
+        name,
+        this.api.addModel(name, {
+          modelName: name,
+          contentType: 'application/json',
+          schema: { schema: apigateway.JsonSchemaVersion.DRAFT4, ...schema },
+        }),
+      ]),
+    ) as Record<ApiModelName, apigateway.Model>;
+    const methodResponses = (route: keyof typeof API_RESPONSES): apigateway.MethodResponse[] =>
+      Object.entries(API_RESPONSES[route]).map(([statusCode, model]) => ({
+        statusCode,
+        responseModels: { 'application/json': models[model] },
+      }));
     const validator = this.api.addRequestValidator('Validator', {
       validateRequestBody: true,
       validateRequestParameters: true,
@@ -97,8 +91,9 @@ export class InferenceApi extends Construct {
         'POST',
         new apigateway.LambdaIntegration(props.predictFunction, { allowTestInvoke: false }),
         {
-          requestModels: { 'application/json': featuresModel },
+          requestModels: { 'application/json': models.PredictRequest },
           requestValidator: validator,
+          methodResponses: methodResponses('POST /predict'),
         },
       );
 
@@ -114,6 +109,7 @@ export class InferenceApi extends Construct {
         {
           requestParameters: { 'method.request.path.id': true },
           requestValidator: validator,
+          methodResponses: methodResponses('GET /predictions/{id}'),
         },
       );
 
