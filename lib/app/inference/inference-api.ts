@@ -113,6 +113,25 @@ export class InferenceApi extends Construct {
         },
       );
 
+    // Answers API Gateway gives itself (bad body, missing signature, throttling) use the same error
+    // shape as the functions, so every 4xx and 5xx matches the documented ErrorAnswer model.
+    const errorTemplate = (code: string) => ({
+      'application/json': `{"error":{"code":"${code}","message":$context.error.messageString}}`,
+    });
+    this.api.addGatewayResponse('BadRequestBody', {
+      type: apigateway.ResponseType.BAD_REQUEST_BODY,
+      statusCode: '400',
+      templates: errorTemplate('InvalidRequest'),
+    });
+    this.api.addGatewayResponse('Default4xx', {
+      type: apigateway.ResponseType.DEFAULT_4XX,
+      templates: errorTemplate('$context.error.responseType'),
+    });
+    this.api.addGatewayResponse('Default5xx', {
+      type: apigateway.ResponseType.DEFAULT_5XX,
+      templates: errorTemplate('$context.error.responseType'),
+    });
+
     this.url = this.api.url;
 
     // API Gateway may invoke the functions only for this account's API (confused-deputy guard).
