@@ -117,6 +117,7 @@ describe('local service under load (2,000 requests, 50 concurrent)', () => {
   it('answers no 5xx, only 200 and (for a conflicting reuse by the same caller) 409', () => {
     const statuses = new Map<number, number>();
     for (const answer of answers) statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+    expect(answers.filter((a) => a.status >= 500).map((a) => `${a.status} ${a.body}`)).toEqual([]);
     expect([...statuses.keys()].sort()).toEqual([200, 409]);
   });
 
