@@ -120,7 +120,7 @@ export function notFoundResult(method: string, path: string): APIGatewayProxyRes
 
 /** A local HTTP server standing in for API Gateway's proxy integration in front of the real handlers. */
 export function createApiAdapter(routes: ApiRoutes): Server {
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const send = (result: APIGatewayProxyResult) => {
       const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body);
       const headers: Record<string, string | string[]> = {};
@@ -149,6 +149,10 @@ export function createApiAdapter(routes: ApiRoutes): Server {
         else res.destroy();
       });
   });
+  // Longer than clients' idle keep-alive, so none reuses a socket the server is closing (ECONNRESET).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }
 
 function errorResult(statusCode: number, code: string, message: string): APIGatewayProxyResult {
