@@ -17,6 +17,7 @@ import { deadLetterQueue } from './dead-letter-queue';
 import { EncryptionKey } from './encryption-key';
 import type { ModelEndpoint } from './model/model-endpoint';
 import type { ModelParameters } from './model/model-parameters';
+import type { FunctionLogLevel } from '../stages/stage-config';
 
 /** Properties of {@link BatchStack}. */
 export interface BatchStackProps extends StackProps {
@@ -48,6 +49,8 @@ export interface BatchStackProps extends StackProps {
   readonly endpoint: ModelEndpoint;
   /** Days logs are kept. */
   readonly logRetentionDays: logs.RetentionDays;
+  /** Least severe level the stack's functions log (the stage's `logLevel`). @default 'INFO' */
+  readonly logLevel?: FunctionLogLevel;
   /** Topic for failed runs. @default - an encrypted topic created here, see {@link BatchStack.alertTopic} */
   readonly alertTopic?: sns.ITopic;
   /** vCPUs per scoring job. @default 1 */
@@ -146,6 +149,7 @@ export class BatchStack extends Stack {
       encryptionKey: key,
       logRetentionDays: props.logRetentionDays,
       metricNamespace: props.metricNamespace ?? 'MlInference',
+      logLevel: props.logLevel,
     };
     this.drift = new DriftJob(this, 'Drift', {
       defaults: functionDefaults,

@@ -6,7 +6,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import type { ApiThrottleConfig, EndpointConfig } from '../stages/stage-config';
+import type { ApiThrottleConfig, EndpointConfig, FunctionLogLevel } from '../stages/stage-config';
 import type { ModelVersion } from '../../services/model/artifacts';
 import { EncryptionKey } from './encryption-key';
 import { InferenceApi } from './inference/inference-api';
@@ -33,6 +33,8 @@ export interface InferenceStackProps extends StackProps {
   readonly dataCapturePolicy: iam.IManagedPolicy;
   /** Days function, API and stream logs are kept. */
   readonly logRetentionDays: logs.RetentionDays;
+  /** Least severe level the stack's functions log (the stage's `logLevel`). @default 'INFO' */
+  readonly logLevel?: FunctionLogLevel;
   /** Versions, split, size and capture of the endpoint. @default - every EndpointConfig default */
   readonly endpoint?: EndpointConfig;
   /** API Gateway throttling. @default - every ApiThrottleConfig default */
@@ -106,6 +108,7 @@ export class InferenceStack extends Stack {
       encryptionKey: key,
       logRetentionDays: props.logRetentionDays,
       metricNamespace: props.metricNamespace ?? 'MlInference',
+      logLevel: props.logLevel,
     };
     const modelEnvironment = {
       ENDPOINT_NAME: this.endpoint.endpointName,

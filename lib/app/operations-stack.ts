@@ -18,6 +18,7 @@ import type { ModelEndpoint } from './model/model-endpoint';
 import { driftMetricOf, Monitoring, type DriftMetricSource } from './monitoring/monitoring';
 import { CanaryRollout } from './rollout/canary-rollout';
 import type { FunctionDefaults } from './service-function';
+import type { FunctionLogLevel } from '../stages/stage-config';
 
 /** Properties of {@link OperationsStack}. */
 export interface OperationsStackProps extends StackProps {
@@ -36,6 +37,8 @@ export interface OperationsStackProps extends StackProps {
   readonly subnets: ec2.SubnetSelection;
   /** Days the judge's and the state machine's logs are kept. */
   readonly logRetentionDays: logs.RetentionDays;
+  /** Least severe level the stack's functions log (the stage's `logLevel`). @default 'INFO' */
+  readonly logLevel?: FunctionLogLevel;
   /** The A/B SageMaker endpoint; the rollout may change only this one. */
   readonly endpoint: ModelEndpoint;
   /** Deployed stage of the inference API. */
@@ -132,6 +135,7 @@ export class OperationsStack extends Stack {
       encryptionKey: key,
       logRetentionDays: props.logRetentionDays,
       metricNamespace,
+      logLevel: props.logLevel,
     };
     this.rollout = new CanaryRollout(this, 'Rollout', {
       defaults,

@@ -7,6 +7,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge, Finding } from '../compliance';
+import type { FunctionLogLevel } from '../stages/stage-config';
 import { deadLetterQueue as createDeadLetterQueue } from './dead-letter-queue';
 
 /** Root of the runtime code; a construct finds its handler by component name under it. */
@@ -27,6 +28,8 @@ export interface FunctionDefaults {
   readonly logRetentionDays: logs.RetentionDays;
   /** Namespace of the custom metrics (Powertools). */
   readonly metricNamespace: string;
+  /** Least severe level the functions log (the stage's `logLevel`). @default 'INFO' */
+  readonly logLevel?: FunctionLogLevel;
 }
 
 /** Properties of {@link ServiceFunction}. */
@@ -62,6 +65,7 @@ export interface ServiceFunctionProps {
 export class ServiceFunction extends nodejs.NodejsFunction {
   constructor(scope: Construct, id: string, props: ServiceFunctionProps) {
     const { defaults } = props;
+    const logLevel = defaults.logLevel ?? 'INFO';
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       encryptionKey: defaults.encryptionKey,
       retention: defaults.logRetentionDays,
@@ -78,6 +82,9 @@ export class ServiceFunction extends nodejs.NodejsFunction {
       tracing: lambda.Tracing.ACTIVE,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
+      // Lambda's filter agrees with Powertools, so neither drops what the other was told to keep.
+      applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel],
+      systemLogLevelV2: lambda.SystemLogLevel.INFO,
       vpc: defaults.vpc,
       vpcSubnets: defaults.subnets,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions ?? 50,
@@ -86,6 +93,7 @@ export class ServiceFunction extends nodejs.NodejsFunction {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: props.component,
         POWERTOOLS_METRICS_NAMESPACE: defaults.metricNamespace,
+        POWERTOOLS_LOG_LEVEL: logLevel,
         ...props.environment,
       },
       bundling: {

@@ -111,6 +111,7 @@ export class MlInferenceStage extends Stage {
         wildcardReason: 'SageMaker names data-capture objects itself (endpoint/variant/date/hour/uuid).',
       }).policy,
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+      logLevel: config.logLevel,
       endpoint: config.endpoint,
       apiThrottle: config.apiThrottle,
     });
@@ -144,6 +145,7 @@ export class MlInferenceStage extends Stage {
       table: data.table,
       endpoint: this.inferenceStack.endpoint,
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+      logLevel: config.logLevel,
       vcpus: config.batch?.vcpus,
       memoryMiB: config.batch?.memoryMiB,
       maxVcpus: config.batch?.maxVcpus,
@@ -161,6 +163,7 @@ export class MlInferenceStage extends Stage {
       vpc: this.networkStack.network.vpc,
       subnets: this.networkStack.network.subnets,
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+      logLevel: config.logLevel,
       endpoint: inference.endpoint,
       api: inference.api.api,
       predictFunction: inference.predictFunction,

@@ -50,6 +50,12 @@ export interface BatchScoringConfig {
   readonly athenaBytesScannedCutoffMiB?: number;
 }
 
+/** Log levels a stage's functions can be set to. */
+export const FUNCTION_LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
+/** One of {@link FUNCTION_LOG_LEVELS}. */
+export type FunctionLogLevel = (typeof FUNCTION_LOG_LEVELS)[number];
+
 /** Everything that differs between the dev and prod deployments of the ML inference stage. */
 export interface StageConfig {
   /** Short lowercase name; namespaces Parameter Store paths and tags (`dev`, `prod`). */
@@ -62,6 +68,12 @@ export interface StageConfig {
   readonly retainData: boolean;
   /** Days CloudWatch Logs keep function, API, flow and workflow logs. */
   readonly logRetentionDays: number;
+  /**
+   * Least severe level the stage's functions log (Powertools `POWERTOOLS_LOG_LEVEL` and Lambda's
+   * application log-level filter). Request payloads are never logged at INFO or above.
+   * @default 'INFO'
+   */
+  readonly logLevel?: FunctionLogLevel;
   /** Days S3 server access logs and data-capture objects are kept. */
   readonly dataRetentionDays: number;
   /** E-mail address subscribed to the alert topic. @default - no subscription */
@@ -194,6 +206,11 @@ function checkStage(key: string, stage: StageConfig | undefined, problems: strin
   if (!LOG_RETENTION_DAYS.includes(stage.logRetentionDays)) {
     problems.push(
       `${key}.logRetentionDays: ${stage.logRetentionDays} is not one of ${LOG_RETENTION_DAYS.join(', ')}`,
+    );
+  }
+  if (stage.logLevel !== undefined && !FUNCTION_LOG_LEVELS.includes(stage.logLevel)) {
+    problems.push(
+      `${key}.logLevel: '${String(stage.logLevel)}' is not one of ${FUNCTION_LOG_LEVELS.join(', ')}`,
     );
   }
   if (!Number.isInteger(stage.dataRetentionDays) || stage.dataRetentionDays < 1) {

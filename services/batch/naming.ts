@@ -31,13 +31,15 @@ export function outputNameFor(input: InputObjectId): string {
 }
 
 /**
- * Deterministic predictionId: a hash-based UUID (version 8). A requestId alone decides it, with the same
- * key as the predict API (`services/inference`), so a client's retry through either path collapses;
- * otherwise the input object version and line number do.
+ * Deterministic predictionId: a hash-based UUID (version 8). A requestId decides it within the `batch`
+ * namespace (CONTRACTS.md "Prediction ids", `predictionIdForRequestId('batch', id)` of services/inference),
+ * so a re-run collapses onto the same item; otherwise the input object version and line number do.
  */
 export function predictionIdFor(input: InputObjectId, lineNumber: number, requestId?: string): string {
   const key =
-    requestId !== undefined ? `requestId:${requestId}` : `batch:${input.key}\n${input.etag}\n${lineNumber}`;
+    requestId !== undefined
+      ? `requestId:batch\n${requestId}`
+      : `batch:${input.key}\n${input.etag}\n${lineNumber}`;
   const bytes = createHash('sha256').update(key, 'utf8').digest().subarray(0, 16);
   bytes[6] = (bytes[6] & 0x0f) | 0x80;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;

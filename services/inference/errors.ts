@@ -82,7 +82,8 @@ export class ConflictError extends DomainError {
 /**
  * How a dependency failed. `unavailable`: throttled, down or timed out (503);
  * `model-error`: the model container failed or answered garbage (502);
- * `rejected`: the model container refused this input (4xx), which no retry fixes.
+ * `rejected`: the model container refused this input (422): the caller's error, which no
+ * retry fixes and which must not count as a model failure.
  */
 export type UpstreamFailureKind = 'unavailable' | 'model-error' | 'rejected';
 
@@ -102,10 +103,16 @@ export class UpstreamError extends DomainError {
     this.name = 'UpstreamError';
     const dependency = options.dependency ?? 'model';
     this.code = dependency === 'parameters' ? 'ConfigurationUnavailable' : upstreamCode[kind];
-    this.statusCode = kind === 'unavailable' ? 503 : 502;
+    this.statusCode = upstreamStatus[kind];
     this.retryable = kind !== 'rejected';
   }
 }
+
+const upstreamStatus: Record<UpstreamFailureKind, number> = {
+  unavailable: 503,
+  'model-error': 502,
+  rejected: 422,
+};
 
 const upstreamCode: Record<UpstreamFailureKind, string> = {
   unavailable: 'ModelUnavailable',
@@ -116,7 +123,7 @@ const upstreamCode: Record<UpstreamFailureKind, string> = {
 const upstreamMessage: Record<UpstreamFailureKind, string> = {
   unavailable: 'The model is temporarily unavailable. Retry the request later.',
   'model-error': 'The model failed to answer. Retry the request later.',
-  rejected: 'The model could not score this input.',
+  rejected: 'The model could not score this input; change the features before retrying.',
 };
 
 const jsonHeaders = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' };

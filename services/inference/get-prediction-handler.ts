@@ -2,7 +2,8 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { createPredictionStore, type PredictionStore } from './adapters/predictions-table';
 import { NotFoundError, ValidationError } from './errors';
-import { isPredictionId } from './prediction';
+import { callerOf } from './caller';
+import { isPredictionId, toPredictionRecordAnswer, visibleTo } from './prediction';
 import { logAndMap, type ApiHandler } from './http';
 import { createDocumentClient, createObservability, requiredEnv, type Env } from './runtime';
 
@@ -14,9 +15,10 @@ export interface GetPredictionHandlerDeps {
 }
 
 /**
- * `GET /predictions/{id}`: the stored item, 404 when absent, 400 for an id this
- * service never issues (refused before any table read). Items never change once
- * written, so API Gateway's cache may serve the answer.
+ * `GET /predictions/{id}`: the stored prediction in the vocabulary of `POST /predict`
+ * ({@link toPredictionRecordAnswer}), 404 when absent, 400 for an id this
+ * service never issues (refused before any table read). Only the caller that made an
+ * API prediction may read it; everyone else gets the same 404 as for a missing id.
  */
 export function createGetPredictionHandler(deps: GetPredictionHandlerDeps): ApiHandler {
   return async (event, context) => {
@@ -25,13 +27,16 @@ export function createGetPredictionHandler(deps: GetPredictionHandlerDeps): ApiH
       const id = event.pathParameters?.id ?? '';
       if (!isPredictionId(id))
         throw new ValidationError('InvalidPredictionId', 'The prediction id is not a UUID.');
+      const caller = callerOf(event);
       const item = await deps.store.get(id);
-      if (!item) throw new NotFoundError();
+      // Another caller's prediction is answered exactly like a missing one: its existence is not shown.
+      if (!item || !visibleTo(item, caller)) throw new NotFoundError();
       deps.metrics.addMetric('PredictionReads', MetricUnit.Count, 1);
       return {
         statusCode: 200,
-        headers: { 'Content-Type': 'application/json', 'Cache-Control': 'max-age=300' },
-        body: JSON.stringify(item),
+        // Per-caller answer: no shared cache may keep it (API Gateway's cache cannot key on the caller).
+        headers: { 'Content-Type': 'application/json', 'Cache-Control': 'private, no-store' },
+        body: JSON.stringify(toPredictionRecordAnswer(item)),
       };
     } catch (error) {
       return logAndMap(error, deps.logger, deps.metrics);

@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { DomainError, toErrorResponse } from './errors';
+import { loggableError } from './log-safety';
 
 /** API Gateway REST (proxy integration) handler, as both API functions export it. */
 export type ApiHandler = (event: APIGatewayProxyEvent, context?: Context) => Promise<APIGatewayProxyResult>;
@@ -27,7 +28,7 @@ export function logAndMap(error: unknown, logger: Logger, metrics: Metrics): API
       MetricUnit.Count,
       1,
     );
-    logger.error('Request failed', { statusCode: response.statusCode, error: error as Error });
+    logger.error('Request failed', { statusCode: response.statusCode, error: loggableError(error) });
   }
   return { ...response };
 }

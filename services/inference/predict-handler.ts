@@ -4,6 +4,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { ModelParameters } from './adapters/model-parameters';
 import type { PredictionStore } from './adapters/predictions-table';
 import type { ModelEndpoint } from './adapters/sagemaker-endpoint';
+import { apiNamespace, callerOf } from './caller';
 import { ConflictError } from './errors';
 import { jsonHeaders, logAndMap, type ApiHandler } from './http';
 import {
@@ -55,7 +56,7 @@ export function createPredictHandler(deps: PredictHandlerDeps): ApiHandler {
         maxBodyBytes: deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       });
       if (!validated.ok) throw validated.error;
-      const answer = await predict(validated.request, deps);
+      const answer = await predict(validated.request, callerOf(event), deps);
       metrics.addMetric('Predictions', MetricUnit.Count, 1);
       return { statusCode: 200, headers: jsonHeaders, body: JSON.stringify(answer) };
     } catch (error) {
@@ -66,9 +67,14 @@ export function createPredictHandler(deps: PredictHandlerDeps): ApiHandler {
   };
 }
 
-async function predict(request: PredictRequest, deps: PredictHandlerDeps): Promise<PredictAnswer> {
+async function predict(
+  request: PredictRequest,
+  caller: string,
+  deps: PredictHandlerDeps,
+): Promise<PredictAnswer> {
   const { requestId, features } = request;
-  const predictionId = requestId === undefined ? newPredictionId() : predictionIdForRequestId(requestId);
+  const predictionId =
+    requestId === undefined ? newPredictionId() : predictionIdForRequestId(apiNamespace(caller), requestId);
   // A retry answers from the table, even while the endpoint is down.
   const existing = requestId === undefined ? undefined : await deps.store.get(predictionId);
   if (existing) return replay(existing, features, deps.metrics);
@@ -77,6 +83,7 @@ async function predict(request: PredictRequest, deps: PredictHandlerDeps): Promi
     predictionId,
     features,
     requestId,
+    caller,
     prediction: scored.predictions[0]!,
     modelVersion: scored.modelVersion,
     invokedVariant: scored.variant,

@@ -28,6 +28,8 @@ export interface PredictionItem {
   readonly requestId?: string;
   /** Round trip of the model call that scored it (the whole call for a batched call), ms. */
   readonly modelLatencyMs?: number;
+  /** The API caller's principal (see `callerOf`); only its owner may read an `api` item. */
+  readonly caller?: string;
 }
 
 /** What `POST /predict` answers. */
@@ -38,21 +40,31 @@ export interface PredictAnswer {
   readonly variant: string;
 }
 
+/** RequestId namespace of stream records (no caller identity travels with a Kinesis record). */
+export const STREAM_NAMESPACE = 'stream';
+
+/** RequestId namespace of batch input lines (services/batch mirrors it in `predictionIdFor`). */
+export const BATCH_NAMESPACE = 'batch';
+
 /**
- * The predictionId for a caller-supplied requestId: a retry of the same request
- * (API, stream or batch) lands on the same key, so the conditional write makes it
- * idempotent.
+ * The predictionId for a caller-supplied requestId within its namespace (CONTRACTS.md "Prediction
+ * ids"): `iam:<principal>` for the API, `stream`, `batch`. A retry of the same request by the same
+ * caller lands on the same key, so the conditional write makes it idempotent; the same requestId
+ * from another caller is another prediction, which it can neither read nor block.
  */
-export function predictionIdForRequestId(requestId: string): string {
-  return uuidFromKey(`requestId:${requestId}`);
+export function predictionIdForRequestId(namespace: string, requestId: string): string {
+  return uuidFromKey(`requestId:${namespace}\n${requestId}`);
 }
 
 /**
- * The predictionId for a stream record without requestId: the Kinesis eventID
- * (shard + sequence number) is stable across the event source mapping's retries.
+ * The predictionId for a stream record without requestId, from its payload (the record's data as
+ * Kinesis delivers it, base64): the one thing a producer's retry of PutRecord shares with the first
+ * attempt (a retry gets a new sequence number, and producers may pick a new partition key). Two
+ * records with the same bytes and no requestId are one request; a producer that means two sends
+ * requestIds.
  */
-export function predictionIdForStreamRecord(eventId: string): string {
-  return uuidFromKey(`kinesis:${eventId}`);
+export function predictionIdForStreamRecord(data: string): string {
+  return uuidFromKey(`kinesis-payload:${data}`);
 }
 
 /** A fresh id for an API request without requestId (nothing to be idempotent about). */
@@ -75,6 +87,8 @@ export interface PredictionInput {
   readonly source: PredictionSource;
   readonly now: Date;
   readonly requestId?: string;
+  /** The API caller's principal. @default - none (stream and batch) */
+  readonly caller?: string;
   /** Round trip of the model call, ms. @default - not recorded */
   readonly modelLatencyMs?: number;
   /** @default 30 */
@@ -98,6 +112,7 @@ export function buildPredictionItem(input: PredictionInput): PredictionItem {
     expirationTime: Math.floor(input.now.getTime() / 1000) + ttlDays * secondsPerDay,
     source: input.source,
     ...(input.modelLatencyMs !== undefined ? { modelLatencyMs: roundMs(input.modelLatencyMs) } : {}),
+    ...(input.caller !== undefined ? { caller: input.caller } : {}),
   };
   return input.requestId === undefined ? item : { ...item, requestId: input.requestId };
 }
@@ -114,6 +129,42 @@ export function toPredictAnswer(item: PredictionItem): PredictAnswer {
     result: item.prediction,
     modelVersion: item.modelVersion,
     variant: item.invokedVariant,
+  };
+}
+
+/**
+ * True when `caller` may see the item: an API prediction only by the principal that made it;
+ * stream and batch predictions (no caller) by any caller the API's IAM policy admits.
+ */
+export function visibleTo(item: PredictionItem, caller: string): boolean {
+  return item.caller === undefined ? item.source !== 'api' : item.caller === caller;
+}
+
+/**
+ * What `GET /predictions/{id}` answers: the `POST /predict` answer's fields under the same names,
+ * plus what the stored record adds. The table's own names (`prediction`, `invokedVariant`,
+ * `inputFeatures`) stay internal (CONTRACTS.md).
+ */
+export interface PredictionRecordAnswer extends PredictAnswer {
+  /** The features that were scored, as the request sent them. */
+  readonly features: readonly number[];
+  readonly source: PredictionSource;
+  /** When it was scored (ISO-8601). */
+  readonly timestamp: string;
+  /** When the table's TTL removes it (epoch seconds). */
+  readonly expirationTime: number;
+  readonly requestId?: string;
+}
+
+/** The `GET /predictions/{id}` answer for a stored item. */
+export function toPredictionRecordAnswer(item: PredictionItem): PredictionRecordAnswer {
+  return {
+    ...toPredictAnswer(item),
+    features: item.inputFeatures,
+    source: item.source,
+    timestamp: item.timestamp,
+    expirationTime: item.expirationTime,
+    ...(item.requestId !== undefined ? { requestId: item.requestId } : {}),
   };
 }
 

@@ -22,11 +22,14 @@ export type ValidationResult =
   | { readonly ok: false; readonly error: ValidationError };
 
 const allowedFields = new Set(['features', 'requestId']);
-const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+/** What a `requestId` may be (the API's request model carries the same pattern). */
+export const REQUEST_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
+const requestIdPattern = new RegExp(REQUEST_ID_PATTERN);
 
 /**
  * Checks a raw request body against the `POST /predict` contract before anything
- * is scored or written: a JSON object with exactly `featureCount` finite numbers,
+ * is scored or written: a JSON object with exactly `featureCount` numbers that pass
+ * {@link checkFeatureValues},
  * an optional safe `requestId`, and no other fields. Pure, so the API and the
  * stream consumer apply the same rules.
  */
@@ -96,10 +99,40 @@ function checkFeatures(features: unknown, featureCount: number): ValidationError
       `features must have exactly ${featureCount} entries; got ${features.length}.`,
     );
   }
-  const bad = features.findIndex((feature) => typeof feature !== 'number' || !Number.isFinite(feature));
-  return bad === -1
-    ? undefined
-    : new ValidationError('InvalidFeatures', `features[${bad}] must be a finite number.`);
+  const problem = checkFeatureValues(features);
+  return problem === undefined ? undefined : new ValidationError('InvalidFeatures', problem);
+}
+
+/**
+ * Largest feature magnitude accepted: `Number.MAX_SAFE_INTEGER` (2^53 - 1). `@aws-sdk/lib-dynamodb`
+ * refuses to marshal any number beyond it (every double that large is an integer it cannot prove
+ * exact), and it also keeps every accepted value inside float32 (3.4e38) and DynamoDB (9.99e125).
+ */
+export const MAX_FEATURE_MAGNITUDE = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The one rule for feature values that every scoring path applies (API, stream consumer, and the
+ * batch scorer's mirror of it; CONTRACTS.md "Feature values"): each value must be a finite number
+ * whose magnitude is at most {@link MAX_FEATURE_MAGNITUDE}, and a non-zero value must not underflow
+ * to 0 in float32 (|x| below about 7e-46), since the model would then score another number than the
+ * one stored (DynamoDB's own lower bound, 1e-130, is far below that). A value that passes is stored
+ * losslessly: a double prints in at most 17 significant digits, inside DynamoDB's 38. Answers the
+ * first problem as a message that names the index but never echoes the value, or undefined.
+ */
+export function checkFeatureValues(values: readonly unknown[]): string | undefined {
+  for (let index = 0; index < values.length; index++) {
+    const value = values[index];
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      return `features[${index}] must be a finite number.`;
+    }
+    if (Math.abs(value) > MAX_FEATURE_MAGNITUDE) {
+      return `features[${index}] is out of range: magnitudes above 9007199254740991 (2^53 - 1) cannot be stored exactly.`;
+    }
+    if (value !== 0 && Math.fround(value) === 0) {
+      return `features[${index}] is too small: non-zero magnitudes below about 7e-46 become 0 in the model's float32 input; send 0.`;
+    }
+  }
+  return undefined;
 }
 
 function refuse(code: ValidationError['code'], message: string): ValidationResult {

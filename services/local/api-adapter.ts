@@ -85,11 +85,28 @@ export function toProxyEvent(request: RawRequest, now = Date.now()): RoutedReque
       resourceId: 'local',
       resourcePath: resource,
       stage: 'local',
-      identity: {} as APIGatewayProxyEvent['requestContext']['identity'],
+      identity: {
+        userArn: localPrincipal(request.headers),
+      } as APIGatewayProxyEvent['requestContext']['identity'],
       authorizer: null,
     },
   };
   return { route, event };
+}
+
+/** Principal of local requests without {@link LOCAL_PRINCIPAL_HEADER}. */
+export const DEFAULT_LOCAL_PRINCIPAL = 'arn:aws:iam::000000000000:user/local';
+
+/**
+ * Local stand-in for SigV4 authentication: the principal a local request acts as (the handlers
+ * scope requestIds and reads by it). API Gateway takes it from the signature and never from a header.
+ */
+export const LOCAL_PRINCIPAL_HEADER = 'x-local-principal';
+
+function localPrincipal(headers: RawRequest['headers']): string {
+  const value = headers[LOCAL_PRINCIPAL_HEADER];
+  const principal = typeof value === 'string' ? value : value?.[0];
+  return principal === undefined || principal === '' ? DEFAULT_LOCAL_PRINCIPAL : principal;
 }
 
 /** The answer API Gateway gives for a path or method no route declares (JSON, like the handlers). */
@@ -103,7 +120,7 @@ export function notFoundResult(method: string, path: string): APIGatewayProxyRes
 
 /** A local HTTP server standing in for API Gateway's proxy integration in front of the real handlers. */
 export function createApiAdapter(routes: ApiRoutes): Server {
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const send = (result: APIGatewayProxyResult) => {
       const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body);
       const headers: Record<string, string | string[]> = {};
@@ -132,6 +149,10 @@ export function createApiAdapter(routes: ApiRoutes): Server {
         else res.destroy();
       });
   });
+  // Longer than clients' idle keep-alive, so none reuses a socket the server is closing (ECONNRESET).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }
 
 function errorResult(statusCode: number, code: string, message: string): APIGatewayProxyResult {

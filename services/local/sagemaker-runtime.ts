@@ -104,6 +104,11 @@ export function createSageMakerRuntimeStandIn(
       else res.destroy();
     });
   });
+  // Node closes idle keep-alive sockets after 5 s; a client reusing one as it closes gets ECONNRESET,
+  // which the SDK (one attempt locally) reports as an unavailable endpoint. Keep them open longer than
+  // any client's idle time, as SageMaker's front end does.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
 
   return {
     server,

@@ -49,6 +49,12 @@ export interface LocalServiceOptions {
   readonly logLevel?: LogLevel;
   /** Progress lines while starting and stopping. @default none */
   readonly log?: (line: string) => void;
+  /**
+   * Longest wait for one model call (and for connecting to the endpoint) before the predict handler
+   * answers 503, like the deployed function's `MODEL_TIMEOUT_MS`. Load tests on a busy machine
+   * raise it. @default 5000 (connecting: 1000)
+   */
+  readonly modelTimeoutMs?: number;
   /** Traffic split randomness, for deterministic tests. @default Math.random */
   readonly random?: () => number;
 }
@@ -123,7 +129,10 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
       ...localAws,
       // One attempt: a retry would land on another variant and hide a broken one.
       maxAttempts: 1,
-      requestHandler: new NodeHttpHandler({ connectionTimeout: 1_000, requestTimeout: 5_000 }),
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: options.modelTimeoutMs ?? 1_000,
+        requestTimeout: options.modelTimeoutMs ?? 5_000,
+      }),
     });
     cleanups.push(async () => {
       dynamo.destroy();

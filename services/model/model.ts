@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ModelMetadata, parseModelMetadata } from './metadata';
+import { unscorableInput } from './validation';
 
 /** One row's answer. */
 export interface Prediction {
@@ -71,7 +72,9 @@ export function toPredictions(output: Float32Array, labels: readonly string[]): 
   }
   return Array.from({ length: output.length / width }, (_, r) => {
     const row = Array.from(output.subarray(r * width, (r + 1) * width));
-    if (row.some((p) => !Number.isFinite(p))) throw new Error(`Model output row ${r} is not finite`);
+    if (row.some((p) => !Number.isFinite(p))) {
+      throw unscorableInput(`Model output row ${r} is not finite: the model cannot score this input`);
+    }
     const best = row.reduce((bestIndex, p, i) => (p > row[bestIndex] ? i : bestIndex), 0);
     return { label: labels[best], probabilities: row.map((p) => Number(p.toFixed(PROBABILITY_DIGITS))) };
   });

@@ -1,6 +1,7 @@
 /** Error codes of the model server's `{"error":{"code","message"}}` answers. */
 export type ErrorCode =
   | 'InvalidInput'
+  | 'UnscorableInput'
   | 'UnsupportedMediaType'
   | 'NotFound'
   | 'MethodNotAllowed'
@@ -18,6 +19,15 @@ export class RequestError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * A 422 `UnscorableInput` error: the input was well formed but the model produced no usable
+ * answer for it (non-finite probabilities). It is the input's doing, so it must not be a 5xx,
+ * which SageMaker counts as a container error and the canary alarm as a model failure.
+ */
+export function unscorableInput(message: string): RequestError {
+  return new RequestError(422, 'UnscorableInput', message);
 }
 
 /** A 400 `InvalidInput` error. */
@@ -51,7 +61,8 @@ export function assertJsonContentType(contentType: string | undefined): void {
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number') return String(value);
+  // Never the value itself: answers and logs must not carry feature values.
+  if (typeof value === 'number') return Number.isFinite(value) ? 'a number' : String(value);
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
@@ -64,6 +75,12 @@ function parseRow(value: unknown, index: number, featureCount: number): number[]
   value.forEach((feature: unknown, j) => {
     if (typeof feature !== 'number' || !Number.isFinite(feature)) {
       throw invalidInput(`Row ${index}, feature ${j} must be a finite number, got ${describe(feature)}`);
+    }
+    // The model's input is float32: a value beyond its range would reach the graph as Infinity.
+    if (!Number.isFinite(Math.fround(feature))) {
+      throw invalidInput(
+        `Row ${index}, feature ${j} is outside the float32 range of the model input (magnitude above 3.4028235e38)`,
+      );
     }
   });
   return value as number[];

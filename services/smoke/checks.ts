@@ -181,12 +181,12 @@ export function checkStoredRecord(
   if (exchange.status !== 200) return fail(`HTTP ${exchange.status} ${describeError(exchange.body)}`);
   if (typeof exchange.body !== 'object' || exchange.body === null) return fail('body is not a JSON object');
   const record = exchange.body as Record<string, unknown>;
-  const prediction = record.prediction as { label?: unknown } | undefined;
+  const result = record.result as { label?: unknown } | undefined;
   const mismatches = [
     record.predictionId === answer.predictionId ? undefined : 'predictionId',
     record.modelVersion === answer.modelVersion ? undefined : 'modelVersion',
-    record.invokedVariant === answer.variant ? undefined : 'invokedVariant',
-    prediction?.label === answer.result.label ? undefined : 'prediction.label',
+    record.variant === answer.variant ? undefined : 'variant',
+    result?.label === answer.result.label ? undefined : 'result.label',
   ].filter((field): field is string => field !== undefined);
   if (mismatches.length > 0) return fail(`stored record differs in ${mismatches.join(', ')}`);
   const { expirationTime } = record;

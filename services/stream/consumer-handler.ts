@@ -12,6 +12,7 @@ import type { ModelParameters } from '../inference/adapters/model-parameters';
 import type { PredictionStore } from '../inference/adapters/predictions-table';
 import type { ModelEndpoint } from '../inference/adapters/sagemaker-endpoint';
 import { UpstreamError, type ErrorBody } from '../inference/errors';
+import { loggableError } from '../inference/log-safety';
 import { buildPredictionItem, sameFeatures, type ModelPrediction } from '../inference/prediction';
 import { createObservability, positiveIntEnv, requiredEnv, type Env } from '../inference/runtime';
 import { scoringAdaptersFromEnv } from '../inference/scoring-adapters';
@@ -58,13 +59,14 @@ type Step =
  * - Valid records are scored in one InvokeEndpoint call; if that call fails because
  *   of the model (ModelError), the rows are bisected and re-scored so only the rows
  *   that really fail are retried. An unavailable endpoint fails every valid record at once.
- * - Retryable failures are reported as `batchItemFailures` (Powertools
- *   BatchProcessor); the ESM retries from the lowest one, bisecting, and finally
- *   sends the failed range to the on-failure destination (the same SQS queue).
- * - Poison records (invalid, refused by the model, reused requestId) go to the DLQ
- *   with payload and reason and are not reported. One that follows a failed record
- *   in the batch will be redelivered by the ESM, so it is routed on that delivery
- *   instead; this keeps exactly one DLQ message per record.
+ * - Transient failures (endpoint unavailable, model container errors) are reported as
+ *   `batchItemFailures` (Powertools BatchProcessor); the ESM retries from the lowest one,
+ *   bisecting, and finally sends the failed range to the on-failure destination (the same SQS queue).
+ * - Permanent input errors (invalid records, numbers outside the feature-value rule, input the
+ *   model refuses, a requestId reused with other features) are never retried: each goes to the
+ *   DLQ at once with its payload and reason, also when it follows a failed record. Such a record
+ *   is redelivered with the failed one, so its DLQ message is at least once: consumers of the queue
+ *   deduplicate poison messages by `eventID` (CONTRACTS.md).
  */
 export function createConsumerHandler(deps: ConsumerHandlerDeps): ConsumerHandler {
   const processor = new BatchProcessor(EventType.KinesisDataStreams);
@@ -72,18 +74,9 @@ export function createConsumerHandler(deps: ConsumerHandlerDeps): ConsumerHandle
     if (context) deps.logger.addContext(context);
     try {
       const steps = await planSteps(event.Records, deps);
-      const settled = event.Records.map(() => deferred<boolean>());
       const position = new Map(event.Records.map((record, index) => [record.kinesis.sequenceNumber, index]));
-      const handleRecord = async (record: KinesisStreamRecord): Promise<void> => {
-        const index = position.get(record.kinesis.sequenceNumber)!;
-        try {
-          await runStep(record, steps[index]!, settled.slice(0, index), deps);
-          settled[index]!.resolve(true);
-        } catch (error) {
-          settled[index]!.resolve(false);
-          throw error;
-        }
-      };
+      const handleRecord = (record: KinesisStreamRecord): Promise<void> =>
+        runStep(record, steps[position.get(record.kinesis.sequenceNumber)!]!, deps);
       return await processPartialResponse(event, handleRecord, processor, { context });
     } finally {
       deps.metrics.publishStoredMetrics();
@@ -154,17 +147,12 @@ async function scoreBisecting(
   }
 }
 
-async function runStep(
-  record: KinesisStreamRecord,
-  step: Step,
-  earlier: readonly Deferred<boolean>[],
-  deps: ConsumerHandlerDeps,
-): Promise<void> {
+async function runStep(record: KinesisStreamRecord, step: Step, deps: ConsumerHandlerDeps): Promise<void> {
   if (step.kind === 'retry') {
     deps.metrics.addMetric('RetryableFailures', MetricUnit.Count, 1);
     deps.logger.warn('Record will be retried', {
       sequenceNumber: record.kinesis.sequenceNumber,
-      error: step.error,
+      error: loggableError(step.error),
     });
     throw step.error;
   }
@@ -191,22 +179,16 @@ async function runStep(
       code: 'RequestIdConflict',
       message: 'This requestId was already used with different features.',
     };
-    return routePoison(record, reason, earlier, deps);
+    return sendPoison(record, reason, deps);
   }
-  return routePoison(record, step.reason, earlier, deps);
+  return sendPoison(record, step.reason, deps);
 }
 
-async function routePoison(
+async function sendPoison(
   record: KinesisStreamRecord,
   reason: ErrorBody['error'],
-  earlier: readonly Deferred<boolean>[],
   deps: ConsumerHandlerDeps,
 ): Promise<void> {
-  const earlierSucceeded = await Promise.all(earlier.map((d) => d.promise));
-  if (!earlierSucceeded.every(Boolean)) {
-    deps.metrics.addMetric('PoisonRecordsDeferred', MetricUnit.Count, 1);
-    return;
-  }
   await deps.deadLetters.send(toPoisonMessage(record, reason));
   deps.metrics.addMetric('PoisonRecords', MetricUnit.Count, 1);
   deps.logger.warn('Poison record sent to the DLQ', {
@@ -217,17 +199,6 @@ async function routePoison(
 
 function toUpstream(error: unknown): UpstreamError {
   return error instanceof UpstreamError ? error : new UpstreamError('unavailable', { cause: error });
-}
-
-interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
 }
 
 /**

@@ -1,6 +1,10 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
 import type { ErrorBody } from '../inference/errors';
-import { predictionIdForRequestId, predictionIdForStreamRecord } from '../inference/prediction';
+import {
+  predictionIdForRequestId,
+  predictionIdForStreamRecord,
+  STREAM_NAMESPACE,
+} from '../inference/prediction';
 import { validateRequest, type PredictRequest } from '../inference/validation';
 
 /** Kinesis caps a record at 1 MiB; validation refuses anything larger up front. */
@@ -23,8 +27,8 @@ export interface PoisonRecord {
 
 /**
  * Decodes and validates one Kinesis record with the same rules as `POST /predict`.
- * The predictionId comes from `requestId` when present, else from the eventID
- * (shard + sequence number), so redeliveries of the record hit the same item.
+ * The predictionId comes from `requestId` (namespace `stream`) when present, else from the
+ * payload, so redeliveries and producer retries of the record hit the same item.
  */
 export function planRecord(record: KinesisStreamRecord, featureCount: number): ValidRecord | PoisonRecord {
   const data = Buffer.from(record.kinesis.data, 'base64').toString('utf8');
@@ -43,8 +47,8 @@ export function planRecord(record: KinesisStreamRecord, featureCount: number): V
     request: validated.request,
     predictionId:
       requestId === undefined
-        ? predictionIdForStreamRecord(record.eventID)
-        : predictionIdForRequestId(requestId),
+        ? predictionIdForStreamRecord(record.kinesis.data)
+        : predictionIdForRequestId(STREAM_NAMESPACE, requestId),
   };
 }
 

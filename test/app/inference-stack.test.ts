@@ -1,7 +1,9 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
+import { API_MODELS, API_RESPONSES, openApiDocument } from '../../lib/app/inference/api-models';
 import { templateOnlyContext, testConfig } from '../support/cdk-app';
+import { openApiValidators } from '../support/openapi';
 
 interface Statement {
   Effect: string;
@@ -196,6 +198,42 @@ describe('network reachability', () => {
 });
 
 describe('api', () => {
+  it('registers the models and method responses docs/openapi.json documents, and answers its own errors in that shape', () => {
+    const template = inference;
+    const document = openApiDocument() as { components: { schemas: Record<string, object> } };
+    const validators = openApiValidators();
+    const models = Object.values(template.findResources('AWS::ApiGateway::Model'));
+    const byName = Object.fromEntries(models.map((m) => [m.Properties.Name as string, m.Properties.Schema]));
+    for (const [name, schema] of Object.entries(API_MODELS)) {
+      const { $schema, ...deployed } = byName[name] as Record<string, unknown>;
+      expect($schema).toBe('http://json-schema.org/draft-04/schema#');
+      expect(deployed).toEqual(JSON.parse(JSON.stringify(schema)));
+      expect(document.components.schemas[name]).toEqual({ ...deployed, title: undefined });
+    }
+    // API Gateway's own answers (bad body, unsigned, throttled) render the same error shape.
+    const gatewayResponses = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse'));
+    expect(gatewayResponses.map((r) => r.Properties.ResponseType).sort()).toEqual([
+      'BAD_REQUEST_BODY',
+      'DEFAULT_4XX',
+      'DEFAULT_5XX',
+    ]);
+    for (const response of gatewayResponses) {
+      const rendered = (response.Properties.ResponseTemplates['application/json'] as string)
+        .replace('$context.error.messageString', JSON.stringify('Invalid request body'))
+        .replace('$context.error.responseType', 'THROTTLED');
+      const validate = validators.ErrorAnswer!;
+      expect(validate(JSON.parse(rendered)) ? [] : validate.errors).toEqual([]);
+    }
+    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) {
+      const route: keyof typeof API_RESPONSES =
+        method.Properties.HttpMethod === 'POST' ? 'POST /predict' : 'GET /predictions/{id}';
+      const statuses = (method.Properties.MethodResponses as { StatusCode: string }[]).map(
+        (r) => r.StatusCode,
+      );
+      expect(statuses.sort()).toEqual(Object.keys(API_RESPONSES[route]).sort());
+    }
+  });
+
   it('requires IAM (SigV4) authorization on every method', () => {
     const methods = Object.values(inference.findResources('AWS::ApiGateway::Method'));
     expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'POST']);
@@ -204,23 +242,15 @@ describe('api', () => {
     }
   });
 
-  it('caches GET /predictions/{id} by id, encrypted, for 300 s, and never POST /predict', () => {
-    const stageResource = Object.values(inference.findResources('AWS::ApiGateway::Stage'))[0];
-    expect(stageResource.Properties).toMatchObject({ CacheClusterEnabled: true, CacheClusterSize: '0.5' });
-    const settings = stageResource.Properties.MethodSettings as Record<string, unknown>[];
-    const setting = (path: string, method: string) =>
-      settings.find((s) => s.ResourcePath === path && s.HttpMethod === method);
-    expect(setting('/~1predict', 'POST')).toMatchObject({ CachingEnabled: false });
-    expect(setting('/~1predictions~1{id}', 'GET')).toMatchObject({
-      CachingEnabled: true,
-      CacheDataEncrypted: true,
-      CacheTtlInSeconds: 300,
-    });
-    inference.hasResourceProperties('AWS::ApiGateway::Method', {
-      HttpMethod: 'GET',
-      RequestParameters: { 'method.request.path.id': true },
-      Integration: { CacheKeyParameters: ['method.request.path.id'] },
-    });
+  it('caches no answer: the per-caller GET must never be served to another caller from the stage cache', () => {
+    const stageResource = Object.values(inference.findResources('AWS::ApiGateway::Stage'))[0]!;
+    expect(stageResource.Properties.CacheClusterEnabled).not.toBe(true);
+    const settings = (stageResource.Properties.MethodSettings ?? []) as Record<string, unknown>[];
+    expect(settings.filter((s) => s.CachingEnabled === true)).toEqual([]);
+    const get = Object.values(inference.findResources('AWS::ApiGateway::Method')).find(
+      (m) => m.Properties.HttpMethod === 'GET',
+    )!;
+    expect(get.Properties.Integration.CacheKeyParameters ?? []).toEqual([]);
   });
 
   it('validates the POST /predict body against the features model', () => {

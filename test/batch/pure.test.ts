@@ -8,7 +8,7 @@ import {
   predictionIdFor,
 } from '../../services/batch/naming';
 import { chunk, mapLimit } from '../../services/batch/scorer';
-import { predictionIdForRequestId } from '../../services/inference/prediction';
+import { BATCH_NAMESPACE, predictionIdForRequestId } from '../../services/inference/prediction';
 
 const env = {
   BATCH_BUCKET: 'batch-input',
@@ -97,7 +97,7 @@ describe('naming', () => {
     expect(predictionIdFor(input, 1)).not.toBe(predictionIdFor(input, 2));
     expect(predictionIdFor(input, 1)).not.toBe(predictionIdFor({ ...input, etag: 'new' }, 1));
     expect(predictionIdFor(input, 1, 'r')).toBe(predictionIdFor({ key: 'pending/x', etag: 'y' }, 9, 'r'));
-    expect(predictionIdFor(input, 1, 'retry-7')).toBe(predictionIdForRequestId('retry-7'));
+    expect(predictionIdFor(input, 1, 'retry-7')).toBe(predictionIdForRequestId(BATCH_NAMESPACE, 'retry-7'));
   });
 
   test('partitions and keys', () => {

@@ -17,6 +17,7 @@ import {
 
 const prefix = '/ml-inference/test/model';
 const failingFeature = 99; // the stand-in answers 500 for rows starting with it
+const refusedFeature = 98; // the stand-in answers 400, as the container does for input it cannot score
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let table: LocalPredictionsTable;
@@ -35,10 +36,14 @@ beforeAll(async () => {
   [table, endpoint] = await Promise.all([
     startPredictionsTable(),
     startModelEndpoint({
-      fault: ({ body }) =>
-        (JSON.parse(body) as { instances: number[][] }).instances.some((row) => row[0] === failingFeature)
-          ? { statusCode: 500, message: 'onnxruntime: internal tensor failure at /opt/ml/model' }
-          : undefined,
+      fault: ({ body }) => {
+        const rows = (JSON.parse(body) as { instances: number[][] }).instances;
+        if (rows.some((row) => row[0] === failingFeature))
+          return { statusCode: 500, message: 'onnxruntime: internal tensor failure at /opt/ml/model' };
+        if (rows.some((row) => row[0] === refusedFeature))
+          return { statusCode: 400, message: '{"error":{"code":"InvalidInput","message":"no"}}' };
+        return undefined;
+      },
     }),
   ]);
   const metadata = endpoint.metadata['v1.0.0']!;
@@ -116,6 +121,7 @@ describe('POST /predict', () => {
       inputFeatures: golden.features,
       expirationTime: expect.any(Number),
       source: 'api',
+      caller: 'arn:aws:iam::000000000000:user/test',
     });
     expect(stored.expirationTime).toBe(Math.floor(Date.parse(stored.timestamp) / 1000) + 30 * 86_400);
     expect(Math.abs(Date.parse(stored.timestamp) - Date.now())).toBeLessThan(60_000);
@@ -157,6 +163,50 @@ describe('POST /predict', () => {
     expect(result.headers?.['Retry-After']).toBe('1');
     expect(result.body).not.toMatch(/onnx|tensor|opt\/ml|stack|Error:/i);
     expect(await table.items()).toHaveLength(before);
+  });
+
+  it('answers 422 ModelRejectedInput, not retryable, when the container refuses the input', async () => {
+    const before = (await table.items()).length;
+    const result = await post({ features: [refusedFeature, 1, 1, 1] });
+    expect(result.statusCode).toBe(422);
+    expect(json(result)).toEqual({ error: { code: 'ModelRejectedInput', message: expect.any(String) } });
+    expect(result.headers?.['Retry-After']).toBeUndefined();
+    expect(await table.items()).toHaveLength(before);
+  });
+});
+
+describe('POST /predict with numbers the model or the table cannot take (issue 12)', () => {
+  // Each of these answered 500 (DynamoDB marshalling or underflow) or 502 "retry later" before.
+  it.each([
+    ['1e16', 1e16],
+    ['2^53', 2 ** 53],
+    ['-2^53', -(2 ** 53)],
+    ['1e-200', 1e-200],
+    ['5e-324', 5e-324],
+    ['3.5e38', 3.5e38],
+    ['1e39', 1e39],
+  ])('answers %s with 400 InvalidFeatures, scores nothing and writes nothing', async (_, value) => {
+    const before = (await table.items()).length;
+    const invocations = endpoint.standIn.invocations.length;
+    const result = await post({ features: [value, 3.5, 1.4, 0.2], requestId: `range-${_}` });
+    expect(result.statusCode).toBe(400);
+    expect(json(result)).toEqual({ error: { code: 'InvalidFeatures', message: expect.any(String) } });
+    expect(result.body).not.toContain(String(value));
+    expect(endpoint.standIn.invocations.length).toBe(invocations);
+    expect(await table.items()).toHaveLength(before);
+  });
+
+  it.each([
+    ['2^53 - 1', 2 ** 53 - 1],
+    ['1e-40 (a float32 subnormal)', 1e-40],
+    ['-0', -0],
+  ])('scores and stores the boundary value %s', async (_, value) => {
+    const result = await post({ features: [value, 3.5, 1.4, 0.2] });
+    expect(result.statusCode).toBe(200);
+    const stored = await getPrediction(
+      apiEvent({ method: 'GET', path: '/x', pathParameters: { id: String(json(result).predictionId) } }),
+    );
+    expect((json(stored).features as number[])[0]).toBe(value === 0 ? 0 : value);
   });
 });
 
@@ -287,18 +337,17 @@ describe('GET /predictions/{id}', () => {
       }),
     );
 
-  it('answers the stored item', async () => {
+  it('answers the stored prediction in the vocabulary of POST /predict', async () => {
     const created = json(await post({ features: golden.features, requestId: 'read-me' }));
     const result = await get(String(created.predictionId));
     expect(result.statusCode).toBe(200);
-    const item = json(result);
-    expect(item).toMatchObject({
-      predictionId: created.predictionId,
-      prediction: created.result,
-      modelVersion: created.modelVersion,
-      invokedVariant: created.variant,
+    expect(json(result)).toEqual({
+      ...created,
+      features: golden.features,
       requestId: 'read-me',
       source: 'api',
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      expirationTime: expect.any(Number),
     });
   });
 
@@ -316,4 +365,49 @@ describe('GET /predictions/{id}', () => {
       expect(json(result)).toEqual({ error: { code: 'InvalidPredictionId', message: expect.any(String) } });
     },
   );
+});
+
+describe('requestIds and reads scoped by the caller', () => {
+  const alice = 'arn:aws:sts::111111111111:assumed-role/Alice/session-1';
+  const aliceLater = 'arn:aws:sts::111111111111:assumed-role/Alice/session-2';
+  const mallory = 'arn:aws:iam::222222222222:user/mallory';
+  const postAs = (caller: string, body: unknown) => predict(apiEvent({ body: JSON.stringify(body), caller }));
+  const getAs = (caller: string, id: string) =>
+    getPrediction(apiEvent({ method: 'GET', path: `/predictions/${id}`, pathParameters: { id }, caller }));
+  let alicesAnswer: Record<string, unknown>;
+
+  beforeAll(async () => {
+    const result = await postAs(alice, { features: golden.features, requestId: 'order-1' });
+    expect(result.statusCode).toBe(200);
+    alicesAnswer = json(result);
+  });
+
+  it("answers another caller's reused requestId with its own prediction, neither 409 nor Alice's", async () => {
+    const result = await postAs(mallory, { features: [7, 3.2, 4.7, 1.4], requestId: 'order-1' });
+    expect(result.statusCode).toBe(200);
+    expect(json(result).predictionId).not.toBe(alicesAnswer.predictionId);
+    const same = await postAs(mallory, { features: golden.features, requestId: 'order-1' });
+    expect(same.statusCode).toBe(409); // Mallory's own earlier use of order-1 had other features
+  });
+
+  it('keeps the same caller idempotent, also after its role session was refreshed', async () => {
+    const retry = await postAs(aliceLater, { features: golden.features, requestId: 'order-1' });
+    expect(retry.statusCode).toBe(200);
+    expect(json(retry)).toEqual(alicesAnswer);
+    const conflict = await postAs(aliceLater, { features: [7, 3.2, 4.7, 1.4], requestId: 'order-1' });
+    expect(conflict.statusCode).toBe(409);
+  });
+
+  it("reads a prediction only as its caller: another caller gets the unknown id's 404", async () => {
+    const id = String(alicesAnswer.predictionId);
+    expect((await getAs(alice, id)).statusCode).toBe(200);
+    const foreign = await getAs(mallory, id);
+    expect(foreign.statusCode).toBe(404);
+    expect(foreign.body).toBe((await getAs(mallory, '00000000-0000-4000-8000-000000000000')).body);
+  });
+
+  it('marks the per-caller read as not cacheable by shared caches', async () => {
+    const result = await getAs(alice, String(alicesAnswer.predictionId));
+    expect(result.headers?.['Cache-Control']).toBe('private, no-store');
+  });
 });

@@ -7,10 +7,11 @@ import {
   sameFeatures,
   toPredictAnswer,
 } from '../../services/inference/prediction';
+import { callerOf, UnknownCallerError } from '../../services/inference/caller';
 
 const now = new Date('2026-11-25T12:00:00.500Z');
 const base = {
-  predictionId: predictionIdForRequestId('req-1'),
+  predictionId: predictionIdForRequestId('iam:a', 'req-1'),
   features: [5.1, 3.5, 1.4, 0.2],
   prediction: { label: 'setosa', probabilities: [0.9, 0.07, 0.03] },
   modelVersion: 'v1.0.0',
@@ -21,16 +22,18 @@ const base = {
 
 describe('prediction ids', () => {
   it('derives a stable UUID-shaped id from a requestId, distinct per requestId and per source key', () => {
-    expect(predictionIdForRequestId('req-1')).toBe(predictionIdForRequestId('req-1'));
-    expect(predictionIdForRequestId('req-1')).not.toBe(predictionIdForRequestId('req-2'));
-    expect(predictionIdForStreamRecord('req-1')).not.toBe(predictionIdForRequestId('req-1'));
+    expect(predictionIdForRequestId('iam:a', 'req-1')).toBe(predictionIdForRequestId('iam:a', 'req-1'));
+    expect(predictionIdForRequestId('iam:a', 'req-1')).not.toBe(predictionIdForRequestId('iam:a', 'req-2'));
+    expect(predictionIdForStreamRecord('req-1')).not.toBe(predictionIdForRequestId('iam:a', 'req-1'));
     for (const id of [
-      predictionIdForRequestId('x'),
+      predictionIdForRequestId('iam:a', 'x'),
       predictionIdForStreamRecord('shardId-0:1'),
       newPredictionId(),
     ]) {
       expect(isPredictionId(id)).toBe(true);
     }
+    expect(predictionIdForRequestId('iam:a', 'req-1')).not.toBe(predictionIdForRequestId('iam:b', 'req-1'));
+    expect(predictionIdForRequestId('stream', 'req-1')).not.toBe(predictionIdForRequestId('batch', 'req-1'));
     expect(newPredictionId()).not.toBe(newPredictionId());
     expect(isPredictionId('not-an-id')).toBe(false);
   });
@@ -68,5 +71,30 @@ describe('buildPredictionItem', () => {
     expect(sameFeatures(item, [5.1, 3.5, 1.4, 0.2])).toBe(true);
     expect(sameFeatures(item, [5.1, 3.5, 1.4, 0.3])).toBe(false);
     expect(sameFeatures(item, [5.1, 3.5, 1.4])).toBe(false);
+  });
+});
+
+describe('callerOf', () => {
+  const event = (userArn?: string) =>
+    ({ requestContext: { identity: { userArn } } }) as unknown as Parameters<typeof callerOf>[0];
+
+  it('keeps a user ARN and cuts an assumed-role session to its role, so retries after a refresh match', () => {
+    expect(callerOf(event('arn:aws:iam::123456789012:user/ops/alice'))).toBe(
+      'arn:aws:iam::123456789012:user/ops/alice',
+    );
+    expect(callerOf(event('arn:aws:sts::123456789012:assumed-role/Smoke/session-1'))).toBe(
+      'arn:aws:sts::123456789012:assumed-role/Smoke',
+    );
+    expect(callerOf(event('arn:aws:sts::123456789012:assumed-role/Smoke/session-2'))).toBe(
+      callerOf(event('arn:aws:sts::123456789012:assumed-role/Smoke/session-1')),
+    );
+    expect(callerOf(event('arn:aws:sts::123456789012:assumed-role/Other/session-1'))).not.toBe(
+      callerOf(event('arn:aws:sts::123456789012:assumed-role/Smoke/session-1')),
+    );
+  });
+
+  it('refuses a request without an authenticated principal with 403', () => {
+    expect(() => callerOf(event(undefined))).toThrow(UnknownCallerError);
+    expect(() => callerOf(event(''))).toThrow(expect.objectContaining({ statusCode: 403 }));
   });
 });

@@ -1,4 +1,9 @@
-import { validateContentType, validateRequest } from '../../services/inference/validation';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import {
+  checkFeatureValues,
+  validateContentType,
+  validateRequest,
+} from '../../services/inference/validation';
 
 const limits = { featureCount: 4, maxBodyBytes: 200 };
 
@@ -57,5 +62,46 @@ describe('validateContentType', () => {
       code: 'UnsupportedMediaType',
       statusCode: 415,
     });
+  });
+});
+
+describe('checkFeatureValues (the feature-value rule of CONTRACTS.md)', () => {
+  it.each([[[0, -0, 1, -1, 5.1, 1e-40, -1e-45, 2 ** 53 - 1, -(2 ** 53 - 1), 1e15]], [[]]])(
+    'accepts values the model and the table take: %j',
+    (values) => {
+      expect(checkFeatureValues(values)).toBeUndefined();
+    },
+  );
+
+  it.each([
+    [[1, Number.NaN], /features\[1\] must be a finite number/],
+    [[Number.POSITIVE_INFINITY], /features\[0\] must be a finite number/],
+    [[1, 2, '3'], /features\[2\] must be a finite number/],
+    [[1e16], /features\[0\] is out of range/],
+    [[2 ** 53], /features\[0\] is out of range/],
+    [[1, -(2 ** 53)], /features\[1\] is out of range/],
+    [[3.5e38], /out of range/],
+    [[1e39], /out of range/],
+    [[1e-200], /features\[0\] is too small/],
+    [[0, 5e-324], /features\[1\] is too small/],
+    [[-1e-46], /too small/],
+  ])('refuses %j', (values, message) => {
+    const problem = checkFeatureValues(values);
+    expect(problem).toMatch(message);
+    // The message names the index, never the value (it is logged; values are payload).
+    const outOfRange = values.filter(
+      (v) => typeof v === 'number' && v !== 0 && (Math.abs(v) > 1e10 || Math.abs(v) < 1e-10),
+    );
+    for (const value of outOfRange) expect(problem).not.toContain(String(value));
+  });
+
+  it('accepts exactly what DynamoDB stores and lib-dynamodb marshals, and what float32 holds', () => {
+    for (const value of [2 ** 53 - 1, 1e-40, 7.1e-46, -3.4e15]) {
+      expect(checkFeatureValues([value])).toBeUndefined();
+      expect(Number.isFinite(Math.fround(value)) && Math.fround(value) !== 0).toBe(true);
+      expect(() => marshall({ v: value })).not.toThrow();
+      expect(Number(String(value))).toBe(value); // round-trips through DynamoDB's decimal text
+    }
+    expect(() => marshall({ v: 2 ** 53 })).toThrow(/MAX_SAFE_INTEGER/);
   });
 });

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { loadModelMetadata, ModelVersion, modelVersions } from '../../services/model/artifacts';
 import { LoadedModel, loadModel } from '../../services/model/model';
 import { createModelServer, ModelServer } from '../../services/model/server';
+import { mulberry32 as seededRandom } from '../../scripts/seeded-random';
 import { extractToTemp, removeDirs, request } from './helpers';
 
 const JSON_TYPE = 'application/json';
@@ -117,6 +118,8 @@ describe('model server error answers', () => {
       '[1e999, 3.5, 1.4, 0.2]',
       /feature 0 must be a finite number, got Infinity/,
     ],
+    ['float32 overflow', '[3.5e38, 3.5, 1.4, 0.2]', /feature 0 is outside the float32 range/],
+    ['negative float32 overflow', '[5.1, -1e39, 1.4, 0.2]', /feature 1 is outside the float32 range/],
     ['string feature', '[5.1, "3.5", 1.4, 0.2]', /feature 1 must be a finite number, got a string/],
     ['null feature', '[5.1, 3.5, null, 0.2]', /feature 2 must be a finite number, got null/],
     ['three features', '[5.1, 3.5, 1.4]', /has 3 values; the model expects 4 features/],
@@ -125,7 +128,7 @@ describe('model server error answers', () => {
     ['empty instances', '{"instances": []}', /Batch is empty/],
     ['empty row', '[[]]', /Row 0 has 0 values/],
     ['ragged batch', '[[5.1, 3.5, 1.4, 0.2], [5.1, 3.5]]', /Row 1 has 2 values/],
-    ['scalar in a batch', '[[5.1, 3.5, 1.4, 0.2], 7]', /Row 1 must be an array of numbers, got 7/],
+    ['scalar in a batch', '[[5.1, 3.5, 1.4, 0.2], 7]', /Row 1 must be an array of numbers, got a number/],
     ['nested row value', '[5.1, [3.5], 1.4, 0.2]', /feature 1 must be a finite number, got an array/],
     ['instances not an array', '{"instances": "x"}', /"instances" must be an array/],
     ['object without instances', '{"features": [5.1, 3.5, 1.4, 0.2]}', /Body must be one row/],
@@ -144,6 +147,30 @@ describe('model server error answers', () => {
     expect(answer.status).toBe(400);
     expect(answer.headers.get('content-type')).toBe(JSON_TYPE);
     expect(answer.body).toEqual({ error: { code: 'InvalidInput', message: expect.stringMatching(message) } });
+  });
+
+  it('answers every edge-case number 200 or 4xx, never 5xx (seeded fuzz)', async () => {
+    const random = seededRandom(12);
+    const edges = [0, -0, 1e-45, -1e-45, 1e-200, 1e-38, 1, -1, 1e16, 2 ** 53, 1e30, -1e30, 3e38, -3e38];
+    const edge = () => edges[Math.floor(random() * edges.length)]!;
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 60; i++) {
+      const rows = Array.from({ length: 1 + Math.floor(random() * 3) }, () => [
+        edge(),
+        edge(),
+        edge(),
+        edge(),
+      ]);
+      const answer = await request(`${url}/invocations`, {
+        body: JSON.stringify(rows),
+        contentType: JSON_TYPE,
+      });
+      statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+      if (answer.status === 422)
+        expect(answer.body).toEqual({ error: { code: 'UnscorableInput', message: expect.any(String) } });
+    }
+    expect([...statuses.keys()].every((status) => status === 200 || status === 422)).toBe(true);
+    expect(statuses.get(200)).toBeGreaterThan(0);
   });
 
   it.each(['text/csv', 'text/plain', 'application/x-www-form-urlencoded'])(

@@ -50,6 +50,14 @@ describe('parseInvocationRows', () => {
     ['{', 'Request body is not valid JSON'],
     ['[1, 2, 3]', 'Row 0 has 3 values; the model expects 4 features'],
     ['[1, 2, 3, 1e400]', 'Row 0, feature 3 must be a finite number, got Infinity'],
+    [
+      '[1, 2, 3, 3.5e38]',
+      'Row 0, feature 3 is outside the float32 range of the model input (magnitude above 3.4028235e38)',
+    ],
+    [
+      '[-1e39, 2, 3, 4]',
+      'Row 0, feature 0 is outside the float32 range of the model input (magnitude above 3.4028235e38)',
+    ],
     ['[1, 2, 3, -1e400]', 'Row 0, feature 3 must be a finite number, got -Infinity'],
     ['[1, 2, true, 4]', 'Row 0, feature 2 must be a finite number, got a boolean'],
     ['[[1, 2, 3, 4], {"a": 1}]', 'Row 1 must be an array of numbers, got an object'],
@@ -117,8 +125,13 @@ describe('toPredictions', () => {
     );
   });
 
-  it('refuses non-finite model output', () => {
-    expect(() => toPredictions(Float32Array.from([NaN, 1]), ['a', 'b'])).toThrow(/row 0 is not finite/);
+  it("refuses non-finite model output as the input's 422, never a server error", () => {
+    const error = errorOf(() => toPredictions(Float32Array.from([0.5, 0.5, NaN, 1]), ['a', 'b']));
+    expect([error.status, error.code, error.message]).toEqual([
+      422,
+      'UnscorableInput',
+      expect.stringMatching(/row 1 is not finite/),
+    ]);
   });
 });
 

@@ -144,8 +144,8 @@ describe('checkStoredRecord', () => {
   const record = (overrides: Record<string, unknown> = {}) => ({
     predictionId: answer().predictionId,
     modelVersion: 'v1.0.0',
-    invokedVariant: 'VariantA',
-    prediction: answer().result,
+    variant: 'VariantA',
+    result: answer().result,
     expirationTime: now / 1000 + 30 * 86_400,
     ...overrides,
   });
@@ -162,8 +162,8 @@ describe('checkStoredRecord', () => {
       checkStoredRecord(exchange(record({ expirationTime: now / 1000 + 86_400 })), answer(), now).detail,
     ).toMatch(/1.00 days ahead, expected 30/);
     expect(checkStoredRecord(exchange(record({ expirationTime: undefined })), answer(), now).ok).toBe(false);
-    expect(checkStoredRecord(exchange(record({ invokedVariant: 'VariantB' })), answer(), now).detail).toMatch(
-      /invokedVariant/,
+    expect(checkStoredRecord(exchange(record({ variant: 'VariantB' })), answer(), now).detail).toMatch(
+      /variant/,
     );
     expect(
       checkStoredRecord(exchange({ error: { code: 'NotFound', message: 'm' } }, [], 404), answer(), now).ok,

@@ -153,3 +153,33 @@ describe('stage', () => {
     Template.fromStack(prod.networkStack).hasResourceProperties('AWS::EC2::VPC', { Tags: expected });
   });
 });
+
+describe('log level (a stage setting)', () => {
+  const functionsOf = (stage: MlInferenceStage) =>
+    [stage.inferenceStack, stage.batchStack, stage.operationsStack].flatMap((stack) =>
+      Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')).filter(
+        (fn) => fn.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME !== undefined,
+      ),
+    );
+
+  it.each([
+    ['dev', () => dev],
+    ['prod', () => prod],
+  ] as const)(
+    "gives every %s function the stage's level, in Powertools and in Lambda's filter",
+    (key, stage) => {
+      const level = testConfig[key].logLevel ?? 'INFO';
+      const functions = functionsOf(stage());
+      expect(functions.length).toBeGreaterThanOrEqual(5);
+      for (const fn of functions) {
+        expect(fn.Properties.Environment.Variables.POWERTOOLS_LOG_LEVEL).toBe(level);
+        expect(fn.Properties.LoggingConfig).toMatchObject({ LogFormat: 'JSON', ApplicationLogLevel: level });
+      }
+    },
+  );
+
+  it('differs between the shipped stages, so it really comes from each stage config', () => {
+    expect(testConfig.dev.logLevel).toBe('DEBUG');
+    expect(testConfig.prod.logLevel).toBe('INFO');
+  });
+});

@@ -118,6 +118,11 @@ describe('validateConfig', () => {
       /prod\.logRetentionDays: 10 is not one of/,
     ],
     [
+      'unknown log level',
+      (c) => ({ ...c, prod: { ...c.prod, logLevel: 'VERBOSE' as never } }),
+      /prod\.logLevel: 'VERBOSE' is not one of DEBUG, INFO, WARN, ERROR/,
+    ],
+    [
       'bad alarm e-mail',
       (c) => ({ ...c, prod: { ...c.prod, alarmEmail: 'ops' } }),
       /prod\.alarmEmail: 'ops' is not an e-mail address/,

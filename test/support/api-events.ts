@@ -8,6 +8,8 @@ export interface ApiEventOptions {
   readonly headers?: Record<string, string>;
   readonly pathParameters?: Record<string, string> | null;
   readonly isBase64Encoded?: boolean;
+  /** The SigV4-authenticated principal. @default arn:aws:iam::000000000000:user/test */
+  readonly caller?: string;
 }
 
 /** An API Gateway REST proxy event with the fields the handlers read. */
@@ -37,7 +39,9 @@ export function apiEvent(options: ApiEventOptions = {}): APIGatewayProxyEvent {
       resourceId: 'local',
       resourcePath: path,
       stage: 'test',
-      identity: {} as APIGatewayProxyEvent['requestContext']['identity'],
+      identity: {
+        userArn: options.caller ?? 'arn:aws:iam::000000000000:user/test',
+      } as APIGatewayProxyEvent['requestContext']['identity'],
       authorizer: null,
     },
   };

@@ -1,10 +1,11 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledge, Finding } from '../../compliance';
+import { API_MODELS, API_RESPONSES, type ApiModelName } from './api-models';
 
 /** Properties of {@link InferenceApi}. */
 export interface InferenceApiProps {
@@ -20,14 +21,14 @@ export interface InferenceApiProps {
   readonly throttleRateLimit?: number;
   /** Burst above the steady rate. @default 100 */
   readonly throttleBurstLimit?: number;
-  /** How long `GET /predictions/{id}` answers are cached. @default Duration.minutes(5) */
-  readonly cacheTtl?: Duration;
 }
 
 /**
  * The REST API of the inference service. Every method requires SigV4-signed IAM credentials.
- * `POST /predict` validates its body against a model and is never answered from the cache;
- * `GET /predictions/{id}` is the cached read path (stored predictions never change), keyed on the id.
+ * `POST /predict` validates its body against a model; `GET /predictions/{id}` answers a prediction
+ * only to the caller that made it. Neither is cached: API Gateway's cache keys can hold only path,
+ * query and header values, none of which names the SigV4 principal, so a cached read would serve one
+ * caller's prediction to another.
  */
 export class InferenceApi extends Construct {
   /** The REST API. */
@@ -37,7 +38,6 @@ export class InferenceApi extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceApiProps) {
     super(scope, id);
-    const cacheTtl = props.cacheTtl ?? Duration.minutes(5);
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       encryptionKey: props.encryptionKey,
@@ -58,37 +58,28 @@ export class InferenceApi extends Construct {
         throttlingBurstLimit: props.throttleBurstLimit ?? 100,
         accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
-        cacheClusterEnabled: true,
-        cacheClusterSize: '0.5',
-        // Stage-wide default: encrypted, and only methods listed below opt in or out explicitly.
-        cachingEnabled: true,
-        cacheDataEncrypted: true,
-        cacheTtl,
-        methodOptions: {
-          '/predict/POST': { cachingEnabled: false },
-          '/predictions/{id}/GET': { cachingEnabled: true, cacheDataEncrypted: true, cacheTtl },
-        },
+        cacheClusterEnabled: false,
+        cachingEnabled: false,
       },
     });
 
-    const featuresModel = this.api.addModel('PredictRequest', {
-      contentType: 'application/json',
-      schema: {
-        schema: apigateway.JsonSchemaVersion.DRAFT4,
-        title: 'PredictRequest',
-        type: apigateway.JsonSchemaType.OBJECT,
-        required: ['features'],
-        additionalProperties: false,
-        properties: {
-          features: {
-            type: apigateway.JsonSchemaType.ARRAY,
-            minItems: 1,
-            items: { type: apigateway.JsonSchemaType.NUMBER },
-          },
-          requestId: { type: apigateway.JsonSchemaType.STRING, minLength: 1, maxLength: 128 },
-        },
-      },
-    });
+    // One vocabulary for both routes (api-models.ts): the request model validates, the answer models
+    // document the method responses, and docs/openapi.json is generated from the same schemas.
+    const models = Object.fromEntries(
+      Object.entries(API_MODELS).map(([name, schema]) => [
+        name,
+        this.api.addModel(name, {
+          modelName: name,
+          contentType: 'application/json',
+          schema: { schema: apigateway.JsonSchemaVersion.DRAFT4, ...schema },
+        }),
+      ]),
+    ) as Record<ApiModelName, apigateway.Model>;
+    const methodResponses = (route: keyof typeof API_RESPONSES): apigateway.MethodResponse[] =>
+      Object.entries(API_RESPONSES[route]).map(([statusCode, model]) => ({
+        statusCode,
+        responseModels: { 'application/json': models[model] },
+      }));
     const validator = this.api.addRequestValidator('Validator', {
       validateRequestBody: true,
       validateRequestParameters: true,
@@ -100,8 +91,9 @@ export class InferenceApi extends Construct {
         'POST',
         new apigateway.LambdaIntegration(props.predictFunction, { allowTestInvoke: false }),
         {
-          requestModels: { 'application/json': featuresModel },
+          requestModels: { 'application/json': models.PredictRequest },
           requestValidator: validator,
+          methodResponses: methodResponses('POST /predict'),
         },
       );
 
@@ -112,14 +104,33 @@ export class InferenceApi extends Construct {
         'GET',
         new apigateway.LambdaIntegration(props.getPredictionFunction, {
           allowTestInvoke: false,
-          cacheKeyParameters: ['method.request.path.id'],
           requestParameters: { 'integration.request.path.id': 'method.request.path.id' },
         }),
         {
           requestParameters: { 'method.request.path.id': true },
           requestValidator: validator,
+          methodResponses: methodResponses('GET /predictions/{id}'),
         },
       );
+
+    // Answers API Gateway gives itself (bad body, missing signature, throttling) use the same error
+    // shape as the functions, so every 4xx and 5xx matches the documented ErrorAnswer model.
+    const errorTemplate = (code: string) => ({
+      'application/json': `{"error":{"code":"${code}","message":$context.error.messageString}}`,
+    });
+    this.api.addGatewayResponse('BadRequestBody', {
+      type: apigateway.ResponseType.BAD_REQUEST_BODY,
+      statusCode: '400',
+      templates: errorTemplate('InvalidRequest'),
+    });
+    this.api.addGatewayResponse('Default4xx', {
+      type: apigateway.ResponseType.DEFAULT_4XX,
+      templates: errorTemplate('$context.error.responseType'),
+    });
+    this.api.addGatewayResponse('Default5xx', {
+      type: apigateway.ResponseType.DEFAULT_5XX,
+      templates: errorTemplate('$context.error.responseType'),
+    });
 
     this.url = this.api.url;
 
@@ -152,6 +163,11 @@ export class InferenceApi extends Construct {
         Finding.guard('api_gw_v1_execution_logging_enabled_check'),
       ],
       'Every request is in the encrypted JSON access log; execution logging needs the account-wide API Gateway CloudWatch role, which one stage must not own when two stages share an account.',
+    );
+    acknowledge(
+      stage,
+      [Finding.nist('APIGWCacheEnabledAndEncrypted'), Finding.hipaa('APIGWCacheEnabledAndEncrypted')],
+      "No method is cached, so no data rests in a cache to encrypt: every answer belongs to one IAM caller, and API Gateway's cache keys (path, query, headers) cannot include the SigV4 principal, so a cache would serve one caller's prediction to another.",
     );
     acknowledge(
       stage,
