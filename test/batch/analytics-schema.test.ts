@@ -14,6 +14,8 @@ const config: BatchConfig = {
   maxObjects: 10,
   maxObjectBytes: 1 << 20,
   writeConcurrency: 4,
+  scoreConcurrency: 2,
+  progressIntervalSeconds: 60,
 };
 
 const endpoint: ModelEndpoint = {
