@@ -38,11 +38,22 @@ export function outputNameFor(input: InputObjectId): string {
  * version and line number, which no other writer can produce.
  */
 export function predictionIdFor(input: InputObjectId, lineNumber: number, requestId?: string): string {
-  const key =
-    requestId !== undefined
-      ? `batch-requestId:${requestId}`
-      : `batch:${input.key}\n${input.etag}\n${lineNumber}`;
-  const bytes = createHash('sha256').update(key, 'utf8').digest().subarray(0, 16);
+  return predictionIdsFor(input)(lineNumber, requestId);
+}
+
+/** {@link predictionIdFor} for many lines of one object: the object's part of the hash is computed once. */
+export function predictionIdsFor(input: InputObjectId): (lineNumber: number, requestId?: string) => string {
+  const objectPart = createHash('sha256').update(`batch:${input.key}\n${input.etag}\n`, 'utf8');
+  return (lineNumber, requestId) =>
+    uuidV8(
+      requestId !== undefined
+        ? createHash('sha256').update(`batch-requestId:${requestId}`, 'utf8').digest()
+        : objectPart.copy().update(String(lineNumber)).digest(),
+    );
+}
+
+function uuidV8(digest: Buffer): string {
+  const bytes = digest.subarray(0, 16);
   bytes[6] = (bytes[6] & 0x0f) | 0x80;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
   const hex = bytes.toString('hex');

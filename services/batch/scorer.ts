@@ -1,5 +1,5 @@
 import type { BatchConfig } from './config';
-import { toAnalyticsRecord } from './analytics-schema';
+import { analyticsLine } from './analytics-schema';
 import { InvalidModelInputError, type ModelEndpoint, type ModelPrediction } from './adapters/model-endpoint';
 import { ObjectChangedError, type ObjectInfo, type ObjectStore } from './adapters/object-store';
 import type { PredictionItem, PredictionsTable } from './adapters/predictions-table';
@@ -10,7 +10,7 @@ import {
   analyticsKeyFor,
   checkpointKeyFor,
   destinationKeyFor,
-  predictionIdFor,
+  predictionIdsFor,
   rejectedKeyFor,
   type InputObjectId,
 } from './naming';
@@ -262,6 +262,7 @@ export async function scoreObject(
   const fresh = stored === undefined;
   const checkpoint = stored ?? (await createCheckpoint(config, deps, id, progress));
 
+  const itemFor = itemFactory(id, checkpoint.scoredAt);
   const seenRequestIds = new Map<string, { readonly lineNumber: number; readonly features: string }>();
   const parts = new Map<number, Part>();
   const inFlight = new Set<Promise<void>>();
@@ -341,14 +342,17 @@ export async function scoreObject(
       }
     }
     await Promise.all([
-      writeOwned(deps.table, id, checkpoint, fresh, owned, part, counts, progress),
-      writeShared(config, deps.table, id, checkpoint, shared, part, counts, progress, reject),
+      writeOwned(deps.table, itemFor, fresh, owned, part, counts, progress),
+      writeShared(config, deps.table, itemFor, checkpoint, shared, part, counts, progress, reject),
     ]);
     progress.rows += rows.length;
   };
 
+  let blocked = 0;
   const dispatch = async (part: Part, rows: InputRow[]): Promise<void> => {
+    const waitStarted = performance.now();
     while (inFlight.size >= config.scoreConcurrency && !failure) await Promise.race(inFlight);
+    blocked += performance.now() - waitStarted;
     if (failure) return;
     part.openBatches++;
     track(
@@ -362,22 +366,17 @@ export async function scoreObject(
   let batch: InputRow[] = [];
   let batchPart: Part | undefined;
   const lines = splitLines(body)[Symbol.asyncIterator]();
+  // Read time: the loop's wall time less the time it waited for a free batch slot.
+  const readStarted = performance.now();
+  const blockedBefore = blocked;
   for (;;) {
-    const readStarted = performance.now();
     const next = await lines.next();
-    if (next.done || failure) {
-      progress.stages.read += (performance.now() - readStarted) / 1000;
-      break;
-    }
+    if (next.done || failure) break;
     const text = next.value.text.trim();
-    if (text === '') {
-      progress.stages.read += (performance.now() - readStarted) / 1000;
-      continue;
-    }
+    if (text === '') continue;
     counts.lines++;
     const { lineNumber } = next.value;
     const parsed = parseLine(text, lineNumber);
-    progress.stages.read += (performance.now() - readStarted) / 1000;
     // A batch never spans two parts, and a part is closed only after its last batch is dispatched.
     const partIndex = Math.floor((lineNumber - 1) / LINES_PER_PART);
     if (
@@ -396,6 +395,7 @@ export async function scoreObject(
     batchPart = part;
     batch.push(parsed);
   }
+  progress.stages.read += (performance.now() - readStarted - (blocked - blockedBefore)) / 1000;
   if (failure) await lines.return?.(undefined);
   if (!failure && batch.length > 0 && batchPart) await dispatch(batchPart, batch);
   if (!failure) {
@@ -450,8 +450,7 @@ const lineOf = (rows: readonly InputRow[], lineNumber: number): string => {
 /** Rows without requestId: their ids belong to this object version alone, so they are batch-written. */
 async function writeOwned(
   table: PredictionsTable,
-  id: InputObjectId,
-  checkpoint: Checkpoint,
+  itemFor: (scored: ScoredRow) => PredictionItem,
   fresh: boolean,
   rows: readonly ScoredRow[],
   part: Part,
@@ -459,7 +458,7 @@ async function writeOwned(
   progress: RunProgress,
 ): Promise<void> {
   if (rows.length === 0) return;
-  const items = rows.map((s) => toItem(id, s, checkpoint.scoredAt));
+  const items = rows.map(itemFor);
   // A run that created the checkpoint is the first to write these ids; a resumed one keeps what is there.
   const existing = fresh
     ? new Map<string, PredictionItem>()
@@ -468,15 +467,15 @@ async function writeOwned(
   await progress.timed('writeDynamo', () => table.putOwned(missing));
   counts.written += missing.length;
   counts.recovered += existing.size;
-  for (const item of missing) part.records.push(JSON.stringify(toAnalyticsRecord(item)));
-  for (const item of existing.values()) part.records.push(JSON.stringify(toAnalyticsRecord(item)));
+  for (const item of missing) part.records.push(analyticsLine(item));
+  for (const item of existing.values()) part.records.push(analyticsLine(item));
 }
 
 /** Rows with a requestId share their id with every batch input: conditional puts, conflicts rejected. */
 async function writeShared(
   config: BatchConfig,
   table: PredictionsTable,
-  id: InputObjectId,
+  itemFor: (scored: ScoredRow) => PredictionItem,
   checkpoint: Checkpoint,
   rows: readonly ScoredRow[],
   part: Part,
@@ -487,17 +486,17 @@ async function writeShared(
   if (rows.length === 0) return;
   const outcomes = await progress.timed('writeDynamo', () =>
     mapLimit(rows, config.writeConcurrency, async (s) => {
-      const item = toItem(id, s, checkpoint.scoredAt);
+      const item = itemFor(s);
       return { s, item, outcome: await table.putIfAbsent(item) };
     }),
   );
   for (const { s, item, outcome } of outcomes) {
     if (outcome.status === 'created') {
       counts.written++;
-      part.records.push(JSON.stringify(toAnalyticsRecord(item)));
+      part.records.push(analyticsLine(item));
     } else if (isOwnEarlierWrite(outcome.existing, checkpoint)) {
       counts.recovered++;
-      part.records.push(JSON.stringify(toAnalyticsRecord(outcome.existing)));
+      part.records.push(analyticsLine(outcome.existing));
     } else if (sameFeatures(outcome.existing.inputFeatures, s.row.features)) {
       counts.duplicates++;
       reject(
@@ -683,19 +682,24 @@ async function createCheckpoint(
 const isOwnEarlierWrite = (existing: PredictionItem, checkpoint: Checkpoint): boolean =>
   existing.source === 'batch' && existing.timestamp === checkpoint.scoredAt;
 
-function toItem(id: InputObjectId, scored: ScoredRow, scoredAt: string): PredictionItem {
-  const { row } = scored;
-  return {
-    predictionId: predictionIdFor(id, row.lineNumber, row.requestId),
-    timestamp: scoredAt,
-    modelVersion: scored.modelVersion,
-    invokedVariant: scored.variant,
-    prediction: { label: scored.prediction.label, probabilities: scored.prediction.probabilities },
-    inputFeatures: row.features,
-    expirationTime: Math.floor(Date.parse(scoredAt) / 1000) + TTL_SECONDS,
-    source: 'batch',
-    ...(row.requestId !== undefined ? { requestId: row.requestId } : {}),
-    ...(scored.latencyMs !== undefined ? { modelLatencyMs: Math.round(scored.latencyMs * 10) / 10 } : {}),
+/** Builds the table items of one object version, everything per-object computed once. */
+function itemFactory(id: InputObjectId, scoredAt: string): (scored: ScoredRow) => PredictionItem {
+  const predictionIdFor = predictionIdsFor(id);
+  const expirationTime = Math.floor(Date.parse(scoredAt) / 1000) + TTL_SECONDS;
+  return (scored) => {
+    const { row } = scored;
+    return {
+      predictionId: predictionIdFor(row.lineNumber, row.requestId),
+      timestamp: scoredAt,
+      modelVersion: scored.modelVersion,
+      invokedVariant: scored.variant,
+      prediction: { label: scored.prediction.label, probabilities: scored.prediction.probabilities },
+      inputFeatures: row.features,
+      expirationTime,
+      source: 'batch',
+      ...(row.requestId !== undefined ? { requestId: row.requestId } : {}),
+      ...(scored.latencyMs !== undefined ? { modelLatencyMs: Math.round(scored.latencyMs * 10) / 10 } : {}),
+    };
   };
 }
 

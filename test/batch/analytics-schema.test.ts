@@ -1,4 +1,11 @@
-import { partitionKeys, predictionColumns, partitionProjection } from '../../services/batch/analytics-schema';
+import {
+  analyticsLine,
+  partitionKeys,
+  predictionColumns,
+  partitionProjection,
+  toAnalyticsRecord,
+} from '../../services/batch/analytics-schema';
+import type { PredictionItem } from '../../services/batch/adapters/predictions-table';
 import type { ModelEndpoint } from '../../services/batch/adapters/model-endpoint';
 import type { BatchConfig } from '../../services/batch/config';
 import { runScorer } from '../../services/batch/scorer';
@@ -99,4 +106,24 @@ test('column names are unique lower-case Hive identifiers and partitions are pro
   expect(names.every((n) => /^[a-z_][a-z0-9_]*$/.test(n))).toBe(true);
   expect(partitionProjection['projection.hour.digits']).toBe('2');
   expect(partitionProjection['projection.dt.format']).toBe('yyyy-MM-dd');
+});
+
+test('analyticsLine writes exactly JSON.stringify(toAnalyticsRecord(item)), optional fields included or not', () => {
+  const item: PredictionItem = {
+    predictionId: '0f8c6a4e-1b2c-8d3e-9f40-123456789abc',
+    timestamp: '2026-11-20T07:45:00.000Z',
+    modelVersion: 'v1.0.0',
+    invokedVariant: 'VariantA',
+    prediction: { label: 'se"tosa\n', probabilities: [0.97, 0.02, 0.01] },
+    inputFeatures: [5.1, -0, 1e-30, 9007199254740991],
+    expirationTime: 1766216700,
+    source: 'batch',
+  };
+  for (const variant of [
+    item,
+    { ...item, requestId: 'r-1' },
+    { ...item, requestId: 'r-2', modelLatencyMs: 1.5 },
+  ]) {
+    expect(analyticsLine(variant)).toBe(JSON.stringify(toAnalyticsRecord(variant)));
+  }
 });
