@@ -6,19 +6,28 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ScanCommand,
+  type ScanCommandOutput,
+} from '@aws-sdk/client-dynamodb';
+import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { predictionsTableInput } from '../services/local/predictions-table';
 import type { BatchConfig } from '../services/batch/config';
 import { createSageMakerEndpoint } from '../services/batch/adapters/model-endpoint';
 import { runScorer, type StageSeconds } from '../services/batch/scorer';
-import { startLocalDynamo, startLocalS3 } from '../test/batch/support/local-aws';
-import { LOCAL_ENDPOINT_NAME, startLocalEndpoint } from '../test/batch/support/local-endpoint';
+import { startLocalS3 } from '../test/batch/support/local-aws';
+import { LOCAL_ENDPOINT_NAME } from '../test/batch/support/local-endpoint';
 import { memoryStore, memoryTable } from '../test/batch/support/memory';
 
 const HELP = `npm run bench:batch -- [options]
 
 Scores one N-row JSON-lines object from s3rver with the bundled batch scorer (services/batch/main.ts,
 run by node in a child process like the container) against the ONNX model server behind the
-SageMaker-runtime stand-in, writing to dynalite and s3rver. Then, in the same run:
+SageMaker-runtime stand-in, writing to dynalite and s3rver. dynalite and the model server each run in
+their own process, s3rver in this one. Then, in the same run:
   - the ceiling of dynalite alone: BatchWriteItem of the same number of rows (at most 20000),
     25 per request, --write-concurrency in flight, from another child process;
   - the scorer alone: runScorer in this process with in-memory S3 and DynamoDB stand-ins and the
@@ -33,6 +42,9 @@ Options:
   --max-heap-mib N       cap the scorer's V8 old space (--max-old-space-size), as a container limit would
   --scorer-only-rows N   rows for the scorer-only figure, 0 to skip (default min(rows, 200000))
   --cpu-prof DIR         write a V8 CPU profile of the scorer process to DIR
+  --baseline-entry FILE  also run another scorer entry file (e.g. services/batch/main.ts of an older
+                         commit: git archive main services/batch | tar -x -C DIR) end to end, after
+                         this one, on the same input and stand-ins, and report both
   --help                 this text
 
 Exit codes: 0 done, 1 the run failed (message on stderr), 2 unknown or bad option.`;
@@ -45,6 +57,7 @@ const OPTIONS = {
   'max-heap-mib': { type: 'string' },
   'scorer-only-rows': { type: 'string' },
   'cpu-prof': { type: 'string' },
+  'baseline-entry': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -69,6 +82,35 @@ function inputBody(rows: number): string {
     lines.push(JSON.stringify({ features: f.map((x) => Number(x.toFixed(2))) }));
   }
   return lines.join('\n') + '\n';
+}
+
+interface StandIn {
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `bench/support/stand-in.ts KIND` in its own process and waits for its endpoint. */
+function startStandIn(kind: 'dynamo' | 'model'): Promise<StandIn> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [require.resolve('tsx/cli'), join(__dirname, 'support', 'stand-in.ts'), kind],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise<void>((done) => child.on('exit', () => done()));
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`the ${kind} stand-in exited with ${code}`)));
+    createInterface({ input: child.stdout }).once('line', (line) => {
+      const { endpoint } = JSON.parse(line) as { endpoint: string };
+      resolve({
+        endpoint,
+        async stop() {
+          child.stdin.end();
+          await exited;
+        },
+      });
+    });
+  });
 }
 
 /** Runs a child process, forwarding its stderr; resolves with its exit code and stdout JSON lines. */
@@ -122,96 +164,136 @@ async function main(): Promise<number> {
   }
 
   const work = mkdtempSync(join(tmpdir(), 'bench-batch-'));
-  const [s3, dynamo, endpoint] = await Promise.all([
+  const [s3, dynamo, model] = await Promise.all([
     startLocalS3([]),
-    startLocalDynamo(),
-    startLocalEndpoint(),
+    startStandIn('dynamo'),
+    startStandIn('model'),
   ]);
+  const local = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+  const http = () => new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 64 } });
+  const dynamoClient = new DynamoDBClient({ ...local, endpoint: dynamo.endpoint, requestHandler: http() });
+  const modelClient = new SageMakerRuntimeClient({
+    ...local,
+    endpoint: model.endpoint,
+    requestHandler: http(),
+  });
+  const createTable = (name: string) =>
+    dynamoClient.send(new CreateTableCommand(predictionsTableInput(name)));
   try {
-    const bundle = join(work, 'main.js');
-    await build({
-      entryPoints: [join(__dirname, '..', 'services', 'batch', 'main.ts')],
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      outfile: bundle,
-      logLevel: 'error',
-    });
-    const rssFile = join(work, 'maxrss');
-    const preload = join(work, 'report-rss.js');
-    writeFileSync(
-      preload,
-      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS)));\n`,
-    );
-
-    for (const bucket of ['bench-batch', 'bench-analytics'])
-      await s3.client.send(new CreateBucketCommand({ Bucket: bucket }));
-    await dynamo.createPredictionsTable('bench-predictions');
-    progress(`writing a ${rows}-row input object to s3rver`);
+    progress(`generating a ${rows}-row input object`);
     let body: string | undefined = inputBody(rows);
     const inputMiB = Buffer.byteLength(body) / 1048576;
-    await s3.client.send(
-      new PutObjectCommand({ Bucket: 'bench-batch', Key: 'pending/bench.jsonl', Body: body }),
-    );
-    body = undefined;
 
-    progress('end to end: scorer process → s3rver, model server, dynalite');
-    let finished: Record<string, unknown> | undefined;
-    const started = performance.now();
-    const heap = values['max-heap-mib'] ? [`--max-old-space-size=${values['max-heap-mib']}`] : [];
-    const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
-    const exitCode = await runChild(
-      [...heap, ...profile, '--require', preload, bundle],
-      {
-        ...process.env,
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'S3RVER',
-        AWS_SECRET_ACCESS_KEY: 'S3RVER',
-        AWS_ENDPOINT_URL_S3: s3.endpoint,
-        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-        AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: endpoint.url,
-        AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-        AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-        S3_FORCE_PATH_STYLE: 'true',
-        BATCH_BUCKET: 'bench-batch',
-        ANALYTICS_BUCKET: 'bench-analytics',
-        TABLE_NAME: 'bench-predictions',
-        ENDPOINT_NAME: LOCAL_ENDPOINT_NAME,
-        BATCH_SIZE: String(batchSize),
-        WRITE_CONCURRENCY: String(writeConcurrency),
-        SCORE_CONCURRENCY: String(scoreConcurrency),
-        PROGRESS_INTERVAL_SECONDS: '2',
-      },
-      (line) => {
-        if (line.message === 'progress') {
-          progress(`scored ${line.rowsScored} rows, ${line.rowsPerSecond} rows/s`);
-        } else if (line.message === 'run finished') {
-          finished = line;
-        } else if (line.level === 'ERROR' || line.level === 'WARN') {
-          process.stderr.write(`${JSON.stringify(line)}\n`);
-        }
-      },
-    );
-    const seconds = (performance.now() - started) / 1000;
-    if (exitCode !== 0 || !finished) throw new Error(`the scorer exited with ${exitCode}`);
-    if (finished.written !== rows)
-      throw new Error(`the scorer wrote ${String(finished.written)} of ${rows} rows`);
-    progress('counting the table');
-    let stored = 0;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo.client.send(
-        new ScanCommand({ TableName: 'bench-predictions', Select: 'COUNT', ExclusiveStartKey: start }),
+    /** One end-to-end run of a scorer entry file over its own buckets and table. */
+    const endToEnd = async (
+      label: string,
+      entry: string,
+      profileDir?: string,
+    ): Promise<{
+      seconds: number;
+      peakRssMiB: number;
+      cpuSeconds: number;
+      finished: Record<string, unknown>;
+    }> => {
+      const bundle = join(work, `${label}.js`);
+      await build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        outfile: bundle,
+        logLevel: 'error',
+        nodePaths: [join(__dirname, '..', 'node_modules')],
+      });
+      const rssFile = join(work, `${label}.maxrss`);
+      const preload = join(work, `${label}-report-rss.js`);
+      writeFileSync(
+        preload,
+        `process.on('exit', () => { const u = process.resourceUsage(); require('fs').writeFileSync(${JSON.stringify(rssFile)}, JSON.stringify({ maxRssKiB: u.maxRSS, cpuMicros: u.userCPUTime + u.systemCPUTime })); });\n`,
       );
-      stored += page.Count ?? 0;
-      start = page.LastEvaluatedKey;
-    } while (start);
-    if (stored !== rows) throw new Error(`expected ${rows} predictions in the table, found ${stored}`);
-    const peakRssMiB = Number(readFileSync(rssFile, 'utf8')) / 1024;
+      const names = {
+        batch: `${label}-batch`,
+        analytics: `${label}-analytics`,
+        table: `${label}-predictions`,
+      };
+      for (const bucket of [names.batch, names.analytics])
+        await s3.client.send(new CreateBucketCommand({ Bucket: bucket }));
+      await createTable(names.table);
+      await s3.client.send(
+        new PutObjectCommand({ Bucket: names.batch, Key: 'pending/bench.jsonl', Body: body }),
+      );
+
+      progress(`end to end (${label}): scorer process → s3rver, model server, dynalite`);
+      let finished: Record<string, unknown> | undefined;
+      const started = performance.now();
+      const heap = values['max-heap-mib'] ? [`--max-old-space-size=${values['max-heap-mib']}`] : [];
+      const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+      const exitCode = await runChild(
+        [...heap, ...profile, '--require', preload, bundle],
+        {
+          ...process.env,
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'S3RVER',
+          AWS_SECRET_ACCESS_KEY: 'S3RVER',
+          AWS_ENDPOINT_URL_S3: s3.endpoint,
+          AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+          AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: model.endpoint,
+          AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+          AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+          S3_FORCE_PATH_STYLE: 'true',
+          BATCH_BUCKET: names.batch,
+          ANALYTICS_BUCKET: names.analytics,
+          TABLE_NAME: names.table,
+          ENDPOINT_NAME: LOCAL_ENDPOINT_NAME,
+          BATCH_SIZE: String(batchSize),
+          WRITE_CONCURRENCY: String(writeConcurrency),
+          SCORE_CONCURRENCY: String(scoreConcurrency),
+          MAX_OBJECT_BYTES: String(1024 ** 3),
+          PROGRESS_INTERVAL_SECONDS: '2',
+        },
+        (line) => {
+          if (line.message === 'progress') {
+            progress(`${label}: scored ${line.rowsScored} rows, ${line.rowsPerSecond} rows/s`);
+          } else if (line.message === 'run finished') {
+            finished = line;
+          } else if (line.level === 'ERROR' || line.level === 'WARN') {
+            process.stderr.write(`${JSON.stringify(line)}\n`);
+          }
+        },
+      );
+      const seconds = (performance.now() - started) / 1000;
+      if (exitCode !== 0 || !finished) throw new Error(`the ${label} scorer exited with ${exitCode}`);
+      if (finished.written !== rows)
+        throw new Error(`the ${label} scorer wrote ${String(finished.written)} of ${rows} rows`);
+      progress(`counting the ${label} table`);
+      let stored = 0;
+      let start: ScanCommandOutput['LastEvaluatedKey'];
+      do {
+        const page = await dynamoClient.send(
+          new ScanCommand({ TableName: names.table, Select: 'COUNT', ExclusiveStartKey: start }),
+        );
+        stored += page.Count ?? 0;
+        start = page.LastEvaluatedKey;
+      } while (start);
+      if (stored !== rows) throw new Error(`expected ${rows} predictions in the table, found ${stored}`);
+      const usage = JSON.parse(readFileSync(rssFile, 'utf8')) as { maxRssKiB: number; cpuMicros: number };
+      return { seconds, peakRssMiB: usage.maxRssKiB / 1024, cpuSeconds: usage.cpuMicros / 1e6, finished };
+    };
+
+    const candidate = await endToEnd(
+      'candidate',
+      join(__dirname, '..', 'services', 'batch', 'main.ts'),
+      values['cpu-prof'],
+    );
+    const baseline = values['baseline-entry']
+      ? await endToEnd('baseline', values['baseline-entry'])
+      : undefined;
+    body = undefined;
+    const { seconds, peakRssMiB, cpuSeconds, finished } = candidate;
 
     const ceilingRows = Math.min(rows, 20_000);
     progress(`dynalite alone: BatchWriteItem of ${ceilingRows} rows, ${writeConcurrency} in flight`);
-    await dynamo.createPredictionsTable('bench-ceiling');
+    await createTable('bench-ceiling');
     let ceiling: { rows: number; seconds: number } | undefined;
     const ceilingExit = await runChild(
       [
@@ -249,10 +331,11 @@ async function main(): Promise<number> {
         progressIntervalSeconds: 2,
       };
       const memoryStarted = performance.now();
+      const cpuBefore = process.cpuUsage();
       const summary = await runScorer(config, {
         store,
         table: memoryTable(),
-        endpoint: createSageMakerEndpoint(endpoint.client, LOCAL_ENDPOINT_NAME),
+        endpoint: createSageMakerEndpoint(modelClient, LOCAL_ENDPOINT_NAME),
         log: {
           info: (message, fields) =>
             message === 'progress' &&
@@ -261,11 +344,15 @@ async function main(): Promise<number> {
         },
       });
       const memorySeconds = (performance.now() - memoryStarted) / 1000;
+      const cpu = process.cpuUsage(cpuBefore);
+      const memoryCpuSeconds = (cpu.user + cpu.system) / 1e6;
       if (summary.written !== scorerOnlyRows) throw new Error(`scorer only wrote ${summary.written} rows`);
       scorerOnly = {
         rows: scorerOnlyRows,
         seconds: round(memorySeconds, 2),
         rowsPerSecond: Math.round(scorerOnlyRows / memorySeconds),
+        cpuSeconds: round(memoryCpuSeconds, 2),
+        rowsPerCpuSecond: Math.round(scorerOnlyRows / memoryCpuSeconds),
         stageSeconds: summary.stageSeconds,
       };
     }
@@ -283,16 +370,30 @@ async function main(): Promise<number> {
           seconds: round(seconds, 2),
           rowsPerSecond: Math.round(rowsPerSecond),
           peakRssMiB: Math.round(peakRssMiB),
+          scorerCpuSeconds: round(cpuSeconds, 2),
+          rowsPerScorerCpuSecond: Math.round(rows / cpuSeconds),
           stageSeconds: finished.stageSeconds as StageSeconds,
           stageSecondsNote:
             'busy time per stage summed over concurrent calls (read: waiting for and parsing input)',
-          endpointInvocations: endpoint.invocations(),
+          cpuNote:
+            'rowsPerScorerCpuSecond: rows per CPU second of the scorer process alone, what one free core would score with stores and model answering at once',
           dynaliteAlone: {
             rows: ceiling.rows,
             seconds: round(ceiling.seconds, 2),
             rowsPerSecond: Math.round(dynaliteRowsPerSecond),
           },
           endToEndVsDynaliteAlone: round(rowsPerSecond / dynaliteRowsPerSecond, 2),
+          baseline: baseline
+            ? {
+                entry: values['baseline-entry'],
+                seconds: round(baseline.seconds, 2),
+                rowsPerSecond: Math.round(rows / baseline.seconds),
+                peakRssMiB: Math.round(baseline.peakRssMiB),
+                scorerCpuSeconds: round(baseline.cpuSeconds, 2),
+                rowsPerScorerCpuSecond: Math.round(rows / baseline.cpuSeconds),
+                speedup: round(baseline.seconds / seconds, 2),
+              }
+            : 'not run (--baseline-entry)',
           scorerOnly: scorerOnly ?? 'skipped',
         },
         null,
@@ -301,7 +402,9 @@ async function main(): Promise<number> {
     );
     return 0;
   } finally {
-    await Promise.all([s3.close(), dynamo.close(), endpoint.close()]);
+    dynamoClient.destroy();
+    modelClient.destroy();
+    await Promise.all([s3.close(), dynamo.stop(), model.stop()]);
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -16,7 +16,7 @@ export interface BatchConfig {
   readonly maxObjects: number;
   /** Larger input objects go to `failed/` unread. */
   readonly maxObjectBytes: number;
-  /** DynamoDB requests in flight at once (BatchWriteItem of 25 rows, or a conditional put of a requestId row). */
+  /** Conditional puts (rows with a requestId) in flight per batch; rows without one go 25 per BatchWriteItem. */
   readonly writeConcurrency: number;
   /** Batches in flight at once, each scored and then written while the next ones are read and scored. */
   readonly scoreConcurrency: number;
@@ -44,8 +44,10 @@ export const CONFIG_HELP = `Environment:
   MAX_OBJECT_BYTES    larger inputs go to failed/ (default and maximum 5368709120 = 5 GiB, the
                       largest object CopyObject moves; objects are streamed, memory does not grow
                       with their size)
-  WRITE_CONCURRENCY   DynamoDB requests in flight, 1-256 (default 32)
-  SCORE_CONCURRENCY   batches being scored or written at once, 1-64 (default 8)
+  WRITE_CONCURRENCY   conditional puts of requestId rows in flight per batch, 1-256 (default 32);
+                      rows without requestId go 25 per BatchWriteItem, all of a batch at once
+  SCORE_CONCURRENCY   batches being scored or written at once while the next are read, 1-64
+                      (default 8)
   PROGRESS_INTERVAL_SECONDS  seconds between progress log lines, 1-3600 (default 30)`;
 
 /** CopyObject moves objects up to 5 GiB in one request; the scorer moves each input with it. */
