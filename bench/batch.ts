@@ -45,6 +45,10 @@ Options:
   --baseline-entry FILE  also run another scorer entry file (e.g. services/batch/main.ts of an older
                          commit: git archive main services/batch | tar -x -C DIR) end to end, after
                          this one, on the same input and stand-ins, and report both
+  --memory-only          only the scorer's memory as input grows: runScorer in a child process over
+                         the object streamed from s3rver, scored by the model server, with the table
+                         replaced by a write sink (dynalite would take hours at 1,000,000 rows here);
+                         prints rows, seconds, rowsPerSecond, peakRssMiB
   --help                 this text
 
 Exit codes: 0 done, 1 the run failed (message on stderr), 2 unknown or bad option.`;
@@ -58,6 +62,7 @@ const OPTIONS = {
   'scorer-only-rows': { type: 'string' },
   'cpu-prof': { type: 'string' },
   'baseline-entry': { type: 'string' },
+  'memory-only': { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -183,6 +188,48 @@ async function main(): Promise<number> {
     progress(`generating a ${rows}-row input object`);
     let body: string | undefined = inputBody(rows);
     const inputMiB = Buffer.byteLength(body) / 1048576;
+
+    if (values['memory-only']) {
+      await s3.client.send(new CreateBucketCommand({ Bucket: 'memory-batch' }));
+      await s3.client.send(
+        new PutObjectCommand({ Bucket: 'memory-batch', Key: 'pending/bench.jsonl', Body: body }),
+      );
+      body = undefined;
+      progress(`memory only: ${rows} rows streamed from s3rver, table replaced by a write sink`);
+      let result: { written: number; seconds: number; peakRssMiB: number } | undefined;
+      const exit = await runChild(
+        [
+          ...(values['max-heap-mib'] ? [`--max-old-space-size=${values['max-heap-mib']}`] : []),
+          require.resolve('tsx/cli'),
+          join(__dirname, 'support', 'scorer-rss.ts'),
+          s3.endpoint,
+          model.endpoint,
+          'memory-batch',
+        ],
+        { ...process.env, BATCH_SIZE: String(batchSize), SCORE_CONCURRENCY: String(scoreConcurrency) },
+        (line) => {
+          result = line as typeof result;
+        },
+      );
+      if (exit !== 0 || !result) throw new Error(`the memory-only scorer exited with ${exit}`);
+      if (result.written !== rows)
+        throw new Error(`the memory-only scorer wrote ${result.written} of ${rows}`);
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            mode: 'memory only (table: write sink)',
+            rows,
+            inputMiB: round(inputMiB, 1),
+            seconds: round(result.seconds, 2),
+            rowsPerSecond: Math.round(rows / result.seconds),
+            peakRssMiB: Math.round(result.peakRssMiB),
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      return 0;
+    }
 
     /** One end-to-end run of a scorer entry file over its own buckets and table. */
     const endToEnd = async (
