@@ -67,7 +67,7 @@ export function partitionPath(timestamp: string): string {
 }
 
 /** Input lines per analytics part (and per rejected-lines part): bounds what one object holds in memory. */
-export const LINES_PER_PART = 50_000;
+export const LINES_PER_PART = 10_000;
 
 const partSuffix = (part: number): string => `part-${String(part).padStart(5, '0')}`;
 

@@ -8,6 +8,7 @@ import {
 import type { PredictionItem } from '../../services/batch/adapters/predictions-table';
 import type { ModelEndpoint } from '../../services/batch/adapters/model-endpoint';
 import type { BatchConfig } from '../../services/batch/config';
+import { LINES_PER_PART } from '../../services/batch/naming';
 import { runScorer } from '../../services/batch/scorer';
 import { memoryStore, memoryTable } from './support/memory';
 
@@ -126,4 +127,38 @@ test('analyticsLine writes exactly JSON.stringify(toAnalyticsRecord(item)), opti
   ]) {
     expect(analyticsLine(variant)).toBe(JSON.stringify(toAnalyticsRecord(variant)));
   }
+});
+
+test('a long object is written in parts of LINES_PER_PART lines, each row in exactly one part', async () => {
+  const store = memoryStore();
+  const table = memoryTable();
+  const total = LINES_PER_PART * 2 + 123;
+  const lines = Array.from({ length: total }, (_, i) =>
+    i === LINES_PER_PART + 5 ? '{"features": [1e400]}' : JSON.stringify({ features: [i, 1, 2, 3] }),
+  );
+  await store.putText('batch', 'pending/long.jsonl', lines.join('\n'), 'application/x-ndjson');
+
+  const summary = await runScorer(
+    { ...config, batchSize: 37, scoreConcurrency: 4 },
+    { store, table, endpoint, log: { info: () => undefined, warn: () => undefined } },
+  );
+
+  expect(summary.objects[0]).toMatchObject({ written: total - 1, malformed: 1 });
+  const parts = [...store.objects.entries()]
+    .filter(([k]) => k.startsWith('analytics/'))
+    .sort(([a], [b]) => a.localeCompare(b));
+  expect(parts.map(([k]) => /part-(\d+)\.json$/.exec(k)?.[1])).toEqual(['00000', '00001', '00002']);
+  const firstFeature = parts.map(([, body]) =>
+    body
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { inputFeatures: number[] }).inputFeatures[0]),
+  );
+  expect(firstFeature.map((f) => f.length)).toEqual([LINES_PER_PART, LINES_PER_PART - 1, 123]);
+  firstFeature.forEach((features, part) =>
+    expect(features.every((f) => Math.floor(f / LINES_PER_PART) === part)).toBe(true),
+  );
+  expect(table.items.size).toBe(total - 1);
+  const rejected = [...store.objects.keys()].filter((k) => k.includes('.rejected/'));
+  expect(rejected).toEqual([expect.stringMatching(/part-00001\.jsonl$/)]);
 });
