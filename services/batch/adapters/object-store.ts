@@ -2,7 +2,6 @@ import {
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
-  HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
   NotFound,
@@ -39,7 +38,6 @@ export interface ObjectStore {
   read(bucket: string, key: string, etag: string): Promise<AsyncIterable<Uint8Array | string>>;
   /** The object's text, or undefined when it does not exist. */
   getTextIfExists(bucket: string, key: string): Promise<string | undefined>;
-  exists(bucket: string, key: string): Promise<boolean>;
   putText(bucket: string, key: string, body: string, contentType: string): Promise<void>;
   /** Copies version `etag` of `fromKey`; throws {@link ObjectChangedError} if the key holds another. */
   copy(bucket: string, fromKey: string, etag: string, toKey: string): Promise<void>;
@@ -112,15 +110,6 @@ export function createS3ObjectStore(client: S3Client): ObjectStore {
         return Body ? await Body.transformToString('utf-8') : '';
       } catch (error) {
         if (isMissing(error)) return undefined;
-        throw error;
-      }
-    },
-    async exists(bucket, key) {
-      try {
-        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-        return true;
-      } catch (error) {
-        if (isMissing(error)) return false;
         throw error;
       }
     },

@@ -42,7 +42,6 @@ export function memoryStore(): ObjectStore & { readonly objects: Map<string, str
       })();
     },
     getTextIfExists: async (bucket, key) => objects.get(id(bucket, key)),
-    exists: async (bucket, key) => objects.has(id(bucket, key)),
     putText: async (bucket, key, body) => void objects.set(id(bucket, key), body),
     copy: async (bucket, from, etag, to) => void objects.set(id(bucket, to), getVersion(bucket, from, etag)),
     async delete(bucket, key, etag) {
