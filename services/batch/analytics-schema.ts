@@ -85,3 +85,17 @@ export function toAnalyticsRecord(item: PredictionItem): AnalyticsRecord {
     ...(item.modelLatencyMs !== undefined ? { modelLatencyMs: item.modelLatencyMs } : {}),
   };
 }
+
+/** `JSON.stringify(toAnalyticsRecord(item))` without the intermediate object: one line per scored row. */
+export function analyticsLine(item: PredictionItem): string {
+  const json = JSON.stringify;
+  let line =
+    `{"predictionId":${json(item.predictionId)},"timestamp":${json(item.timestamp)},` +
+    `"modelVersion":${json(item.modelVersion)},"invokedVariant":${json(item.invokedVariant)},` +
+    `"predictedLabel":${json(item.prediction.label)},"probabilities":${json(item.prediction.probabilities)},` +
+    `"inputFeatures":${json(item.inputFeatures)},"expirationTime":${json(item.expirationTime)},` +
+    `"source":${json(item.source)}`;
+  if (item.requestId !== undefined) line += `,"requestId":${json(item.requestId)}`;
+  if (item.modelLatencyMs !== undefined) line += `,"modelLatencyMs":${json(item.modelLatencyMs)}`;
+  return `${line}}`;
+}

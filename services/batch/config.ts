@@ -16,8 +16,12 @@ export interface BatchConfig {
   readonly maxObjects: number;
   /** Larger input objects go to `failed/` unread. */
   readonly maxObjectBytes: number;
-  /** Conditional puts in flight at once. */
+  /** Conditional puts (rows with a requestId) in flight per batch; rows without one go 25 per BatchWriteItem. */
   readonly writeConcurrency: number;
+  /** Batches in flight at once, each scored and then written while the next ones are read and scored. */
+  readonly scoreConcurrency: number;
+  /** Seconds between progress lines in the log (rows scored, rate). */
+  readonly progressIntervalSeconds: number;
 }
 
 /** Raised with every problem found in the environment, so one run shows them all. */
@@ -37,10 +41,17 @@ export const CONFIG_HELP = `Environment:
   ENDPOINT_NAME       (required) SageMaker endpoint
   BATCH_SIZE          rows per endpoint request, 1-1000 (default 100)
   MAX_OBJECTS         input objects per run, >= 1 (default 100)
-  MAX_OBJECT_BYTES    larger inputs go to failed/ (default 16777216 = 16 MiB; the scorer holds one
-                      object in memory, about 1.2 KB of heap per row at peak)
-  WRITE_CONCURRENCY   DynamoDB puts in flight, 1-256 (default 16)`;
+  MAX_OBJECT_BYTES    larger inputs go to failed/ (default and maximum 5368709120 = 5 GiB, the
+                      largest object CopyObject moves; objects are streamed, memory does not grow
+                      with their size)
+  WRITE_CONCURRENCY   conditional puts of requestId rows in flight per batch, 1-256 (default 32);
+                      rows without requestId go 25 per BatchWriteItem, all of a batch at once
+  SCORE_CONCURRENCY   batches being scored or written at once while the next are read, 1-64
+                      (default 8)
+  PROGRESS_INTERVAL_SECONDS  seconds between progress log lines, 1-3600 (default 30)`;
 
+/** CopyObject moves objects up to 5 GiB in one request; the scorer moves each input with it. */
+const MAX_COPY_BYTES = 5 * 1024 * 1024 * 1024;
 const S3_BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 const ENDPOINT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
@@ -82,8 +93,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): BatchConfig {
     endpointName: required('ENDPOINT_NAME', ENDPOINT_NAME, 'SageMaker endpoint name'),
     batchSize: integer('BATCH_SIZE', 100, 1, 1000),
     maxObjects: integer('MAX_OBJECTS', 100, 1, 100_000),
-    maxObjectBytes: integer('MAX_OBJECT_BYTES', 16 * 1024 * 1024, 1, 1024 * 1024 * 1024),
-    writeConcurrency: integer('WRITE_CONCURRENCY', 16, 1, 256),
+    maxObjectBytes: integer('MAX_OBJECT_BYTES', MAX_COPY_BYTES, 1, MAX_COPY_BYTES),
+    writeConcurrency: integer('WRITE_CONCURRENCY', 32, 1, 256),
+    scoreConcurrency: integer('SCORE_CONCURRENCY', 8, 1, 64),
+    progressIntervalSeconds: integer('PROGRESS_INTERVAL_SECONDS', 30, 1, 3600),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -9,24 +9,32 @@ import { createDynamoPredictionsTable } from './adapters/predictions-table';
 import { createSageMakerEndpoint } from './adapters/model-endpoint';
 import { runScorer } from './scorer';
 
-const HELP = `Batch scorer: scores JSON-lines objects under s3://$BATCH_BUCKET/pending/ through a SageMaker
+const HELP = `Batch scorer: streams JSON-lines objects under s3://$BATCH_BUCKET/pending/ through a SageMaker
 endpoint, writes predictions to the DynamoDB table and to partitioned JSON lines for Athena, and moves
-each input to processed/ (or failed/ with <key>.error.json). Safe to re-run after a crash.
+each input to processed/ (or failed/ with <key>.error.json). Lines it cannot score are listed with
+their reasons under failed/<key>.rejected/. Safe to re-run after a crash.
 
 Usage: node main.js [--help]
 
-Input lines: {"features": number[], "requestId"?: string}
+Input lines: {"features": number[], "requestId"?: string}; features finite, |x| <= 2^53 - 1 and no
+float32 underflow; requestId 1-128 characters of A-Z a-z 0-9 . _ : - (as POST /predict).
 
 ${CONFIG_HELP}
   S3_FORCE_PATH_STYLE path-style S3 URLs, for local S3 stand-ins only (default false)
 
 Exit codes: 0 run finished (inputs that could not be processed are in failed/), 1 run failed
-(configuration, AWS or endpoint error; unfinished inputs stay in pending/ for the next run).`;
+(configuration, AWS or endpoint error; unfinished inputs stay in pending/ for the next run),
+2 unknown option.`;
 
 async function main(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${HELP}\n`);
     return 0;
+  }
+  const unknown = argv.find((arg) => arg !== '--help' && arg !== '-h');
+  if (unknown !== undefined) {
+    process.stderr.write(`Unknown option ${unknown}. Run with --help for usage.\n`);
+    return 2;
   }
   const log = new Logger({ serviceName: 'batch-scorer' });
   try {

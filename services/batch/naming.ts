@@ -31,16 +31,30 @@ export function outputNameFor(input: InputObjectId): string {
 }
 
 /**
- * Deterministic predictionId: a hash-based UUID (version 8). A requestId decides it within the `batch`
- * namespace (CONTRACTS.md "Prediction ids", `predictionIdForRequestId('batch', id)` of services/inference),
- * so a re-run collapses onto the same item; otherwise the input object version and line number do.
+ * Deterministic predictionId: a hash-based UUID (version 8). A row with a requestId gets the id of that
+ * requestId in the `batch` namespace (CONTRACTS.md "Prediction ids", `predictionIdForRequestId('batch', id)`
+ * of services/inference), so the same row in a re-upload or another input object collapses onto one
+ * prediction; the predict API scopes its requestIds by caller, so a batch row can neither read nor block
+ * an API caller's prediction. A row without one gets an id of its input object
+ * version and line number, which no other writer can produce.
  */
 export function predictionIdFor(input: InputObjectId, lineNumber: number, requestId?: string): string {
-  const key =
-    requestId !== undefined
-      ? `requestId:batch\n${requestId}`
-      : `batch:${input.key}\n${input.etag}\n${lineNumber}`;
-  const bytes = createHash('sha256').update(key, 'utf8').digest().subarray(0, 16);
+  return predictionIdsFor(input)(lineNumber, requestId);
+}
+
+/** {@link predictionIdFor} for many lines of one object: the object's part of the hash is computed once. */
+export function predictionIdsFor(input: InputObjectId): (lineNumber: number, requestId?: string) => string {
+  const objectPart = createHash('sha256').update(`batch:${input.key}\n${input.etag}\n`, 'utf8');
+  return (lineNumber, requestId) =>
+    uuidV8(
+      requestId !== undefined
+        ? createHash('sha256').update(`requestId:batch\n${requestId}`, 'utf8').digest()
+        : objectPart.copy().update(String(lineNumber)).digest(),
+    );
+}
+
+function uuidV8(digest: Buffer): string {
+  const bytes = digest.subarray(0, 16);
   bytes[6] = (bytes[6] & 0x0f) | 0x80;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;
   const hex = bytes.toString('hex');
@@ -53,9 +67,24 @@ export function partitionPath(timestamp: string): string {
   return `dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
 }
 
-/** Key of the analytics object for one input object version scored at `scoredAt`. */
-export function analyticsKeyFor(prefix: string, input: InputObjectId, scoredAt: string): string {
-  return `${prefix}${partitionPath(scoredAt)}${outputNameFor(input)}.json`;
+/** Input lines per analytics part (and per rejected-lines part): bounds what one object holds in memory. */
+export const LINES_PER_PART = 10_000;
+
+const partSuffix = (part: number): string => `part-${String(part).padStart(5, '0')}`;
+
+/** Key of analytics part `part` (lines `part × LINES_PER_PART + 1` onwards) of one input object version. */
+export function analyticsKeyFor(
+  prefix: string,
+  input: InputObjectId,
+  scoredAt: string,
+  part: number,
+): string {
+  return `${prefix}${partitionPath(scoredAt)}${outputNameFor(input)}-${partSuffix(part)}.json`;
+}
+
+/** Key of the lines of part `part` of one input object version that were not scored, with their reasons. */
+export function rejectedKeyFor(input: InputObjectId, part: number): string {
+  return `${destinationKeyFor(input.key, 'failed')}.rejected/${outputNameFor(input)}-${partSuffix(part)}.jsonl`;
 }
 
 /** Key of the checkpoint that pins `scoredAt` for one input object version across re-runs. */

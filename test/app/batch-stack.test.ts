@@ -115,7 +115,13 @@ describe('batch scoring on AWS Batch', () => {
     expect(JSON.stringify(invoke[0].Resource)).not.toContain('*');
     const writes = statements.filter((s) => asList(s.Action).includes('dynamodb:PutItem'));
     expect(writes).toHaveLength(1);
-    expect(asList(writes[0].Action).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+    // Single items for requestId rows (conditional put, then a read on conflict); batches for the rest.
+    expect(asList(writes[0].Action).sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+    ]);
   });
 
   it('starts the workflow every 6 hours', () => {

@@ -1,6 +1,14 @@
-import { partitionKeys, predictionColumns, partitionProjection } from '../../services/batch/analytics-schema';
+import {
+  analyticsLine,
+  partitionKeys,
+  predictionColumns,
+  partitionProjection,
+  toAnalyticsRecord,
+} from '../../services/batch/analytics-schema';
+import type { PredictionItem } from '../../services/batch/adapters/predictions-table';
 import type { ModelEndpoint } from '../../services/batch/adapters/model-endpoint';
 import type { BatchConfig } from '../../services/batch/config';
+import { LINES_PER_PART } from '../../services/batch/naming';
 import { runScorer } from '../../services/batch/scorer';
 import { memoryStore, memoryTable } from './support/memory';
 
@@ -14,6 +22,8 @@ const config: BatchConfig = {
   maxObjects: 10,
   maxObjectBytes: 1 << 20,
   writeConcurrency: 4,
+  scoreConcurrency: 2,
+  progressIntervalSeconds: 60,
 };
 
 const endpoint: ModelEndpoint = {
@@ -97,4 +107,58 @@ test('column names are unique lower-case Hive identifiers and partitions are pro
   expect(names.every((n) => /^[a-z_][a-z0-9_]*$/.test(n))).toBe(true);
   expect(partitionProjection['projection.hour.digits']).toBe('2');
   expect(partitionProjection['projection.dt.format']).toBe('yyyy-MM-dd');
+});
+
+test('analyticsLine writes exactly JSON.stringify(toAnalyticsRecord(item)), optional fields included or not', () => {
+  const item: PredictionItem = {
+    predictionId: '0f8c6a4e-1b2c-8d3e-9f40-123456789abc',
+    timestamp: '2026-11-20T07:45:00.000Z',
+    modelVersion: 'v1.0.0',
+    invokedVariant: 'VariantA',
+    prediction: { label: 'se"tosa\n', probabilities: [0.97, 0.02, 0.01] },
+    inputFeatures: [5.1, -0, 1e-30, 9007199254740991],
+    expirationTime: 1766216700,
+    source: 'batch',
+  };
+  for (const variant of [
+    item,
+    { ...item, requestId: 'r-1' },
+    { ...item, requestId: 'r-2', modelLatencyMs: 1.5 },
+  ]) {
+    expect(analyticsLine(variant)).toBe(JSON.stringify(toAnalyticsRecord(variant)));
+  }
+});
+
+test('a long object is written in parts of LINES_PER_PART lines, each row in exactly one part', async () => {
+  const store = memoryStore();
+  const table = memoryTable();
+  const total = LINES_PER_PART * 2 + 123;
+  const lines = Array.from({ length: total }, (_, i) =>
+    i === LINES_PER_PART + 5 ? '{"features": [1e400]}' : JSON.stringify({ features: [i, 1, 2, 3] }),
+  );
+  await store.putText('batch', 'pending/long.jsonl', lines.join('\n'), 'application/x-ndjson');
+
+  const summary = await runScorer(
+    { ...config, batchSize: 37, scoreConcurrency: 4 },
+    { store, table, endpoint, log: { info: () => undefined, warn: () => undefined } },
+  );
+
+  expect(summary.objects[0]).toMatchObject({ written: total - 1, malformed: 1 });
+  const parts = [...store.objects.entries()]
+    .filter(([k]) => k.startsWith('analytics/'))
+    .sort(([a], [b]) => a.localeCompare(b));
+  expect(parts.map(([k]) => /part-(\d+)\.json$/.exec(k)?.[1])).toEqual(['00000', '00001', '00002']);
+  const firstFeature = parts.map(([, body]) =>
+    body
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { inputFeatures: number[] }).inputFeatures[0]),
+  );
+  expect(firstFeature.map((f) => f.length)).toEqual([LINES_PER_PART, LINES_PER_PART - 1, 123]);
+  firstFeature.forEach((features, part) =>
+    expect(features.every((f) => Math.floor(f / LINES_PER_PART) === part)).toBe(true),
+  );
+  expect(table.items.size).toBe(total - 1);
+  const rejected = [...store.objects.keys()].filter((k) => k.includes('.rejected/'));
+  expect(rejected).toEqual([expect.stringMatching(/part-00001\.jsonl$/)]);
 });

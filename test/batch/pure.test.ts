@@ -6,6 +6,7 @@ import {
   outputNameFor,
   partitionPath,
   predictionIdFor,
+  rejectedKeyFor,
 } from '../../services/batch/naming';
 import { chunk, mapLimit } from '../../services/batch/scorer';
 import { BATCH_NAMESPACE, predictionIdForRequestId } from '../../services/inference/prediction';
@@ -27,8 +28,10 @@ describe('loadConfig', () => {
       endpointName: 'ml-endpoint',
       batchSize: 100,
       maxObjects: 100,
-      maxObjectBytes: 16 * 1024 * 1024,
-      writeConcurrency: 16,
+      maxObjectBytes: 5 * 1024 * 1024 * 1024,
+      writeConcurrency: 32,
+      scoreConcurrency: 8,
+      progressIntervalSeconds: 30,
     });
     expect(loadConfig({ ...env, ANALYTICS_PREFIX: 'x/y' }).analyticsPrefix).toBe('x/y/');
   });
@@ -74,7 +77,7 @@ describe('parseJsonLines', () => {
     expect(parsed.malformed.map((m) => [m.lineNumber, m.reason])).toEqual([
       [3, 'not valid JSON'],
       [4, expect.stringContaining('non-empty array')],
-      [5, '"features" must contain only finite numbers'],
+      [5, 'features[1] is not a finite number'],
       [6, expect.stringContaining('"requestId"')],
       [7, 'not a JSON object'],
     ]);
@@ -102,8 +105,11 @@ describe('naming', () => {
 
   test('partitions and keys', () => {
     expect(partitionPath('2026-01-02T03:04:05.000Z')).toBe('dt=2026-01-02/hour=03/');
-    expect(analyticsKeyFor('analytics/predictions/', input, '2026-12-31T23:59:59.999Z')).toMatch(
-      /^analytics\/predictions\/dt=2026-12-31\/hour=23\/day-1-[0-9a-f]{20}\.json$/,
+    expect(analyticsKeyFor('analytics/predictions/', input, '2026-12-31T23:59:59.999Z', 3)).toMatch(
+      /^analytics\/predictions\/dt=2026-12-31\/hour=23\/day-1-[0-9a-f]{20}-part-00003\.json$/,
+    );
+    expect(rejectedKeyFor(input, 0)).toMatch(
+      /^failed\/2026\/day 1\.jsonl\.rejected\/day-1-[0-9a-f]{20}-part-00000\.jsonl$/,
     );
     expect(destinationKeyFor('pending/a/b.jsonl', 'processed')).toBe('processed/a/b.jsonl');
     expect(destinationKeyFor('pending/b.jsonl', 'failed')).toBe('failed/b.jsonl');

@@ -6,7 +6,12 @@ import {
   type PredictionsTable,
 } from '../../services/batch/adapters/predictions-table';
 import { createSageMakerEndpoint, type ModelEndpoint } from '../../services/batch/adapters/model-endpoint';
-import { runScorer, type ProgressLog, type ScorerDeps } from '../../services/batch/scorer';
+import {
+  runScorer,
+  type ObjectSummary,
+  type ProgressLog,
+  type ScorerDeps,
+} from '../../services/batch/scorer';
 import { startLocalDynamo, startLocalS3, type LocalDynamo, type LocalS3 } from './support/local-aws';
 import { LOCAL_ENDPOINT_NAME, startLocalEndpoint, type LocalEndpoint } from './support/local-endpoint';
 
@@ -46,6 +51,8 @@ async function freshConfig(overrides: Partial<BatchConfig> = {}): Promise<BatchC
     maxObjects: 100,
     maxObjectBytes: 1024 * 1024,
     writeConcurrency: 8,
+    scoreConcurrency: 4,
+    progressIntervalSeconds: 60,
     ...overrides,
   };
   for (const bucket of [config.batchBucket, config.analyticsBucket]) {
@@ -133,7 +140,7 @@ test('scores every object, writes table items and partitioned analytics lines, m
   expect(analyticsKeys).toHaveLength(3);
   for (const key of analyticsKeys) {
     expect(key).toMatch(
-      /^analytics\/predictions\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/[A-Za-z0-9_-]+-[0-9a-f]{20}\.json$/,
+      /^analytics\/predictions\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/[A-Za-z0-9_-]+-[0-9a-f]{20}-part-00000\.json$/,
     );
   }
   const items = await dynamo.scanAll(config.tableName);
@@ -159,8 +166,9 @@ test('a crash after some table writes, then a re-run: no prediction lost or dupl
   const realTable = createDynamoPredictionsTable(dynamo.client, config.tableName);
   let puts = 0;
   const crashingTable: PredictionsTable = {
+    ...realTable,
     async putIfAbsent(item) {
-      if (++puts > 170) throw new Error('injected crash');
+      if (++puts > 40) throw new Error('injected crash');
       return realTable.putIfAbsent(item);
     },
   };
@@ -187,9 +195,9 @@ test('a crash after the analytics object is written but before the move: the re-
   let copies = 0;
   const crashingStore: ObjectStore = {
     ...store,
-    async copy(bucket, from, to) {
+    async copy(bucket, from, etag, to) {
       if (++copies === 1) throw new Error('injected crash before move');
-      return store.copy(bucket, from, to);
+      return store.copy(bucket, from, etag, to);
     },
   };
 
@@ -237,9 +245,20 @@ test('routes objects that cannot be processed to failed/ with a reason, and coun
     'failed/empty.jsonl.error.json',
     'failed/huge.jsonl',
     'failed/huge.jsonl.error.json',
+    expect.stringMatching(/^failed\/mixed\.jsonl\.rejected\/mixed-[0-9a-f]{20}-part-00000\.jsonl$/),
     'failed/not-json.csv',
     'failed/not-json.csv.error.json',
+    expect.stringMatching(/^failed\/not-json\.csv\.rejected\/not-json-[0-9a-f]{20}-part-00000\.jsonl$/),
   ]);
+  // The bad lines of a processed object are in failed/ too, each with its reason; the duplicate as well.
+  expect(byKey['pending/mixed.jsonl'].rejectedKeys).toHaveLength(1);
+  const rejected = (await readText(config.batchBucket, byKey['pending/mixed.jsonl'].rejectedKeys[0]))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { lineNumber: number; reason: string; line: string });
+  expect(rejected.map((r) => r.lineNumber).sort()).toEqual([2, 3, 4, 6, 7]);
+  expect(rejected.find((r) => r.lineNumber === 6)?.reason).toMatch(/duplicate of line 5/);
+  expect(rejected.find((r) => r.lineNumber === 2)?.line).toBe('{"features": [5.1, 3.5');
   const report = JSON.parse(await readText(config.batchBucket, 'failed/not-json.csv.error.json'));
   expect(report).toMatchObject({
     inputKey: 'pending/not-json.csv',
@@ -261,4 +280,165 @@ test('an endpoint failure fails the run and leaves the input in pending/', async
 
   expect(await s3.keys(config.batchBucket, 'pending/')).toEqual(['pending/a.jsonl']);
   expect(await dynamo.scanAll(config.tableName)).toHaveLength(0);
+});
+
+/** Every non-blank line of an object is accounted for: scored, recovered, a duplicate, or rejected. */
+function expectAccounted(summary: ObjectSummary): void {
+  expect(summary.written + summary.recovered + summary.duplicates + summary.malformed).toBe(summary.lines);
+}
+
+async function rejectedLines(
+  config: BatchConfig,
+  summary: ObjectSummary,
+): Promise<{ lineNumber: number; reason: string; line: string }[]> {
+  const texts = await Promise.all(summary.rejectedKeys.map((k) => readText(config.batchBucket, k)));
+  return texts.flatMap((t) =>
+    t
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { lineNumber: number; reason: string; line: string }),
+  );
+}
+
+test('out-of-range numbers are isolated: the rest of the object and every later object are scored', async () => {
+  const config = await freshConfig();
+  const poison = ['1e16', '1e-200', '3.5e38', '9007199254740992'];
+  const lines = jsonLines(120).trim().split('\n');
+  poison.forEach((p, i) => lines.splice(10 + i * 30, 0, `{"features": [5.1, ${p}, 1.4, 0.2]}`));
+  await putInput(config, 'pending/a-poisoned.jsonl', lines.join('\n') + '\n');
+  await putInput(config, 'pending/b.jsonl', jsonLines(40, true, 'b'));
+  await putInput(config, 'pending/c.jsonl', jsonLines(30));
+
+  const summary = await runScorer(config, deps(config));
+
+  expect(summary).toMatchObject({ processed: 3, failed: 0, written: 120 + 40 + 30, malformed: 4 });
+  const poisoned = summary.objects.find((o) => o.key === 'pending/a-poisoned.jsonl')!;
+  expectAccounted(poisoned);
+  const rejected = await rejectedLines(config, poisoned);
+  expect(rejected.map((r) => r.lineNumber)).toEqual([11, 41, 71, 101]);
+  expect(rejected.map((r) => r.reason)).toEqual([
+    expect.stringMatching(/^features\[1\] is beyond/),
+    expect.stringMatching(/^features\[1\] underflows float32/),
+    expect.stringMatching(/^features\[1\] is beyond/),
+    expect.stringMatching(/^features\[1\] is beyond/),
+  ]);
+  expect(rejected[1].line).toContain('1e-200');
+  await expectExactlyOnce(config, 190);
+  expect(await s3.keys(config.batchBucket, 'pending/')).toEqual([]);
+});
+
+test('an input overwritten while it is scored: both versions are scored exactly once', async () => {
+  const config = await freshConfig();
+  const first = jsonLines(300);
+  const second = jsonLines(70, false, 'v2').replace(/"features":\[4,/g, '"features":[4.25,');
+  await putInput(config, 'pending/day.jsonl', first);
+  let overwritten = false;
+  const overwriting: ModelEndpoint = {
+    async score(rows) {
+      if (!overwritten) {
+        overwritten = true;
+        // The uploader is not the scorer: a fresh stack keeps its PutObject out of the scorer's calls.
+        await new Promise((resolve, reject) =>
+          setImmediate(() => putInput(config, 'pending/day.jsonl', second).then(resolve, reject)),
+        );
+      }
+      return endpoint.score(rows);
+    },
+  };
+
+  const run1 = await runScorer(config, deps(config, { endpoint: overwriting }));
+
+  expect(run1.objects[0]).toMatchObject({ outcome: 'processed', written: 300, superseded: true });
+  expect(await s3.keys(config.batchBucket, 'pending/')).toEqual(['pending/day.jsonl']);
+  expect(await readText(config.batchBucket, 'pending/day.jsonl')).toBe(second);
+  expect(await s3.keys(config.batchBucket, 'checkpoints/')).toEqual([]);
+
+  const run2 = await runScorer(config, deps(config));
+
+  expect(run2.objects[0]).toMatchObject({ outcome: 'processed', written: 70 });
+  expect(run2.objects[0].superseded).toBeUndefined();
+  await expectExactlyOnce(config, 370);
+  expect(await readText(config.batchBucket, 'processed/day.jsonl')).toBe(second);
+  expect(await s3.keys(config.batchBucket, 'pending/')).toEqual([]);
+});
+
+test('a requestId reused with other features is reported as a conflict in failed/, never dropped', async () => {
+  const config = await freshConfig();
+  await putInput(config, 'pending/1.jsonl', jsonLines(10, true, 'r'));
+  const second = [
+    JSON.stringify({ features: row(0), requestId: 'r-0' }),
+    JSON.stringify({ features: [7.7, 2.6, 6.9, 2.3], requestId: 'r-1' }),
+    JSON.stringify({ features: row(3), requestId: 'new-1' }),
+    JSON.stringify({ features: row(4), requestId: 'has space' }),
+    JSON.stringify({ features: row(5), requestId: 'x'.repeat(129) }),
+  ].join('\n');
+  await putInput(config, 'pending/2.jsonl', second);
+
+  const summary = await runScorer(config, deps(config));
+
+  const [one, two] = summary.objects;
+  expect(one).toMatchObject({ written: 10, duplicates: 0, malformed: 0 });
+  expect(two).toMatchObject({ lines: 5, written: 1, duplicates: 1, malformed: 3 });
+  expectAccounted(two);
+  const rejected = await rejectedLines(config, two);
+  expect(Object.fromEntries(rejected.map((r) => [r.lineNumber, r.reason]))).toEqual({
+    1: expect.stringMatching(/^duplicate: requestId "r-0" already has prediction .* of the same features$/),
+    2: expect.stringMatching(/^requestId conflict: "r-1" already has prediction .* of other features$/),
+    4: expect.stringContaining('"requestId" must be 1-128 characters of A-Z'),
+    5: expect.stringContaining('"requestId" must be 1-128 characters of A-Z'),
+  });
+  const items = await dynamo.scanAll(config.tableName);
+  expect(items).toHaveLength(11);
+  expect(items.find((i) => i.requestId === 'r-1')?.inputFeatures).toEqual(row(1));
+  expect(await analyticsLines(config)).toHaveLength(11);
+});
+
+test('a crash during batch writes of rows without requestId, then a re-run: nothing lost or duplicated', async () => {
+  const config = await freshConfig({ batchSize: 25 });
+  await putInput(config, 'pending/big.jsonl', jsonLines(600));
+  const realTable = createDynamoPredictionsTable(dynamo.client, config.tableName);
+  let batches = 0;
+  const crashingTable: PredictionsTable = {
+    ...realTable,
+    async putOwned(items) {
+      if (++batches > 9) throw new Error('injected crash');
+      return realTable.putOwned(items);
+    },
+  };
+
+  await expect(runScorer(config, deps(config, { table: crashingTable }))).rejects.toThrow('injected crash');
+  const afterCrash = (await dynamo.scanAll(config.tableName)).length;
+  expect(afterCrash).toBeGreaterThanOrEqual(9 * 25);
+  expect(afterCrash).toBeLessThan(600);
+
+  const rerun = await runScorer(config, deps(config));
+
+  expect(rerun.objects[0].recovered).toBe(afterCrash);
+  expect(rerun.objects[0].written).toBe(600 - afterCrash);
+  await expectExactlyOnce(config, 600);
+});
+
+test('progress is logged at a steady interval while an object is scored', async () => {
+  const config = await freshConfig({ progressIntervalSeconds: 1, batchSize: 10, scoreConcurrency: 1 });
+  await putInput(config, 'pending/slow.jsonl', jsonLines(60));
+  const slow: ModelEndpoint = {
+    score: async (rows) => {
+      await new Promise((resolve) => setTimeout(resolve, 450));
+      return endpoint.score(rows);
+    },
+  };
+  const lines: Record<string, unknown>[] = [];
+  const log: ProgressLog = {
+    info: (message, fields) => void (message === 'progress' && lines.push(fields)),
+    warn: () => undefined,
+  };
+
+  await runScorer(config, deps(config, { endpoint: slow, log }));
+
+  expect(lines.length).toBeGreaterThanOrEqual(2);
+  expect(lines[0]).toMatchObject({ key: 'pending/slow.jsonl', rowsScored: expect.any(Number) });
+  expect(lines.map((l) => l.rowsScored as number)).toEqual(
+    [...lines.map((l) => l.rowsScored as number)].sort((a, b) => a - b),
+  );
+  expect(lines.at(-1)!.rowsPerSecond).toBeGreaterThan(0);
 });

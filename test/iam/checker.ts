@@ -406,6 +406,8 @@ export function iamActionsForCall(
     // The recorder records a copy as CopyObject (the destination) and CopyObjectSource (the source).
     if (api === 'CopyObject') return [{ action: 's3:PutObject', on: 'object' }];
     if (api === 'CopyObjectSource') return [{ action: 's3:GetObject', on: 'object' }];
+    // The recorder adds ConditionalDeleteRead for a DeleteObject with If-Match: S3 checks s3:GetObject too.
+    if (api === 'ConditionalDeleteRead') return [{ action: 's3:GetObject', on: 'object' }];
   }
   return [{ action, on: 'resource' }];
 }

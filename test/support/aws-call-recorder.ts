@@ -95,6 +95,7 @@ const HINT_FIELDS = [
   'Bucket',
   'Key',
   'CopySource',
+  'IfMatch',
   'Prefix',
   'StreamName',
   'StreamARN',
@@ -299,6 +300,17 @@ export function installAwsCallRecorder(root: string): void {
         hints,
         resourceKind: resourceKindOf({ service, action, hints }, process.env),
       });
+      // A DeleteObject with If-Match <etag> also needs s3:GetObject on the object (S3 user guide,
+      // conditional deletes): recorded as a read of the same key.
+      if (service === 's3' && action === 'DeleteObject' && hints.IfMatch) {
+        recordedCalls.push({
+          component,
+          service,
+          action: 'ConditionalDeleteRead',
+          hints,
+          resourceKind: resourceKindOf({ service, action, hints }, process.env),
+        });
+      }
       const source = copySourceHints(service, action, hints);
       if (source) {
         recordedCalls.push({

@@ -66,7 +66,12 @@ export class BatchDataAccess extends Construct {
           ([resource, actions]) => new iam.PolicyStatement({ actions, resources: [resource] }),
         ),
         new iam.PolicyStatement({
-          actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+          actions: [
+            'dynamodb:BatchGetItem',
+            'dynamodb:BatchWriteItem',
+            'dynamodb:GetItem',
+            'dynamodb:PutItem',
+          ],
           resources: [props.table.tableArn],
         }),
         new iam.PolicyStatement({

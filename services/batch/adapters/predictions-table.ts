@@ -1,5 +1,11 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 
 /** Item of the predictions table (CONTRACTS.md). */
 export interface PredictionItem {
@@ -24,9 +30,26 @@ export type PutOutcome =
 export interface PredictionsTable {
   /** Puts the item unless its predictionId exists; never overwrites. */
   putIfAbsent(item: PredictionItem): Promise<PutOutcome>;
+  /**
+   * Puts items whose predictionIds no other writer can hold (up to 25 per request, unprocessed items
+   * retried): unconditional, so only for ids the caller owns.
+   */
+  putOwned(items: readonly PredictionItem[]): Promise<void>;
+  /** The stored items among `predictionIds` (strongly consistent), by id. */
+  getMany(predictionIds: readonly string[]): Promise<Map<string, PredictionItem>>;
 }
 
-/** {@link PredictionsTable} over DynamoDB: `attribute_not_exists(predictionId)`, then a consistent read on conflict. */
+const WRITE_BATCH = 25;
+const GET_BATCH = 100;
+const MAX_ATTEMPTS = 8;
+
+const backoff = (attempt: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt) * Math.random()));
+
+/**
+ * {@link PredictionsTable} over DynamoDB: `attribute_not_exists(predictionId)` then a consistent read on
+ * conflict for shared ids; BatchWriteItem and BatchGetItem for the ids the scorer owns.
+ */
 export function createDynamoPredictionsTable(
   client: DynamoDBDocumentClient,
   tableName: string,
@@ -54,6 +77,49 @@ export function createDynamoPredictionsTable(
       );
       if (!Item) throw new Error(`predictionId ${item.predictionId} failed its condition but cannot be read`);
       return { status: 'exists', existing: Item as PredictionItem };
+    },
+    async putOwned(items) {
+      const requests = [];
+      for (let i = 0; i < items.length; i += WRITE_BATCH) {
+        requests.push(items.slice(i, i + WRITE_BATCH).map((Item) => ({ PutRequest: { Item } })));
+      }
+      await Promise.all(
+        requests.map(async (batch) => {
+          let pending: typeof batch = batch;
+          for (let attempt = 0; pending.length > 0; attempt++) {
+            if (attempt >= MAX_ATTEMPTS) {
+              throw new Error(`${pending.length} items stayed unprocessed after ${MAX_ATTEMPTS} attempts`);
+            }
+            if (attempt > 0) await backoff(attempt);
+            const { UnprocessedItems } = await client.send(
+              new BatchWriteCommand({ RequestItems: { [tableName]: pending } }),
+            );
+            pending = (UnprocessedItems?.[tableName] ?? []) as typeof batch;
+          }
+        }),
+      );
+    },
+    async getMany(predictionIds) {
+      const found = new Map<string, PredictionItem>();
+      for (let i = 0; i < predictionIds.length; i += GET_BATCH) {
+        let keys: Record<string, unknown>[] = predictionIds
+          .slice(i, i + GET_BATCH)
+          .map((predictionId) => ({ predictionId }));
+        for (let attempt = 0; keys.length > 0; attempt++) {
+          if (attempt >= MAX_ATTEMPTS) {
+            throw new Error(`${keys.length} keys stayed unprocessed after ${MAX_ATTEMPTS} attempts`);
+          }
+          if (attempt > 0) await backoff(attempt);
+          const { Responses, UnprocessedKeys } = await client.send(
+            new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
+          );
+          for (const item of Responses?.[tableName] ?? []) {
+            found.set(item.predictionId as string, item as PredictionItem);
+          }
+          keys = UnprocessedKeys?.[tableName]?.Keys ?? [];
+        }
+      }
+      return found;
     },
   };
 }

@@ -13,9 +13,21 @@ import { predictionsTableInput } from '../../../services/local/predictions-table
 // s3rver and dynalite ship no type declarations.
 const load = createRequire(__filename);
 
+interface KoaContext {
+  readonly method: string;
+  readonly path: string;
+  get(header: string): string;
+  status: number;
+  type: string;
+  body: unknown;
+}
+type Middleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
+
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
+  readonly middleware: Middleware[];
+  readonly store: { getMetadata(bucket: string, key: string): Promise<{ etag: string }> };
 }
 type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstance;
 type Dynalite = (options: Record<string, unknown>) => Server;
@@ -31,11 +43,45 @@ export interface LocalS3 {
   close(): Promise<void>;
 }
 
+/**
+ * s3rver 3.7 ignores ETag conditions; S3 answers 412 PreconditionFailed when `If-Match` (GetObject,
+ * HeadObject, DeleteObject) or `x-amz-copy-source-if-match` (CopyObject) names another version than the
+ * current one. This middleware, first in s3rver's chain, adds that (path-style requests).
+ */
+function etagConditions(store: S3rverInstance['store']): Middleware {
+  const currentEtag = async (bucket: string, key: string): Promise<string | undefined> =>
+    store.getMetadata(bucket, key).then(
+      (metadata) => metadata.etag,
+      () => undefined,
+    );
+  const split = (path: string): [string, string] => {
+    const [bucket, ...key] = decodeURIComponent(path.replace(/^\//, '').split('?')[0]).split('/');
+    return [bucket!, key.join('/')];
+  };
+  return async (ctx, next) => {
+    const ifMatch = ctx.get('if-match');
+    const copyIfMatch = ctx.get('x-amz-copy-source-if-match');
+    const [bucket, key] = copyIfMatch ? split(ctx.get('x-amz-copy-source')) : split(ctx.path);
+    const expected = copyIfMatch || ifMatch;
+    if (expected && key) {
+      const current = await currentEtag(bucket, key);
+      if (current !== undefined && current !== expected) {
+        ctx.status = 412;
+        ctx.type = 'application/xml';
+        ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>${copyIfMatch ? 'x-amz-copy-source-If-Match' : 'If-Match'}</Condition></Error>`;
+        return;
+      }
+    }
+    await next();
+  };
+}
+
 /** Starts s3rver on a free loopback port with the given buckets. */
 export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3> {
   const S3rver = load('s3rver') as S3rverConstructor;
   const directory = mkdtempSync(join(tmpdir(), 's3rver-'));
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, resetOnClose: true });
+  server.middleware.unshift(etagConditions(server.store));
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({

@@ -1,14 +1,25 @@
-import type { ObjectInfo, ObjectStore } from '../../../services/batch/adapters/object-store';
+import {
+  ObjectChangedError,
+  type ObjectInfo,
+  type ObjectStore,
+} from '../../../services/batch/adapters/object-store';
 import type { PredictionItem, PredictionsTable } from '../../../services/batch/adapters/predictions-table';
 import { createHash } from 'node:crypto';
 
-/** In-memory {@link ObjectStore} with S3's semantics for the calls the scorer makes. */
+const etagOf = (body: string): string => createHash('md5').update(body).digest('hex');
+
+/** In-memory {@link ObjectStore} with S3's semantics (ETag conditions included) for the calls the scorer makes. */
 export function memoryStore(): ObjectStore & { readonly objects: Map<string, string> } {
   const objects = new Map<string, string>();
   const id = (bucket: string, key: string) => `${bucket}/${key}`;
   const get = (bucket: string, key: string): string => {
     const body = objects.get(id(bucket, key));
     if (body === undefined) throw Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey' });
+    return body;
+  };
+  const getVersion = (bucket: string, key: string, etag: string): string => {
+    const body = get(bucket, key);
+    if (etagOf(body) !== etag) throw new ObjectChangedError(key, etag);
     return body;
   };
   return {
@@ -20,16 +31,23 @@ export function memoryStore(): ObjectStore & { readonly objects: Map<string, str
         .slice(0, limit)
         .map(([k, body]): ObjectInfo => ({
           key: k.slice(bucket.length + 1),
-          etag: createHash('md5').update(body).digest('hex'),
+          etag: etagOf(body),
           size: Buffer.byteLength(body),
         }));
     },
-    getText: async (bucket, key) => get(bucket, key),
+    async read(bucket, key, etag) {
+      const body = getVersion(bucket, key, etag);
+      return (async function* () {
+        yield body;
+      })();
+    },
     getTextIfExists: async (bucket, key) => objects.get(id(bucket, key)),
-    exists: async (bucket, key) => objects.has(id(bucket, key)),
     putText: async (bucket, key, body) => void objects.set(id(bucket, key), body),
-    copy: async (bucket, from, to) => void objects.set(id(bucket, to), get(bucket, from)),
-    delete: async (bucket, key) => void objects.delete(id(bucket, key)),
+    copy: async (bucket, from, etag, to) => void objects.set(id(bucket, to), getVersion(bucket, from, etag)),
+    async delete(bucket, key, etag) {
+      if (etag !== undefined && objects.has(id(bucket, key))) getVersion(bucket, key, etag);
+      objects.delete(id(bucket, key));
+    },
   };
 }
 
@@ -43,6 +61,17 @@ export function memoryTable(): PredictionsTable & { readonly items: Map<string, 
       if (existing) return { status: 'exists', existing };
       items.set(item.predictionId, item);
       return { status: 'created' };
+    },
+    async putOwned(batch) {
+      for (const item of batch) items.set(item.predictionId, item);
+    },
+    async getMany(predictionIds) {
+      const found = new Map<string, PredictionItem>();
+      for (const predictionId of predictionIds) {
+        const item = items.get(predictionId);
+        if (item) found.set(predictionId, item);
+      }
+      return found;
     },
   };
 }

@@ -1,0 +1,59 @@
+/**
+ * Child process of `npm run bench:batch`: the ceiling of the DynamoDB stand-in alone. Writes N items
+ * shaped like the scorer's through BatchWriteItem (25 per request, C requests in flight) and prints
+ * `{"rows", "seconds"}`. Arguments: ENDPOINT TABLE ROWS CONCURRENCY.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+async function main(): Promise<void> {
+  const [endpoint, table, rowsArg, concurrencyArg] = process.argv.slice(2);
+  const rows = Number(rowsArg);
+  const concurrency = Number(concurrencyArg);
+  const client = DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      requestHandler: new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 64 } }),
+    }),
+  );
+  const item = (i: number) => ({
+    predictionId: `ceiling-${i}`,
+    timestamp: '2026-12-01T00:00:00.000Z',
+    modelVersion: 'v1.0.0',
+    invokedVariant: 'VariantA',
+    prediction: { label: 'setosa', probabilities: [0.97, 0.02, 0.01] },
+    inputFeatures: [5.1, 3.5, 1.4, 0.2],
+    expirationTime: 1767225600,
+    source: 'batch',
+    modelLatencyMs: 1.2,
+  });
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < rows) {
+        const first = next;
+        next = Math.min(rows, next + 25);
+        let requests = Array.from({ length: next - first }, (_, k) => ({
+          PutRequest: { Item: item(first + k) },
+        }));
+        while (requests.length > 0) {
+          const { UnprocessedItems } = await client.send(
+            new BatchWriteCommand({ RequestItems: { [table!]: requests } }),
+          );
+          requests = (UnprocessedItems?.[table!] ?? []) as typeof requests;
+        }
+      }
+    }),
+  );
+  process.stdout.write(JSON.stringify({ rows, seconds: (performance.now() - started) / 1000 }) + '\n');
+  client.destroy();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
