@@ -107,6 +107,8 @@ export interface BenchOptions {
   readonly strategies: readonly Strategy[];
   /** Run the false-rollback grid (good canaries, ours) instead of the scenario table. */
   readonly grid: boolean;
+  /** With `grid`: only the cells of this organic rate (to split the grid across processes). */
+  readonly gridRate?: number;
   readonly json: boolean;
 }
 
@@ -210,6 +212,7 @@ Flags:
   --strategy <s>            ${STRATEGIES.join(' | ')} | all (default all)
   --grid                    false-rollback grid instead: good canaries, ours, R ∈ {1, 10, 100} ×
                             baseline error ∈ {0, 0.1 %, 0.5 %, 2 %} × σ ∈ {0.5, 1, 1.5} × CV ∈ {0, 0.5, 1}
+  --grid-rate <R>           with --grid: only the cells of rate R (split the grid across processes)
   --json                    print only a JSON array of rows on stdout (progress stays on stderr)
   --help                    this text
 
@@ -234,6 +237,7 @@ const VALUE_FLAGS = [
   'trials',
   'seed',
   'strategy',
+  'grid-rate',
 ];
 
 function oneOf<T extends string>(
@@ -304,6 +308,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     seed: num('seed', 1, Number.isInteger, 'an integer') as number,
     strategies: strategy === 'all' ? STRATEGIES : [strategy as Strategy],
     grid,
+    gridRate: num(
+      'grid-rate',
+      undefined,
+      (v) => (GRID.rates as readonly number[]).includes(v),
+      `one of ${GRID.rates.join(', ')}`,
+    ),
     json,
   };
 }
@@ -728,7 +738,7 @@ function worldOf(options: BenchOptions): World {
 
 /** The false-rollback grid of issue 10: good canaries under every world of the grid. */
 export const GRID = Object.freeze({
-  rates: [1, 10, 100],
+  rates: [1, 10, 100] as readonly number[],
   baselineErrors: [0, 0.001, 0.005, 0.02],
   sigmas: [0.5, 1, 1.5],
   overdispersions: [0, 0.5, 1],
@@ -747,7 +757,7 @@ export function runBench(
     progress(`${label}: ${options.trials} trials in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   };
   if (options.grid) {
-    for (const rate of GRID.rates)
+    for (const rate of GRID.rates.filter((r) => options.gridRate === undefined || r === options.gridRate))
       for (const baselineError of GRID.baselineErrors)
         for (const latencySigma of GRID.sigmas)
           for (const overdispersion of GRID.overdispersions) {
