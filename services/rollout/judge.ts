@@ -428,19 +428,15 @@ function nullAboveProbability(q: number, nA: number, nB: number): number {
 
 /** log-likelihood ratios of one Bernoulli trial (success, failure) per tilted alternative. */
 interface TrialTerms {
-  readonly success: Float64Array;
-  readonly failure: Float64Array;
+  readonly success: readonly number[];
+  readonly failure: readonly number[];
 }
 
 function trialTerms(pi0: number, odds: readonly number[]): TrialTerms {
   const p0 = Math.min(1 - 1e-12, Math.max(1e-12, pi0));
-  const success = new Float64Array(odds.length);
-  const failure = new Float64Array(odds.length);
-  odds.forEach((o, k) => {
-    const p1 = (o * p0) / (1 - p0 + o * p0);
-    success[k] = Math.log(p1 / p0);
-    failure[k] = Math.log((1 - p1) / (1 - p0));
-  });
+  // Plain arrays, not typed ones: test realms may swap the typed-array constructors for slower ones.
+  const success = odds.map((o) => Math.log((o * p0) / (1 - p0 + o * p0) / p0));
+  const failure = odds.map((o) => Math.log((1 - (o * p0) / (1 - p0 + o * p0)) / (1 - p0)));
   return { success, failure };
 }
 
@@ -464,13 +460,13 @@ function minuteTerms(q: 0.5 | 0.99, nA: number, nB: number): MinuteTerms {
   return terms;
 }
 
-function addTrial(sums: Float64Array, success: boolean, terms: TrialTerms): void {
+function addTrial(sums: number[], success: boolean, terms: TrialTerms): void {
   const add = success ? terms.success : terms.failure;
   for (let k = 0; k < sums.length; k++) sums[k] += add[k];
 }
 
-function mixture(sums: Float64Array): number {
-  return logSumExp(Array.from(sums, (sum) => sum - Math.log(sums.length)));
+function mixture(sums: readonly number[]): number {
+  return logSumExp(sums.map((sum) => sum - Math.log(sums.length)));
 }
 
 function percentileTest(
@@ -480,8 +476,8 @@ function percentileTest(
   promoteRatio: number,
   requiredForPromotion: boolean,
 ): PercentileTest {
-  const rollback = new Float64Array(ROLLBACK_ODDS.length);
-  const promote = new Float64Array(PROMOTE_ODDS.length);
+  const rollback = ROLLBACK_ODDS.map(() => 0);
+  const promote = PROMOTE_ODDS.map(() => 0);
   const ratios: number[] = [];
   let slower = 0;
   for (const p of periods) {
@@ -495,7 +491,7 @@ function percentileTest(
     addTrial(promote, b < promoteRatio * a, terms.promote);
     ratios.push(b / a);
   }
-  const sorted = Float64Array.from(ratios).sort();
+  const sorted = ratios.sort((x, y) => x - y);
   const mid = sorted.length >> 1;
   const medianRatio =
     sorted.length === 0 ? null : sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
