@@ -179,7 +179,8 @@ const USAGE = `Usage: npm run bench:canary -- [flags]
 Simulates canary rollouts on per-minute CloudWatch metrics and compares the project's judge and
 policy with SageMaker deployment guardrails and CodeDeploy traffic shifting, every strategy gated by
 the stage's deployed canary alarms (services/rollout/canary-alarms.ts: 5xx > ${CANARY_ALARM_DEFAULTS.errorRatePercent} %,
-p99 > ${CANARY_ALARM_DEFAULTS.latencyP99Ms} ms, ${CANARY_ALARM_DEFAULTS.datapointsToAlarm} of ${CANARY_ALARM_DEFAULTS.evaluationPeriods} minutes, minutes with >= ${CANARY_ALARM_DEFAULTS.minInvocations} invocations).
+p99 > ${CANARY_ALARM_DEFAULTS.latencyP99Ms} ms, ${CANARY_ALARM_DEFAULTS.datapointsToAlarm} of ${CANARY_ALARM_DEFAULTS.evaluationPeriods} minutes, minutes with >= ${CANARY_ALARM_DEFAULTS.minInvocations}
+resp. ${CANARY_ALARM_DEFAULTS.latencyMinInvocations} invocations).
 
 World: Poisson traffic split by variant weights (weight changes effective after 30 s); per-minute,
 per-variant error-rate multipliers (gamma, mean 1, CV = --overdispersion); lognormal per-request

@@ -25,21 +25,29 @@ export interface CanaryAlarmSettings {
   readonly errorRatePercent: number;
   /** p99 `ModelLatency` of the canary, in milliseconds, above which a minute breaches. */
   readonly latencyP99Ms: number;
-  /** Minimum canary invocations per minute for either alarm to judge that minute. */
+  /** Minimum canary invocations per minute for the 5xx alarm to judge that minute. */
   readonly minInvocations: number;
+  /**
+   * Minimum canary invocations per minute for the latency alarm to judge that minute. Higher than the
+   * 5xx guard: the p99 of fewer than 100 requests is their maximum, which a healthy lognormal model
+   * (σ 1, p99 at half the threshold) pushes above the threshold in 7 % of 60-request minutes.
+   */
+  readonly latencyMinInvocations: number;
   readonly evaluationPeriods: number;
   readonly datapointsToAlarm: number;
 }
 
 /**
  * Defaults: 10 % 5xx (a baseline at 2 % with minute-to-minute swings of CV 1 breaches 5 % in one
- * minute out of ten), p99 above 1 s, at least 50 invocations, 3 of 5 minutes (CloudWatch publishes
+ * minute out of ten) in minutes with at least 50 invocations, p99 above 1 s in minutes with at least
+ * 200, 3 of 5 minutes (CloudWatch publishes
  * 1–3 minutes late, so the newest one or two minutes of the window are often still missing).
  */
 export const CANARY_ALARM_DEFAULTS: CanaryAlarmSettings = Object.freeze({
   errorRatePercent: 10,
   latencyP99Ms: 1000,
   minInvocations: 50,
+  latencyMinInvocations: 200,
   evaluationPeriods: 5,
   datapointsToAlarm: 3,
 });
@@ -62,7 +70,7 @@ export function errorRateDatapoint(minute: CanaryAlarmMinute, settings: CanaryAl
 /** The metric-math value of the latency alarm for one minute, or null when the guard drops it. */
 export function latencyDatapoint(minute: CanaryAlarmMinute, settings: CanaryAlarmSettings): number | null {
   if (minute.invocations === null || minute.p99Ms === null) return null;
-  if (minute.invocations < settings.minInvocations) return null;
+  if (minute.invocations < settings.latencyMinInvocations) return null;
   return minute.p99Ms;
 }
 

@@ -218,7 +218,7 @@ describe('alarms', () => {
     });
   });
 
-  it('canary latency: VariantB p99 ModelLatency above 1 s (µs), guarded by the same minimum invocations', () => {
+  it('canary latency: VariantB p99 ModelLatency above 1 s (µs), guarded by its own minimum invocations', () => {
     const alarm = oneAlarm(watches('ModelLatency'));
     expect(alarm.Threshold).toBe(CANARY_ALARM_DEFAULTS.latencyP99Ms * 1000);
     const byName = Object.fromEntries(watched(alarm).map((w) => [w.name, w]));
@@ -227,7 +227,7 @@ describe('alarms', () => {
     expect(byName.ModelLatency.dimensions.VariantName).toBe('VariantB');
     expect(byName.Invocations.dimensions.VariantName).toBe('VariantB');
     const expression = mathMetrics(alarm).find((m) => m.Expression)?.Expression;
-    expect(expression).toBe(`IF(invocations >= ${CANARY_ALARM_DEFAULTS.minInvocations}, latency)`);
+    expect(expression).toBe(`IF(invocations >= ${CANARY_ALARM_DEFAULTS.latencyMinInvocations}, latency)`);
     expect(alarm).toMatchObject({
       EvaluationPeriods: CANARY_ALARM_DEFAULTS.evaluationPeriods,
       DatapointsToAlarm: CANARY_ALARM_DEFAULTS.datapointsToAlarm,

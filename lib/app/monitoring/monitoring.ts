@@ -83,10 +83,15 @@ export interface MonitoringProps {
   /** p99 canary model latency in a minute that breaches the canary latency alarm. @default 1 s */
   readonly canaryLatencyThreshold?: Duration;
   /**
-   * Canary invocations a minute needs before either canary alarm judges it; thinner minutes give no
+   * Canary invocations a minute needs before the canary 5xx alarm judges it; thinner minutes give no
    * datapoint. @default CANARY_ALARM_DEFAULTS.minInvocations (50)
    */
   readonly canaryAlarmMinInvocations?: number;
+  /**
+   * Canary invocations a minute needs before the canary latency alarm judges it (a p99 of fewer than
+   * 100 requests is their maximum). @default CANARY_ALARM_DEFAULTS.latencyMinInvocations (200)
+   */
+  readonly canaryLatencyAlarmMinInvocations?: number;
 }
 
 const SAGEMAKER = 'AWS/SageMaker';
@@ -216,10 +221,15 @@ export class Monitoring extends Construct {
     // bench/canary.ts (services/rollout/canary-alarms.ts). No canary traffic yields no data: the alarm
     // stays OK and the judge, which requires evidence, decides.
     const minInvocations = props.canaryAlarmMinInvocations ?? CANARY_ALARM_DEFAULTS.minInvocations;
-    if (!Number.isInteger(minInvocations) || minInvocations < 1) {
-      throw new Error(
-        `Monitoring: canaryAlarmMinInvocations must be a whole number >= 1, got ${minInvocations}`,
-      );
+    const latencyMinInvocations =
+      props.canaryLatencyAlarmMinInvocations ?? CANARY_ALARM_DEFAULTS.latencyMinInvocations;
+    for (const [name, value] of [
+      ['canaryAlarmMinInvocations', minInvocations],
+      ['canaryLatencyAlarmMinInvocations', latencyMinInvocations],
+    ] as const) {
+      if (!Number.isInteger(value) || value < 1) {
+        throw new Error(`Monitoring: ${name} must be a whole number >= 1, got ${value}`);
+      }
     }
     const canaryInvocations = variantMetric(canary, 'Invocations', 'Sum');
     const canaryErrorRate = new cloudwatch.MathExpression({
@@ -241,9 +251,9 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     const canaryP99 = new cloudwatch.MathExpression({
-      expression: `IF(invocations >= ${minInvocations}, latency)`,
+      expression: `IF(invocations >= ${latencyMinInvocations}, latency)`,
       usingMetrics: { latency: variantMetric(canary, 'ModelLatency', 'p99'), invocations: canaryInvocations },
-      label: `${canary} p99 ModelLatency (µs), minutes with >= ${minInvocations} invocations`,
+      label: `${canary} p99 ModelLatency (µs), minutes with >= ${latencyMinInvocations} invocations`,
       period: ONE_MINUTE,
     });
     this.canaryLatencyAlarm = alarm('CanaryLatencyAlarm', {
