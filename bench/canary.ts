@@ -1,25 +1,61 @@
 /**
  * Canary rollout benchmark: simulates per-minute CloudWatch metrics of a SageMaker endpoint with two
- * variants and drives the project's real judge and policy, and CodeDeploy-style static canaries, through
- * the same traffic.
+ * variants and drives the project's real judge and policy, the stage's deployed canary alarms, and the
+ * traffic-shifting strategies users would otherwise configure (SageMaker deployment guardrails,
+ * CodeDeploy) through the same traffic and the same alarms.
  *
- * Run `npm run bench:canary -- --help` for the flags.
+ * Run `npm run bench:canary -- --help` for the flags; the JSON schema is in docs/ROLLOUT.md.
  */
-import { judge, type PeriodMetrics } from '../services/rollout/judge';
-import { nextWeights, PROD_ROLLOUT_POLICY, type RolloutPolicy } from '../services/rollout/policy';
+import {
+  canaryAlarmsInAlarm,
+  CANARY_ALARM_DEFAULTS,
+  type CanaryAlarmMinute,
+} from '../services/rollout/canary-alarms';
+import { judge, type AlarmObservation, type PeriodMetrics } from '../services/rollout/judge';
+import {
+  DEV_ROLLOUT_POLICY,
+  nextWeights,
+  PROD_ROLLOUT_POLICY,
+  type RolloutPolicy,
+} from '../services/rollout/policy';
 import { mulberry32 } from '../scripts/seeded-random';
+import { normalQuantile, percentileLevels, poisson, rateMultiplier } from './canary-sim';
 
-/** The three strategies compared. */
-export type Strategy = 'ours' | 'codedeploy-canary' | 'codedeploy-linear';
+export { poisson } from './canary-sim';
+
+/** The strategies compared. */
+export type Strategy =
+  'ours' | 'guardrails-canary' | 'guardrails-linear' | 'codedeploy-canary' | 'codedeploy-linear';
 
 /** Every strategy, in table order. */
-export const STRATEGIES: readonly Strategy[] = ['ours', 'codedeploy-canary', 'codedeploy-linear'];
+export const STRATEGIES: readonly Strategy[] = [
+  'ours',
+  'guardrails-canary',
+  'guardrails-linear',
+  'codedeploy-canary',
+  'codedeploy-linear',
+];
+
+/** How CloudWatch publishes: `ideal` (complete 60 s after close) or `realistic` (see USAGE). */
+export type CloudWatchModel = 'realistic' | 'ideal';
+
+/** The rollout traffic source (docs/ROLLOUT.md, contract defaults). */
+export type TrafficMode = 'off' | 'always' | 'top-up';
+
+/** The contract's traffic defaults: dev `always` 5 req/s; prod `top-up` below 120/min, at most 2 req/s. */
+export const TRAFFIC_DEFAULTS = Object.freeze({
+  always: Object.freeze({ requestsPerSecond: 5 }),
+  'top-up': Object.freeze({ requestsPerSecond: 2, floorRequestsPerMinute: 120 }),
+});
 
 /** A canary's true behaviour relative to the baseline. */
 export interface Scenario {
   readonly name: string;
   readonly canaryError: number;
+  /** Canary latency ÷ baseline latency at every quantile. */
   readonly latencyShift: number;
+  /** Canary p99 ÷ baseline p99 with the median unchanged (on top of latencyShift). */
+  readonly tailShift: number;
 }
 
 /** One line of the result table; `null` where a figure does not apply to the scenario. */
@@ -27,12 +63,31 @@ export interface BenchRow {
   readonly strategy: Strategy;
   readonly scenario: string;
   readonly rate: number;
+  readonly baselineError: number;
+  readonly latencySigma: number;
+  readonly overdispersion: number;
+  readonly cloudwatch: CloudWatchModel;
+  readonly traffic: TrafficMode;
+  readonly policy: 'prod' | 'dev';
   readonly trials: number;
+  /** Regressions: share rolled back by the judge or an alarm BEFORE the canary reached 100 %. */
   readonly detectionRate: number | null;
   readonly medianMinutesToDetect: number | null;
   readonly medianCanaryRequestsBeforeRollback: number | null;
+  /** Non-regressions: share rolled back by anything (judge, alarm, deadline, after 100 %). */
   readonly falseRollbackRate: number | null;
+  /** Non-regressions: median minutes from rollout start to the canary serving 100 % (promoted trials). */
   readonly medianMinutesTo100: number | null;
+  /** Share rolled back because the deadline passed. */
+  readonly deadlineRate: number;
+  /** Share that reached 100 % and stayed there. */
+  readonly promotedRate: number;
+  /** Share rolled back after reaching 100 % (guardrails' baking period). */
+  readonly lateRollbackRate: number;
+  /** Median minutes to any verdict (promoted at 100 % or rolled back). */
+  readonly medianMinutesToVerdict: number;
+  /** Median synthetic requests the traffic source sent per rollout (0 with traffic off). */
+  readonly medianSyntheticRequests: number;
 }
 
 /** Command-line options after parsing. */
@@ -41,66 +96,168 @@ export interface BenchOptions {
   readonly baselineError: number;
   readonly canaryError?: number;
   readonly latencyShift?: number;
+  readonly tailShift?: number;
+  readonly latencySigma: number;
+  readonly overdispersion: number;
+  readonly cloudwatch: CloudWatchModel;
+  readonly traffic: TrafficMode;
+  readonly policy: 'prod' | 'dev';
   readonly trials: number;
   readonly seed: number;
   readonly strategies: readonly Strategy[];
+  /** Run the false-rollback grid (good canaries, ours) instead of the scenario table. */
+  readonly grid: boolean;
+  /** With `grid`: only the cells of this organic rate (to split the grid across processes). */
+  readonly gridRate?: number;
   readonly json: boolean;
 }
 
+/** How a trial ended. */
+export type Ending = 'promoted' | 'judge' | 'alarm' | 'deadline' | 'late-alarm';
+
 /** Outcome of one simulated rollout. */
 export interface TrialResult {
-  readonly rolledBack: boolean;
+  readonly ending: Ending;
   /** Minutes from rollout start to the rollback decision or to the canary serving 100 %. */
   readonly minutes: number;
+  /** Minutes to 100 % when it was reached (also for late rollbacks). */
+  readonly minutesTo100: number | null;
   /** Canary requests served until the rollback took effect (or until 100 %). */
   readonly canaryRequests: number;
+  /** Synthetic requests the traffic source sent. */
+  readonly syntheticRequests: number;
   /** The judge's reason for the final decision (ours only). */
   readonly reason?: string;
 }
 
-/** The standard ways a canary can differ from its baseline. */
-export function standardScenarios(baselineError: number): Scenario[] {
+/** The world every strategy of one row runs in. */
+export interface World {
+  readonly rate: number;
+  readonly baselineError: number;
+  readonly latencySigma: number;
+  readonly overdispersion: number;
+  readonly cloudwatch: CloudWatchModel;
+  readonly traffic: TrafficMode;
+}
+
+/** The standard ways a canary can differ from its baseline (error scenarios need a baseline rate). */
+export function standardScenarios(baselineError: number, policy: RolloutPolicy): Scenario[] {
+  const errors: Scenario[] =
+    baselineError > 0
+      ? [
+          {
+            name: 'bad-10x-errors',
+            canaryError: Math.min(1, 10 * baselineError),
+            latencyShift: 1,
+            tailShift: 1,
+          },
+          { name: 'subtle-3x-errors', canaryError: 3 * baselineError, latencyShift: 1, tailShift: 1 },
+          { name: 'errors-2x', canaryError: 2 * baselineError, latencyShift: 1, tailShift: 1 },
+        ]
+      : [];
   return [
-    { name: 'bad-10x-errors', canaryError: 10 * baselineError, latencyShift: 1 },
-    { name: 'subtle-3x-errors', canaryError: 3 * baselineError, latencyShift: 1 },
-    { name: 'good', canaryError: baselineError, latencyShift: 1 },
-    { name: 'latency-1.5x', canaryError: baselineError, latencyShift: 1.5 },
+    ...errors,
+    { name: 'good', canaryError: baselineError, latencyShift: 1, tailShift: 1 },
+    { name: 'latency-1.5x', canaryError: baselineError, latencyShift: 1.5, tailShift: 1 },
+    {
+      name: 'latency-at-threshold',
+      canaryError: baselineError,
+      latencyShift: policy.latencyRegressionRatio,
+      tailShift: 1,
+    },
+    { name: 'tail-p99-2x', canaryError: baselineError, latencyShift: 1, tailShift: 2 },
   ];
 }
 
 /** A scenario is a regression (it should be rolled back) when its canary is worse in any way. */
 export function isRegression(scenario: Scenario, baselineError: number): boolean {
-  return scenario.canaryError > baselineError || scenario.latencyShift > 1;
+  return scenario.canaryError > baselineError || scenario.latencyShift > 1 || scenario.tailShift > 1;
 }
 
 const USAGE = `Usage: npm run bench:canary -- [flags]
 
-Simulates canary rollouts on per-minute CloudWatch metrics (Poisson traffic split by variant weights,
-60 s periods visible 60 s after they close, weight changes effective after 30 s) and compares the
-project's judge and prod policy with CodeDeploy Canary10Percent5Minutes / Linear10PercentEvery1Minute
-gated by a static canary-only 5xx alarm (> 2 %, 1 of 1 datapoints).
+Simulates canary rollouts on per-minute CloudWatch metrics and compares the project's judge and
+policy with SageMaker deployment guardrails and CodeDeploy traffic shifting, every strategy gated by
+the stage's deployed canary alarms (services/rollout/canary-alarms.ts: 5xx > ${CANARY_ALARM_DEFAULTS.errorRatePercent} %,
+p99 > ${CANARY_ALARM_DEFAULTS.latencyP99Ms} ms, ${CANARY_ALARM_DEFAULTS.datapointsToAlarm} of ${CANARY_ALARM_DEFAULTS.evaluationPeriods} minutes, minutes with >= ${CANARY_ALARM_DEFAULTS.minInvocations}
+resp. ${CANARY_ALARM_DEFAULTS.latencyMinInvocations} invocations).
+
+World: Poisson traffic split by variant weights (weight changes effective after 30 s); per-minute,
+per-variant error-rate multipliers (gamma, mean 1, CV = --overdispersion); lognormal per-request
+latency whose baseline p99 is half the latency alarm's threshold; CloudWatch p50/p99 are the
+nearest-rank order statistics of each minute's requests.
+  --cloudwatch realistic: each minute is published 1–3 min after it closes (uniform), shows a partly
+  aggregated datapoint (each statistic 50–100 % aggregated, independently) in the minute before, and
+  1 % of datapoints (per statistic and variant) never arrive.  ideal: complete 60 s after close.
+
+Strategies:
+  ours               the judge and policy (--policy), judged once a minute
+  guardrails-canary  SageMaker guardrails canary: 10 % for 10 min, then 100 %, 10 min baking period
+  guardrails-linear  SageMaker guardrails linear: 20 % steps every 5 min, 10 min baking period
+  codedeploy-canary  CodeDeploy Canary10Percent5Minutes
+  codedeploy-linear  CodeDeploy Linear10PercentEvery1Minute
 
 Flags:
-  --rate <req/s>            endpoint traffic (default 10)
+  --rate <req/s>            organic endpoint traffic, 0 allowed (default 10)
   --baseline-error <frac>   baseline 5xx rate (default 0.005)
-  --canary-error <frac>     canary 5xx rate; with --latency-shift, runs one custom scenario
+  --canary-error <frac>     canary 5xx rate; with --latency-shift/--tail-shift, runs one custom scenario
   --latency-shift <ratio>   canary latency ÷ baseline latency (default 1)
+  --tail-shift <ratio>      canary p99 ÷ baseline p99 with the median unchanged (default 1)
+  --latency-sigma <s>       lognormal σ of per-request latency (default 1)
+  --overdispersion <cv>     CV of the per-minute, per-variant error-rate multiplier (default 0)
+  --cloudwatch <model>      realistic | ideal (default realistic)
+  --traffic <mode>          off | always (5 req/s) | top-up (to 120 req/min, at most 2 req/s) (default off)
+  --policy <stage>          prod | dev rollout policy for ours (default prod)
   --trials <n>              rollouts per strategy and scenario (default 1000)
   --seed <int>              PRNG seed (default 1)
-  --strategy <s>            ours | codedeploy-canary | codedeploy-linear | all (default all)
-  --json                    print only a JSON array of rows on stdout
+  --strategy <s>            ${STRATEGIES.join(' | ')} | all (default all)
+  --grid                    false-rollback grid instead: good canaries, ours, R ∈ {1, 10, 100} ×
+                            baseline error ∈ {0, 0.1 %, 0.5 %, 2 %} × σ ∈ {0.5, 1, 1.5} × CV ∈ {0, 0.5, 1}
+  --grid-rate <R>           with --grid: only the cells of rate R (split the grid across processes)
+  --json                    print only a JSON array of rows on stdout (progress stays on stderr)
   --help                    this text
 
-Without --canary-error/--latency-shift it runs: bad (10x errors), subtle (3x), good, latency 1.5x.
+Without --canary-error/--latency-shift/--tail-shift it runs: 10x, 3x and 2x errors (when the baseline
+has errors), good, latency 1.5x, latency at the policy's threshold, and tail-only p99 x 2.
 `;
 
 /** Thrown for bad command-line input; the CLI prints the message and the usage. */
 export class UsageError extends Error {}
 
+const VALUE_FLAGS = [
+  'rate',
+  'baseline-error',
+  'canary-error',
+  'latency-shift',
+  'tail-shift',
+  'latency-sigma',
+  'overdispersion',
+  'cloudwatch',
+  'traffic',
+  'policy',
+  'trials',
+  'seed',
+  'strategy',
+  'grid-rate',
+];
+
+function oneOf<T extends string>(
+  key: string,
+  raw: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (raw === undefined) return fallback;
+  if (!allowed.includes(raw as T))
+    throw new UsageError(`--${key} must be one of ${allowed.join(', ')}; got ${raw}`);
+  return raw as T;
+}
+
 /** Parses argv (without node and script); returns 'help' when help was asked for. */
 export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
   const values = new Map<string, string>();
   let json = false;
+  let grid = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') return 'help';
@@ -108,21 +265,22 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
       json = true;
       continue;
     }
+    if (arg === '--grid') {
+      grid = true;
+      continue;
+    }
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     if (!match) throw new UsageError(`unexpected argument ${arg}`);
+    if (!VALUE_FLAGS.includes(match[1])) throw new UsageError(`unknown flag --${match[1]}`);
     const value = match[2] ?? argv[++i];
     if (value === undefined) throw new UsageError(`--${match[1]} needs a value`);
     values.set(match[1], value);
-  }
-  const known = ['rate', 'baseline-error', 'canary-error', 'latency-shift', 'trials', 'seed', 'strategy'];
-  for (const key of values.keys()) {
-    if (!known.includes(key)) throw new UsageError(`unknown flag --${key}`);
   }
   const num = (key: string, fallback: number | undefined, valid: (v: number) => boolean, what: string) => {
     const raw = values.get(key);
     if (raw === undefined) return fallback;
     const value = Number(raw);
-    if (!Number.isFinite(value) || !valid(value))
+    if (raw.trim() === '' || !Number.isFinite(value) || !valid(value))
       throw new UsageError(`--${key} must be ${what}, got ${raw}`);
     return value;
   };
@@ -132,13 +290,31 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     throw new UsageError(`--strategy must be one of ${STRATEGIES.join(', ')}, all; got ${strategy}`);
   }
   return {
-    rate: num('rate', 10, (v) => v > 0, 'a positive number of requests per second') as number,
+    rate: num('rate', 10, (v) => v >= 0, 'a number of requests per second >= 0') as number,
     baselineError: num('baseline-error', 0.005, fraction, 'a fraction in [0, 1)') as number,
-    canaryError: num('canary-error', undefined, fraction, 'a fraction in [0, 1)'),
+    canaryError: num('canary-error', undefined, (v) => v >= 0 && v <= 1, 'a fraction in [0, 1]'),
     latencyShift: num('latency-shift', undefined, (v) => v > 0, 'a positive ratio'),
+    tailShift: num('tail-shift', undefined, (v) => v >= 1, 'a ratio >= 1'),
+    latencySigma: num('latency-sigma', 1, (v) => v > 0 && v <= 3, 'a lognormal σ in (0, 3]') as number,
+    overdispersion: num(
+      'overdispersion',
+      0,
+      (v) => v >= 0 && v <= 3,
+      'a coefficient of variation in [0, 3]',
+    ) as number,
+    cloudwatch: oneOf('cloudwatch', values.get('cloudwatch'), ['realistic', 'ideal'] as const, 'realistic'),
+    traffic: oneOf('traffic', values.get('traffic'), ['off', 'always', 'top-up'] as const, 'off'),
+    policy: oneOf('policy', values.get('policy'), ['prod', 'dev'] as const, 'prod'),
     trials: num('trials', 1000, (v) => Number.isInteger(v) && v > 0, 'a positive integer') as number,
     seed: num('seed', 1, Number.isInteger, 'an integer') as number,
     strategies: strategy === 'all' ? STRATEGIES : [strategy as Strategy],
+    grid,
+    gridRate: num(
+      'grid-rate',
+      undefined,
+      (v) => (GRID.rates as readonly number[]).includes(v),
+      `one of ${GRID.rates.join(', ')}`,
+    ),
     json,
   };
 }
@@ -152,231 +328,333 @@ function hashSeed(...parts: (number | string)[]): number {
   return h;
 }
 
-const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-];
-
-function logGamma(x: number): number {
-  const z = x - 1;
-  let sum = LANCZOS[0];
-  for (let i = 1; i < 9; i++) sum += LANCZOS[i] / (z + i);
-  const t = z + 7.5;
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(sum);
-}
-
-/**
- * Poisson sample: multiplication method for small means, Hörmann's PTRS transformed rejection
- * (W. Hörmann, "The transformed rejection method for generating Poisson random variables", 1993)
- * for large ones, so R = 100 req/s costs the same as R = 1.
- */
-export function poisson(mean: number, random: () => number): number {
-  if (mean <= 0) return 0;
-  if (mean < 30) {
-    const limit = Math.exp(-mean);
-    let k = 0;
-    let p = random();
-    while (p > limit) {
-      k++;
-      p *= random();
-    }
-    return k;
-  }
-  const slam = Math.sqrt(mean);
-  const loglam = Math.log(mean);
-  const b = 0.931 + 2.53 * slam;
-  const a = -0.059 + 0.02483 * b;
-  const invAlpha = 1.1239 + 1.1328 / (b - 3.4);
-  const vr = 0.9277 - 3.6224 / (b - 2);
-  for (;;) {
-    const u = random() - 0.5;
-    const v = random();
-    const us = 0.5 - Math.abs(u);
-    const k = Math.floor(((2 * a) / us + b) * u + mean + 0.43);
-    if (us >= 0.07 && v <= vr) return k;
-    if (k < 0 || (us < 0.013 && v > us)) continue;
-    if (
-      Math.log(v) + Math.log(invAlpha) - Math.log(a / (us * us) + b) <=
-      -mean + k * loglam - logGamma(k + 1)
-    ) {
-      return k;
-    }
-  }
-}
-
-function gaussian(random: () => number): number {
-  const u = 1 - random();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-}
-
-/** Coefficient of variation of one request's latency (log-normal-ish model server). */
-const REQUEST_LATENCY_CV = 0.5;
-const BASELINE_LATENCY_MS = 40;
-const VISIBILITY_MINUTES = 1;
 const WEIGHT_DELAY_MINUTES = 0.5;
-const STATIC_ALARM_THRESHOLD = 0.02;
+const Z99 = normalQuantile(0.99);
+const MINUTE_MS = 60_000;
+/** The judge runs a few seconds after the minute (the state machine's bake timer). */
+const JUDGE_OFFSET_MS = 5_000;
+const ALARM_NAMES = ['canary-5xx-rate', 'canary-p99-latency'] as const;
 
-interface Traffic {
-  readonly rate: number;
-  readonly baselineError: number;
+interface Sim {
+  readonly world: World;
   readonly scenario: Scenario;
   readonly random: () => number;
+  /** Median of the baseline's latency in ms: its true p99 is half the latency alarm threshold. */
+  readonly medianMs: number;
 }
 
-interface VariantCounts {
-  n: number;
-  e: number;
+/** One variant's minute before CloudWatch: the truth. */
+interface TrueVariant {
+  readonly n: number;
+  readonly e: number;
+  readonly p50: number | null;
+  readonly p99: number | null;
 }
 
-/** Requests and errors of one variant over `minutes` at `share` of traffic (Poisson thinning). */
-function serve(traffic: Traffic, minutes: number, share: number, errorRate: number): VariantCounts {
-  const mean = traffic.rate * 60 * minutes * share;
-  const e = poisson(mean * errorRate, traffic.random);
-  return { n: e + poisson(mean * (1 - errorRate), traffic.random), e };
+/** A minute as CloudWatch shows it over time. */
+interface PublishedMinute {
+  /** Minute (from rollout start) from which the complete datapoint is visible. */
+  readonly completeAt: number;
+  /** Minute from which the partly aggregated datapoint is visible (realistic only). */
+  readonly partialAt: number;
+  readonly complete: PeriodMetrics;
+  readonly partial: PeriodMetrics;
+  readonly completeAlarm: CanaryAlarmMinute;
+  readonly partialAlarm: CanaryAlarmMinute;
+  /** Requests the canary really served (whatever CloudWatch shows). */
+  readonly canaryRequests: number;
 }
 
-function averageLatency(traffic: Traffic, n: number, mean: number): number | null {
-  if (n === 0) return null;
-  const s2 = Math.log(1 + (REQUEST_LATENCY_CV * REQUEST_LATENCY_CV) / n);
-  return Math.exp(Math.log(mean) - s2 / 2 + Math.sqrt(s2) * gaussian(traffic.random));
+function latencyOf(sim: Sim, n: number, canary: boolean): { p50: number | null; p99: number | null } {
+  if (n <= 0) return { p50: null, p99: null };
+  const { u50, u99 } = percentileLevels(n, sim.random);
+  const sigma = sim.world.latencySigma;
+  const value = (u: number): number => {
+    const z = normalQuantile(u);
+    if (!canary) return sim.medianMs * Math.exp(sigma * z);
+    const tail = z > 0 ? (z * Math.log(sim.scenario.tailShift)) / Z99 : 0;
+    return sim.scenario.latencyShift * sim.medianMs * Math.exp(sigma * z + tail);
+  };
+  return { p50: value(u50), p99: value(u99) };
 }
 
-/**
- * One CloudWatch period [minute, minute+1) in which the canary share goes from `before` to `after` at
- * `minute + changeAt` (changeAt = 1 means no change). Returns the period and the canary requests served
- * before the change.
- */
-function simulatePeriod(
-  traffic: Traffic,
-  minute: number,
-  before: number,
-  after: number,
-  changeAt = 1,
-): { period: PeriodMetrics; canaryBeforeChange: number } {
-  const { baselineError, scenario } = traffic;
-  const a1 = serve(traffic, changeAt, 1 - before, baselineError);
-  const b1 = serve(traffic, changeAt, before, scenario.canaryError);
-  const a2 = changeAt < 1 ? serve(traffic, 1 - changeAt, 1 - after, baselineError) : { n: 0, e: 0 };
-  const b2 = changeAt < 1 ? serve(traffic, 1 - changeAt, after, scenario.canaryError) : { n: 0, e: 0 };
-  const nA = a1.n + a2.n;
-  const nB = b1.n + b2.n;
+function serve(sim: Sim, mean: number, errorRate: number, canary: boolean): TrueVariant {
+  const n = poisson(mean, sim.random);
+  if (n === 0) return { n: 0, e: 0, p50: null, p99: null };
+  const rate = Math.min(1, errorRate * rateMultiplier(sim.world.overdispersion, sim.random));
+  const e = Math.min(n, poisson(n * rate, sim.random));
+  return { n, e, ...latencyOf(sim, n, canary) };
+}
+
+function publish(sim: Sim, minute: number, a: TrueVariant, b: TrueVariant): PublishedMinute {
+  const realistic = sim.world.cloudwatch === 'realistic';
+  const delay = realistic ? 1 + Math.floor(sim.random() * 3) : 1;
+  const missing = (): boolean => realistic && sim.random() < 0.01;
+  const shown = (v: TrueVariant) => {
+    const invocations = v.n > 0 && !missing() ? v.n : null;
+    const errors = v.n > 0 && !missing() ? v.e : null;
+    const latency = v.n > 0 && !missing();
+    return {
+      invocations,
+      errors,
+      p50: latency ? v.p50 : null,
+      p99: latency ? v.p99 : null,
+      latencySamples: latency ? v.n : null,
+    };
+  };
+  const fraction = (value: number | null): number | null =>
+    value === null ? null : Math.floor(value * (0.5 + 0.5 * sim.random()));
+  const partialOf = (v: ReturnType<typeof shown>) => ({
+    invocations: fraction(v.invocations),
+    errors: fraction(v.errors),
+    p50: v.p50,
+    p99: v.p99,
+    latencySamples: fraction(v.latencySamples),
+  });
+  const cb = shown(b);
+  const ca = shown(a);
+  const complete: PeriodMetrics = { start: minute * MINUTE_MS, baseline: ca, canary: cb };
+  const partial: PeriodMetrics = realistic
+    ? { start: minute * MINUTE_MS, baseline: partialOf(ca), canary: partialOf(cb) }
+    : complete;
   return {
-    period: {
-      start: minute * 60_000,
-      baseline: {
-        invocations: nA,
-        errors: a1.e + a2.e,
-        latencyAvg: averageLatency(traffic, nA, BASELINE_LATENCY_MS),
-      },
-      canary: {
-        invocations: nB,
-        errors: b1.e + b2.e,
-        latencyAvg: averageLatency(traffic, nB, BASELINE_LATENCY_MS * scenario.latencyShift),
-      },
+    completeAt: minute + 1 + delay,
+    partialAt: realistic ? minute + delay : minute + 1 + delay,
+    complete,
+    partial,
+    canaryRequests: b.n,
+    completeAlarm: { invocations: cb.invocations, errors: cb.errors, p99Ms: cb.p99 },
+    partialAlarm: {
+      invocations: partial.canary.invocations ?? null,
+      errors: partial.canary.errors ?? null,
+      p99Ms: partial.canary.p99 ?? null,
     },
-    canaryBeforeChange: b1.n,
   };
 }
 
+/** The synthetic requests the traffic source sends in one minute. */
+function syntheticThisMinute(world: World, organicPreviousMinute: number): number {
+  if (world.traffic === 'always') return TRAFFIC_DEFAULTS.always.requestsPerSecond * 60;
+  if (world.traffic === 'top-up') {
+    const { requestsPerSecond, floorRequestsPerMinute } = TRAFFIC_DEFAULTS['top-up'];
+    return Math.min(requestsPerSecond * 60, Math.max(0, floorRequestsPerMinute - organicPreviousMinute));
+  }
+  return 0;
+}
+
+/**
+ * The endpoint as every strategy drives it: one minute at a time, weights changing WEIGHT_DELAY after a
+ * decision, CloudWatch publishing as the world says, the deployed alarms evaluating every minute.
+ */
+class Endpoint {
+  readonly minutes: PublishedMinute[] = [];
+  canaryServed = 0;
+  synthetic = 0;
+  private share = 0;
+  private organicPrevious: number;
+
+  constructor(private readonly sim: Sim) {
+    this.organicPrevious = sim.world.rate * 60;
+  }
+
+  /** Serves minute t; the canary share becomes `next` at t + WEIGHT_DELAY. Returns canary requests before the change. */
+  serveMinute(t: number, next: number): number {
+    const { world, scenario } = this.sim;
+    const organic = poisson(world.rate * 60, this.sim.random);
+    const synthetic = syntheticThisMinute(world, this.organicPrevious);
+    this.organicPrevious = organic;
+    this.synthetic += synthetic;
+    const perMinute = organic + synthetic;
+    const change = next === this.share ? 1 : WEIGHT_DELAY_MINUTES;
+    // Requests per variant are Poisson thinning of the minute's mean (organic is Poisson, synthetic a
+    // steady stream; the split by weight is what matters to the judge).
+    const meanB = perMinute * (this.share * change + next * (1 - change));
+    const meanA = perMinute - meanB;
+    const before = perMinute * this.share * change;
+    const a = serve(this.sim, meanA, world.baselineError, false);
+    const b = serve(this.sim, meanB, scenario.canaryError, true);
+    const canaryBefore = meanB > 0 ? Math.round((b.n * before) / meanB) : 0;
+    this.minutes.push(publish(this.sim, t, a, b));
+    this.share = next;
+    return canaryBefore;
+  }
+
+  /** The periods the judge can read at minute t. */
+  visible(t: number): PeriodMetrics[] {
+    const out: PeriodMetrics[] = [];
+    for (const m of this.minutes) {
+      if (t >= m.completeAt) out.push(m.complete);
+      else if (t >= m.partialAt) out.push(m.partial);
+    }
+    return out;
+  }
+
+  /** The deployed alarms' states at minute t. */
+  alarms(t: number): { readonly errorRate: boolean; readonly latency: boolean } {
+    const window: CanaryAlarmMinute[] = [];
+    for (let m = t - CANARY_ALARM_DEFAULTS.evaluationPeriods; m < t; m++) {
+      const minute = this.minutes[m];
+      if (!minute || t < minute.partialAt) window.push({ invocations: null, errors: null, p99Ms: null });
+      else window.push(t >= minute.completeAt ? minute.completeAlarm : minute.partialAlarm);
+    }
+    return canaryAlarmsInAlarm(window);
+  }
+}
+
+function simFor(world: World, scenario: Scenario, random: () => number): Sim {
+  const medianMs = CANARY_ALARM_DEFAULTS.latencyP99Ms / 2 / Math.exp(world.latencySigma * Z99);
+  return { world, scenario, random, medianMs };
+}
+
 /** One rollout driven by the real judge and policy; the controller asks the judge once a minute. */
-export function simulateOurs(traffic: Traffic, policy: RolloutPolicy): TrialResult {
-  const periods: PeriodMetrics[] = [];
-  let canaryServed = 0;
+export function simulateOurs(sim: Sim, policy: RolloutPolicy): TrialResult {
+  const endpoint = new Endpoint(sim);
   let stepIndex = 0;
   let weights = nextWeights({ baseline: 100, canary: 0 }, 'promote', policy);
-  let share = 0;
-  let change: number | undefined = weights.canary / 100;
-  let stepStartedAt = WEIGHT_DELAY_MINUTES * 60_000;
+  let next = weights.canary / 100;
+  let stepStartedAt = WEIGHT_DELAY_MINUTES * MINUTE_MS;
   const lastMinute = policy.deadlineMinutes + 5;
   for (let t = 0; t <= lastMinute; t++) {
-    let verdict = 'wait';
-    let reason = '';
     if (t > 0) {
-      const visible = periods.slice(0, Math.max(0, t - VISIBILITY_MINUTES));
-      ({ verdict, reason } = judge(
-        { alarms: [], periods: visible, periodSeconds: 60, stepIndex, stepStartedAt, rolloutStartedAt: 0 },
+      const states = endpoint.alarms(t);
+      const alarms: AlarmObservation[] = [
+        { name: ALARM_NAMES[0], state: states.errorRate ? 'ALARM' : 'OK' },
+        { name: ALARM_NAMES[1], state: states.latency ? 'ALARM' : 'OK' },
+      ];
+      const { verdict, reason, summary } = judge(
+        {
+          alarms,
+          periods: endpoint.visible(t),
+          periodSeconds: 60,
+          stepIndex,
+          stepStartedAt,
+          rolloutStartedAt: 0,
+        },
         policy,
-        t * 60_000,
-      ));
-      if (verdict === 'rollback' || verdict === 'promote') {
-        weights = nextWeights(weights, verdict, policy);
-        change = weights.canary / 100;
+        t * MINUTE_MS + JUDGE_OFFSET_MS,
+      );
+      if (verdict === 'rollback') {
+        const before = endpoint.serveMinute(t, 0);
+        const ending: Ending =
+          summary.alarmsInAlarm.length > 0 ? 'alarm' : reason.startsWith('deadline') ? 'deadline' : 'judge';
+        return {
+          ending,
+          minutes: t,
+          minutesTo100: null,
+          canaryRequests: endpoint.canaryServed + before,
+          syntheticRequests: endpoint.synthetic,
+          reason,
+        };
       }
       if (verdict === 'promote') {
+        weights = nextWeights(weights, verdict, policy);
+        next = weights.canary / 100;
         if (weights.canary === 100) {
           return {
-            rolledBack: false,
+            ending: 'promoted',
             minutes: t + WEIGHT_DELAY_MINUTES,
-            canaryRequests: canaryServed,
+            minutesTo100: t + WEIGHT_DELAY_MINUTES,
+            canaryRequests: endpoint.canaryServed,
+            syntheticRequests: endpoint.synthetic,
             reason,
           };
         }
         stepIndex = policy.steps.indexOf(weights.canary);
-        stepStartedAt = (t + WEIGHT_DELAY_MINUTES) * 60_000;
+        stepStartedAt = (t + WEIGHT_DELAY_MINUTES) * MINUTE_MS;
       }
     }
-    const { period, canaryBeforeChange } = simulatePeriod(
-      traffic,
-      t,
-      share,
-      change ?? share,
-      change === undefined ? 1 : WEIGHT_DELAY_MINUTES,
-    );
-    if (verdict === 'rollback') {
-      return { rolledBack: true, minutes: t, canaryRequests: canaryServed + canaryBeforeChange, reason };
-    }
-    periods.push(period);
-    canaryServed += period.canary.invocations ?? 0;
-    share = change ?? share;
-    change = undefined;
+    endpoint.serveMinute(t, next);
+    endpoint.canaryServed += endpoint.minutes[t].canaryRequests;
   }
-  return { rolledBack: true, minutes: lastMinute, canaryRequests: canaryServed };
+  return {
+    ending: 'deadline',
+    minutes: lastMinute,
+    minutesTo100: null,
+    canaryRequests: endpoint.canaryServed,
+    syntheticRequests: endpoint.synthetic,
+  };
 }
 
-/**
- * A CodeDeploy-style rollout: fixed (minute, canary share) schedule, rolled back when the static
- * canary-only 5xx alarm (> 2 %, 1 of 1 datapoints) sees its latest datapoint breach.
- */
-export function simulateCodeDeploy(
-  traffic: Traffic,
-  schedule: readonly { readonly minute: number; readonly share: number }[],
-): TrialResult {
-  const periods: PeriodMetrics[] = [];
-  let canaryServed = 0;
-  let share = 0;
-  const lastMinute = Math.max(...schedule.map((s) => s.minute));
-  for (let t = 0; t <= lastMinute; t++) {
-    const latest = t > VISIBILITY_MINUTES ? periods[t - VISIBILITY_MINUTES - 1] : undefined;
-    const n = latest?.canary.invocations ?? 0;
-    const alarm = n > 0 && (latest?.canary.errors ?? 0) / n > STATIC_ALARM_THRESHOLD;
-    const target = schedule.find((s) => s.minute === t)?.share;
-    if (!alarm && target === 1) {
-      return { rolledBack: false, minutes: t + WEIGHT_DELAY_MINUTES, canaryRequests: canaryServed };
-    }
-    const change = alarm ? 0 : target;
-    const { period, canaryBeforeChange } = simulatePeriod(
-      traffic,
-      t,
-      share,
-      change ?? share,
-      change === undefined ? 1 : WEIGHT_DELAY_MINUTES,
-    );
-    if (alarm) return { rolledBack: true, minutes: t, canaryRequests: canaryServed + canaryBeforeChange };
-    periods.push(period);
-    canaryServed += period.canary.invocations ?? 0;
-    share = change ?? share;
-  }
-  throw new Error('a CodeDeploy schedule must end at 100 %');
+/** A fixed traffic-shifting schedule (minute → canary share) and how long alarms are watched at 100 %. */
+export interface Schedule {
+  readonly steps: readonly { readonly minute: number; readonly share: number }[];
+  readonly bakeMinutes: number;
 }
 
 /** CodeDeploy Canary10Percent5Minutes: 10 % for five minutes, then everything. */
-export const CODEDEPLOY_CANARY = [
-  { minute: 0, share: 0.1 },
-  { minute: 5, share: 1 },
-] as const;
+export const CODEDEPLOY_CANARY: Schedule = {
+  steps: [
+    { minute: 0, share: 0.1 },
+    { minute: 5, share: 1 },
+  ],
+  bakeMinutes: 0,
+};
 
 /** CodeDeploy Linear10PercentEvery1Minute: ten equal steps one minute apart. */
-export const CODEDEPLOY_LINEAR = Array.from({ length: 10 }, (_, i) => ({ minute: i, share: (i + 1) / 10 }));
+export const CODEDEPLOY_LINEAR: Schedule = {
+  steps: Array.from({ length: 10 }, (_, i) => ({ minute: i, share: (i + 1) / 10 })),
+  bakeMinutes: 0,
+};
+
+/**
+ * SageMaker deployment guardrails, canary traffic shifting as users configure it: CanarySize 10 %,
+ * WaitIntervalInSeconds 600, then the rest, and a 10-minute baking period (alarms still roll back).
+ */
+export const GUARDRAILS_CANARY: Schedule = {
+  steps: [
+    { minute: 0, share: 0.1 },
+    { minute: 10, share: 1 },
+  ],
+  bakeMinutes: 10,
+};
+
+/** SageMaker guardrails linear shifting: 20 % steps, WaitIntervalInSeconds 300, 10-minute baking period. */
+export const GUARDRAILS_LINEAR: Schedule = {
+  steps: [0.2, 0.4, 0.6, 0.8, 1].map((share, i) => ({ minute: 5 * i, share })),
+  bakeMinutes: 10,
+};
+
+const SCHEDULES: Record<Exclude<Strategy, 'ours'>, Schedule> = {
+  'guardrails-canary': GUARDRAILS_CANARY,
+  'guardrails-linear': GUARDRAILS_LINEAR,
+  'codedeploy-canary': CODEDEPLOY_CANARY,
+  'codedeploy-linear': CODEDEPLOY_LINEAR,
+};
+
+/** A fixed-schedule rollout, rolled back whenever a deployed canary alarm is in ALARM. */
+export function simulateSchedule(sim: Sim, schedule: Schedule): TrialResult {
+  const endpoint = new Endpoint(sim);
+  let share = 0;
+  let reached: number | null = null;
+  const full = Math.max(...schedule.steps.map((s) => s.minute));
+  const lastMinute = full + schedule.bakeMinutes;
+  for (let t = 0; t <= lastMinute; t++) {
+    const states = t > 0 ? endpoint.alarms(t) : { errorRate: false, latency: false };
+    if (states.errorRate || states.latency) {
+      const before = endpoint.serveMinute(t, 0);
+      return {
+        ending: reached === null ? 'alarm' : 'late-alarm',
+        minutes: t,
+        minutesTo100: reached,
+        canaryRequests: endpoint.canaryServed + before,
+        syntheticRequests: endpoint.synthetic,
+      };
+    }
+    const target = schedule.steps.find((s) => s.minute === t)?.share;
+    if (target !== undefined) share = target;
+    if (share === 1 && reached === null) reached = t + WEIGHT_DELAY_MINUTES;
+    if (t === lastMinute) break;
+    endpoint.serveMinute(t, share);
+    endpoint.canaryServed += endpoint.minutes[t].canaryRequests;
+  }
+  return {
+    ending: 'promoted',
+    minutes: reached ?? lastMinute,
+    minutesTo100: reached,
+    canaryRequests: endpoint.canaryServed,
+    syntheticRequests: endpoint.synthetic,
+  };
+}
 
 function median(values: readonly number[]): number | null {
   if (values.length === 0) return null;
@@ -385,63 +663,131 @@ function median(values: readonly number[]): number | null {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** The policy `--policy` names. */
+export function policyFor(name: 'prod' | 'dev'): RolloutPolicy {
+  return name === 'dev' ? DEV_ROLLOUT_POLICY : PROD_ROLLOUT_POLICY;
+}
+
 /** Runs `trials` rollouts of one strategy on one scenario and summarises them as a table row. */
 export function runScenario(
   strategy: Strategy,
   scenario: Scenario,
-  options: Pick<BenchOptions, 'rate' | 'baselineError' | 'trials' | 'seed'>,
-  policy: RolloutPolicy = PROD_ROLLOUT_POLICY,
+  world: World,
+  options: Pick<BenchOptions, 'trials' | 'seed' | 'policy'>,
+  policy: RolloutPolicy = policyFor(options.policy),
 ): BenchRow {
-  const random = mulberry32(hashSeed(options.seed, strategy, scenario.name, options.rate));
-  const traffic: Traffic = { rate: options.rate, baselineError: options.baselineError, scenario, random };
+  const random = mulberry32(
+    hashSeed(
+      options.seed,
+      strategy,
+      scenario.name,
+      world.rate,
+      world.baselineError,
+      world.latencySigma,
+      world.overdispersion,
+      world.cloudwatch,
+      world.traffic,
+      options.policy,
+    ),
+  );
+  const sim = simFor(world, scenario, random);
   const results: TrialResult[] = [];
   for (let i = 0; i < options.trials; i++) {
-    if (strategy === 'ours') results.push(simulateOurs(traffic, policy));
-    else
-      results.push(
-        simulateCodeDeploy(traffic, strategy === 'codedeploy-canary' ? CODEDEPLOY_CANARY : CODEDEPLOY_LINEAR),
-      );
+    results.push(
+      strategy === 'ours' ? simulateOurs(sim, policy) : simulateSchedule(sim, SCHEDULES[strategy]),
+    );
   }
-  const rolledBack = results.filter((r) => r.rolledBack);
-  const promoted = results.filter((r) => !r.rolledBack);
-  const regression = isRegression(scenario, options.baselineError);
-  const rate = (count: number) => Math.round((count / results.length) * 10_000) / 10_000;
+  const regression = isRegression(scenario, world.baselineError);
+  const share = (count: number) => Math.round((count / results.length) * 10_000) / 10_000;
+  const detected = results.filter((r) => r.ending === 'judge' || r.ending === 'alarm');
+  const rolledBack = results.filter((r) => r.ending !== 'promoted');
+  const promoted = results.filter((r) => r.ending === 'promoted');
   return {
     strategy,
     scenario: scenario.name,
-    rate: options.rate,
+    rate: world.rate,
+    baselineError: world.baselineError,
+    latencySigma: world.latencySigma,
+    overdispersion: world.overdispersion,
+    cloudwatch: world.cloudwatch,
+    traffic: world.traffic,
+    policy: options.policy,
     trials: options.trials,
-    detectionRate: regression ? rate(rolledBack.length) : null,
-    medianMinutesToDetect: regression ? median(rolledBack.map((r) => r.minutes)) : null,
-    medianCanaryRequestsBeforeRollback: regression ? median(rolledBack.map((r) => r.canaryRequests)) : null,
-    falseRollbackRate: regression ? null : rate(rolledBack.length),
+    detectionRate: regression ? share(detected.length) : null,
+    medianMinutesToDetect: regression ? median(detected.map((r) => r.minutes)) : null,
+    medianCanaryRequestsBeforeRollback: regression ? median(detected.map((r) => r.canaryRequests)) : null,
+    falseRollbackRate: regression ? null : share(rolledBack.length),
     medianMinutesTo100: regression ? null : median(promoted.map((r) => r.minutes)),
+    deadlineRate: share(results.filter((r) => r.ending === 'deadline').length),
+    promotedRate: share(promoted.length),
+    lateRollbackRate: share(results.filter((r) => r.ending === 'late-alarm').length),
+    medianMinutesToVerdict: median(results.map((r) => r.minutes)) ?? 0,
+    medianSyntheticRequests: median(results.map((r) => r.syntheticRequests)) ?? 0,
   };
 }
+
+function worldOf(options: BenchOptions): World {
+  return {
+    rate: options.rate,
+    baselineError: options.baselineError,
+    latencySigma: options.latencySigma,
+    overdispersion: options.overdispersion,
+    cloudwatch: options.cloudwatch,
+    traffic: options.traffic,
+  };
+}
+
+/** The false-rollback grid of issue 10: good canaries under every world of the grid. */
+export const GRID = Object.freeze({
+  rates: [1, 10, 100] as readonly number[],
+  baselineErrors: [0, 0.001, 0.005, 0.02],
+  sigmas: [0.5, 1, 1.5],
+  overdispersions: [0, 0.5, 1],
+});
 
 /** Every row the options ask for, in table order. */
 export function runBench(
   options: BenchOptions,
   progress: (line: string) => void = () => undefined,
 ): BenchRow[] {
-  const scenarios =
-    options.canaryError === undefined && options.latencyShift === undefined
-      ? standardScenarios(options.baselineError)
-      : [
-          {
-            name: 'custom',
-            canaryError: options.canaryError ?? options.baselineError,
-            latencyShift: options.latencyShift ?? 1,
-          },
-        ];
   const rows: BenchRow[] = [];
+  const timed = (label: string, run: () => BenchRow) => {
+    const started = Date.now();
+    const row = run();
+    rows.push(row);
+    progress(`${label}: ${options.trials} trials in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  };
+  if (options.grid) {
+    for (const rate of GRID.rates.filter((r) => options.gridRate === undefined || r === options.gridRate))
+      for (const baselineError of GRID.baselineErrors)
+        for (const latencySigma of GRID.sigmas)
+          for (const overdispersion of GRID.overdispersions) {
+            const world = { ...worldOf(options), rate, baselineError, latencySigma, overdispersion };
+            const good = { name: 'good', canaryError: baselineError, latencyShift: 1, tailShift: 1 };
+            timed(`grid R=${rate} b=${baselineError} σ=${latencySigma} cv=${overdispersion}`, () =>
+              runScenario('ours', good, world, options),
+            );
+          }
+    return rows;
+  }
+  const custom =
+    options.canaryError !== undefined ||
+    options.latencyShift !== undefined ||
+    options.tailShift !== undefined;
+  const scenarios = custom
+    ? [
+        {
+          name: 'custom',
+          canaryError: options.canaryError ?? options.baselineError,
+          latencyShift: options.latencyShift ?? 1,
+          tailShift: options.tailShift ?? 1,
+        },
+      ]
+    : standardScenarios(options.baselineError, policyFor(options.policy));
+  const world = worldOf(options);
   for (const strategy of options.strategies) {
     for (const scenario of scenarios) {
-      const started = Date.now();
-      rows.push(runScenario(strategy, scenario, options));
-      progress(
-        `${strategy} ${scenario.name}: ${options.trials} trials in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-      );
+      timed(`${strategy} ${scenario.name}`, () => runScenario(strategy, scenario, world, options));
     }
   }
   return rows;
@@ -454,23 +800,33 @@ function formatTable(rows: readonly BenchRow[]): string {
     'strategy',
     'scenario',
     'rate',
-    'trials',
+    'base err',
+    'σ',
+    'cv',
     'detected',
     'min→detect',
     'canary req',
     'false rb',
     'min→100%',
+    'deadline',
+    'promoted',
+    'synthetic',
   ];
   const lines = rows.map((r) => [
     r.strategy,
     r.scenario,
     String(r.rate),
-    String(r.trials),
+    String(r.baselineError),
+    String(r.latencySigma),
+    String(r.overdispersion),
     pct(r.detectionRate),
     num(r.medianMinutesToDetect),
     num(r.medianCanaryRequestsBeforeRollback),
     pct(r.falseRollbackRate),
     num(r.medianMinutesTo100),
+    pct(r.deadlineRate),
+    pct(r.promotedRate),
+    num(r.medianSyntheticRequests),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   return [header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i])).join('  ')).join('\n');
@@ -489,7 +845,9 @@ function main(argv: readonly string[]): number {
     process.stdout.write(USAGE);
     return 0;
   }
+  const started = Date.now();
   const rows = runBench(options, (line) => process.stderr.write(`${line}\n`));
+  process.stderr.write(`done: ${rows.length} rows in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   process.stdout.write(options.json ? `${JSON.stringify(rows)}\n` : `${formatTable(rows)}\n`);
   return 0;
 }

@@ -6,7 +6,7 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchRolloutMetrics, type RolloutMetrics } from './adapters/cloudwatch';
-import { judge, type EvidenceSummary } from './judge';
+import { judge, type EvidenceSummary, type Judgement, type UsedVariantMinute } from './judge';
 import {
   createRolloutPolicy,
   nextWeights,
@@ -14,6 +14,39 @@ import {
   type Verdict,
   type VariantWeights,
 } from './policy';
+
+/** One variant's figures for one minute, as recorded in a decision (docs/ROLLOUT.md, DecisionRecord). */
+export interface VariantMinute {
+  /** Requests in that minute (0 when none). */
+  readonly invocations: number;
+  /** 5xx (`Invocation5XXErrors`) in that minute. */
+  readonly errors: number;
+  /** `ModelLatency` p50 in milliseconds, null without data. */
+  readonly p50Ms: number | null;
+  /** `ModelLatency` p99 in milliseconds, null without data. */
+  readonly p99Ms: number | null;
+}
+
+/** One judge decision, as the state machine threads it through the rollout and the dossier shows it. */
+export interface DecisionRecord {
+  /** ISO-8601, when the judge decided. */
+  readonly judgedAt: string;
+  /** Index into policy.steps of the step being judged. */
+  readonly stepIndex: number;
+  /** Canary weight (percent) in service while judged. */
+  readonly canaryWeight: number;
+  readonly verdict: Verdict;
+  /** The judge's sentence for people. */
+  readonly reason: string;
+  /** ISO start of the newest COMPLETE minute used, null if none. */
+  readonly minute: string | null;
+  /** That minute's figures, null when no complete minute. */
+  readonly baseline: VariantMinute | null;
+  readonly canary: VariantMinute | null;
+}
+
+/** How many decisions a rollout keeps (the newest); bounds the state machine's payload. */
+export const MAX_DECISIONS = 400;
 
 /** State machine input. Times are ISO-8601 strings (e.g. `$$.State.EnteredTime`) or epoch milliseconds. */
 export interface JudgeInput {
@@ -26,6 +59,8 @@ export interface JudgeInput {
   readonly rolloutStartedAt: string | number;
   /** A RolloutPolicy as JSON; validated on every call. */
   readonly policy: unknown;
+  /** The decisions of this rollout so far (the previous answer's `decisions`). @default [] */
+  readonly decisions?: readonly DecisionRecord[];
 }
 
 /** What the state machine branches on: the verdict and where it leads. */
@@ -40,6 +75,8 @@ export interface JudgeOutput {
   readonly done: boolean;
   readonly judgedAt: string;
   readonly evidence: EvidenceSummary;
+  /** The input's decisions with this one appended, keeping only the newest MAX_DECISIONS. */
+  readonly decisions: readonly DecisionRecord[];
 }
 
 /** Input the handler cannot judge; the state machine should treat it as a failed rollout. */
@@ -74,6 +111,39 @@ function text(value: unknown, field: string): string {
   return value;
 }
 
+function variantMinute(figures: UsedVariantMinute): VariantMinute {
+  return { invocations: figures.invocations, errors: figures.errors, p50Ms: figures.p50, p99Ms: figures.p99 };
+}
+
+/** The record of one judgement (the adapter reports latency in milliseconds). */
+export function decisionRecord(judgement: Judgement, judgedAt: string): DecisionRecord {
+  const newest = judgement.newestPeriod;
+  return {
+    judgedAt,
+    stepIndex: judgement.summary.stepIndex,
+    canaryWeight: judgement.summary.canaryWeight,
+    verdict: judgement.verdict,
+    reason: judgement.reason,
+    minute: newest ? new Date(newest.start).toISOString() : null,
+    baseline: newest ? variantMinute(newest.baseline) : null,
+    canary: newest ? variantMinute(newest.canary) : null,
+  };
+}
+
+function previousDecisions(value: unknown): readonly DecisionRecord[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value))
+    throw new InvalidJudgeInputError('decisions must be an array of decision records');
+  // The records are the handler's own earlier answers, carried by the state machine; a record that is
+  // not even an object means the input was assembled wrongly, which must not pass silently.
+  for (const record of value as unknown[]) {
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+      throw new InvalidJudgeInputError('decisions must be an array of decision records');
+    }
+  }
+  return value as DecisionRecord[];
+}
+
 /** Builds the handler around its adapters, so tests can pass fakes. */
 export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) => Promise<JudgeOutput> {
   return async (input) => {
@@ -88,6 +158,7 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
     if (!Number.isInteger(stepIndex) || stepIndex < 0 || stepIndex >= policy.steps.length) {
       throw new InvalidJudgeInputError(`stepIndex must be an integer in [0, ${policy.steps.length - 1}]`);
     }
+    const decisions = previousDecisions(input.decisions);
     const rolloutStartedAt = time(input.rolloutStartedAt, 'rolloutStartedAt');
     const stepStartedAt = time(input.stepStartedAt, 'stepStartedAt');
     const now = deps.now();
@@ -111,6 +182,7 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
     );
     const current: VariantWeights = weightsForStep(policy, stepIndex);
     const next = nextWeights(current, judgement.verdict, policy);
+    const judgedAt = new Date(now).toISOString();
     const output: JudgeOutput = {
       verdict: judgement.verdict,
       reason: judgement.reason,
@@ -118,10 +190,19 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
         judgement.verdict === 'promote' ? Math.min(stepIndex + 1, policy.steps.length - 1) : stepIndex,
       weights: { [baselineVariant]: next.baseline, [canaryVariant]: next.canary },
       done: judgement.verdict === 'rollback' || (judgement.verdict === 'promote' && next.canary === 100),
-      judgedAt: new Date(now).toISOString(),
+      judgedAt,
       evidence: judgement.summary,
+      decisions: [...decisions, decisionRecord(judgement, judgedAt)].slice(-MAX_DECISIONS),
     };
-    deps.log.info('rollout decision', { endpointName, baselineVariant, canaryVariant, ...output });
+    // The log line carries this decision's evidence; the history is in the execution's state.
+    deps.log.info('rollout decision', {
+      endpointName,
+      baselineVariant,
+      canaryVariant,
+      ...output,
+      decisions: undefined,
+      decisionCount: output.decisions.length,
+    });
     return output;
   };
 }

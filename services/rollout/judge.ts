@@ -1,55 +1,76 @@
 /**
- * The canary judge: compares VariantB (canary) with VariantA (baseline) on the metrics CloudWatch
- * reports per minute and answers promote, rollback or wait.
+ * The canary judge: compares VariantB (canary) with VariantA (baseline) on the per-minute metrics
+ * CloudWatch publishes and answers promote, rollback or wait.
  *
  * Pure and deterministic (no clock, no I/O), so the handler, the unit tests and the benchmark all
  * exercise the same decision.
  *
- * ## Statistics
+ * ## Which minutes count
+ * A one-minute period is used only once `policy.publicationLagMinutes` have passed since it closed
+ * (CloudWatch publishes SageMaker's per-minute metrics 1–3 minutes late and meanwhile shows a partly
+ * aggregated datapoint), and only when its figures are consistent: counts are whole and non-negative,
+ * errors ≤ invocations, errors present whenever requests were served, and the latency sample count
+ * agrees with the invocations (between invocations − errors and invocations). A period that fails only
+ * the sample-count check is "incomplete" and is read again on the next call.
  *
- * ### Error rate: conditional-binomial mixture SPRT on the rate ratio θ = λ_B / λ_A
- * In period t the variants serve n_A,t and n_B,t requests with e_A,t and e_B,t 5xx errors. Treating
- * errors as Poisson (rates ≪ 1), conditioning on the period's total E_t = e_A,t + e_B,t removes the
- * unknown baseline rate: e_B,t | E_t ~ Binomial(E_t, π_t(θ)) with π_t(θ) = n_B,t·θ / (n_A,t + n_B,t·θ).
- * Weights may change between periods; π_t absorbs that. For a null θ₀ and alternatives θ_k with
- * prior weights w_k, M_T = Σ_k w_k Π_t L_t(θ_k)/L_t(θ₀) is a non-negative (super)martingale under
- * H₀, because every factor has conditional mean ≤ 1 when θ is on the null side of θ₀ (the binomial
- * likelihood ratio is monotone in π and π_t is monotone in θ). Ville's inequality gives
- * P(sup_T M_T ≥ 1/a) ≤ a: the test stays valid however often the judge looks and however it stops.
- *   - rollback test, H₀: θ ≤ 1.1 (canary no worse, within a 10 % tolerance), alternatives
- *     θ ∈ {1.5, 3, 10} with weights {0.2, 0.3, 0.5} (large regressions are caught fastest).
- *   - promote test, H₀: θ ≥ θ_m (a meaningful regression), alternatives θ ∈ {0.5, 1, √θ_m} with
- *     weights {0.1, 0.8, 0.1} (most candidates are as good as the baseline).
- * θ_m comes from the policy: a regression is meaningful when it exceeds ratio AND increase, i.e.
- * θ_final = max(ratio, 1 + increase / p̂_A), with the plug-in p̂_A = (e_A + 1)/n_A (slightly high, which
- * only makes θ_final smaller, i.e. stricter; the plug-in itself is outside the anytime guarantee).
- * A step exposes only w_next of the traffic, so before moving
- * to weight w_next the judge rules out the regression whose endpoint-wide cost equals the final one:
- * θ_m = 1 + (θ_final − 1)·100 / w_next. The last promotion (to 100 %) rules out θ_final itself.
+ * ## Rollback (anytime-valid, union of three tests, alpha split ½ / ¼ / ¼)
+ * 1. **Error rate, conditional-binomial mixture SPRT on θ = λ_B / λ_A, tempered by dispersion.**
+ *    Conditioning on a period's total errors E_t removes the unknown baseline rate:
+ *    e_B,t | E_t ~ Binomial(E_t, π_t(θ)), π_t(θ) = n_B,t·θ / (n_A,t + n_B,t·θ). H₀: θ ≤ 1.1, alternatives
+ *    θ ∈ {1.5, 2, 3, 10}. Each period's log-likelihood ratio is divided by its dispersion
+ *    φ_t = (1 − π_t)·φ_B + π_t·φ_A (the variance inflation of e_B,t − π_t·E_t when each variant's counts
+ *    have Pearson dispersion φ_v, estimated from its own per-minute counts): the quasi-likelihood
+ *    version of the test, which keeps the false-rollback budget when per-minute error rates vary beyond
+ *    Poisson. With φ = 1 it is the mixture SPRT and Ville's inequality bounds P(ever rolling back a
+ *    canary within the tolerance) by its alpha share.
+ * 2. **p50 and 3. p99 latency, order-statistic sign e-processes.** In each minute the canary's p50 (p99)
+ *    is compared with ρ × the baseline's (ρ = latencyRegressionRatio for p50,
+ *    tailLatencyRegressionRatio for p99). CloudWatch's percentile of n values is the ⌈q·n⌉-th order
+ *    statistic, so when the canary is ρ × the baseline in distribution, P(canary above) is
+ *    P(X₍kB:nB₎ > Y₍kA:nA₎), an exact beta-binomial probability π₀,t that depends only on the two sample
+ *    sizes (stats.ts): it holds for any continuous latency distribution (lognormal of any σ) and any
+ *    split, unlike a sign test against ½. A canary no slower than ρ × baseline is above with
+ *    probability ≤ π₀,t, so the product of Bernoulli likelihood ratios of tilted alternatives
+ *    (odds × {2, 5, 20} for rollback, {2, 4, 10, 40} for promotion) against π₀,t, mixed, is a test supermartingale.
  *
- * ### Latency: sequential sign test on per-block ratios of average ModelLatency
- * Consecutive periods are pooled into blocks of at least LATENCY_BLOCK_REQUESTS requests per variant
- * (block boundaries depend on counts only), and each block's ratio r = canary avg ÷ baseline avg is
- * compared with ρ = latencyRegressionRatio. If the canary is no slower than ρ×baseline, P(r > ρ) ≤ ½ in
- * every block; the Bernoulli mixture SPRT of "slower" indicators against p = ½ (alternatives
- * {0.7, 0.85, 0.95}) is again a test supermartingale. The promote test is its mirror image on
- * "faster than ρ" indicators. Averages, not p99: CloudWatch percentiles of a few dozen requests per
- * minute are unstable, averages pool exactly.
+ * ## Promotion (intersection-union: every test at level alpha)
+ * Promotion needs every one of these nulls rejected; rejecting a union of nulls by rejecting each at
+ * level alpha keeps P(promoting when any one holds) ≤ alpha, with no alpha split.
+ * 1. **Errors, non-inferiority.** Promote only when the canary's rate is shown below the step's bound
+ *    B = L_A + max((ratio − 1)·L_A, increase) · 100 / w_next, where L_A is an anytime-valid lower
+ *    confidence bound of the baseline rate (alpha/4) and the canary's rate is bounded above by an
+ *    anytime-valid binomial mixture e-process against B (3·alpha/4); both use dispersion-deflated
+ *    counts n/φ, e/φ. A step exposes only w_next of the traffic, so before moving to w_next it must rule
+ *    out an excess whose endpoint-wide cost equals the final margin; the last promotion (to 100 %) rules
+ *    out max(ratio × baseline, baseline + increase) itself. With zero errors on both sides L_A = 0 and
+ *    the bound is increase·100/w_next: enough error-free canary traffic promotes.
+ * 2. **p50 latency** below ρ_step × baseline, ρ_step = 1 + (ρ − 1)·100 / w_next (same exposure
+ *    argument), the mirror image of the rollback e-process with null probability 1 − π₀,t.
+ * 3. **p99 latency** below tailLatencyRegressionRatio × baseline, required for the last promotion only:
+ *    the p99 of a few dozen requests is their maximum and carries little evidence at small steps,
+ *    while the p99 rollback test watches every step.
+ * Every alarm must be OK and the step must have baked. Missing, invalid or too little data can only
+ * ever lead to wait or, at the deadline, rollback.
  *
- * ### Error budget
- * The two rollback tests split alpha (¾ errors, ¼ latency) and so do the two promote tests (½, ½), so
- * P(statistical rollback of a canary within the tolerance) ≤ alpha and P(promoting a meaningful
- * regression) ≤ alpha (Bonferroni). Deadline rollbacks come on top: they are the price of low traffic.
+ * Dispersion estimates are plug-ins (not predictable), so the overdispersed guarantees are those of a
+ * quasi-likelihood test, checked by the calibration test and `npm run bench:canary`, not a theorem.
  *
  * References: A. Wald, "Sequential tests of statistical hypotheses", Ann. Math. Stat. 16 (1945);
  * H. Robbins, "Statistical methods related to the law of the iterated logarithm", Ann. Math. Stat. 41
- * (1970) (mixture SPRT); M. Lindon, C. Sanden, V. Shirikian, "Rapid regression detection in software
- * deployments through sequential testing", KDD 2022 (Netflix canaries, Poisson rate ratios);
- * M. Lindon, A. Malek, "Anytime-valid inference for multinomial count data", NeurIPS 2022;
- * S. Howard, A. Ramdas, J. McAuliffe, J. Sekhon, "Time-uniform, nonparametric, nonasymptotic confidence
- * sequences", Ann. Stat. 49 (2021).
+ * (1970); M. Lindon, C. Sanden, V. Shirikian, "Rapid regression detection in software deployments
+ * through sequential testing", KDD 2022; S. Howard, A. Ramdas, J. McAuliffe, J. Sekhon, "Time-uniform,
+ * nonparametric, nonasymptotic confidence sequences", Ann. Stat. 49 (2021); R. L. Berger,
+ * "Multiparameter hypothesis testing and acceptance sampling", Technometrics 24 (1982) (intersection-
+ * union tests); P. McCullagh, J. A. Nelder, "Generalized linear models" (1989), ch. 4.5 (dispersion).
  */
-import { nextStepWeight, type RolloutPolicy, type Verdict } from './policy';
+import {
+  DEFAULT_PUBLICATION_LAG_MINUTES,
+  DEFAULT_TAIL_LATENCY_REGRESSION_RATIO,
+  nextStepWeight,
+  type RolloutPolicy,
+  type Verdict,
+} from './policy';
+import { logSumExp, orderStatisticAboveProbability, pearsonDispersion, percentileRank } from './stats';
 
 /** One variant's CloudWatch figures for one period; `null`/absent means CloudWatch had no datapoint. */
 export interface VariantPeriodMetrics {
@@ -57,7 +78,13 @@ export interface VariantPeriodMetrics {
   readonly invocations?: number | null;
   /** Sum of `Invocation5XXErrors`. */
   readonly errors?: number | null;
-  /** Average of `ModelLatency` (any unit, the same for both variants). */
+  /** p50 of `ModelLatency` (any unit, the same for both variants). */
+  readonly p50?: number | null;
+  /** p99 of `ModelLatency` (same unit as p50). */
+  readonly p99?: number | null;
+  /** SampleCount of `ModelLatency`: how many requests the percentiles describe. @default invocations */
+  readonly latencySamples?: number | null;
+  /** Average of `ModelLatency`. Not judged (averages of skewed latencies mislead); kept for old callers. */
   readonly latencyAvg?: number | null;
 }
 
@@ -96,6 +123,26 @@ export interface VariantTotals {
   readonly invocations: number;
   readonly errors: number;
   readonly errorRate: number | null;
+  /** Pearson dispersion of the per-minute error counts (1 = binomial noise). */
+  readonly dispersion: number;
+}
+
+/** One percentile's sequential comparison. */
+export interface PercentileTest {
+  /** Minutes in which both variants had the percentile. */
+  readonly minutes: number;
+  /** Minutes in which the canary was above ratio × baseline. */
+  readonly slowerMinutes: number;
+  /** Median over minutes of canary ÷ baseline (null without minutes). */
+  readonly medianRatio: number | null;
+  /** Ratio the rollback test guards (null hypothesis: canary ≤ ratio × baseline). */
+  readonly rollbackRatio: number;
+  /** Ratio the promote test must rule out at this step. */
+  readonly promoteRatio: number;
+  readonly rollbackLogEvidence: number;
+  readonly promoteLogEvidence: number;
+  /** False when this percentile does not gate this promotion (p99 before the last step). */
+  readonly requiredForPromotion: boolean;
 }
 
 /** What the judge saw and computed: logged with every decision and returned to the state machine. */
@@ -109,32 +156,54 @@ export interface EvidenceSummary {
   readonly alarmsNotOk: readonly string[];
   readonly periodsUsed: number;
   readonly periodsDiscarded: number;
+  /** Periods not used yet: younger than the publication lag, or with inconsistent sample counts. */
+  readonly periodsIncomplete: number;
   readonly periodsWithCanaryTrafficThisStep: number;
   readonly baseline: VariantTotals;
   readonly canary: VariantTotals;
   readonly errorTest: {
     /** Pooled canary ÷ baseline error rate (null without errors on both sides to compare). */
     readonly estimatedRatio: number | null;
-    /** θ_m: the error-rate ratio this step must rule out before promotion. */
-    readonly ratioToRuleOut: number;
+    /** Anytime-valid lower bound of the baseline's error rate. */
+    readonly baselineRateLowerBound: number;
+    /** Anytime-valid upper bound of the canary's error rate (1 without evidence). */
+    readonly canaryRateUpperBound: number;
+    /** The canary rate this step must be shown below (the non-inferiority bound). */
+    readonly canaryRateBound: number;
     /** log of the rollback test's e-value (evidence the canary is worse). */
     readonly rollbackLogEvidence: number;
-    /** log of the promote test's e-value (evidence the canary is not meaningfully worse). */
+    /** log of the promote test's e-value (evidence the canary's rate is below the bound). */
     readonly promoteLogEvidence: number;
   };
   readonly latencyTest: {
-    readonly blocks: number;
-    readonly slowerBlocks: number;
-    readonly fasterBlocks: number;
-    /** Canary ÷ baseline average latency over all blocks (null without blocks). */
-    readonly ratio: number | null;
-    readonly rollbackLogEvidence: number;
-    readonly promoteLogEvidence: number;
+    readonly p50: PercentileTest;
+    readonly p99: PercentileTest;
   };
-  /** log(1/(share·alpha)) each log-evidence above must reach to count (shares in ALPHA_SHARES). */
-  readonly logThresholds: Readonly<Record<keyof typeof ALPHA_SHARES, number>>;
+  /** log(1/level) each log-evidence above must reach to count. */
+  readonly logThresholds: {
+    readonly errorRollback: number;
+    readonly p50Rollback: number;
+    readonly p99Rollback: number;
+    readonly errorPromote: number;
+    readonly latencyPromote: number;
+  };
   readonly bakePassed: boolean;
   readonly deadlinePassed: boolean;
+}
+
+/** One variant's figures of the newest complete period used (milliseconds when the input was). */
+export interface UsedVariantMinute {
+  readonly invocations: number;
+  readonly errors: number;
+  readonly p50: number | null;
+  readonly p99: number | null;
+}
+
+/** The newest complete period the judge used, for the decision record. */
+export interface NewestPeriod {
+  readonly start: number;
+  readonly baseline: UsedVariantMinute;
+  readonly canary: UsedVariantMinute;
 }
 
 /** The judge's answer: the verdict, a sentence for people, and the evidence behind it. */
@@ -142,31 +211,50 @@ export interface Judgement {
   readonly verdict: Verdict;
   readonly reason: string;
   readonly summary: EvidenceSummary;
+  /** Newest complete period used; null when none was usable. */
+  readonly newestPeriod: NewestPeriod | null;
 }
 
 /**
- * How alpha is split between the tests (Bonferroni). Rollbacks favour the error test because a broken
- * model shows up in 5xx first and every minute of it costs users; the latency test is slower anyway.
+ * How the rollback alpha is split between the tests (Bonferroni). Errors get half because a broken
+ * model shows up in 5xx first and every minute of it costs users. Promotion needs no split
+ * (intersection-union), so every promote test runs at the full alpha.
  */
 export const ALPHA_SHARES = Object.freeze({
-  errorRollback: 0.75,
-  latencyRollback: 0.25,
-  errorPromote: 0.5,
-  latencyPromote: 0.5,
+  errorRollback: 0.5,
+  p50Rollback: 0.25,
+  p99Rollback: 0.25,
+  /** Of the error promote test's alpha: the baseline's lower bound and the canary's upper bound. */
+  baselineLowerBound: 0.25,
+  canaryUpperBound: 0.75,
 });
-
-/** Minimum requests per variant in one latency block: fewer makes a block's average too noisy. */
-export const LATENCY_BLOCK_REQUESTS = 10;
 
 /**
  * The rollback test's null is θ ≤ 1.1: a canary within 10 % of the baseline is not rolled back, so
  * busy endpoints do not flap on noise-level differences.
  */
 const ROLLBACK_TOLERANCE = 1.1;
-const ROLLBACK_RATIOS: readonly number[] = [1.5, 3, 10];
-const ROLLBACK_WEIGHTS: readonly number[] = [0.2, 0.3, 0.5];
-const SIGN_TEST_ALTERNATIVES: readonly number[] = [0.7, 0.85, 0.95];
+const ROLLBACK_RATIOS: readonly number[] = [1.5, 2, 3, 10];
+const ROLLBACK_WEIGHTS: readonly number[] = [0.15, 0.3, 0.25, 0.3];
+/** Alternatives of the canary-rate upper bound: fractions of the bound, weights. */
+const UPPER_FRACTIONS: readonly number[] = [0, 0.25, 0.5, 0.75];
+const UPPER_WEIGHTS: readonly number[] = [0.4, 0.2, 0.2, 0.2];
+/** Alternatives of the baseline-rate lower bound: multiples of the bound. */
+const LOWER_MULTIPLES: readonly number[] = [1.25, 1.5, 2, 4];
+/**
+ * Odds ratios of the percentile e-processes' alternatives (equal weights): from the weak per-minute
+ * evidence of 1 req/s (a healthy canary is "faster" in ~70 % of minutes) to the strong evidence of a
+ * busy endpoint (~99 %).
+ */
+const ROLLBACK_ODDS: readonly number[] = [2, 5, 20];
+const PROMOTE_ODDS: readonly number[] = [2, 4, 10, 40];
 const MINUTE_MS = 60_000;
+
+interface LatencyPoint {
+  readonly samples: number;
+  readonly p50: number;
+  readonly p99: number;
+}
 
 interface UsablePeriod {
   readonly start: number;
@@ -174,141 +262,249 @@ interface UsablePeriod {
   readonly eA: number;
   readonly nB: number;
   readonly eB: number;
-  readonly latA: number | null;
-  readonly latB: number | null;
+  readonly latA: LatencyPoint | null;
+  readonly latB: LatencyPoint | null;
 }
 
 interface CleanVariant {
   readonly n: number;
   readonly e: number;
-  readonly lat: number | null;
+  readonly lat: LatencyPoint | null;
+  /** The latency sample count contradicts the invocations: not fully aggregated yet. */
+  readonly incomplete: boolean;
 }
 
 function isCount(value: number | null | undefined): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && Number.isInteger(value);
+}
+
+function isPositive(value: number | null | undefined): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
 }
 
 /**
  * Missing invocations read as no traffic (CloudWatch omits datapoints of idle variants). Anything that
- * cannot be a per-period count (negative, NaN, errors above requests, errors missing while requests
- * were served) is what a counter reset or a partial datapoint looks like: the period is dropped rather
- * than read as error-free.
+ * cannot be a per-period count (negative, fractional, NaN, errors above requests, errors missing while
+ * requests were served) is what a counter reset or a partial datapoint looks like: the period is
+ * dropped rather than read as error-free.
  */
 function cleanVariant(metrics: VariantPeriodMetrics): CleanVariant | undefined {
-  const { invocations, errors, latencyAvg } = metrics;
+  const { invocations, errors, p50, p99, latencySamples } = metrics;
   if (invocations !== undefined && invocations !== null && !isCount(invocations)) return undefined;
   const n = invocations ?? 0;
   if (errors === undefined || errors === null) {
     if (n > 0) return undefined;
-    return { n: 0, e: 0, lat: null };
+    return { n: 0, e: 0, lat: null, incomplete: false };
   }
   if (!isCount(errors) || errors > n) return undefined;
+  const samples = latencySamples ?? n;
+  const hasSamples = latencySamples !== undefined && latencySamples !== null;
+  if (hasSamples && !isCount(latencySamples)) return undefined;
+  // Every served request has a ModelLatency sample, except possibly those that failed with 5xx.
+  const incomplete = hasSamples && n > 0 && (samples > n || samples < n - errors);
   const lat =
-    typeof latencyAvg === 'number' && Number.isFinite(latencyAvg) && latencyAvg > 0 ? latencyAvg : null;
-  return { n, e: errors, lat: n > 0 ? lat : null };
+    n > 0 && samples > 0 && isPositive(p50) && isPositive(p99) && p99 >= p50 ? { samples, p50, p99 } : null;
+  return { n, e: errors, lat, incomplete };
 }
 
-function usablePeriods(evidence: Evidence, now: number): { periods: UsablePeriod[]; discarded: number } {
+interface Periods {
+  readonly periods: UsablePeriod[];
+  readonly discarded: number;
+  readonly incomplete: number;
+}
+
+function usablePeriods(evidence: Evidence, now: number, lagMinutes: number): Periods {
   const periodMs = evidence.periodSeconds * 1000;
-  const byStart = new Map<number, PeriodMetrics[]>();
-  for (const period of evidence.periods) {
-    const list = byStart.get(period.start) ?? [];
-    list.push(period);
-    byStart.set(period.start, list);
-  }
+  // Group by start; CloudWatch answers sorted and unique, so the common case is one pass.
+  const counts = new Map<number, number>();
+  for (const period of evidence.periods) counts.set(period.start, (counts.get(period.start) ?? 0) + 1);
+  const unique = evidence.periods.filter((p) => counts.get(p.start) === 1).sort((a, b) => a.start - b.start);
+  let discarded = evidence.periods.length - unique.length;
   const periods: UsablePeriod[] = [];
-  let discarded = 0;
-  for (const [start, list] of [...byStart.entries()].sort((a, b) => a[0] - b[0])) {
-    if (!Number.isFinite(start) || start < evidence.rolloutStartedAt || start + periodMs > now) {
-      discarded += list.length;
+  let incomplete = 0;
+  for (const only of unique) {
+    const { start } = only;
+    if (!Number.isFinite(start) || start < evidence.rolloutStartedAt) {
+      discarded += 1;
       continue;
     }
-    const only = list.length === 1 ? list[0] : undefined;
-    const a = only && cleanVariant(only.baseline);
-    const b = only && cleanVariant(only.canary);
+    if (start + periodMs + lagMinutes * MINUTE_MS > now) {
+      incomplete += 1;
+      continue;
+    }
+    const a = cleanVariant(only.baseline);
+    const b = cleanVariant(only.canary);
     if (!a || !b) {
-      discarded += list.length;
+      discarded += 1;
+      continue;
+    }
+    if (a.incomplete || b.incomplete) {
+      incomplete += 1;
       continue;
     }
     periods.push({ start, nA: a.n, eA: a.e, nB: b.n, eB: b.e, latA: a.lat, latB: b.lat });
   }
-  return { periods, discarded };
+  return { periods, discarded, incomplete };
 }
 
-function logSumExp(terms: readonly number[]): number {
-  const max = Math.max(...terms);
-  if (max === -Infinity) return -Infinity;
-  return max + Math.log(terms.reduce((sum, term) => sum + Math.exp(term - max), 0));
-}
-
-/** log of Σ_k w_k Π_t L_t(θ_k)/L_t(θ₀) for the conditional binomial model (equal weights unless given). */
-function logMixtureRatioEvidence(
+/** Dispersion-tempered log of Σ_k w_k Π_t L_t(θ_k)/L_t(θ₀) for the conditional binomial model. */
+function logRollbackErrorEvidence(
   periods: readonly UsablePeriod[],
-  nullRatio: number,
-  alternatives: readonly number[],
-  weights: readonly number[],
+  dispersionA: number,
+  dispersionB: number,
 ): number {
-  const sums = alternatives.map(() => 0);
+  const sums = ROLLBACK_RATIOS.map(() => 0);
   for (const p of periods) {
     if (p.nA <= 0 || p.nB <= 0 || p.eA + p.eB <= 0) continue;
-    const pi0 = (p.nB * nullRatio) / (p.nA + p.nB * nullRatio);
-    alternatives.forEach((theta, k) => {
+    const pi0 = (p.nB * ROLLBACK_TOLERANCE) / (p.nA + p.nB * ROLLBACK_TOLERANCE);
+    const phi = (1 - pi0) * dispersionB + pi0 * dispersionA;
+    for (let k = 0; k < ROLLBACK_RATIOS.length; k++) {
+      const theta = ROLLBACK_RATIOS[k];
       const pi = (p.nB * theta) / (p.nA + p.nB * theta);
-      sums[k] += p.eB * Math.log(pi / pi0) + p.eA * Math.log((1 - pi) / (1 - pi0));
-    });
+      sums[k] += (p.eB * Math.log(pi / pi0) + p.eA * Math.log((1 - pi) / (1 - pi0))) / phi;
+    }
   }
-  return logSumExp(sums.map((sum, k) => Math.log(weights[k]) + sum));
+  return logSumExp(sums.map((sum, k) => Math.log(ROLLBACK_WEIGHTS[k]) + sum));
 }
 
-/** log of the Bernoulli mixture SPRT e-value for k successes in m trials against p = ½. */
-function logSignTestEvidence(successes: number, trials: number): number {
-  const terms = SIGN_TEST_ALTERNATIVES.map(
-    (p) =>
-      Math.log(1 / SIGN_TEST_ALTERNATIVES.length) +
-      successes * Math.log(2 * p) +
-      (trials - successes) * Math.log(2 * (1 - p)),
-  );
+/** log e-value against H₀: rate ≥ bound, from e errors in n requests (binomial mixture). */
+function logBelowEvidence(e: number, n: number, bound: number): number {
+  if (bound >= 1) return Infinity;
+  if (n <= 0 || bound <= 0) return -Infinity;
+  const terms = UPPER_FRACTIONS.map((c, k) => {
+    const p1 = c * bound;
+    if (p1 === 0 && e > 0) return -Infinity;
+    const errorTerm = e > 0 ? e * Math.log(c) : 0;
+    return Math.log(UPPER_WEIGHTS[k]) + errorTerm + (n - e) * Math.log((1 - p1) / (1 - bound));
+  });
   return logSumExp(terms);
 }
 
-interface LatencyBlocks {
-  readonly blocks: number;
-  readonly slower: number;
-  readonly faster: number;
-  readonly ratio: number | null;
+/** log e-value against H₀: rate ≤ bound (binomial mixture of higher rates). */
+function logAboveEvidence(e: number, n: number, bound: number): number {
+  if (n <= 0 || e <= 0) return -Infinity;
+  const terms = LOWER_MULTIPLES.map((c) => {
+    const p1 = c * bound;
+    if (p1 >= 1) return -Infinity;
+    return (
+      Math.log(1 / LOWER_MULTIPLES.length) + e * Math.log(c) + (n - e) * Math.log((1 - p1) / (1 - bound))
+    );
+  });
+  return logSumExp(terms);
 }
 
-function latencyBlocks(periods: readonly UsablePeriod[], threshold: number): LatencyBlocks {
-  let blocks = 0;
-  let slower = 0;
-  let faster = 0;
-  let block = { nA: 0, sA: 0, nB: 0, sB: 0 };
-  const total = { nA: 0, sA: 0, nB: 0, sB: 0 };
-  for (const p of periods) {
-    if (p.latA === null || p.latB === null) continue;
-    block = {
-      nA: block.nA + p.nA,
-      sA: block.sA + p.nA * p.latA,
-      nB: block.nB + p.nB,
-      sB: block.sB + p.nB * p.latB,
-    };
-    if (block.nA < LATENCY_BLOCK_REQUESTS || block.nB < LATENCY_BLOCK_REQUESTS) continue;
-    const ratio = block.sB / block.nB / (block.sA / block.nA);
-    blocks += 1;
-    if (ratio > threshold) slower += 1;
-    else if (ratio < threshold) faster += 1;
-    total.nA += block.nA;
-    total.sA += block.sA;
-    total.nB += block.nB;
-    total.sB += block.sB;
-    block = { nA: 0, sA: 0, nB: 0, sB: 0 };
+/** Anytime-valid lower confidence bound of a rate: the largest bound the data still rejects. */
+function rateLowerBound(e: number, n: number, logThreshold: number): number {
+  if (n <= 0 || e <= 0) return 0;
+  let lo = 0;
+  let hi = Math.min(1, e / n);
+  if (logAboveEvidence(e, n, hi * 1e-6) < logThreshold) return 0;
+  for (let i = 0; i < 40; i++) {
+    const mid = (lo + hi) / 2;
+    if (logAboveEvidence(e, n, mid) >= logThreshold) lo = mid;
+    else hi = mid;
   }
-  const ratio = total.nB > 0 && total.sA > 0 ? total.sB / total.nB / (total.sA / total.nA) : null;
-  return { blocks, slower, faster, ratio };
+  return lo;
 }
 
-function totals(n: number, e: number): VariantTotals {
-  return { invocations: n, errors: e, errorRate: n > 0 ? e / n : null };
+/** Anytime-valid upper confidence bound of a rate: the smallest bound the data rejects. */
+function rateUpperBound(e: number, n: number, logThreshold: number): number {
+  if (n <= 0) return 1;
+  let lo = Math.min(1, e / n);
+  let hi = 1;
+  if (logBelowEvidence(e, n, 1 - 1e-9) < logThreshold) return 1;
+  for (let i = 0; i < 40; i++) {
+    const mid = (lo + hi) / 2;
+    if (logBelowEvidence(e, n, mid) >= logThreshold) hi = mid;
+    else lo = mid;
+  }
+  return hi;
+}
+
+/** π₀ of one minute's percentile comparison. */
+function nullAboveProbability(q: number, nA: number, nB: number): number {
+  return orderStatisticAboveProbability(nA, percentileRank(q, nA), nB, percentileRank(q, nB));
+}
+
+/** log-likelihood ratios of one Bernoulli trial (success, failure) per tilted alternative. */
+interface TrialTerms {
+  readonly success: readonly number[];
+  readonly failure: readonly number[];
+}
+
+function trialTerms(pi0: number, odds: readonly number[]): TrialTerms {
+  const p0 = Math.min(1 - 1e-12, Math.max(1e-12, pi0));
+  // Plain arrays, not typed ones: test realms may swap the typed-array constructors for slower ones.
+  const success = odds.map((o) => Math.log((o * p0) / (1 - p0 + o * p0) / p0));
+  const failure = odds.map((o) => Math.log((1 - (o * p0) / (1 - p0 + o * p0)) / (1 - p0)));
+  return { success, failure };
+}
+
+/** Per-minute trial terms of both percentiles, cached per (quantile, sample sizes). */
+interface MinuteTerms {
+  readonly rollback: TrialTerms;
+  readonly promote: TrialTerms;
+}
+
+const termsCache = new Map<number, MinuteTerms>();
+
+function minuteTerms(q: 0.5 | 0.99, nA: number, nB: number): MinuteTerms {
+  const key = (q === 0.5 ? 0 : 1) + 2 * (nA + 1e7 * nB);
+  const cached = termsCache.get(key);
+  if (cached) return cached;
+  const above = nullAboveProbability(q, nA, nB);
+  // Under "canary ≥ promoteRatio × baseline" the canary is below with probability ≤ 1 − above.
+  const terms = { rollback: trialTerms(above, ROLLBACK_ODDS), promote: trialTerms(1 - above, PROMOTE_ODDS) };
+  if (termsCache.size > 200_000) termsCache.clear();
+  termsCache.set(key, terms);
+  return terms;
+}
+
+function addTrial(sums: number[], success: boolean, terms: TrialTerms): void {
+  const add = success ? terms.success : terms.failure;
+  for (let k = 0; k < sums.length; k++) sums[k] += add[k];
+}
+
+function mixture(sums: readonly number[]): number {
+  return logSumExp(sums.map((sum) => sum - Math.log(sums.length)));
+}
+
+function percentileTest(
+  periods: readonly UsablePeriod[],
+  q: 0.5 | 0.99,
+  rollbackRatio: number,
+  promoteRatio: number,
+  requiredForPromotion: boolean,
+): PercentileTest {
+  const rollback = ROLLBACK_ODDS.map(() => 0);
+  const promote = PROMOTE_ODDS.map(() => 0);
+  const ratios: number[] = [];
+  let slower = 0;
+  for (const p of periods) {
+    if (!p.latA || !p.latB) continue;
+    const a = q === 0.5 ? p.latA.p50 : p.latA.p99;
+    const b = q === 0.5 ? p.latB.p50 : p.latB.p99;
+    const terms = minuteTerms(q, p.latA.samples, p.latB.samples);
+    const isSlower = b > rollbackRatio * a;
+    if (isSlower) slower += 1;
+    addTrial(rollback, isSlower, terms.rollback);
+    addTrial(promote, b < promoteRatio * a, terms.promote);
+    ratios.push(b / a);
+  }
+  const sorted = ratios.sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  const medianRatio =
+    sorted.length === 0 ? null : sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return {
+    minutes: ratios.length,
+    slowerMinutes: slower,
+    medianRatio: medianRatio === null ? null : round(medianRatio, 4),
+    rollbackRatio: round(rollbackRatio, 4),
+    promoteRatio: round(promoteRatio, 4),
+    rollbackLogEvidence: round(mixture(rollback)),
+    promoteLogEvidence: round(mixture(promote)),
+    requiredForPromotion,
+  };
 }
 
 function round(value: number, digits = 3): number {
@@ -318,32 +514,50 @@ function round(value: number, digits = 3): number {
 }
 
 /**
- * The error-rate ratio a promotion from `stepIndex` must rule out (θ_m in the header).
- * Exported so the benchmark and the docs can show what each step demands.
+ * The canary error rate a promotion from `stepIndex` must be shown below, given a lower bound of the
+ * baseline's rate (the non-inferiority bound of the header). Exported for the docs and the benchmark.
  */
-export function ratioToRuleOut(
-  policy: RolloutPolicy,
-  stepIndex: number,
-  baselineInvocations: number,
-  baselineErrors: number,
-): number {
-  const upperBaselineRate =
-    baselineInvocations > 0 ? Math.min(1, (baselineErrors + 1) / baselineInvocations) : 1;
-  const finalRatio = Math.max(
-    policy.errorRegression.ratio,
-    1 + policy.errorRegression.increase / upperBaselineRate,
-  );
-  return 1 + ((finalRatio - 1) * 100) / nextStepWeight(policy, stepIndex);
+export function canaryRateBound(policy: RolloutPolicy, stepIndex: number, baselineRateLower: number): number {
+  const { ratio, increase } = policy.errorRegression;
+  const excess = Math.max((ratio - 1) * baselineRateLower, increase);
+  return Math.min(1, baselineRateLower + (excess * 100) / nextStepWeight(policy, stepIndex));
+}
+
+/** The latency ratio a promotion from `stepIndex` must rule out: ρ scaled by the exposure it leads to. */
+export function latencyRatioToRuleOut(policy: RolloutPolicy, stepIndex: number): number {
+  return 1 + ((policy.latencyRegressionRatio - 1) * 100) / nextStepWeight(policy, stepIndex);
+}
+
+function newest(periods: readonly UsablePeriod[]): NewestPeriod | null {
+  const last = periods[periods.length - 1];
+  if (!last) return null;
+  return {
+    start: last.start,
+    baseline: {
+      invocations: last.nA,
+      errors: last.eA,
+      p50: last.latA?.p50 ?? null,
+      p99: last.latA?.p99 ?? null,
+    },
+    canary: {
+      invocations: last.nB,
+      errors: last.eB,
+      p50: last.latB?.p50 ?? null,
+      p99: last.latB?.p99 ?? null,
+    },
+  };
 }
 
 /**
  * Decides one step of a rollout. Rolls back at once on a canary alarm or on significant evidence that
- * the canary is worse; promotes only when the evidence rules out a meaningful regression, every alarm
- * is OK and the step has baked; rolls back when the deadline passes without that evidence; otherwise
- * waits. Missing, invalid or too little data can only ever lead to wait or, at the deadline, rollback.
+ * the canary is worse; promotes only when the evidence shows the canary within every margin, every
+ * alarm is OK and the step has baked; rolls back when the deadline passes without that evidence;
+ * otherwise waits.
  */
 export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): Judgement {
-  const { periods, discarded } = usablePeriods(evidence, now);
+  const lag = policy.publicationLagMinutes ?? DEFAULT_PUBLICATION_LAG_MINUTES;
+  const tailRatio = policy.tailLatencyRegressionRatio ?? DEFAULT_TAIL_LATENCY_REGRESSION_RATIO;
+  const { periods, discarded, incomplete } = usablePeriods(evidence, now, lag);
   let nA = 0;
   let eA = 0;
   let nB = 0;
@@ -354,28 +568,43 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
     nB += p.nB;
     eB += p.eB;
   }
+  const dispersionA = pearsonDispersion(periods.map((p) => ({ n: p.nA, e: p.eA })));
+  const dispersionB = pearsonDispersion(periods.map((p) => ({ n: p.nB, e: p.eB })));
   const logThresholds = {
     errorRollback: Math.log(1 / (ALPHA_SHARES.errorRollback * policy.alpha)),
-    latencyRollback: Math.log(1 / (ALPHA_SHARES.latencyRollback * policy.alpha)),
-    errorPromote: Math.log(1 / (ALPHA_SHARES.errorPromote * policy.alpha)),
-    latencyPromote: Math.log(1 / (ALPHA_SHARES.latencyPromote * policy.alpha)),
+    p50Rollback: Math.log(1 / (ALPHA_SHARES.p50Rollback * policy.alpha)),
+    p99Rollback: Math.log(1 / (ALPHA_SHARES.p99Rollback * policy.alpha)),
+    errorPromote: Math.log(1 / (ALPHA_SHARES.canaryUpperBound * policy.alpha)),
+    latencyPromote: Math.log(1 / policy.alpha),
   };
-  const theta = ratioToRuleOut(policy, evidence.stepIndex, nA, eA);
-  const rollbackErrors = logMixtureRatioEvidence(
-    periods,
-    ROLLBACK_TOLERANCE,
-    ROLLBACK_RATIOS,
-    ROLLBACK_WEIGHTS,
+  const rollbackErrors = logRollbackErrorEvidence(periods, dispersionA, dispersionB);
+  const baselineLower = rateLowerBound(
+    eA / dispersionA,
+    nA / dispersionA,
+    Math.log(1 / (ALPHA_SHARES.baselineLowerBound * policy.alpha)),
   );
-  const promoteErrors = logMixtureRatioEvidence(periods, theta, [0.5, 1, Math.sqrt(theta)], [0.1, 0.8, 0.1]);
-  const latency = latencyBlocks(periods, policy.latencyRegressionRatio);
-  const rollbackLatency = logSignTestEvidence(latency.slower, latency.slower + latency.faster);
-  const promoteLatency = logSignTestEvidence(latency.faster, latency.slower + latency.faster);
+  const bound = canaryRateBound(policy, evidence.stepIndex, baselineLower);
+  const promoteErrors = logBelowEvidence(eB / dispersionB, nB / dispersionB, bound);
+  const canaryUpper = rateUpperBound(eB / dispersionB, nB / dispersionB, logThresholds.errorPromote);
+  const lastPromotion = nextStepWeight(policy, evidence.stepIndex) >= 100;
+  const p50 = percentileTest(
+    periods,
+    0.5,
+    policy.latencyRegressionRatio,
+    latencyRatioToRuleOut(policy, evidence.stepIndex),
+    true,
+  );
+  const p99 = percentileTest(periods, 0.99, tailRatio, tailRatio, lastPromotion);
 
   const alarmsInAlarm = evidence.alarms.filter((a) => a.state === 'ALARM').map((a) => a.name);
   const alarmsNotOk = evidence.alarms.filter((a) => a.state !== 'OK').map((a) => a.name);
   const periodsThisStep = periods.filter((p) => p.start >= evidence.stepStartedAt && p.nB > 0).length;
-  const bakePassed = now - evidence.stepStartedAt >= policy.minBakeMinutes * MINUTE_MS && periodsThisStep > 0;
+  // Every test pools all periods of the rollout, so an intermediate step may promote on evidence gathered
+  // earlier once it has baked; the last promotion (to 100 %) also needs a complete period at this step.
+  const lastStepPromotion = nextStepWeight(policy, evidence.stepIndex) >= 100;
+  const bakePassed =
+    now - evidence.stepStartedAt >= policy.minBakeMinutes * MINUTE_MS &&
+    (periodsThisStep > 0 || !lastStepPromotion);
   const deadlinePassed = now - evidence.rolloutStartedAt >= policy.deadlineMinutes * MINUTE_MS;
   const canaryWeight = policy.steps[evidence.stepIndex] ?? 0;
 
@@ -389,33 +618,47 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
     alarmsNotOk,
     periodsUsed: periods.length,
     periodsDiscarded: discarded,
+    periodsIncomplete: incomplete,
     periodsWithCanaryTrafficThisStep: periodsThisStep,
-    baseline: totals(nA, eA),
-    canary: totals(nB, eB),
+    baseline: {
+      invocations: nA,
+      errors: eA,
+      errorRate: nA > 0 ? eA / nA : null,
+      dispersion: round(dispersionA),
+    },
+    canary: {
+      invocations: nB,
+      errors: eB,
+      errorRate: nB > 0 ? eB / nB : null,
+      dispersion: round(dispersionB),
+    },
     errorTest: {
       estimatedRatio: eA > 0 && nB > 0 ? round(eB / nB / (eA / nA), 4) : null,
-      ratioToRuleOut: round(theta, 4),
+      baselineRateLowerBound: round(baselineLower, 6),
+      canaryRateUpperBound: round(canaryUpper, 6),
+      canaryRateBound: round(bound, 6),
       rollbackLogEvidence: round(rollbackErrors),
       promoteLogEvidence: round(promoteErrors),
     },
-    latencyTest: {
-      blocks: latency.blocks,
-      slowerBlocks: latency.slower,
-      fasterBlocks: latency.faster,
-      ratio: latency.ratio === null ? null : round(latency.ratio, 4),
-      rollbackLogEvidence: round(rollbackLatency),
-      promoteLogEvidence: round(promoteLatency),
-    },
+    latencyTest: { p50, p99 },
     logThresholds: {
       errorRollback: round(logThresholds.errorRollback),
-      latencyRollback: round(logThresholds.latencyRollback),
+      p50Rollback: round(logThresholds.p50Rollback),
+      p99Rollback: round(logThresholds.p99Rollback),
       errorPromote: round(logThresholds.errorPromote),
       latencyPromote: round(logThresholds.latencyPromote),
     },
     bakePassed,
     deadlinePassed,
   };
-  const decide = (verdict: Verdict, reason: string): Judgement => ({ verdict, reason, summary });
+  const newestPeriod = newest(periods);
+  const decide = (verdict: Verdict, reason: string): Judgement => ({
+    verdict,
+    reason,
+    summary,
+    newestPeriod,
+  });
+  const pct = (rate: number) => `${round(rate * 100, 3)} %`;
 
   if (alarmsInAlarm.length > 0) {
     return decide('rollback', `canary alarm in ALARM: ${alarmsInAlarm.join(', ')}`);
@@ -426,18 +669,30 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
       `canary 5xx rate is significantly higher than baseline (ratio ≈ ${summary.errorTest.estimatedRatio ?? '∞'})`,
     );
   }
-  if (rollbackLatency >= logThresholds.latencyRollback) {
+  if (p50.rollbackLogEvidence >= logThresholds.p50Rollback) {
     return decide(
       'rollback',
-      `canary latency is significantly above ${policy.latencyRegressionRatio}× baseline (${latency.slower}/${latency.blocks} blocks slower)`,
+      `canary p50 latency is significantly above ${policy.latencyRegressionRatio}× baseline (${p50.slowerMinutes}/${p50.minutes} minutes above, median ratio ${p50.medianRatio})`,
+    );
+  }
+  if (p99.rollbackLogEvidence >= logThresholds.p99Rollback) {
+    return decide(
+      'rollback',
+      `canary p99 latency is significantly above ${tailRatio}× baseline (${p99.slowerMinutes}/${p99.minutes} minutes above, median ratio ${p99.medianRatio})`,
     );
   }
   const missing: string[] = [];
   if (alarmsNotOk.length > 0) missing.push(`alarms not OK: ${alarmsNotOk.join(', ')}`);
-  if (promoteErrors < logThresholds.errorPromote)
-    missing.push(`error-rate ratio ≥ ${round(theta, 2)} not yet ruled out`);
-  if (promoteLatency < logThresholds.latencyPromote) {
-    missing.push(`latency ratio ≥ ${policy.latencyRegressionRatio} not yet ruled out`);
+  if (promoteErrors < logThresholds.errorPromote) {
+    missing.push(
+      `canary 5xx rate not yet shown below ${pct(bound)} (upper bound ${pct(canaryUpper)} after ${nB} requests)`,
+    );
+  }
+  if (p50.promoteLogEvidence < logThresholds.latencyPromote) {
+    missing.push(`p50 latency ratio ≥ ${round(p50.promoteRatio, 2)} not yet ruled out`);
+  }
+  if (lastPromotion && p99.promoteLogEvidence < logThresholds.latencyPromote) {
+    missing.push(`p99 latency ratio ≥ ${tailRatio} not yet ruled out`);
   }
   if (!bakePassed) missing.push('minimum bake of this step not reached');
   if (missing.length === 0) {

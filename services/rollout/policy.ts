@@ -9,16 +9,26 @@
 export type Verdict = 'promote' | 'rollback' | 'wait';
 
 /**
- * A regression of the canary's error rate that counts as meaningful. It is meaningful only when it
- * exceeds BOTH bounds, so a tiny baseline rate (0.01 %) does not demand impossible evidence to rule out
- * a "doubling", and a high baseline rate does not make +0.5 points look harmless.
+ * The non-inferiority margin of the canary's error rate: the canary is acceptable while its rate stays
+ * below max(ratio × baseline rate, baseline rate + increase). A regression must exceed BOTH bounds, so
+ * a zero or tiny baseline rate (0.01 %) does not demand impossible evidence to rule out a "doubling"
+ * (the absolute margin applies), and a high baseline rate does not make +0.5 points look harmless.
  */
 export interface ErrorRegression {
   /** Canary rate ÷ baseline rate that counts as a regression, e.g. 2. Must be > 1. */
   readonly ratio: number;
-  /** Canary rate − baseline rate (a fraction, 0.01 = one percentage point) that counts as a regression. */
+  /**
+   * Canary rate − baseline rate (a fraction, 0.01 = one percentage point) that counts as a regression:
+   * the absolute margin. Must be > 0 so that a zero-error baseline can be matched by a zero-error canary.
+   */
   readonly increase: number;
 }
+
+/** Minutes CloudWatch needs to publish a period completely, unless the policy says otherwise. */
+export const DEFAULT_PUBLICATION_LAG_MINUTES = 3;
+
+/** Canary ÷ baseline p99 latency that counts as a tail regression, unless the policy says otherwise. */
+export const DEFAULT_TAIL_LATENCY_REGRESSION_RATIO = 1.5;
 
 /** The policy one stage uses for every rollout. Plain JSON, so it travels in Step Functions input. */
 export interface RolloutPolicy {
@@ -36,8 +46,23 @@ export interface RolloutPolicy {
   readonly alpha: number;
   /** Error-rate regression that must be ruled out before the canary reaches 100 %. */
   readonly errorRegression: ErrorRegression;
-  /** Canary ÷ baseline average model latency that counts as a latency regression, e.g. 1.2. */
+  /**
+   * Canary ÷ baseline model latency that counts as a latency regression, e.g. 1.2, judged on the
+   * per-minute p50 and p99 of `ModelLatency` (a regression of either percentile counts).
+   */
   readonly latencyRegressionRatio: number;
+  /**
+   * Canary ÷ baseline p99 `ModelLatency` that counts as a tail regression, e.g. 1.5. The p99 of one
+   * minute is far noisier than its median, so the tail has its own, wider margin; it must be ruled out
+   * before the canary reaches 100 %. @default DEFAULT_TAIL_LATENCY_REGRESSION_RATIO (1.5)
+   */
+  readonly tailLatencyRegressionRatio?: number;
+  /**
+   * Minutes after a one-minute period closes before the judge reads it. CloudWatch publishes
+   * SageMaker's per-minute metrics 1–3 minutes late and shows a partly aggregated datapoint meanwhile;
+   * a period younger than this never counts. @default DEFAULT_PUBLICATION_LAG_MINUTES (3)
+   */
+  readonly publicationLagMinutes?: number;
 }
 
 /** Variant weights in percent; they always sum to 100. */
@@ -62,6 +87,8 @@ export const DEV_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
   alpha: 0.05,
   errorRegression: Object.freeze({ ratio: 2, increase: 0.01 }),
   latencyRegressionRatio: 1.2,
+  tailLatencyRegressionRatio: DEFAULT_TAIL_LATENCY_REGRESSION_RATIO,
+  publicationLagMinutes: DEFAULT_PUBLICATION_LAG_MINUTES,
 });
 
 /** Gradual rollout for prod; the defaults the benchmark measures. */
@@ -69,9 +96,11 @@ export const PROD_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
   steps: Object.freeze([5, 25, 50, 100]),
   minBakeMinutes: 2,
   deadlineMinutes: 360,
-  alpha: 0.04,
+  alpha: 0.02,
   errorRegression: Object.freeze({ ratio: 2, increase: 0.01 }),
   latencyRegressionRatio: 1.2,
+  tailLatencyRegressionRatio: DEFAULT_TAIL_LATENCY_REGRESSION_RATIO,
+  publicationLagMinutes: DEFAULT_PUBLICATION_LAG_MINUTES,
 });
 
 function isFiniteNumber(value: unknown): value is number {
@@ -92,6 +121,9 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
   }
   const problems: string[] = [];
   const { steps, minBakeMinutes, deadlineMinutes, alpha, errorRegression, latencyRegressionRatio } = input;
+  const publicationLagMinutes = input.publicationLagMinutes ?? DEFAULT_PUBLICATION_LAG_MINUTES;
+  const tailLatencyRegressionRatio =
+    input.tailLatencyRegressionRatio ?? DEFAULT_TAIL_LATENCY_REGRESSION_RATIO;
 
   if (!Array.isArray(steps) || steps.length === 0) {
     problems.push(
@@ -137,17 +169,36 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
     }
     if (
       !isFiniteNumber(errorRegression.increase) ||
-      errorRegression.increase < 0 ||
+      errorRegression.increase <= 0 ||
       errorRegression.increase >= 1
     ) {
       problems.push(
-        `errorRegression.increase must be a fraction in [0, 1) (0.01 = one percentage point), got ${JSON.stringify(errorRegression.increase)}`,
+        `errorRegression.increase must be a fraction in (0, 1) (0.01 = one percentage point; 0 would make a zero-error baseline impossible to match), got ${JSON.stringify(errorRegression.increase)}`,
       );
     }
   }
   if (!isFiniteNumber(latencyRegressionRatio) || latencyRegressionRatio <= 1) {
     problems.push(
       `latencyRegressionRatio must be > 1 (canary ÷ baseline latency), got ${JSON.stringify(latencyRegressionRatio)}`,
+    );
+  }
+  if (!isFiniteNumber(tailLatencyRegressionRatio) || tailLatencyRegressionRatio <= 1) {
+    problems.push(
+      `tailLatencyRegressionRatio must be > 1 (canary ÷ baseline p99 latency), got ${JSON.stringify(tailLatencyRegressionRatio)}`,
+    );
+  }
+  if (
+    !isFiniteNumber(publicationLagMinutes) ||
+    !Number.isInteger(publicationLagMinutes) ||
+    publicationLagMinutes < 1 ||
+    publicationLagMinutes > 15
+  ) {
+    problems.push(
+      `publicationLagMinutes must be a whole number of minutes in [1, 15] (CloudWatch publishes 1–3 min late), got ${JSON.stringify(publicationLagMinutes)}`,
+    );
+  } else if (isFiniteNumber(deadlineMinutes) && publicationLagMinutes >= deadlineMinutes) {
+    problems.push(
+      `publicationLagMinutes (${publicationLagMinutes}) must be shorter than deadlineMinutes (${deadlineMinutes})`,
     );
   }
   if (problems.length > 0) {
@@ -161,6 +212,8 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
     alpha: alpha as number,
     errorRegression: Object.freeze({ ratio: regression.ratio, increase: regression.increase }),
     latencyRegressionRatio: latencyRegressionRatio as number,
+    tailLatencyRegressionRatio: tailLatencyRegressionRatio as number,
+    publicationLagMinutes: publicationLagMinutes as number,
   });
 }
 

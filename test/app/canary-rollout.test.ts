@@ -186,12 +186,14 @@ class FakeCloudWatch implements RolloutMetrics {
         baseline: {
           invocations: baseline,
           errors: Math.round(baseline * this.traffic.baselineErrorRate),
-          latencyAvg: 40,
+          p50: 40,
+          p99: 400,
         },
         canary: {
           invocations: canary,
           errors: Math.round(canary * this.traffic.canaryErrorRate),
-          latencyAvg: 41,
+          p50: 41,
+          p99: 405,
         },
       });
     }

@@ -2,6 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
 import { DATA_DRIFT_METRIC } from '../../services/drift/handler';
+import { CANARY_ALARM_DEFAULTS } from '../../services/rollout/canary-alarms';
 import { DATA_DRIFT_ALARM_THRESHOLD } from '../../services/drift/psi';
 import { templateOnlyContext, testConfig } from '../support/cdk-app';
 
@@ -18,6 +19,7 @@ interface AlarmMetric {
   MetricStat?: {
     Metric: { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: unknown }[] };
     Stat: string;
+    Period?: number;
   };
 }
 
@@ -186,32 +188,51 @@ describe('alarms', () => {
     expect(env.STAGE_NAME).toBe(testConfig.dev.stageName);
   });
 
-  it('canary error rate: VariantB Invocation5XXErrors ÷ Invocations as metric math, above 5 %', () => {
+  it('canary error rate: VariantB 5xx ÷ Invocations as guarded metric math, the rule the benchmark models', () => {
     const alarm = oneAlarm((a) =>
       mathMetrics(a).some((m) => m.MetricStat?.Metric.MetricName === 'Invocation5XXErrors'),
     );
     const metrics = mathMetrics(alarm);
-    expect(metrics.find((m) => m.Expression)?.Expression).toBe('100 * errors / invocations');
+    // Minutes with fewer than minInvocations canary requests yield no datapoint (not breaching).
+    expect(metrics.find((m) => m.Expression)?.Expression).toBe(
+      `IF(invocations >= ${CANARY_ALARM_DEFAULTS.minInvocations}, 100 * errors / invocations)`,
+    );
     const stats = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat!);
     expect(stats.map((s) => s.Metric.MetricName).sort()).toEqual(['Invocation5XXErrors', 'Invocations']);
     for (const stat of stats) {
       expect(stat.Metric.Namespace).toBe('AWS/SageMaker');
       expect(stat.Stat).toBe('Sum');
+      expect(stat.Period).toBe(60);
       expect(dimensionsOf(stat.Metric.Dimensions).VariantName).toBe('VariantB');
       expect(Object.keys(dimensionsOf(stat.Metric.Dimensions)).sort()).toEqual([
         'EndpointName',
         'VariantName',
       ]);
     }
-    expect(alarm.Threshold).toBe(5);
+    // bench/canary.ts evaluates exactly this rule (services/rollout/canary-alarms.ts).
+    expect(alarm).toMatchObject({
+      Threshold: CANARY_ALARM_DEFAULTS.errorRatePercent,
+      EvaluationPeriods: CANARY_ALARM_DEFAULTS.evaluationPeriods,
+      DatapointsToAlarm: CANARY_ALARM_DEFAULTS.datapointsToAlarm,
+      TreatMissingData: 'notBreaching',
+    });
   });
 
-  it('canary latency: VariantB ModelLatency p99 above 1 s (in microseconds)', () => {
+  it('canary latency: VariantB p99 ModelLatency above 1 s (µs), guarded by its own minimum invocations', () => {
     const alarm = oneAlarm(watches('ModelLatency'));
-    expect(alarm.Threshold).toBe(1_000_000);
-    const [metric] = watched(alarm);
-    expect(metric).toMatchObject({ namespace: 'AWS/SageMaker', stat: 'p99' });
-    expect(metric.dimensions.VariantName).toBe('VariantB');
+    expect(alarm.Threshold).toBe(CANARY_ALARM_DEFAULTS.latencyP99Ms * 1000);
+    const byName = Object.fromEntries(watched(alarm).map((w) => [w.name, w]));
+    expect(byName.ModelLatency).toMatchObject({ namespace: 'AWS/SageMaker', stat: 'p99' });
+    expect(byName.Invocations).toMatchObject({ namespace: 'AWS/SageMaker', stat: 'Sum' });
+    expect(byName.ModelLatency.dimensions.VariantName).toBe('VariantB');
+    expect(byName.Invocations.dimensions.VariantName).toBe('VariantB');
+    const expression = mathMetrics(alarm).find((m) => m.Expression)?.Expression;
+    expect(expression).toBe(`IF(invocations >= ${CANARY_ALARM_DEFAULTS.latencyMinInvocations}, latency)`);
+    expect(alarm).toMatchObject({
+      EvaluationPeriods: CANARY_ALARM_DEFAULTS.evaluationPeriods,
+      DatapointsToAlarm: CANARY_ALARM_DEFAULTS.datapointsToAlarm,
+      TreatMissingData: 'notBreaching',
+    });
   });
 
   it("batch failures: any failed execution of this stage's batch workflow", () => {

@@ -1,71 +1,141 @@
-import { parseArgs, poisson, runBench, STRATEGIES, UsageError, type BenchOptions } from '../../bench/canary';
+import {
+  GUARDRAILS_CANARY,
+  parseArgs,
+  poisson,
+  runBench,
+  runScenario,
+  STRATEGIES,
+  UsageError,
+  type BenchOptions,
+  type World,
+} from '../../bench/canary';
+import { percentileLevels, rateMultiplier } from '../../bench/canary-sim';
 import { mulberry32 } from '../../scripts/seeded-random';
 
 const options: BenchOptions = {
   rate: 10,
   baselineError: 0.005,
-  trials: 40,
+  latencySigma: 1,
+  overdispersion: 0,
+  cloudwatch: 'realistic',
+  traffic: 'off',
+  policy: 'prod',
+  trials: 30,
   seed: 7,
   strategies: STRATEGIES,
+  grid: false,
   json: true,
 };
 
+const FIELDS = [
+  'strategy',
+  'scenario',
+  'rate',
+  'baselineError',
+  'latencySigma',
+  'overdispersion',
+  'cloudwatch',
+  'traffic',
+  'policy',
+  'trials',
+  'detectionRate',
+  'medianMinutesToDetect',
+  'medianCanaryRequestsBeforeRollback',
+  'falseRollbackRate',
+  'medianMinutesTo100',
+  'deadlineRate',
+  'promotedRate',
+  'lateRollbackRate',
+  'medianMinutesToVerdict',
+  'medianSyntheticRequests',
+];
+
 describe('canary benchmark', () => {
-  const rows = runBench(options);
+  let rows: ReturnType<typeof runBench>;
+  beforeAll(() => {
+    rows = runBench({
+      ...options,
+      strategies: ['guardrails-canary', 'codedeploy-canary', 'codedeploy-linear'],
+    });
+  });
   const row = (strategy: string, scenario: string) =>
     rows.find((r) => r.strategy === strategy && r.scenario === scenario)!;
 
   it('produces one row per strategy and standard scenario with exactly the documented fields', () => {
-    expect(rows).toHaveLength(12);
+    expect(rows.map((r) => r.scenario).slice(0, 7)).toEqual([
+      'bad-10x-errors',
+      'subtle-3x-errors',
+      'errors-2x',
+      'good',
+      'latency-1.5x',
+      'latency-at-threshold',
+      'tail-p99-2x',
+    ]);
+    for (const r of rows) expect(Object.keys(r).sort()).toEqual([...FIELDS].sort());
+  });
+
+  it('runs the anchors on their fixed schedules, gated only by the deployed alarms', () => {
+    expect(row('codedeploy-canary', 'good').medianMinutesTo100).toBe(5.5);
+    expect(row('codedeploy-linear', 'good').medianMinutesTo100).toBe(9.5);
+    expect(row('guardrails-canary', 'good').medianMinutesTo100).toBe(GUARDRAILS_CANARY.steps[1].minute + 0.5);
+    // A 3x error regression at 0.5 % is far below the 10 % alarm: the anchors ship it.
+    expect(row('codedeploy-canary', 'subtle-3x-errors').promotedRate).toBeGreaterThan(0.9);
+    // The detection rate counts only rollbacks before 100 %.
     for (const r of rows) {
-      expect(Object.keys(r).sort()).toEqual(
-        [
-          'detectionRate',
-          'falseRollbackRate',
-          'medianCanaryRequestsBeforeRollback',
-          'medianMinutesTo100',
-          'medianMinutesToDetect',
-          'rate',
-          'scenario',
-          'strategy',
-          'trials',
-        ].sort(),
-      );
-      expect(r.trials).toBe(40);
+      if (r.detectionRate !== null)
+        expect(r.detectionRate + r.promotedRate + r.lateRollbackRate + r.deadlineRate).toBeCloseTo(1);
     }
   });
 
-  it('reports regression figures for bad canaries and promotion figures for the good one', () => {
-    const bad = row('ours', 'bad-10x-errors');
-    expect(bad.falseRollbackRate).toBeNull();
-    expect(bad.medianMinutesTo100).toBeNull();
-    expect(bad.detectionRate).toBeGreaterThanOrEqual(0.95);
-    const good = row('ours', 'good');
-    expect(good.detectionRate).toBeNull();
-    expect(good.falseRollbackRate).toBeLessThanOrEqual(0.1);
-    expect(good.medianMinutesTo100).toBeGreaterThan(5);
-  });
-
-  it('runs CodeDeploy canaries on their fixed schedules and never sees a latency-only regression as latency', () => {
-    expect(row('codedeploy-canary', 'good').medianMinutesTo100).toBe(5.5);
-    expect(row('codedeploy-linear', 'good').medianMinutesTo100).toBe(9.5);
-    expect(row('codedeploy-canary', 'latency-1.5x').detectionRate).toBeLessThan(0.5);
+  it('counts a catastrophic canary rolled back by the deployed 5xx alarm as detected', () => {
+    const world: World = { ...options, rate: 10 };
+    const broken = { name: 'broken', canaryError: 0.5, latencyShift: 1, tailShift: 1 };
+    const result = runScenario('guardrails-linear', broken, world, { ...options, trials: 20 });
+    expect(result.detectionRate).toBe(1);
+    expect(result.medianCanaryRequestsBeforeRollback).toBeGreaterThan(0);
   });
 
   it('is reproducible for a seed', () => {
-    const once = runBench({ ...options, trials: 10, strategies: ['ours'] });
-    expect(runBench({ ...options, trials: 10, strategies: ['ours'] })).toEqual(once);
+    const custom = { ...options, trials: 5, canaryError: 0.05, strategies: ['ours' as const] };
+    const once = runBench(custom);
+    expect(once.map((r) => r.scenario)).toEqual(['custom']);
+    expect(runBench(custom)).toEqual(once);
   });
 
-  it('runs a single custom scenario when a canary error rate is given', () => {
-    const custom = runBench({ ...options, trials: 5, canaryError: 0.05, strategies: ['codedeploy-canary'] });
-    expect(custom.map((r) => r.scenario)).toEqual(['custom']);
-    expect(custom[0].detectionRate).not.toBeNull();
+  it('models the traffic source: with no users, dev `always` traffic promotes a good candidate', () => {
+    const good = { name: 'good', canaryError: 0.005, latencyShift: 1, tailShift: 1 };
+    const world: World = { ...options, rate: 0, traffic: 'always' };
+    const result = runScenario('ours', good, world, { ...options, policy: 'dev', trials: 9 });
+    expect(result.promotedRate).toBe(1);
+    // 5 req/s for every whole minute before the promotion took effect (30 s after the verdict).
+    expect(result.medianSyntheticRequests).toBe((result.medianMinutesToVerdict - 0.5) * 300);
+    const silent = runScenario(
+      'ours',
+      good,
+      { ...world, traffic: 'off' },
+      { ...options, policy: 'dev', trials: 3 },
+    );
+    expect(silent.deadlineRate).toBe(1);
+  });
+
+  it('tops up only the requests missing below the floor', () => {
+    const good = { name: 'good', canaryError: 0.005, latencyShift: 1, tailShift: 1 };
+    const busy = runScenario('codedeploy-canary', good, { ...options, rate: 10, traffic: 'top-up' }, options);
+    expect(busy.medianSyntheticRequests).toBe(0);
+    const thin = runScenario(
+      'codedeploy-canary',
+      good,
+      { ...options, rate: 0.2, traffic: 'top-up' },
+      options,
+    );
+    // 12 organic requests a minute on average: ~108 synthetic ones a minute for 6 minutes.
+    expect(thin.medianSyntheticRequests).toBeGreaterThan(500);
+    expect(thin.medianSyntheticRequests).toBeLessThan(720);
   });
 });
 
-describe('poisson', () => {
-  it.each([0.3, 12, 45, 6000])('has mean and variance close to %d', (mean) => {
+describe('random variates', () => {
+  it.each([0.3, 12, 45, 6000])('poisson has mean and variance close to %d', (mean) => {
     const random = mulberry32(42);
     const samples = Array.from({ length: 20_000 }, () => poisson(mean, random));
     const avg = samples.reduce((a, b) => a + b, 0) / samples.length;
@@ -74,43 +144,93 @@ describe('poisson', () => {
     expect(variance / mean).toBeGreaterThan(0.95);
     expect(variance / mean).toBeLessThan(1.05);
   });
+
+  it('rate multipliers have mean 1 and the requested coefficient of variation', () => {
+    const random = mulberry32(3);
+    for (const cv of [0.5, 1]) {
+      const xs = Array.from({ length: 40_000 }, () => rateMultiplier(cv, random));
+      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+      const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
+      expect(mean).toBeCloseTo(1, 1);
+      expect(sd / mean).toBeCloseTo(cv, 1);
+    }
+    expect(rateMultiplier(0, random)).toBe(1);
+  });
+
+  it('percentile levels are the nearest-rank order statistics of uniforms', () => {
+    const random = mulberry32(5);
+    // p99 of 30 requests is their maximum: E[U(30:30)] = 30/31; p50 is the 15th: E = 15/31.
+    const draws = Array.from({ length: 20_000 }, () => percentileLevels(30, random));
+    const mean = (f: (d: { u50: number; u99: number }) => number) =>
+      draws.reduce((a, d) => a + f(d), 0) / draws.length;
+    expect(mean((d) => d.u99)).toBeCloseTo(30 / 31, 2);
+    expect(mean((d) => d.u50)).toBeCloseTo(15 / 31, 2);
+    expect(draws.every((d) => d.u99 >= d.u50)).toBe(true);
+  });
 });
 
 describe('parseArgs', () => {
   it('reads every flag in both --flag value and --flag=value forms', () => {
     expect(
       parseArgs([
-        '--rate=100',
+        '--rate=0',
         '--baseline-error',
         '0.01',
         '--canary-error',
         '0.03',
         '--latency-shift=1.2',
+        '--tail-shift',
+        '2',
+        '--latency-sigma=1.5',
+        '--overdispersion',
+        '0.5',
+        '--cloudwatch',
+        'ideal',
+        '--traffic=top-up',
+        '--policy',
+        'dev',
         '--trials',
         '50',
         '--seed=9',
         '--strategy',
-        'codedeploy-linear',
+        'guardrails-linear',
+        '--grid',
         '--json',
       ]),
     ).toEqual({
-      rate: 100,
+      rate: 0,
       baselineError: 0.01,
       canaryError: 0.03,
       latencyShift: 1.2,
+      tailShift: 2,
+      latencySigma: 1.5,
+      overdispersion: 0.5,
+      cloudwatch: 'ideal',
+      traffic: 'top-up',
+      policy: 'dev',
       trials: 50,
       seed: 9,
-      strategies: ['codedeploy-linear'],
+      strategies: ['guardrails-linear'],
+      grid: true,
       json: true,
     });
     expect(parseArgs(['--help'])).toBe('help');
+    expect(parseArgs([])).toMatchObject({
+      cloudwatch: 'realistic',
+      traffic: 'off',
+      latencySigma: 1,
+      overdispersion: 0,
+    });
   });
 
   it('rejects unknown flags and bad values with a message naming the flag', () => {
     expect(() => parseArgs(['--rate', '-1'])).toThrow(
-      new UsageError('--rate must be a positive number of requests per second, got -1'),
+      new UsageError('--rate must be a number of requests per second >= 0, got -1'),
     );
     expect(() => parseArgs(['--strategy', 'flagger'])).toThrow(/--strategy must be one of/);
+    expect(() => parseArgs(['--cloudwatch', 'perfect'])).toThrow(
+      '--cloudwatch must be one of realistic, ideal; got perfect',
+    );
     expect(() => parseArgs(['--speed', '1'])).toThrow('unknown flag --speed');
   });
 });

@@ -1,5 +1,7 @@
 import {
   createRolloutPolicy,
+  DEFAULT_PUBLICATION_LAG_MINUTES,
+  DEFAULT_TAIL_LATENCY_REGRESSION_RATIO,
   DEV_ROLLOUT_POLICY,
   nextWeights,
   PROD_ROLLOUT_POLICY,
@@ -53,9 +55,27 @@ describe('createRolloutPolicy', () => {
     [{ errorRegression: { ratio: 2, increase: 1 } }, /errorRegression.increase must be a fraction/],
     [{ errorRegression: 2 }, /errorRegression must be an object/],
     [{ latencyRegressionRatio: 0.9 }, /latencyRegressionRatio must be > 1/],
+    [
+      { errorRegression: { ratio: 2, increase: 0 } },
+      /increase must be a fraction in \(0, 1\).*zero-error baseline/,
+    ],
+    [{ tailLatencyRegressionRatio: 1 }, /tailLatencyRegressionRatio must be > 1/],
+    [{ publicationLagMinutes: 0 }, /publicationLagMinutes must be a whole number of minutes in \[1, 15\]/],
+    [{ publicationLagMinutes: 2.5 }, /publicationLagMinutes must be a whole number/],
+    [
+      { publicationLagMinutes: 10, deadlineMinutes: 10, minBakeMinutes: 1 },
+      /must be shorter than deadlineMinutes/,
+    ],
   ])('rejects %j with a message that says what to change', (override, message) => {
     const problems = problemsOf({ ...valid, ...override });
     expect(problems.some((p) => message.test(p))).toBe(true);
+  });
+
+  it('fills the optional judge settings of a policy written before they existed', () => {
+    const policy = createRolloutPolicy(valid);
+    expect(policy.publicationLagMinutes).toBe(DEFAULT_PUBLICATION_LAG_MINUTES);
+    expect(policy.tailLatencyRegressionRatio).toBe(DEFAULT_TAIL_LATENCY_REGRESSION_RATIO);
+    expect(createRolloutPolicy({ ...valid, publicationLagMinutes: 5 }).publicationLagMinutes).toBe(5);
   });
 
   it('reports every problem at once', () => {

@@ -187,6 +187,11 @@ describe('validateConfig', () => {
       (c) => ({ ...c, dev: { ...c.dev, rollout: { ...DEV_ROLLOUT_POLICY, alpha: 0.7 } } }),
       /dev\.rollout: alpha must be a significance level in \(0, 0\.5\)/,
     ],
+    [
+      'a rollout that would judge minutes CloudWatch has not finished publishing',
+      (c) => ({ ...c, prod: { ...c.prod, rollout: { ...PROD_ROLLOUT_POLICY, publicationLagMinutes: 0 } } }),
+      /prod\.rollout: publicationLagMinutes must be a whole number of minutes in \[1, 15\]/,
+    ],
   ];
 
   it.each(cases)('rejects %s with a message that says what to change', (_name, mutate, message) => {

@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { allowAlarmNotifications } from './alarm-delivery';
 import { DATA_DRIFT_METRIC } from '../../../services/drift/handler';
 import { DATA_DRIFT_ALARM_THRESHOLD } from '../../../services/drift/psi';
+import { CANARY_ALARM_DEFAULTS } from '../../../services/rollout/canary-alarms';
 
 /** The series the drift job publishes for an alarm (the drift job's own description of it). */
 export interface DriftMetricSource {
@@ -74,10 +75,23 @@ export interface MonitoringProps {
   readonly apiLatencyThreshold?: Duration;
   /** Share of API requests answered 5xx that raises the error-rate alarm, in percent. @default 5 */
   readonly apiErrorRatePercent?: number;
-  /** Share of canary invocations answered 5xx that raises the canary error alarm, in percent. @default 5 */
+  /**
+   * Share of canary invocations answered 5xx in a minute that breaches the canary error alarm, in
+   * percent. @default CANARY_ALARM_DEFAULTS.errorRatePercent (10)
+   */
   readonly canaryErrorRatePercent?: number;
-  /** p99 canary model latency that raises the canary latency alarm. @default Duration.seconds(1) */
+  /** p99 canary model latency in a minute that breaches the canary latency alarm. @default 1 s */
   readonly canaryLatencyThreshold?: Duration;
+  /**
+   * Canary invocations a minute needs before the canary 5xx alarm judges it; thinner minutes give no
+   * datapoint. @default CANARY_ALARM_DEFAULTS.minInvocations (50)
+   */
+  readonly canaryAlarmMinInvocations?: number;
+  /**
+   * Canary invocations a minute needs before the canary latency alarm judges it (a p99 of fewer than
+   * 100 requests is their maximum). @default CANARY_ALARM_DEFAULTS.latencyMinInvocations (200)
+   */
+  readonly canaryLatencyAlarmMinInvocations?: number;
 }
 
 const SAGEMAKER = 'AWS/SageMaker';
@@ -201,34 +215,58 @@ export class Monitoring extends Construct {
         period,
         label: `${variant} ${metricName}`,
       });
+    // Both canary alarms are metric math with a minimum-invocations guard: IF(...) without a false
+    // branch yields no datapoint for a thin minute, and missing data is not breaching, so a 5 % canary at
+    // 1 req/s (3 requests a minute) cannot roll back on one unlucky 5xx. The same rules are modelled by
+    // bench/canary.ts (services/rollout/canary-alarms.ts). No canary traffic yields no data: the alarm
+    // stays OK and the judge, which requires evidence, decides.
+    const minInvocations = props.canaryAlarmMinInvocations ?? CANARY_ALARM_DEFAULTS.minInvocations;
+    const latencyMinInvocations =
+      props.canaryLatencyAlarmMinInvocations ?? CANARY_ALARM_DEFAULTS.latencyMinInvocations;
+    for (const [name, value] of [
+      ['canaryAlarmMinInvocations', minInvocations],
+      ['canaryLatencyAlarmMinInvocations', latencyMinInvocations],
+    ] as const) {
+      if (!Number.isInteger(value) || value < 1) {
+        throw new Error(`Monitoring: ${name} must be a whole number >= 1, got ${value}`);
+      }
+    }
+    const canaryInvocations = variantMetric(canary, 'Invocations', 'Sum');
     const canaryErrorRate = new cloudwatch.MathExpression({
-      expression: '100 * errors / invocations',
+      expression: `IF(invocations >= ${minInvocations}, 100 * errors / invocations)`,
       usingMetrics: {
         errors: variantMetric(canary, 'Invocation5XXErrors', 'Sum'),
-        invocations: variantMetric(canary, 'Invocations', 'Sum'),
+        invocations: canaryInvocations,
       },
-      label: `${canary} 5xx rate (%)`,
+      label: `${canary} 5xx rate (%), minutes with >= ${minInvocations} invocations`,
       period: ONE_MINUTE,
     });
-    // No canary traffic yields no data: the alarm stays OK and the judge, which requires evidence,
-    // decides; an INSUFFICIENT_DATA alarm would only stall every step.
     this.canaryErrorRateAlarm = alarm('CanaryErrorRateAlarm', {
       alarmDescription: `${canary} (canary) answers too many invocations with 5xx: roll back`,
       metric: canaryErrorRate,
-      threshold: props.canaryErrorRatePercent ?? 5,
+      threshold: props.canaryErrorRatePercent ?? CANARY_ALARM_DEFAULTS.errorRatePercent,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 2,
+      evaluationPeriods: CANARY_ALARM_DEFAULTS.evaluationPeriods,
+      datapointsToAlarm: CANARY_ALARM_DEFAULTS.datapointsToAlarm,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const canaryP99 = new cloudwatch.MathExpression({
+      expression: `IF(invocations >= ${latencyMinInvocations}, latency)`,
+      usingMetrics: { latency: variantMetric(canary, 'ModelLatency', 'p99'), invocations: canaryInvocations },
+      label: `${canary} p99 ModelLatency (µs), minutes with >= ${latencyMinInvocations} invocations`,
+      period: ONE_MINUTE,
     });
     this.canaryLatencyAlarm = alarm('CanaryLatencyAlarm', {
       alarmDescription: `${canary} (canary) p99 model latency is high: roll back`,
-      metric: variantMetric(canary, 'ModelLatency', 'p99'),
+      metric: canaryP99,
       // ModelLatency is reported in microseconds.
-      threshold: (props.canaryLatencyThreshold ?? Duration.seconds(1)).toMilliseconds() * 1000,
+      threshold:
+        (
+          props.canaryLatencyThreshold ?? Duration.millis(CANARY_ALARM_DEFAULTS.latencyP99Ms)
+        ).toMilliseconds() * 1000,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 3,
-      datapointsToAlarm: 2,
+      evaluationPeriods: CANARY_ALARM_DEFAULTS.evaluationPeriods,
+      datapointsToAlarm: CANARY_ALARM_DEFAULTS.datapointsToAlarm,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.canaryAlarms = [this.canaryErrorRateAlarm, this.canaryLatencyAlarm];

@@ -23,23 +23,32 @@ export interface VariantMetricsQuery {
 export interface RolloutMetrics {
   /** States of the named alarms; an alarm CloudWatch does not know comes back as MISSING. */
   alarmStates(names: readonly string[]): Promise<AlarmObservation[]>;
-  /** Per-period Invocations, Invocation5XXErrors and ModelLatency of both variants. */
+  /** Per-period Invocations, Invocation5XXErrors and ModelLatency (p50, p99 in ms, SampleCount) of both variants. */
   variantMetrics(query: VariantMetricsQuery): Promise<PeriodMetrics[]>;
 }
 
+/**
+ * What the judge reads per variant and period. `ModelLatency` is published in microseconds; `scale`
+ * turns the percentiles into milliseconds. SampleCount tells how many requests the percentiles
+ * describe, and lets the judge see a period whose latency is not fully aggregated yet.
+ */
 const METRICS = [
-  { key: 'invocations', metric: 'Invocations', stat: 'Sum' },
-  { key: 'errors', metric: 'Invocation5XXErrors', stat: 'Sum' },
-  { key: 'latencyAvg', metric: 'ModelLatency', stat: 'Average' },
+  { key: 'invocations', metric: 'Invocations', stat: 'Sum', scale: 1 },
+  { key: 'errors', metric: 'Invocation5XXErrors', stat: 'Sum', scale: 1 },
+  { key: 'p50', metric: 'ModelLatency', stat: 'p50', scale: 1 / 1000 },
+  { key: 'p99', metric: 'ModelLatency', stat: 'p99', scale: 1 / 1000 },
+  { key: 'latencySamples', metric: 'ModelLatency', stat: 'SampleCount', scale: 1 },
 ] as const;
+
+type MetricKey = (typeof METRICS)[number]['key'];
 
 const ROLES = ['baseline', 'canary'] as const;
 
-function queryId(role: (typeof ROLES)[number], key: (typeof METRICS)[number]['key']): string {
+function queryId(role: (typeof ROLES)[number], key: MetricKey): string {
   return `${role}_${key}`.toLowerCase();
 }
 
-/** The six GetMetricData queries (3 metrics × 2 variants) of the per-variant SageMaker metrics. */
+/** The ten GetMetricData queries (5 statistics × 2 variants) of the per-variant SageMaker metrics. */
 export function metricDataQueries(query: VariantMetricsQuery): MetricDataQuery[] {
   return ROLES.flatMap((role) =>
     METRICS.map(({ key, metric, stat }) => ({
@@ -66,18 +75,23 @@ export function metricDataQueries(query: VariantMetricsQuery): MetricDataQuery[]
  * stays `null`, so the judge can tell "no datapoint" from "zero".
  */
 export function toPeriods(results: readonly MetricDataResult[]): PeriodMetrics[] {
-  const byStart = new Map<number, Record<(typeof ROLES)[number], Record<string, number | null>>>();
+  const empty = (): Record<MetricKey, number | null> => ({
+    invocations: null,
+    errors: null,
+    p50: null,
+    p99: null,
+    latencySamples: null,
+  });
+  const byStart = new Map<number, Record<(typeof ROLES)[number], Record<MetricKey, number | null>>>();
   for (const result of results) {
     const role = ROLES.find((r) => result.Id?.startsWith(`${r}_`));
     const metric = METRICS.find((m) => result.Id === queryId(role ?? 'baseline', m.key));
     if (!role || !metric) continue;
     (result.Timestamps ?? []).forEach((timestamp, i) => {
       const start = new Date(timestamp).getTime();
-      const row = byStart.get(start) ?? {
-        baseline: { invocations: null, errors: null, latencyAvg: null },
-        canary: { invocations: null, errors: null, latencyAvg: null },
-      };
-      row[role][metric.key] = result.Values?.[i] ?? null;
+      const row = byStart.get(start) ?? { baseline: empty(), canary: empty() };
+      const value = result.Values?.[i];
+      row[role][metric.key] = typeof value === 'number' ? value * metric.scale : null;
       byStart.set(start, row);
     });
   }
@@ -85,8 +99,8 @@ export function toPeriods(results: readonly MetricDataResult[]): PeriodMetrics[]
     .sort((a, b) => a[0] - b[0])
     .map(([start, row]) => ({
       start,
-      baseline: row.baseline as VariantPeriodMetrics,
-      canary: row.canary as VariantPeriodMetrics,
+      baseline: row.baseline satisfies VariantPeriodMetrics,
+      canary: row.canary satisfies VariantPeriodMetrics,
     }));
 }
 
