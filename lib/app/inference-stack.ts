@@ -71,7 +71,6 @@ export class InferenceStack extends Stack {
     const baselineVersion = (endpoint.baselineVersion ?? 'v1.0.0') as ModelVersion;
     this.candidateVersion = (endpoint.candidateVersion ?? 'v1.1.0') as ModelVersion;
     const candidateVersion = this.candidateVersion;
-    const baselineWeight = endpoint.baselineWeightPercent ?? 80;
 
     // This stack's own key for its log groups, queues and stream (cfn-guard needs it in-template).
     const key = new EncryptionKey(this, 'Encryption', {
@@ -82,8 +81,11 @@ export class InferenceStack extends Stack {
       vpc: props.vpc,
       subnets: props.subnets,
       variants: [
-        { name: 'VariantA', version: baselineVersion, weight: baselineWeight },
-        { name: 'VariantB', version: candidateVersion, weight: 100 - baselineWeight },
+        // The candidate enters at 0 %: no user request reaches it before the smoke test has proven
+        // it (per variant) and the rollout's first step has started. A CloudFormation update of the
+        // endpoint config re-applies these weights; the rollout re-asserts a decided outcome.
+        { name: 'VariantA', version: baselineVersion, weight: 100 },
+        { name: 'VariantB', version: candidateVersion, weight: 0 },
       ],
       encryptionKey: key,
       dataCaptureBucket: props.dataBucket,

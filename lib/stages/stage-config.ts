@@ -16,8 +16,6 @@ export interface EndpointConfig {
   readonly baselineVersion?: string;
   /** Model version VariantB (the candidate) serves; a folder under `models/`. @default 'v1.1.0' */
   readonly candidateVersion?: string;
-  /** Share of traffic VariantA receives, in percent; VariantB gets the rest. @default 80 */
-  readonly baselineWeightPercent?: number;
   /** Instance type of both variants (the model server image is linux/amd64). @default 'ml.m5.large' */
   readonly instanceType?: string;
   /** Fewest instances per variant, also the initial count. @default 1 */
@@ -282,9 +280,10 @@ function checkEndpoint(key: string, endpoint: EndpointConfig, problems: string[]
       );
     }
   }
-  const weight = endpoint.baselineWeightPercent;
-  if (weight !== undefined && !isWholeInRange(weight, 0, 100)) {
-    problems.push(`${key}.endpoint.baselineWeightPercent: ${weight} must be a whole number from 0 to 100`);
+  if ('baselineWeightPercent' in endpoint) {
+    problems.push(
+      `${key}.endpoint.baselineWeightPercent: remove it; a candidate always enters at 0 % (VariantA 100 %) and only the canary rollout moves traffic to it`,
+    );
   }
   const capture = endpoint.dataCapturePercent;
   if (capture !== undefined && !isWholeInRange(capture, 0, 100)) {

@@ -71,7 +71,7 @@ describe('endpoint', () => {
     }
   });
 
-  it('serves VariantA (baseline) and VariantB (candidate) 80/20 from their own models, in the VPC', () => {
+  it('deploys the candidate (VariantB) at weight 0 beside the baseline at 100, each from its own model, in the VPC', () => {
     const config = Object.values(inference.findResources('AWS::SageMaker::EndpointConfig'))[0];
     const variants = config.Properties.ProductionVariants as {
       VariantName: string;
@@ -79,8 +79,8 @@ describe('endpoint', () => {
       ModelName: { 'Fn::GetAtt': [string, string] };
     }[];
     expect(variants.map((v) => [v.VariantName, v.InitialVariantWeight])).toEqual([
-      ['VariantA', 80],
-      ['VariantB', 20],
+      ['VariantA', 100],
+      ['VariantB', 0],
     ]);
     const models = inference.findResources('AWS::SageMaker::Model');
     const versions = variants.map(

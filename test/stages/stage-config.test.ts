@@ -138,9 +138,12 @@ describe('validateConfig', () => {
       /dev\.endpoint\.candidateVersion: 'v9\.9\.9' is not one of v1\.0\.0, v1\.1\.0/,
     ],
     [
-      'variant weight above 100',
-      (c) => ({ ...c, prod: { ...c.prod, endpoint: { baselineWeightPercent: 120 } } }),
-      /prod\.endpoint\.baselineWeightPercent: 120 must be a whole number from 0 to 100/,
+      'a configured initial split (the candidate must enter at 0 %)',
+      (c) => ({
+        ...c,
+        prod: { ...c.prod, endpoint: { baselineWeightPercent: 80 } as Record<string, unknown> },
+      }),
+      /prod\.endpoint\.baselineWeightPercent: remove it; a candidate always enters at 0 %/,
     ],
     [
       'fewer max than min instances',
