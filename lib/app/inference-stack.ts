@@ -62,13 +62,18 @@ export class InferenceStack extends Stack {
   readonly stream: PredictionStream;
   /** Model version VariantB serves: the candidate the canary rollout judges. */
   readonly candidateVersion: ModelVersion;
+  /** Model version VariantA serves: the baseline. */
+  readonly baselineVersion: ModelVersion;
   /** `ApiUrl` output, which the pipeline's smoke test reads. */
   readonly apiUrlOutput: CfnOutput;
+  /** `EndpointName` output: the smoke test invokes each variant of this endpoint directly. */
+  readonly endpointNameOutput: CfnOutput;
 
   constructor(scope: Construct, id: string, props: InferenceStackProps) {
     super(scope, id, props);
     const endpoint = props.endpoint ?? {};
     const baselineVersion = (endpoint.baselineVersion ?? 'v1.0.0') as ModelVersion;
+    this.baselineVersion = baselineVersion;
     this.candidateVersion = (endpoint.candidateVersion ?? 'v1.1.0') as ModelVersion;
     const candidateVersion = this.candidateVersion;
 
@@ -158,7 +163,7 @@ export class InferenceStack extends Stack {
     this.modelParameters.grantRead(this.stream.consumer);
 
     this.apiUrlOutput = new CfnOutput(this, 'ApiUrl', { value: this.api.url });
-    new CfnOutput(this, 'EndpointName', { value: this.endpoint.endpointName });
+    this.endpointNameOutput = new CfnOutput(this, 'EndpointName', { value: this.endpoint.endpointName });
     new CfnOutput(this, 'StreamArn', { value: this.stream.stream.streamArn });
   }
 }

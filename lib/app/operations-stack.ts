@@ -92,7 +92,10 @@ export class OperationsStack extends Stack {
   readonly monitoring: Monitoring;
   /** The canary rollout controller. */
   readonly rollout: CanaryRollout;
-  /** Assumed by the pipeline's smoke test: `execute-api:Invoke` on this stage's API only. */
+  /**
+   * Assumed by the pipeline's smoke test: `execute-api:Invoke` on this stage's API and
+   * `sagemaker:InvokeEndpoint` on this stage's endpoint (each variant directly), nothing else.
+   */
   readonly smokeTestRole: iam.Role;
   /** Assumed by the pipeline's rollout step: start and describe executions of the rollout only. */
   readonly rolloutRole: iam.Role;
@@ -162,8 +165,10 @@ export class OperationsStack extends Stack {
     this.smokeTestRole = new iam.Role(this, 'SmokeTestRole', {
       roleName: props.smokeTestRoleName,
       assumedBy: trusted('smokeTest'),
-      description: `Pipeline smoke test of ${props.stageName}: may only invoke this stage's inference API`,
+      description: `Pipeline smoke test of ${props.stageName}: may only invoke this stage's inference API and endpoint`,
     });
+    // Each variant directly (TargetVariant), so a candidate at weight 0 is proven before users reach it.
+    props.endpoint.grantInvoke(this.smokeTestRole);
     iam.Grant.addToPrincipal({
       grantee: this.smokeTestRole,
       actions: ['execute-api:Invoke'],

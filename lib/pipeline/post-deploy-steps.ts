@@ -41,9 +41,17 @@ export function assumeRoleCommands(roleArnVariable: string, sessionName: string)
   ];
 }
 
+/** `VariantA=<baseline>,VariantB=<candidate>` as this stage deploys them. */
+function variantsArgument(stage: MlInferenceStage): string {
+  const { baselineVersion, candidateVersion } = stage.inferenceStack;
+  return `VariantA=${baselineVersion},VariantB=${candidateVersion}`;
+}
+
 /**
  * The smoke test of a deployed stage: the smoke CLI against the stage's API URL (a stack output),
- * SigV4-signed with the stage's smoke-test role, which may only invoke that API. The JUnit file is
+ * SigV4-signed with the stage's smoke-test role, which may only invoke that API and the stage's
+ * endpoint: it first invokes each variant directly (the candidate enters at weight 0, so this is its
+ * only proof before the rollout gives it users), then the API. The JUnit file is
  * published as a CodeBuild test report; a failing check fails the action, so the wave stops before
  * its canary rollout (and, in dev, before the prod approval).
  */
@@ -57,12 +65,13 @@ export function smokeTestStep(
     primaryOutputDirectory: options.reportsOutput ? REPORTS_DIR : undefined,
     envFromCfnOutputs: {
       API_URL: stage.pipelineOutputs.apiUrl,
+      ENDPOINT_NAME: stage.pipelineOutputs.endpointName,
       SMOKE_ROLE_ARN: stage.pipelineOutputs.smokeTestRoleArn,
     },
     commands: [
       ...npmInstallCommands(),
       ...assumeRoleCommands('SMOKE_ROLE_ARN', 'smoke'),
-      `npm run smoke -- --api-url "$API_URL" --junit ${SMOKE_JUNIT_FILE}`,
+      `npm run smoke -- --api-url "$API_URL" --endpoint-name "$ENDPOINT_NAME" --region ${stage.region ?? '"$AWS_REGION"'} --variants ${variantsArgument(stage)} --junit ${SMOKE_JUNIT_FILE}`,
     ],
     partialBuildSpec: codebuild.BuildSpec.fromObject({
       reports: {

@@ -34,6 +34,8 @@ export interface MlInferenceStageProps extends StageProps {
 export interface StagePipelineOutputs {
   /** `ApiUrl`: invoke URL of the inference API. */
   readonly apiUrl: CfnOutput;
+  /** `EndpointName`: the SageMaker endpoint whose variants the smoke test invokes directly. */
+  readonly endpointName: CfnOutput;
   /** `SmokeTestRoleArn`: the role the smoke test assumes. */
   readonly smokeTestRoleArn: CfnOutput;
   /** `RolloutStateMachineArn`: the canary rollout controller. */
@@ -44,7 +46,7 @@ export interface StagePipelineOutputs {
 
 /** ARNs of the stage's pipeline roles, known before deployment (the names are the interface). */
 export interface StagePipelineRoles {
-  /** May only invoke this stage's API. */
+  /** May only invoke this stage's API and its endpoint. */
   readonly smokeTestRoleArn: string;
   /** May only start and describe executions of this stage's rollout. */
   readonly rolloutRoleArn: string;
@@ -200,6 +202,7 @@ export class MlInferenceStage extends Stage {
     const ops = this.operationsStack;
     this.pipelineOutputs = {
       apiUrl: inference.apiUrlOutput,
+      endpointName: inference.endpointNameOutput,
       smokeTestRoleArn: ops.smokeTestRoleArnOutput,
       rolloutStateMachineArn: ops.rolloutStateMachineArnOutput,
       rolloutRoleArn: ops.rolloutRoleArnOutput,

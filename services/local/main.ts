@@ -1,5 +1,5 @@
 import { parseCli } from '../../scripts/cli';
-import { startLocalService } from './service';
+import { LOCAL_ENDPOINT_NAME, startLocalService } from './service';
 
 const USAGE = `Usage: [PORT=3000] npm start [-- --help]
 
@@ -22,7 +22,9 @@ async function main(): Promise<void> {
   say(
     `Try: curl -s -X POST ${service.url}/predict -H 'Content-Type: application/json' -d '{"features":[5.1,3.5,1.4,0.2]}'`,
   );
-  say(`     npm run smoke -- --api-url ${service.url} --no-sign`);
+  say(
+    `     npm run smoke -- --api-url ${service.url} --no-sign --endpoint-name ${LOCAL_ENDPOINT_NAME} --runtime-url ${service.runtimeUrl} --region us-east-1`,
+  );
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;

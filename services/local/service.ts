@@ -29,11 +29,14 @@ export interface LocalVariant {
   readonly weight: number;
 }
 
-/** Variants as the stage deploys them before a rollout: baseline 80 %, candidate 20 %. */
+/** Variants as the stage deploys them before a rollout: baseline 100 %, the candidate enters at 0 %. */
 export const defaultLocalVariants: readonly LocalVariant[] = [
-  { name: 'VariantA', modelVersion: modelVersions[0], weight: 80 },
-  { name: 'VariantB', modelVersion: modelVersions[1], weight: 20 },
+  { name: 'VariantA', modelVersion: modelVersions[0], weight: 100 },
+  { name: 'VariantB', modelVersion: modelVersions[1], weight: 0 },
 ];
+
+/** Endpoint name the local SageMaker runtime stand-in serves (smoke `--endpoint-name`). */
+export const LOCAL_ENDPOINT_NAME = 'local-endpoint';
 
 /** Options of {@link startLocalService}. */
 export interface LocalServiceOptions {
@@ -72,6 +75,8 @@ export interface LocalModelServer {
 export interface LocalService {
   /** Base URL of the API, e.g. `http://127.0.0.1:3000`. */
   readonly url: string;
+  /** Base URL of the SageMaker runtime stand-in (smoke `--runtime-url`), serving {@link LOCAL_ENDPOINT_NAME}. */
+  readonly runtimeUrl: string;
   readonly modelServers: readonly LocalModelServer[];
   /** Stops every server and removes the extracted models; safe to call twice. */
   stop(): Promise<void>;
@@ -111,6 +116,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
         url: server.url,
       })),
       random: options.random,
+      endpointName: LOCAL_ENDPOINT_NAME,
     });
     const runtimeUrl = await standIn.listen();
     cleanups.push(() => standIn.close());
@@ -142,7 +148,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const logLevel = options.logLevel ?? 'WARN';
     const api = createApiAdapter({
       predict: createPredictHandler({
-        model: createSageMakerEndpoint({ client: runtime, endpointName: 'local-endpoint' }),
+        model: createSageMakerEndpoint({ client: runtime, endpointName: LOCAL_ENDPOINT_NAME }),
         store,
         parameters: inMemoryParameters(options.activeVersion ?? variants[0]!.modelVersion),
         logger: new Logger({ serviceName: 'predict', logLevel }),
@@ -157,7 +163,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const host = options.host ?? '127.0.0.1';
     const port = await listen(api, options.port ?? 3000, host);
     cleanups.push(() => closeServer(api));
-    return { url: `http://${host}:${port}`, modelServers, stop };
+    return { url: `http://${host}:${port}`, runtimeUrl, modelServers, stop };
   } catch (error) {
     await stop();
     throw error;

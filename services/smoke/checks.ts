@@ -153,6 +153,55 @@ export function checkVariants(exchanges: readonly Exchange[], deployed: Deployed
   return problems.length === 0 ? pass(`served by ${seen}`) : fail(summarize(unique(problems)));
 }
 
+/** What one direct `InvokeEndpoint` with `TargetVariant` returned (golden rows of one version, batched). */
+export type VariantExchange =
+  | {
+      readonly ok: true;
+      /** SageMaker's `InvokedProductionVariant`. */
+      readonly invokedVariant: string | undefined;
+      /** The model server's parsed answer, or its raw text. */
+      readonly body: unknown;
+      readonly latencyMs: number;
+    }
+  | { readonly ok: false; readonly error: string; readonly latencyMs: number };
+
+/**
+ * A variant invoked directly (bypassing the weights) answers from that variant, with the model
+ * version it is deployed with, and predicts that version's golden label for every golden row.
+ * This is what proves a candidate at weight 0 before any user request reaches it.
+ */
+export function checkVariantDirect(
+  variant: string,
+  version: string,
+  exchange: VariantExchange,
+  cases: readonly GoldenCase[],
+): Verdict {
+  if (cases.length === 0) return fail(`${version} has no golden requests to send to ${variant}`);
+  if (!exchange.ok) return fail(`InvokeEndpoint on ${variant} failed: ${exchange.error}`);
+  if (exchange.invokedVariant !== variant) {
+    return fail(`asked for ${variant}, answered by ${exchange.invokedVariant ?? 'no variant'}`);
+  }
+  const body = exchange.body as { modelVersion?: unknown; predictions?: unknown } | null;
+  if (typeof body !== 'object' || body === null) return fail('the model server answer is not JSON');
+  if (body.modelVersion !== version) {
+    return fail(`${variant} serves ${String(body.modelVersion)}, deployed ${version}`);
+  }
+  const predictions = Array.isArray(body.predictions) ? (body.predictions as { label?: unknown }[]) : [];
+  if (predictions.length !== cases.length) {
+    return fail(`${predictions.length} predictions for ${cases.length} golden rows`);
+  }
+  const wrong = cases.flatMap((golden, index) =>
+    predictions[index]?.label === golden.label
+      ? []
+      : [
+          `[${golden.features.join(', ')}]: got ${String(predictions[index]?.label)}, expected ${golden.label}`,
+        ],
+  );
+  return wrong.length === 0
+    ? pass(`${variant} (${version}) answered ${cases.length} golden labels directly`)
+    : fail(`${wrong.length}/${cases.length} wrong labels on ${variant}: ${summarize(wrong)}`);
+}
+
 /** A malformed request is refused with 4xx and `{"error": {"code", "message"}}`. */
 export function checkMalformedRefused(exchange: Exchange): Verdict {
   if (exchange.status < 400 || exchange.status >= 500) {

@@ -10,6 +10,7 @@ import {
   checkLatency,
   checkMalformedRefused,
   checkStoredRecord,
+  checkVariantDirect,
   checkVariants,
   formatResult,
   junitXml,
@@ -22,6 +23,7 @@ import {
 } from './checks';
 import { createApiClient, type SendRequest } from './http-client';
 import { parseCommand, regionFromApiUrl, usage, type SmokeOptions } from './options';
+import { createVariantInvoker, type InvokeVariant } from './variant-client';
 
 /** Where the CLI writes; tests capture it. */
 export interface SmokeIo {
@@ -42,6 +44,12 @@ export interface SmokeRun {
   readonly golden: GoldenByVersion;
   readonly variants: DeployedVariants;
   readonly send: SendRequest;
+  /**
+   * Invokes one variant directly (`InvokeEndpoint` with `TargetVariant`); each deployed variant is
+   * then proven with its own version's golden requests before anything goes through the API.
+   * @default - no direct variant checks
+   */
+  readonly invokeVariant?: InvokeVariant;
   readonly latencyBudgetMs: number;
   /** Called with each result as soon as it is known. */
   readonly onResult?: (result: CheckResult) => void;
@@ -66,6 +74,22 @@ export async function runSmoke(run: SmokeRun): Promise<SmokeReport> {
     const verdict = judge();
     record(name, extraMs + performance.now() - t0, verdict);
   };
+
+  // Each variant on its own first: a candidate at weight 0 is proven here, before any user request.
+  if (run.invokeVariant) {
+    for (const [variant, version] of Object.entries(run.variants)) {
+      const cases = run.golden[version] ?? [];
+      const exchange = await run.invokeVariant(
+        variant,
+        cases.map((c) => c.features),
+      );
+      timed(
+        `variant-${variant}`,
+        () => checkVariantDirect(variant, version, exchange, cases),
+        exchange.latencyMs,
+      );
+    }
+  }
 
   const exchanges: GoldenExchange[] = [];
   const goldenStarted = performance.now();
@@ -153,9 +177,30 @@ export async function main(argv: readonly string[], io: SmokeIo = processIo): Pr
     io.err('Cannot tell the signing region: pass --region or set AWS_REGION (or use --no-sign locally).');
     return 2;
   }
+  if (options.endpointName && !region) {
+    io.err('Cannot tell the region of the endpoint: pass --region or set AWS_REGION.');
+    return 2;
+  }
   io.out(`Smoke test of ${options.apiUrl} (${options.sign ? `SigV4 ${region}` : 'unsigned'})`);
+  io.out(
+    options.endpointName
+      ? `Each variant of endpoint ${options.endpointName} is invoked directly first (TargetVariant)`
+      : 'No --endpoint-name: variants are only reached through the API (their weights decide which)',
+  );
+  const invokeVariant =
+    options.endpointName && region
+      ? createVariantInvoker({
+          endpointName: options.endpointName,
+          region,
+          endpointUrl: options.runtimeUrl,
+          // The local stand-in (npm start) checks no signature; AWS gets the default chain.
+          credentials: options.runtimeUrl ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined,
+          timeoutMs: options.requestTimeoutMs,
+        })
+      : undefined;
   const report = await runSmoke({
     golden,
+    invokeVariant,
     variants: options.variants ?? defaultVariants,
     send: createApiClient({
       apiUrl: options.apiUrl,

@@ -16,6 +16,10 @@ export interface SmokeOptions {
   /** Variant → model version; `VariantA=v1.0.0,VariantB=v1.1.0` when absent. */
   readonly variants?: DeployedVariants;
   readonly requestTimeoutMs: number;
+  /** SageMaker endpoint whose variants are invoked directly (`EndpointName` output). @default - none */
+  readonly endpointName?: string;
+  /** Base URL of a SageMaker runtime stand-in (`npm start` prints it). @default - AWS */
+  readonly runtimeUrl?: string;
 }
 
 /** What the command line asked for. */
@@ -32,9 +36,12 @@ export const DEFAULT_JUNIT_FILE = 'reports/smoke-junit.xml';
 /** `--help` text. */
 export const usage = `Usage: npm run smoke -- --api-url URL [options]
 
-Post-deploy smoke test of POST /predict and GET /predictions/{id}: sends every model
-version's golden requests and checks the answer contract, labels, variants, a
-malformed request, the stored record's TTL and the latency p95.
+Post-deploy smoke test. With --endpoint-name, first invokes each deployed variant
+directly (SageMaker InvokeEndpoint with TargetVariant, so a candidate at weight 0 is
+proven before any user request reaches it) with its version's golden requests. Then
+POST /predict and GET /predictions/{id}: sends every model version's golden requests
+and checks the answer contract, labels, variants, a malformed request, the stored
+record's TTL and the latency p95.
 
 Options:
   --api-url URL              API base URL, stage included (required)
@@ -45,6 +52,8 @@ Options:
   --models-dir DIR           folder of <version>/metadata.json (default: the repository's models/)
   --variants A=v1,B=v2       deployed variants and their model versions
                              (default VariantA=v1.0.0,VariantB=v1.1.0)
+  --endpoint-name NAME       SageMaker endpoint (EndpointName output): invoke each variant directly
+  --runtime-url URL          SageMaker runtime stand-in to use instead of AWS (npm start prints it)
   --timeout-ms N             per-request timeout (default 10000)
   --help                     show this text
 
@@ -67,6 +76,8 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
         'models-dir': { type: 'string' },
         variants: { type: 'string' },
         'timeout-ms': { type: 'string' },
+        'endpoint-name': { type: 'string' },
+        'runtime-url': { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -89,6 +100,14 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
     if (!variants)
       return { kind: 'error', message: '--variants must look like VariantA=v1.0.0,VariantB=v1.1.0' };
   }
+  const endpointName = values['endpoint-name'];
+  if (endpointName !== undefined && !/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(endpointName))
+    return { kind: 'error', message: `--endpoint-name is not a SageMaker endpoint name: ${endpointName}` };
+  const runtimeUrl = values['runtime-url'];
+  if (runtimeUrl !== undefined && !/^https?:\/\//.test(runtimeUrl))
+    return { kind: 'error', message: `--runtime-url must be an http(s) URL: ${runtimeUrl}` };
+  if (runtimeUrl !== undefined && endpointName === undefined)
+    return { kind: 'error', message: '--runtime-url needs --endpoint-name' };
   return {
     kind: 'run',
     options: {
@@ -100,6 +119,8 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
       modelsDir: values['models-dir'],
       variants,
       requestTimeoutMs: timeout,
+      endpointName,
+      runtimeUrl,
     },
   };
 }

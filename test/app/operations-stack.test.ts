@@ -373,15 +373,26 @@ describe('pipeline roles', () => {
     }
   });
 
-  it('smoke test role may only invoke this API', () => {
+  it('smoke test role may only invoke this API and invoke this endpoint (each variant directly)', () => {
     const statements = statementsOf(role('SmokeTestRole').id);
-    expect(statements).toHaveLength(1);
-    expect(statements[0].Action).toBe('execute-api:Invoke');
-    const resource = JSON.stringify(statements[0].Resource);
+    expect(statements.map((s) => s.Action).sort()).toEqual([
+      'execute-api:Invoke',
+      'sagemaker:InvokeEndpoint',
+    ]);
+    const api = statements.find((s) => s.Action === 'execute-api:Invoke')!;
+    const resource = JSON.stringify(api.Resource);
     expect(resource).toContain(':execute-api:');
     // The API id comes from the Inference stack of this stage.
     expect(resource).toMatch(/Dev-Inference/);
     expect(resource).toMatch(/\/\*\/\*\/\*"\]\]\}$/);
+    const endpoint = statements.find((s) => s.Action === 'sagemaker:InvokeEndpoint')!;
+    // The endpoint's ARN (its Ref), read from this stage's Inference stack: no wildcard.
+    expect(endpoint.Resource).toEqual({
+      'Fn::GetStackOutput': expect.objectContaining({
+        StackName: 'Dev-Inference',
+        OutputName: expect.stringMatching(/^PublishOutputRefModelEndpoint/),
+      }),
+    });
   });
 
   it('rollout role may only start the rollout state machine and describe its executions', () => {

@@ -21,24 +21,36 @@ import {
 import { testConfig } from '../support/cdk-app';
 import { synthesizeStage } from './stage-templates';
 
+/** Where one component's code runs and what it is given. */
+interface ComponentPlacement {
+  /** Construct path (under the stage) of its Lambda function, Batch job definition or assumed role. */
+  readonly path: string;
+  /** AWS services its platform reaches from inside the VPC on its behalf (image pulls, logs). */
+  readonly platformServices?: string[];
+  /**
+   * Environment of code that runs outside the stage with an assumed role: what the pipeline step
+   * passes it (stack outputs, as `Fn::GetStackOutput` of the stage's stacks).
+   */
+  readonly environment?:
+    Readonly<Record<string, unknown>> | ((templates: StageTemplates) => Record<string, unknown>);
+  /** Runs outside the stage's VPC (CodeBuild in the pipeline account, a laptop, a public endpoint caller): why, or true. */
+  readonly outsideVpc?: true | string;
+}
+
+/** The value a pipeline step reads from the stage's stack output `output` of the stack named like `stack`. */
+function stackOutput(templates: StageTemplates, stack: RegExp, output: string): Record<string, unknown> {
+  const stackName = Object.keys(templates.stacks).find(
+    (name) => stack.test(name) && templates.stacks[name]!.Outputs?.[output] !== undefined,
+  );
+  return {
+    'Fn::GetStackOutput': { StackName: stackName ?? `{missing:${String(stack)}}`, OutputName: output },
+  };
+}
+
 /**
- * Where each component's code runs in the stage: the construct path (under the stage) of its Lambda
- * function or Batch job definition, and the AWS services its platform reaches from inside the VPC on
- * its behalf (image pulls, logs). A new component is one entry here.
+ * Where each component's code runs in the stage. A new component is one entry here.
  */
-const COMPONENTS: Readonly<
-  Record<
-    Component,
-    {
-      readonly path: string;
-      readonly platformServices?: string[];
-      /** What the code is given outside the template (a role assumed from the pipeline or a laptop). */
-      readonly environment?: Readonly<Record<string, string>>;
-      /** Runs outside the stage's VPC (CodeBuild in the pipeline account, a developer's machine). */
-      readonly outsideVpc?: true;
-    }
-  >
-> = {
+const COMPONENTS: Readonly<Record<Component, ComponentPlacement>> = {
   predict: { path: 'Inference/Predict' },
   'get-prediction': { path: 'Inference/GetPrediction' },
   'stream-consumer': { path: 'Inference/Ingestion/Consumer' },
@@ -60,12 +72,20 @@ const COMPONENTS: Readonly<
     environment: { MODEL_PARAMETER_PREFIX: `/${testConfig.project}/${testConfig.dev.stageName}/model` },
     outsideVpc: true,
   },
+  smoke: {
+    path: 'Operations/SmokeTestRole',
+    // post-deploy-steps.ts: ENDPOINT_NAME from the Inference stack's EndpointName output.
+    environment: (t) => ({ ENDPOINT_NAME: stackOutput(t, /Inference/, 'EndpointName') }),
+    outsideVpc: 'runs in the pipeline account (CodeBuild) and calls the public regional endpoints',
+  },
 };
 
 /** The principal of a component, with the environment it is given outside the template. */
 function componentPrincipal(component: Component): Principal {
   const principal = principalOf(templates, located[component]!);
-  return { ...principal, environment: { ...principal.environment, ...COMPONENTS[component].environment } };
+  const given = COMPONENTS[component].environment;
+  const extra = typeof given === 'function' ? given(templates) : given;
+  return { ...principal, environment: { ...principal.environment, ...extra } };
 }
 
 /** Permissions the Lambda service or CloudFormation uses with a function's role, not its code. */
@@ -121,7 +141,7 @@ describe('IAM coverage', () => {
       if (!located[component]) continue;
       const { required, problems: unresolved } = componentPermissions(component);
       problems.push(...unresolved);
-      problems.push(...proveAll(principalOf(templates, located[component]!).role, required, component));
+      problems.push(...proveAll(componentPrincipal(component).role, required, component));
     }
     expect(problems).toEqual([]);
   });
@@ -195,8 +215,12 @@ describe('Network coverage', () => {
   it('every AWS service a VPC-attached component calls has an endpoint in its VPC', () => {
     const problems: string[] = [];
     for (const component of Object.keys(COMPONENTS) as Component[]) {
-      if (!located[component] || COMPONENTS[component].outsideVpc) continue;
+      if (!located[component]) continue;
       const principal = principalOf(templates, located[component]!);
+      if (COMPONENTS[component].outsideVpc) {
+        if (principal.vpc) problems.push(`${component} is VPC-attached but listed as outside the VPC`);
+        continue;
+      }
       if (!principal.vpc) {
         problems.push(`${component} is not VPC-attached`);
         continue;

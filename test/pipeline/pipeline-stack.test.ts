@@ -210,6 +210,7 @@ describe('post-deploy steps', () => {
       const operations = stage.operationsStack.stackName;
       expect(smokeEnv).toEqual({
         API_URL: outputVariable(pipelineStage, inference, 'ApiUrl'),
+        ENDPOINT_NAME: outputVariable(pipelineStage, inference, 'EndpointName'),
         SMOKE_ROLE_ARN: outputVariable(pipelineStage, operations, 'SmokeTestRoleArn'),
       });
       expect(rolloutEnv).toEqual({
@@ -223,7 +224,7 @@ describe('post-deploy steps', () => {
         expect.arrayContaining(['SmokeTestRoleArn', 'RolloutStateMachineArn', 'RolloutRoleArn']),
       );
       const apiOutputs = opsTemplate.getStackByName(inference).template.Outputs as Record<string, unknown>;
-      expect(Object.keys(apiOutputs)).toContain('ApiUrl');
+      expect(Object.keys(apiOutputs)).toEqual(expect.arrayContaining(['ApiUrl', 'EndpointName']));
     }
   });
 
@@ -239,6 +240,10 @@ describe('post-deploy steps', () => {
     expect(assume).toBeGreaterThan(0);
     expect(smoke).toBeGreaterThan(assume);
     expect(commands[smoke]).toContain(`--junit ${SMOKE_JUNIT_FILE}`);
+    // Each variant is invoked directly, with the versions this stage deploys on them.
+    expect(commands[smoke]).toContain('--endpoint-name "$ENDPOINT_NAME"');
+    expect(commands[smoke]).toContain('--variants VariantA=v1.0.0,VariantB=v1.1.0');
+    expect(commands[smoke]).toMatch(/--region [a-z]+-[a-z]+-\d /);
     const reports = Object.values(spec.reports);
     expect(reports).toHaveLength(1);
     expect(reports[0]['file-format']).toBe('JUNITXML');

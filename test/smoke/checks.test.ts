@@ -4,6 +4,7 @@ import {
   checkLatency,
   checkMalformedRefused,
   checkStoredRecord,
+  checkVariantDirect,
   checkVariants,
   expectedLabel,
   formatResult,
@@ -249,5 +250,70 @@ describe('command line', () => {
   it('reads the signing region from an execute-api URL', () => {
     expect(regionFromApiUrl('https://abc.execute-api.eu-west-1.amazonaws.com/prod')).toBe('eu-west-1');
     expect(regionFromApiUrl('http://127.0.0.1:3000')).toBeUndefined();
+  });
+});
+
+describe('checkVariantDirect', () => {
+  const cases = golden['v1.0.0']!;
+  const answered = (body: unknown, invokedVariant = 'VariantA') =>
+    ({ ok: true, invokedVariant, body, latencyMs: 5 }) as const;
+  const labels = (...names: string[]) => ({
+    modelVersion: 'v1.0.0',
+    predictions: names.map((label) => ({ label, probabilities: [1, 0, 0] })),
+  });
+
+  it('passes when the variant answers its deployed version with every golden label', () => {
+    const verdict = checkVariantDirect('VariantA', 'v1.0.0', answered(labels('setosa', 'virginica')), cases);
+    expect(verdict).toEqual({ ok: true, detail: 'VariantA (v1.0.0) answered 2 golden labels directly' });
+  });
+
+  it.each([
+    [
+      'the call failed',
+      { ok: false, error: 'ModelError: boom', latencyMs: 1 } as const,
+      /InvokeEndpoint on VariantA failed: ModelError: boom/,
+    ],
+    [
+      'another variant answered',
+      answered(labels('setosa', 'virginica'), 'VariantB'),
+      /asked for VariantA, answered by VariantB/,
+    ],
+    [
+      'another version serves it',
+      answered({ ...labels('setosa', 'virginica'), modelVersion: 'v1.1.0' }),
+      /VariantA serves v1\.1\.0, deployed v1\.0\.0/,
+    ],
+    [
+      'a label is wrong',
+      answered(labels('setosa', 'setosa')),
+      /1\/2 wrong labels on VariantA: \[5, 6, 7, 8\]: got setosa, expected virginica/,
+    ],
+    ['a prediction is missing', answered(labels('setosa')), /1 predictions for 2 golden rows/],
+  ])('fails when %s', (_name, exchange, message) => {
+    const verdict = checkVariantDirect('VariantA', 'v1.0.0', exchange, cases);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.detail).toMatch(message);
+  });
+});
+
+describe('smoke options for direct variant checks', () => {
+  it('accepts an endpoint name, and a runtime stand-in URL only with it', () => {
+    const base = ['--api-url', 'http://127.0.0.1:3000'];
+    const run = parseCommand([
+      ...base,
+      '--endpoint-name',
+      'Endpoint-1',
+      '--runtime-url',
+      'http://127.0.0.1:9',
+    ]);
+    expect(run).toMatchObject({
+      kind: 'run',
+      options: { endpointName: 'Endpoint-1', runtimeUrl: 'http://127.0.0.1:9' },
+    });
+    expect(parseCommand([...base, '--runtime-url', 'http://127.0.0.1:9'])).toEqual({
+      kind: 'error',
+      message: '--runtime-url needs --endpoint-name',
+    });
+    expect(parseCommand([...base, '--endpoint-name', 'bad name'])).toMatchObject({ kind: 'error' });
   });
 });

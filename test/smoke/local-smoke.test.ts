@@ -1,19 +1,18 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { startLocalService, type LocalService } from '../../services/local/service';
+import { LOCAL_ENDPOINT_NAME, startLocalService, type LocalService } from '../../services/local/service';
 import { main } from '../../services/smoke/main';
 
 let service: LocalService;
 let reports: string;
-// Every fifth request lands on VariantB (weights 80/20), so both variants serve golden requests.
-const split = [0.1, 0.3, 0.5, 0.7, 0.9];
-let draw = 0;
 
 const smoke = async (junit: string) => {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(['--api-url', service.url, '--no-sign', '--junit', path.join(reports, junit)], {
+  const args = ['--api-url', service.url, '--no-sign', '--junit', path.join(reports, junit)];
+  const direct = ['--endpoint-name', LOCAL_ENDPOINT_NAME, '--runtime-url', service.runtimeUrl];
+  const code = await main([...args, ...direct, '--region', 'us-east-1'], {
     out: (line) => out.push(line),
     err: (line) => err.push(line),
     env: {},
@@ -23,11 +22,8 @@ const smoke = async (junit: string) => {
 
 beforeAll(async () => {
   reports = await mkdtemp(path.join(tmpdir(), 'smoke-reports-'));
-  service = await startLocalService({
-    port: 0,
-    logLevel: 'SILENT',
-    random: () => split[draw++ % split.length]!,
-  });
+  // As deployed before a rollout: VariantA 100 %, the candidate VariantB at 0 %.
+  service = await startLocalService({ port: 0, logLevel: 'SILENT' });
 });
 
 afterAll(async () => {
@@ -41,6 +37,8 @@ describe('smoke CLI against npm start', () => {
     expect(run.err).toBe('');
     expect(run.code).toBe(0);
     for (const check of [
+      'variant-VariantA',
+      'variant-VariantB',
       'contract',
       'golden-labels',
       'variants',
@@ -50,9 +48,13 @@ describe('smoke CLI against npm start', () => {
     ]) {
       expect(run.out).toMatch(new RegExp(`^✓ ${check} — \\d+ ms — `, 'm'));
     }
-    expect(run.out).toMatch(/served by VariantA×\d+, VariantB×\d+/);
+    // The candidate at 0 % gets no request through the API, yet it was proven directly.
+    expect(run.out).toMatch(/^✓ variants — \d+ ms — served by VariantA×\d+$/m);
+    expect(run.out).toMatch(
+      /^✓ variant-VariantB — \d+ ms — VariantB \(v1\.1\.0\) answered \d+ golden labels directly/m,
+    );
     const xml = await readFile(path.join(reports, 'healthy.xml'), 'utf8');
-    expect(xml).toContain('tests="6" failures="0"');
+    expect(xml).toContain('tests="8" failures="0"');
   });
 
   it('answers 404 with the error body for a route the API does not have', async () => {
@@ -61,13 +63,22 @@ describe('smoke CLI against npm start', () => {
     expect(await response.json()).toEqual({ error: { code: 'NotFound', message: expect.any(String) } });
   });
 
-  it('fails, naming the contract check, once the VariantB model server is down', async () => {
+  it('fails on the candidate at 0 % when its model server is down, though every API request passes', async () => {
     await service.modelServers.find((server) => server.variant === 'VariantB')!.stop();
     const run = await smoke('broken.xml');
     expect(run.code).toBe(1);
-    expect(run.out).toMatch(/^✗ contract — .*HTTP 503 ModelUnavailable/m);
-    expect(run.err).toMatch(/Smoke test FAILED: .*checks failed: contract/);
+    expect(run.out).toMatch(/^✗ variant-VariantB — .*InvokeEndpoint on VariantB failed/m);
+    expect(run.out).toMatch(/^✓ contract — /m);
+    expect(run.err).toMatch(/Smoke test FAILED: 1\/8 checks failed: variant-VariantB \(JUnit/m);
     const xml = await readFile(path.join(reports, 'broken.xml'), 'utf8');
-    expect(xml).toMatch(/<testcase classname="smoke" name="contract"[^>]*>\s*<failure/);
+    expect(xml).toMatch(/<testcase classname="smoke" name="variant-VariantB"[^>]*>\s*<failure/);
+  });
+
+  it('fails the API checks once the baseline serving users is down', async () => {
+    await service.modelServers.find((server) => server.variant === 'VariantA')!.stop();
+    const run = await smoke('baseline-down.xml');
+    expect(run.code).toBe(1);
+    expect(run.out).toMatch(/^✗ variant-VariantA — /m);
+    expect(run.out).toMatch(/^✗ contract — .*HTTP 503 ModelUnavailable/m);
   });
 });

@@ -20,7 +20,8 @@ export type Component =
   | 'rollout-judge'
   | 'analytics-export'
   | 'registry-guard'
-  | 'converge';
+  | 'converge'
+  | 'smoke';
 
 /** Entry files (relative to the repository root) that identify each component on a stack. */
 export const COMPONENT_ENTRIES: Readonly<Record<string, Component>> = {
@@ -34,6 +35,7 @@ export const COMPONENT_ENTRIES: Readonly<Record<string, Component>> = {
   'services/analytics-export/handler.ts': 'analytics-export',
   'services/registry/guard-main.ts': 'registry-guard',
   'services/registry/converge-main.ts': 'converge',
+  'services/smoke/main.ts': 'smoke',
 };
 
 /** One AWS API call as the SDK saw it. */
