@@ -4,6 +4,7 @@
  *   npm run models             regenerate the artifacts
  *   npm run models -- --check  fail if the committed artifacts differ from a fresh build
  */
+import { REQUEST_SET_FILE, type RequestSet } from '../services/traffic/request-set';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -324,10 +325,17 @@ export function buildArtifacts(config: TrainingConfig): ArtifactFiles {
     { name: 'model.onnx', data: onnxBytes },
     { name: 'metadata.json', data: metadataBytes },
   ]);
+  // The rollout traffic source replays the rows this version was evaluated on and never trained on.
+  const requestSet: RequestSet = {
+    version: config.version,
+    source: `held-out split of ${DATASET} (seed ${config.seed}, ${split.test.length} rows)`,
+    requests: split.test.map((i) => ({ features: data.x[i]! })),
+  };
   const files = new Map([
     ['model.onnx', onnxBytes],
     ['metadata.json', metadataBytes],
     ['model.tar.gz', archive],
+    [REQUEST_SET_FILE, Buffer.from(JSON.stringify(requestSet, null, 2) + '\n')],
   ]);
   const sums = [...files].map(([name, bytes]) => `${sha256(bytes)}  ${name}\n`).join('');
   return new Map([...files, ['SHA256SUMS', Buffer.from(sums)]]);
@@ -373,7 +381,7 @@ async function differences(version: ModelVersion, files: ArtifactFiles): Promise
 const USAGE = `Usage: npm run models [-- --check]
 
 Trains the Iris classifiers ${modelVersions.join(', ')} and writes models/<version>/
-{model.onnx, metadata.json, model.tar.gz, SHA256SUMS}. The output is byte-for-byte reproducible.
+{model.onnx, metadata.json, model.tar.gz, requests.json, SHA256SUMS}. The output is byte-for-byte reproducible.
 
   --check   build in memory and exit 1 if any committed artifact differs
   --help    show this text

@@ -1,6 +1,7 @@
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { modelVersions } from '../../services/model/artifacts';
 import { createRolloutPolicy, RolloutPolicyError, type RolloutPolicy } from '../../services/rollout/policy';
+import { trafficConfigProblems, type RolloutTrafficConfig } from '../../services/traffic/config';
 
 /** Where one stage of the service is deployed. */
 export interface DeploymentTarget {
@@ -88,6 +89,13 @@ export interface StageConfig {
    * @default - DEV_ROLLOUT_POLICY for the dev stage (10 → 100 %), PROD_ROLLOUT_POLICY for prod (5 → 25 → 50 → 100 %)
    */
   readonly rollout?: RolloutPolicy;
+  /**
+   * The traffic source the canary rollout runs while it judges: `off`, `always` (dev, where nobody
+   * calls the endpoint) or `top-up` below a floor of organic requests per minute (prod's thin
+   * hours). Its requests are signed POST /predict calls marked synthetic (docs/ROLLOUT.md).
+   * @default - DEV_ROLLOUT_TRAFFIC for dev (always, 5/s), PROD_ROLLOUT_TRAFFIC for prod (top-up to 120/min, at most 2/s)
+   */
+  readonly rolloutTraffic?: RolloutTrafficConfig;
   /** Batch scoring job size and Athena scan limit. @default - see {@link BatchScoringConfig} */
   readonly batch?: BatchScoringConfig;
 }
@@ -225,6 +233,13 @@ function checkStage(key: string, stage: StageConfig | undefined, problems: strin
       if (!(error instanceof RolloutPolicyError)) throw error;
       problems.push(...error.problems.map((p) => `${key}.rollout: ${p}`));
     }
+  }
+  if (stage.rolloutTraffic !== undefined) {
+    problems.push(
+      ...trafficConfigProblems(stage.rolloutTraffic, stage.apiThrottle?.rateLimit ?? 50).map(
+        (p) => `${key}.rolloutTraffic.${p}`,
+      ),
+    );
   }
   checkBatch(key, stage.batch ?? {}, problems);
 }

@@ -18,6 +18,7 @@ import {
 } from './prediction';
 import { createObservability, positiveIntEnv, type Env } from './runtime';
 import { scoringAdaptersFromEnv } from './scoring-adapters';
+import { isSyntheticCaller, syntheticCallerRoles } from './synthetic';
 import { validateContentType, validateRequest, type PredictRequest } from './validation';
 
 /** Default body cap: a feature vector is tiny; anything near this size is abuse or a bug. */
@@ -36,6 +37,8 @@ export interface PredictHandlerDeps {
   readonly maxBodyBytes?: number;
   /** @default () => new Date() */
   readonly now?: () => Date;
+  /** Role ARNs whose sessions are synthetic callers (traffic source, smoke test). @default none */
+  readonly syntheticCallerRoleArns?: readonly string[];
 }
 
 /**
@@ -56,8 +59,14 @@ export function createPredictHandler(deps: PredictHandlerDeps): ApiHandler {
         maxBodyBytes: deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       });
       if (!validated.ok) throw validated.error;
-      const answer = await predict(validated.request, callerOf(event), deps);
+      const synthetic = isSyntheticCaller(
+        event.requestContext?.identity?.userArn,
+        deps.syntheticCallerRoleArns ?? [],
+      );
+      const answer = await predict(validated.request, callerOf(event), deps, synthetic ? 'synthetic' : 'api');
       metrics.addMetric('Predictions', MetricUnit.Count, 1);
+      // Its own series: the dashboard and the traffic-source alarm tell it apart from users.
+      if (synthetic) metrics.addMetric('SyntheticPredictions', MetricUnit.Count, 1);
       return { statusCode: 200, headers: jsonHeaders, body: JSON.stringify(answer) };
     } catch (error) {
       return logAndMap(error, logger, metrics);
@@ -71,6 +80,7 @@ async function predict(
   request: PredictRequest,
   caller: string,
   deps: PredictHandlerDeps,
+  source: 'api' | 'synthetic',
 ): Promise<PredictAnswer> {
   const { requestId, features } = request;
   const predictionId =
@@ -88,7 +98,7 @@ async function predict(
     modelVersion: scored.modelVersion,
     invokedVariant: scored.variant,
     modelLatencyMs: scored.latencyMs,
-    source: 'api',
+    source,
     now: (deps.now ?? (() => new Date()))(),
     ttlDays: deps.ttlDays,
   });
@@ -115,7 +125,8 @@ function header(event: APIGatewayProxyEvent, name: string): string | undefined {
 /**
  * Builds the production dependencies from the function's environment: `ENDPOINT_NAME`,
  * `TABLE_NAME`, `MODEL_PARAMETER_PREFIX` (required), `PREDICTION_TTL_DAYS` (30),
- * `MAX_BODY_BYTES` (16384), `PARAMETER_MAX_AGE_SECONDS` (60), `MODEL_TIMEOUT_MS` (5000).
+ * `MAX_BODY_BYTES` (16384), `PARAMETER_MAX_AGE_SECONDS` (60), `MODEL_TIMEOUT_MS` (5000),
+ * `SYNTHETIC_CALLER_ROLE_ARNS` (none).
  */
 export function predictDepsFromEnv(env: Env = process.env): PredictHandlerDeps {
   const { logger, metrics, tracer } = createObservability('predict');
@@ -125,6 +136,7 @@ export function predictDepsFromEnv(env: Env = process.env): PredictHandlerDeps {
     ...scoringAdaptersFromEnv(env, tracer),
     ttlDays: positiveIntEnv(env, 'PREDICTION_TTL_DAYS', 30),
     maxBodyBytes: positiveIntEnv(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
+    syntheticCallerRoleArns: syntheticCallerRoles(env.SYNTHETIC_CALLER_ROLE_ARNS),
   };
 }
 

@@ -6,8 +6,11 @@ export const DEFAULT_PREDICTION_TTL_DAYS = 30;
 const secondsPerDay = 86_400;
 const predictionIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** Where a prediction came from; the analytics table partitions on it. */
-export type PredictionSource = 'api' | 'stream' | 'batch';
+/**
+ * Where a prediction came from; the analytics table partitions on it. `synthetic`: a POST /predict
+ * by the rollout traffic source or the smoke test (services/inference/synthetic.ts), not a user.
+ */
+export type PredictionSource = 'api' | 'stream' | 'batch' | 'synthetic';
 
 /** One row's answer from the model server. */
 export interface ModelPrediction {

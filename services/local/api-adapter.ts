@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { ApiHandler } from '../inference/http';
+import { checkCaller, type LocalCaller } from './callers';
 
 /** The API's routes, as API Gateway declares them. */
 export interface ApiRoutes {
@@ -34,7 +35,11 @@ const predictionPath = /^\/predictions\/([^/]+)$/;
  * Maps a request to the route and REST proxy event API Gateway would hand the
  * function (resource, path parameters, single- and multi-value headers and query).
  */
-export function toProxyEvent(request: RawRequest, now = Date.now()): RoutedRequest | undefined {
+export function toProxyEvent(
+  request: RawRequest,
+  now = Date.now(),
+  caller?: LocalCaller,
+): RoutedRequest | undefined {
   const url = new URL(request.url, 'http://local');
   const method = request.method.toUpperCase();
   let route: keyof ApiRoutes;
@@ -85,9 +90,9 @@ export function toProxyEvent(request: RawRequest, now = Date.now()): RoutedReque
       resourceId: 'local',
       resourcePath: resource,
       stage: 'local',
-      identity: {
-        userArn: localPrincipal(request.headers),
-      } as APIGatewayProxyEvent['requestContext']['identity'],
+      identity: (caller
+        ? { userArn: caller.arn, accessKey: caller.accessKeyId, caller: caller.arn }
+        : { userArn: localPrincipal(request.headers) }) as APIGatewayProxyEvent['requestContext']['identity'],
       authorizer: null,
     },
   };
@@ -118,8 +123,13 @@ export function notFoundResult(method: string, path: string): APIGatewayProxyRes
   );
 }
 
-/** A local HTTP server standing in for API Gateway's proxy integration in front of the real handlers. */
-export function createApiAdapter(routes: ApiRoutes): Server {
+/**
+ * A local HTTP server standing in for API Gateway's proxy integration in front of the real handlers.
+ * A SigV4-signed request is verified against `callers` (403 for an unknown key or a bad signature, as
+ * IAM authorization answers) and reaches the handler with that caller's identity; unsigned requests
+ * stay anonymous.
+ */
+export function createApiAdapter(routes: ApiRoutes, callers: readonly LocalCaller[] = []): Server {
   const server = createServer((req, res) => {
     const send = (result: APIGatewayProxyResult) => {
       const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body);
@@ -134,12 +144,14 @@ export function createApiAdapter(routes: ApiRoutes): Server {
     readBody(req)
       .then(async (body) => {
         if (body === undefined) return send(errorResult(413, 'PayloadTooLarge', 'Request body too large.'));
-        const routed = toProxyEvent({
-          method: req.method ?? 'GET',
-          url: req.url ?? '/',
-          headers: req.headers,
-          body,
-        });
+        const raw = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
+        const identity = await checkCaller(raw, callers);
+        if (identity.kind === 'refused') return send(errorResult(403, 'Forbidden', identity.message));
+        const routed = toProxyEvent(
+          raw,
+          Date.now(),
+          identity.kind === 'caller' ? identity.caller : undefined,
+        );
         if (!routed)
           return send(notFoundResult(req.method ?? 'GET', new URL(req.url ?? '/', 'http://local').pathname));
         return send(await routes[routed.route](routed.event));

@@ -8,9 +8,10 @@ import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ModelParameters } from '../inference/adapters/model-parameters';
+import type { PredictionItem } from '../inference/prediction';
 import { createPredictionStore } from '../inference/adapters/predictions-table';
 import { createSageMakerEndpoint } from '../inference/adapters/sagemaker-endpoint';
 import { createGetPredictionHandler } from '../inference/get-prediction-handler';
@@ -19,6 +20,7 @@ import { extractModelArchive, loadModelMetadata, modelArchivePath, modelVersions
 import type { ModelVersion } from '../model/artifacts';
 import { createModelServer } from '../model/server';
 import { createApiAdapter } from './api-adapter';
+import { LOCAL_TRAFFIC_CALLER, LOCAL_TRAFFIC_ROLE_ARN } from './callers';
 import { localAws, startLocalPredictionsTable } from './predictions-table';
 import { createSageMakerRuntimeStandIn } from './sagemaker-runtime';
 
@@ -78,6 +80,8 @@ export interface LocalService {
   /** Base URL of the SageMaker runtime stand-in (smoke `--runtime-url`), serving {@link LOCAL_ENDPOINT_NAME}. */
   readonly runtimeUrl: string;
   readonly modelServers: readonly LocalModelServer[];
+  /** Every stored prediction (a Scan of the local table), to see what a run wrote. */
+  storedPredictions(): Promise<PredictionItem[]>;
   /** Stops every server and removes the extracted models; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -146,24 +150,40 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     });
     const store = createPredictionStore({ client: dynamo, tableName: table.tableName });
     const logLevel = options.logLevel ?? 'WARN';
-    const api = createApiAdapter({
-      predict: createPredictHandler({
-        model: createSageMakerEndpoint({ client: runtime, endpointName: LOCAL_ENDPOINT_NAME }),
-        store,
-        parameters: inMemoryParameters(options.activeVersion ?? variants[0]!.modelVersion),
-        logger: new Logger({ serviceName: 'predict', logLevel }),
-        metrics: quietMetrics('predict'),
-      }),
-      getPrediction: createGetPredictionHandler({
-        store,
-        logger: new Logger({ serviceName: 'get-prediction', logLevel }),
-        metrics: quietMetrics('get-prediction'),
-      }),
-    });
+    const api = createApiAdapter(
+      {
+        predict: createPredictHandler({
+          model: createSageMakerEndpoint({ client: runtime, endpointName: LOCAL_ENDPOINT_NAME }),
+          store,
+          parameters: inMemoryParameters(options.activeVersion ?? variants[0]!.modelVersion),
+          logger: new Logger({ serviceName: 'predict', logLevel }),
+          metrics: quietMetrics('predict'),
+          syntheticCallerRoleArns: [LOCAL_TRAFFIC_ROLE_ARN],
+        }),
+        getPrediction: createGetPredictionHandler({
+          store,
+          logger: new Logger({ serviceName: 'get-prediction', logLevel }),
+          metrics: quietMetrics('get-prediction'),
+        }),
+      },
+      [LOCAL_TRAFFIC_CALLER],
+    );
     const host = options.host ?? '127.0.0.1';
     const port = await listen(api, options.port ?? 3000, host);
     cleanups.push(() => closeServer(api));
-    return { url: `http://${host}:${port}`, runtimeUrl, modelServers, stop };
+    const storedPredictions = async (): Promise<PredictionItem[]> => {
+      const items: PredictionItem[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await dynamo.send(
+          new ScanCommand({ TableName: table.tableName, ExclusiveStartKey: start }),
+        );
+        items.push(...((page.Items ?? []) as PredictionItem[]));
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return items;
+    };
+    return { url: `http://${host}:${port}`, runtimeUrl, modelServers, storedPredictions, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -20,6 +20,8 @@ export interface ApiClientOptions {
   /** Region to sign for; no signing when undefined. */
   readonly signingRegion?: string;
   readonly timeoutMs: number;
+  /** @default the default credential chain (environment, profile, container or instance role) */
+  readonly credentials?: ConstructorParameters<typeof SignatureV4>[0]['credentials'];
 }
 
 type SignableRequest = Parameters<SignatureV4['sign']>[0];
@@ -35,7 +37,7 @@ export function createApiClient(options: ApiClientOptions): SendRequest {
     ? new SignatureV4({
         service: 'execute-api',
         region: options.signingRegion,
-        credentials: fromNodeProviderChain(),
+        credentials: options.credentials ?? fromNodeProviderChain(),
         sha256: Sha256,
       })
     : undefined;

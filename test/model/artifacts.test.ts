@@ -22,7 +22,7 @@ describe.each(modelVersions)('committed artifacts of %s', (version) => {
       const [, hash, name] = /^([0-9a-f]{64}) {2}(\S+)$/.exec(line) ?? [];
       return { name, hash };
     });
-    expect(sums.map((s) => s.name)).toEqual(['model.onnx', 'metadata.json', 'model.tar.gz']);
+    expect(sums.map((s) => s.name)).toEqual(['model.onnx', 'metadata.json', 'model.tar.gz', 'requests.json']);
     for (const { name, hash } of sums) {
       expect(createHash('sha256').update(read(name)).digest('hex')).toBe(hash);
     }

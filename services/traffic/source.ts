@@ -1,0 +1,94 @@
+/**
+ * The traffic source's sending loop: `count` requests spread evenly over a bounded window, cycling
+ * through the request set, with a cap on requests in flight. It stops at the end of its window (its
+ * bound), when its signal aborts (told to stop), and never sends more than `count`.
+ */
+
+/** Sends one request; resolves to the HTTP status (0 for a network failure or timeout). */
+export type SendFeatures = (features: readonly number[]) => Promise<number>;
+
+/** One bounded run of the traffic source. */
+export interface TrafficRun {
+  readonly requests: readonly { readonly features: readonly number[] }[];
+  /** Requests to send in the window. */
+  readonly count: number;
+  /** Length of the window; nothing is sent after it. */
+  readonly windowMs: number;
+  readonly send: SendFeatures;
+  /** Told to stop: no request is started after it aborts. */
+  readonly signal?: AbortSignal;
+  /** Requests in flight at most; a slow API slows the source instead of piling up. @default 16 */
+  readonly maxInFlight?: number;
+  /** Index into the request set of the first request (so consecutive windows walk the whole set). @default 0 */
+  readonly offset?: number;
+  /** @default performance.now */
+  readonly now?: () => number;
+}
+
+/** What one run did. */
+export interface TrafficReport {
+  readonly sent: number;
+  /** Answered 2xx. */
+  readonly succeeded: number;
+  readonly failed: number;
+  /** `done`: all `count` sent; `bound`: the window ended first; `told`: the signal aborted. */
+  readonly stoppedBy: 'done' | 'bound' | 'told';
+  readonly elapsedMs: number;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Runs the source for one window; resolves once every started request has answered. */
+export async function sendPaced(run: TrafficRun): Promise<TrafficReport> {
+  const now = run.now ?? (() => performance.now());
+  const started = now();
+  const end = started + Math.max(0, run.windowMs);
+  const count = Math.max(0, Math.floor(run.count));
+  const interval = count > 0 ? run.windowMs / count : 0;
+  const maxInFlight = run.maxInFlight ?? 16;
+  const inFlight = new Set<Promise<void>>();
+  let sent = 0;
+  let succeeded = 0;
+  let failed = 0;
+  let stoppedBy: TrafficReport['stoppedBy'] = 'done';
+  for (let i = 0; i < count; i += 1) {
+    await sleep(started + i * interval - now(), run.signal);
+    while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+    if (run.signal?.aborted) {
+      stoppedBy = 'told';
+      break;
+    }
+    if (now() >= end) {
+      stoppedBy = 'bound';
+      break;
+    }
+    const features = run.requests[((run.offset ?? 0) + i) % run.requests.length]!.features;
+    sent += 1;
+    const request: Promise<void> = run
+      .send(features)
+      .then(
+        (status) => {
+          if (status >= 200 && status < 300) succeeded += 1;
+          else failed += 1;
+        },
+        () => {
+          failed += 1;
+        },
+      )
+      .finally(() => inFlight.delete(request));
+    inFlight.add(request);
+  }
+  await Promise.all(inFlight);
+  return { sent, succeeded, failed, stoppedBy, elapsedMs: now() - started };
+}
