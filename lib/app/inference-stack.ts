@@ -41,6 +41,11 @@ export interface InferenceStackProps extends StackProps {
   readonly apiThrottle?: ApiThrottleConfig;
   /** Namespace of the functions' custom metrics. @default 'MlInference' */
   readonly metricNamespace?: string;
+  /**
+   * Roles whose sessions' POST /predict calls are synthetic (rollout traffic source, smoke test):
+   * stored with source `synthetic`, kept out of analytics and drift. @default - none
+   */
+  readonly syntheticCallerRoleArns?: readonly string[];
 }
 
 /**
@@ -128,7 +133,12 @@ export class InferenceStack extends Stack {
       component: 'inference',
       entry: 'predict-handler',
       description: 'POST /predict: validates, scores on the endpoint, stores the prediction',
-      environment: modelEnvironment,
+      environment: {
+        ...modelEnvironment,
+        ...(props.syntheticCallerRoleArns?.length
+          ? { SYNTHETIC_CALLER_ROLE_ARNS: props.syntheticCallerRoleArns.join(',') }
+          : {}),
+      },
       timeout: Duration.seconds(15),
     });
     this.endpoint.grantInvoke(this.predictFunction);

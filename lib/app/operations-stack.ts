@@ -12,11 +12,14 @@ import { Construct } from 'constructs';
 // cdk-nag's own formatter, so the ids below are exactly the ones its IAM5 rule reports.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import type { RolloutPolicy } from '../../services/rollout/policy';
+import type { RolloutTrafficConfig } from '../../services/traffic/config';
 import { acknowledge, acknowledgeGrantPolicies, Finding } from '../compliance';
 import { EncryptionKey } from './encryption-key';
 import type { ModelEndpoint } from './model/model-endpoint';
+import type { ModelVersion } from '../../services/model/artifacts';
 import { driftMetricOf, Monitoring, type DriftMetricSource } from './monitoring/monitoring';
 import { CanaryRollout } from './rollout/canary-rollout';
+import { RolloutTraffic } from './rollout/rollout-traffic';
 import type { FunctionDefaults } from './service-function';
 import type { FunctionLogLevel } from '../stages/stage-config';
 
@@ -54,7 +57,13 @@ export interface OperationsStackProps extends StackProps {
   /** Parameter Store prefix of the model registry (`/<project>/<stage>/model`). */
   readonly modelParameterPrefix: string;
   /** Model version VariantB serves: the candidate the rollout promotes or rejects. */
-  readonly candidateVersion: string;
+  readonly candidateVersion: ModelVersion;
+  /** Model version VariantA serves: the baseline. */
+  readonly baselineVersion: string;
+  /** The traffic source the rollout runs while it judges (`off`: none). */
+  readonly rolloutTraffic: RolloutTrafficConfig;
+  /** Name of the traffic source's role (an interface: the predict function recognises it). */
+  readonly trafficRoleName: string;
   /** The stage's rollout policy. */
   readonly rolloutPolicy: RolloutPolicy;
   /** Address subscribed to the alert topic. @default - no subscription */
@@ -92,6 +101,8 @@ export class OperationsStack extends Stack {
   readonly monitoring: Monitoring;
   /** The canary rollout controller. */
   readonly rollout: CanaryRollout;
+  /** The rollout traffic source; undefined when the stage's mode is `off`. */
+  readonly traffic?: RolloutTraffic;
   /**
    * Assumed by the pipeline's smoke test: `execute-api:Invoke` on this stage's API and
    * `sagemaker:InvokeEndpoint` on this stage's endpoint (each variant directly), nothing else.
@@ -140,8 +151,23 @@ export class OperationsStack extends Stack {
       metricNamespace,
       logLevel: props.logLevel,
     };
+    if (props.rolloutTraffic.mode !== 'off') {
+      this.traffic = new RolloutTraffic(this, 'RolloutTraffic', {
+        defaults,
+        config: props.rolloutTraffic,
+        api: props.api,
+        endpointName: props.endpoint.endpointName,
+        variantNames: props.endpoint.variantNames,
+        candidateVersion: props.candidateVersion,
+        roleName: props.trafficRoleName,
+      });
+    }
     this.rollout = new CanaryRollout(this, 'Rollout', {
       defaults,
+      baselineVersion: props.baselineVersion,
+      trafficSource: this.traffic
+        ? { function: this.traffic.function, mode: props.rolloutTraffic.mode }
+        : undefined,
       endpointName: props.endpoint.endpointName,
       endpointArn: props.endpoint.endpointArn,
       canaryAlarms: this.monitoring.canaryAlarms,
@@ -150,6 +176,7 @@ export class OperationsStack extends Stack {
       candidateVersion: props.candidateVersion,
       policy: props.rolloutPolicy,
     });
+    this.traffic?.watch(this.rollout.judge, this.monitoring.alertTopic, this.monitoring.dashboard);
     acknowledge(
       this.rollout.stateMachine.role,
       [Finding.awsSolutions('IAM5[Action::kms:GenerateDataKey*]')],

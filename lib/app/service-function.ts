@@ -55,6 +55,14 @@ export interface ServiceFunctionProps {
   readonly wildcardResourceReason?: string;
   /** Cap on concurrent executions, so one function cannot starve the account. @default 50 */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Runs the function outside the VPC, for the reason given (acknowledged on the VPC findings):
+   * only for code that must reach a public AWS endpoint the isolated VPC cannot, such as a
+   * public regional API Gateway endpoint called the way users call it. @default - in the VPC
+   */
+  readonly outsideVpcReason?: string;
+  /** Files copied next to the bundle (name in the bundle → path on disk). @default - none */
+  readonly bundledFiles?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -85,8 +93,7 @@ export class ServiceFunction extends nodejs.NodejsFunction {
       // Lambda's filter agrees with Powertools, so neither drops what the other was told to keep.
       applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel],
       systemLogLevelV2: lambda.SystemLogLevel.INFO,
-      vpc: defaults.vpc,
-      vpcSubnets: defaults.subnets,
+      ...(props.outsideVpcReason ? {} : { vpc: defaults.vpc, vpcSubnets: defaults.subnets }),
       reservedConcurrentExecutions: props.reservedConcurrentExecutions ?? 50,
       deadLetterQueue,
       environment: {
@@ -104,22 +111,39 @@ export class ServiceFunction extends nodejs.NodejsFunction {
         sourcesContent: false,
         // Bundle the SDK too: the exact, tested client versions ship with the function.
         externalModules: [],
+        ...(props.bundledFiles ? { commandHooks: copyCommands(props.bundledFiles) } : {}),
       },
     });
-    acknowledge(
-      this,
-      [Finding.guard('lambda_inside_vpc_check')],
-      "The function has VpcConfig with the Network stack's isolated subnets and a security group; the rule cannot resolve subnet ids passed as cross-stack outputs (stack tests assert the VpcConfig).",
-    );
+    if (props.outsideVpcReason) {
+      acknowledge(
+        this,
+        [
+          Finding.guard('lambda_inside_vpc_check'),
+          Finding.nist('LambdaInsideVPC'),
+          Finding.hipaa('LambdaInsideVPC'),
+        ],
+        props.outsideVpcReason,
+      );
+    } else {
+      acknowledge(
+        this,
+        [Finding.guard('lambda_inside_vpc_check')],
+        "The function has VpcConfig with the Network stack's isolated subnets and a security group; the rule cannot resolve subnet ids passed as cross-stack outputs (stack tests assert the VpcConfig).",
+      );
+    }
     acknowledge(
       this.role!,
       [
         Finding.awsSolutions(
           'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
         ),
-        Finding.awsSolutions(
-          'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-        ),
+        ...(props.outsideVpcReason
+          ? []
+          : [
+              Finding.awsSolutions(
+                'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+              ),
+            ]),
       ],
       'AWS-managed Lambda execution policies (log writing, VPC network interfaces) that AWS maintains for exactly this role; the ENI actions have no resource-level scope a custom policy could narrow.',
     );
@@ -134,4 +158,17 @@ export class ServiceFunction extends nodejs.NodejsFunction {
         .join(' '),
     );
   }
+}
+
+/** Bundling hooks that copy `files` (name in the bundle → path on disk) into the bundle's folder. */
+function copyCommands(files: Readonly<Record<string, string>>): nodejs.ICommandHooks {
+  const quote = (value: string) => `'${value.replace(/'/g, "'\\''")}'`;
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir, outputDir) =>
+      Object.entries(files).map(
+        ([name, source]) => `cp ${quote(source)} ${quote(path.join(outputDir, name))}`,
+      ),
+  };
 }

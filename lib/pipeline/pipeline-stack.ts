@@ -18,6 +18,7 @@ import { acknowledgeGrantPolicies } from '../compliance';
 import { MlInferenceStage } from '../stages/ml-inference-stage';
 import type { AppConfig } from '../stages/stage-config';
 import { DEV_ROLLOUT_POLICY, PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
+import { DEV_ROLLOUT_TRAFFIC, PROD_ROLLOUT_TRAFFIC } from '../../services/traffic/config';
 
 /** Properties of {@link PipelineStack}. */
 export interface PipelineStackProps extends StackProps {
@@ -120,12 +121,14 @@ export class PipelineStack extends Stack {
       config: config.dev,
       pipelineAccount,
       defaultRolloutPolicy: DEV_ROLLOUT_POLICY,
+      defaultRolloutTraffic: DEV_ROLLOUT_TRAFFIC,
     });
     const prod = new MlInferenceStage(this, 'Prod', {
       project: config.project,
       config: config.prod,
       pipelineAccount,
       defaultRolloutPolicy: PROD_ROLLOUT_POLICY,
+      defaultRolloutTraffic: PROD_ROLLOUT_TRAFFIC,
     });
     this.stages = { dev, prod };
 

@@ -13,6 +13,7 @@ import { OperationsStack } from '../app/operations-stack';
 import { pipelineStepRoleArn } from '../pipeline/step-roles';
 import { createRolloutPolicy, DEV_ROLLOUT_POLICY, type RolloutPolicy } from '../../services/rollout/policy';
 import { registryReaderRoleName } from '../../services/registry/names';
+import { DEV_ROLLOUT_TRAFFIC, type RolloutTrafficConfig } from '../../services/traffic/config';
 import type { StageConfig } from './stage-config';
 
 /** Properties of {@link MlInferenceStage}. */
@@ -28,6 +29,8 @@ export interface MlInferenceStageProps extends StageProps {
   readonly pipelineAccount?: string;
   /** Rollout policy when the stage config sets none. @default DEV_ROLLOUT_POLICY */
   readonly defaultRolloutPolicy?: RolloutPolicy;
+  /** Rollout traffic source when the stage config sets none. @default DEV_ROLLOUT_TRAFFIC */
+  readonly defaultRolloutTraffic?: RolloutTrafficConfig;
 }
 
 /** What the pipeline's post-deploy steps read from a deployed stage. */
@@ -79,6 +82,8 @@ export class MlInferenceStage extends Stage {
   readonly project: string;
   /** The stage's configuration. */
   readonly stageConfig: StageConfig;
+  /** The rollout traffic source settings of this stage. */
+  readonly rolloutTraffic: RolloutTrafficConfig;
 
   constructor(scope: Construct, id: string, props: MlInferenceStageProps) {
     const { config } = props;
@@ -97,7 +102,13 @@ export class MlInferenceStage extends Stage {
       description: `ML inference ${config.stageName}: isolated VPC with endpoints and flow logs`,
     });
     const { data } = this.dataStack;
+    const roleNames = pipelineRoleNames(props.project, config.stageName);
+    const roleArn = (name: string): string =>
+      `arn:${Aws.PARTITION}:iam::${config.target.account}:role/${name}`;
+    this.rolloutTraffic = config.rolloutTraffic ?? props.defaultRolloutTraffic ?? DEV_ROLLOUT_TRAFFIC;
     this.inferenceStack = new InferenceStack(this, 'Inference', {
+      // Their requests are not users': stored as source "synthetic", kept out of analytics and drift.
+      syntheticCallerRoleArns: [roleArn(roleNames.smokeTest), roleArn(roleNames.traffic)],
       description: `ML inference ${config.stageName}: SageMaker A/B endpoint, IAM-authorized API, Kinesis ingestion`,
       modelParameterPrefix: `/${props.project}/${config.stageName}/model`,
       vpc: this.networkStack.network.vpc,
@@ -158,7 +169,6 @@ export class MlInferenceStage extends Stage {
     this.rolloutPolicy = createRolloutPolicy(
       config.rollout ?? props.defaultRolloutPolicy ?? DEV_ROLLOUT_POLICY,
     );
-    const roleNames = pipelineRoleNames(props.project, config.stageName);
     this.operationsStack = new OperationsStack(this, 'Operations', {
       description: `ML inference ${config.stageName}: dashboard, alarms, alerts, canary rollout, pipeline roles`,
       stageName: config.stageName,
@@ -175,7 +185,10 @@ export class MlInferenceStage extends Stage {
       driftMetric: this.batchStack.drift.metric,
       modelParameterPrefix: inference.modelParameters.prefix,
       candidateVersion: inference.candidateVersion,
+      baselineVersion: inference.baselineVersion,
       rolloutPolicy: this.rolloutPolicy,
+      rolloutTraffic: this.rolloutTraffic,
+      trafficRoleName: roleNames.traffic,
       alarmEmail: config.alarmEmail,
       pipelineAccount: props.pipelineAccount ?? config.target.account,
       smokeTestRoleName: roleNames.smokeTest,
@@ -207,8 +220,6 @@ export class MlInferenceStage extends Stage {
       rolloutStateMachineArn: ops.rolloutStateMachineArnOutput,
       rolloutRoleArn: ops.rolloutRoleArnOutput,
     };
-    const roleArn = (name: string): string =>
-      `arn:${Aws.PARTITION}:iam::${config.target.account}:role/${name}`;
     this.pipelineRoles = {
       smokeTestRoleArn: roleArn(roleNames.smokeTest),
       rolloutRoleArn: roleArn(roleNames.rollout),
@@ -227,17 +238,19 @@ export class MlInferenceStage extends Stage {
 }
 
 /**
- * Names of the roles the pipeline account assumes in a stage. They are an interface between
- * accounts (the pipeline must name their ARNs before the stage exists), namespaced by project and
- * stage so two stages fit in one account.
+ * Names of the roles whose names are an interface: the two the pipeline account assumes in a stage
+ * (the pipeline must name their ARNs before the stage exists) and the rollout traffic source's (the
+ * predict function recognises synthetic callers by it without a cross-stack reference). Namespaced
+ * by project and stage so two stages fit in one account.
  */
 export function pipelineRoleNames(
   project: string,
   stageName: string,
-): { smokeTest: string; rollout: string; registryReader: string } {
+): { smokeTest: string; rollout: string; registryReader: string; traffic: string } {
   return {
     smokeTest: `${project}-${stageName}-smoke-test`,
     rollout: `${project}-${stageName}-rollout`,
     registryReader: registryReaderRoleName(project, stageName),
+    traffic: `${project}-${stageName}-rollout-traffic`,
   };
 }

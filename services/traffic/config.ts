@@ -19,6 +19,9 @@ export interface RolloutTrafficConfig {
   readonly floorRequestsPerMinute?: number;
 }
 
+/** The longest window one lease buys, in seconds (the traffic function's timeout leaves room to finish). */
+export const MAX_WINDOW_SECONDS = 60;
+
 /** Hard cap on the configured rate: a misconfiguration cannot turn the source into a load test. */
 export const MAX_TRAFFIC_RATE = 20;
 

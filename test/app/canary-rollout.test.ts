@@ -3,9 +3,10 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { ExecutionError, StateMachine } from 'aws-local-stepfunctions';
+import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { CanaryRollout, type CanaryRolloutProps } from '../../lib/app/rollout/canary-rollout';
 import type { FunctionDefaults } from '../../lib/app/service-function';
 import type { RolloutMetrics, VariantMetricsQuery } from '../../services/rollout/adapters/cloudwatch';
@@ -28,6 +29,7 @@ const REGION = 'eu-west-1';
 const ENDPOINT = 'Inference-Endpoint';
 const PREFIX = '/mlinference/dev/model';
 const CANDIDATE = 'v2';
+const BASELINE = 'v1';
 const MINUTE = 60_000;
 
 /** Short rollout so every path runs in well under a second of wall time. */
@@ -80,8 +82,16 @@ function build(overrides: Partial<CanaryRolloutProps> = {}): Built {
       evaluationPeriods: 2,
     }),
   ];
+  // Stands in for RolloutTraffic's function (its own tests cover it): the definition only invokes it.
+  const traffic = new lambda.Function(stack, 'Traffic', {
+    runtime: lambda.Runtime.NODEJS_24_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => ({})'),
+  });
   new CanaryRollout(stack, 'Canary', {
     defaults,
+    baselineVersion: BASELINE,
+    trafficSource: { function: traffic, mode: 'always' },
     endpointName: ENDPOINT,
     canaryAlarms,
     alertTopic: new sns.Topic(stack, 'Alerts', { masterKey: key }),
@@ -116,7 +126,10 @@ class FakeEndpoint {
     private throttles = 0,
     /** 1-based number of the update after which the endpoint ends up `Failed`. */
     private readonly failAfterUpdate = 0,
+    /** 1-based number of the update call that SageMaker refuses (not throttling). */
+    private readonly refuseUpdate = 0,
   ) {}
+  private calls = 0;
 
   update(input: JsonValue): JsonValue {
     const { EndpointName, DesiredWeightsAndCapacities } = input as {
@@ -127,6 +140,10 @@ class FakeEndpoint {
     if (this.throttles > 0) {
       this.throttles -= 1;
       throw new NamedError('SageMaker.ThrottlingException', 'Rate exceeded');
+    }
+    this.calls += 1;
+    if (this.calls === this.refuseUpdate) {
+      throw new NamedError('SageMaker.ValidationException', 'Could not find variant VariantB');
     }
     if (this.status === 'Updating') {
       throw new NamedError('SageMaker.ValidationException', 'Cannot update in-progress endpoint');
@@ -211,7 +228,25 @@ interface Scenario {
   readonly failAfterUpdate?: number;
   /** Endpoint weights before the run. @default baseline 100 / canary 0 */
   readonly initialWeights?: Record<string, number>;
+  /** 1-based number of the weight update SageMaker refuses. */
+  readonly refuseUpdate?: number;
+  /** The judge fails (after its retries) from this 1-based call on. */
+  readonly judgeFailsFrom?: number;
+  /** The execution is aborted during this 1-based judge call. */
+  readonly abortAtJudgeCall?: number;
 }
+
+/** What happened, in order: traffic leases, judge calls and weight updates (canary weight after each). */
+type TimelineEntry =
+  | {
+      readonly kind: 'lease';
+      readonly at: number;
+      readonly windowSeconds: number;
+      readonly canaryWeight: number;
+    }
+  | { readonly kind: 'judge'; readonly verdict: string }
+  | { readonly kind: 'update'; readonly canaryWeight: number }
+  | { readonly kind: 'abort' };
 
 interface Outcome {
   readonly output?: JsonValue;
@@ -221,6 +256,8 @@ interface Outcome {
   readonly notifications: { Subject?: string; Message: string }[];
   readonly verdicts: string[];
   readonly visits: Map<string, number>;
+  readonly timeline: TimelineEntry[];
+  readonly aborted: boolean;
 }
 
 const HEALTHY: Traffic = { perMinute: 600, baselineErrorRate: 0.005, canaryErrorRate: 0.005 };
@@ -231,7 +268,10 @@ async function execute(definition: Record<string, unknown>, scenario: Scenario):
     scenario.updatingPolls ?? 0,
     scenario.throttles ?? 0,
     scenario.failAfterUpdate,
+    scenario.refuseUpdate,
   );
+  const timeline: TimelineEntry[] = [];
+  let abortExecution: () => void = () => undefined;
   if (scenario.initialWeights) endpoint.weights = { ...scenario.initialWeights };
   const cloudWatch = new FakeCloudWatch(endpoint, scenario.traffic, scenario.alarmState);
   const parameters = new Map<string, string>([
@@ -244,6 +284,23 @@ async function execute(definition: Record<string, unknown>, scenario: Scenario):
   let now = Date.now();
   let judgeCalls = 0;
   const judge = createJudgeHandler({ metrics: cloudWatch, log: { info: () => undefined }, now: () => now });
+  // The judge with the contract's `decisions` (docs/CONTRACTS.md): a judge that records them already
+  // is used as it is; otherwise its answer is recorded here, as the contract says.
+  const recordingJudge = async (input: JudgeInput & { decisions?: unknown[] }) => {
+    const output = (await judge(input)) as Awaited<ReturnType<typeof judge>> & { decisions?: unknown[] };
+    if (output.decisions) return output;
+    const decision = {
+      judgedAt: output.judgedAt,
+      stepIndex: input.stepIndex,
+      canaryWeight: endpoint.weights.VariantB ?? 0,
+      verdict: output.verdict,
+      reason: output.reason,
+      minute: null,
+      baseline: null,
+      canary: null,
+    };
+    return { ...output, decisions: [...(input.decisions ?? []), decision].slice(-400) };
+  };
 
   const states = definition.States as Record<string, { Type: string; Resource?: string }>;
   const handlers: Handlers = {};
@@ -255,7 +312,30 @@ async function execute(definition: Record<string, unknown>, scenario: Scenario):
     retries[name] = 0;
     const resource = state.Resource ?? '';
     if (resource.endsWith(':aws-sdk:sagemaker:updateEndpointWeightsAndCapacities')) {
-      handlers[name] = (input) => endpoint.update(input);
+      handlers[name] = (input) => {
+        const output = endpoint.update(input);
+        timeline.push({ kind: 'update', canaryWeight: endpoint.weights.VariantB ?? 0 });
+        return output;
+      };
+    } else if (resource === 'arn:aws:states:::lambda:invoke') {
+      // The traffic lease: an asynchronous invocation of the traffic source (one window of traffic).
+      handlers[name] = (input) => {
+        const { FunctionName, InvocationType, Payload } = input as {
+          FunctionName: string;
+          InvocationType: string;
+          Payload: { windowSeconds: number; executionId: string };
+        };
+        expect(FunctionName).toMatch(/Traffic/);
+        expect(InvocationType).toBe('Event');
+        expect(Payload.executionId).toEqual(expect.any(String));
+        timeline.push({
+          kind: 'lease',
+          at: now,
+          windowSeconds: Payload.windowSeconds,
+          canaryWeight: endpoint.weights.VariantB ?? 0,
+        });
+        return { StatusCode: 202 };
+      };
     } else if (resource.endsWith(':aws-sdk:sagemaker:describeEndpoint')) {
       handlers[name] = (input) => endpoint.describe(input);
     } else if (resource.endsWith(':aws-sdk:ssm:putParameter')) {
@@ -282,8 +362,17 @@ async function execute(definition: Record<string, unknown>, scenario: Scenario):
         now += MINUTE;
         judgeCalls += 1;
         if (judgeCalls > 200) throw new Error('runaway rollout: the judge was asked 200 times');
-        const output = await judge(input as unknown as JudgeInput);
+        if (judgeCalls === scenario.abortAtJudgeCall) {
+          timeline.push({ kind: 'abort' });
+          abortExecution();
+        }
+        if (scenario.judgeFailsFrom !== undefined && judgeCalls >= scenario.judgeFailsFrom) {
+          timeline.push({ kind: 'judge', verdict: 'error' });
+          throw new NamedError('InvalidJudgeInputError', 'stepStartedAt is not a time');
+        }
+        const output = await recordingJudge(input as unknown as JudgeInput & { decisions?: unknown[] });
         verdicts.push(output.verdict);
+        timeline.push({ kind: 'judge', verdict: output.verdict });
         return output as unknown as JsonValue;
       };
     } else {
@@ -302,6 +391,10 @@ async function execute(definition: Record<string, unknown>, scenario: Scenario):
         retryIntervalOverrides: retries,
       },
       context: {
+        Execution: {
+          Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:Canary:local`,
+          StartTime: new Date(now).toISOString(),
+        },
         // Evaluated when a state reads it, so `$$.State.EnteredTime` follows the simulated clock.
         State: {
           get EnteredTime() {
@@ -311,6 +404,7 @@ async function execute(definition: Record<string, unknown>, scenario: Scenario):
       },
     },
   );
+  abortExecution = () => execution.abort();
   const collectVisits = (async () => {
     for await (const event of execution.eventLogs) {
       if (event.type === 'StateEntered')
@@ -320,11 +414,21 @@ async function execute(definition: Record<string, unknown>, scenario: Scenario):
   try {
     const output = await execution.result;
     await collectVisits;
-    return { output, endpoint, parameters, notifications, verdicts, visits };
+    return { output, endpoint, parameters, notifications, verdicts, visits, timeline, aborted: false };
   } catch (error) {
     await collectVisits.catch(() => undefined);
-    if (!(error instanceof ExecutionError)) throw error;
-    return { error, endpoint, parameters, notifications, verdicts, visits };
+    const aborted = error instanceof ExecutionAbortedError;
+    if (!(error instanceof ExecutionError) && !aborted) throw error;
+    return {
+      error: aborted ? undefined : (error as ExecutionError),
+      endpoint,
+      parameters,
+      notifications,
+      verdicts,
+      visits,
+      timeline,
+      aborted,
+    };
   }
 }
 
@@ -448,12 +552,44 @@ describe('CanaryRollout', () => {
       expect(outcome.parameters.get(ACTIVE)).toBe(CANDIDATE);
       expect(versionDoc(outcome)).toEqual({ ...CANDIDATE_DOC, status: 'active' });
       expect(outcome.notifications).toHaveLength(0);
+      // The RolloutRecord of docs/CONTRACTS.md, with every decision the judge recorded.
       expect(outcome.output).toEqual({
         outcome: 'promoted',
+        endpointName: ENDPOINT,
+        baselineVersion: BASELINE,
         candidateVersion: CANDIDATE,
+        policy: JSON.parse(JSON.stringify(POLICY)),
+        startedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+        finishedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+        decisions: outcome.verdicts.map((verdict) => expect.objectContaining({ verdict })),
+        traffic: { mode: 'always' },
         weights: { VariantA: 0, VariantB: 100 },
       });
+      const record = outcome.output as { decisions: { stepIndex: number; canaryWeight: number }[] };
+      expect(record.decisions.map((d) => d.canaryWeight)).toEqual(
+        record.decisions.map((d) => [10, 50][d.stepIndex]),
+      );
       expectFullyBaselineOrPromoted(outcome);
+    });
+
+    it('starts from 0 %: traffic first, then the first step, and judges only at step weights', async () => {
+      const outcome = await execute(built.definition, { traffic: HEALTHY });
+      // Deployed with the candidate at 0 %: the first shift is the policy's first step.
+      expect(outcome.timeline[0]).toMatchObject({ kind: 'lease', canaryWeight: 0 });
+      expect(outcome.timeline[1]).toEqual({ kind: 'update', canaryWeight: 10 });
+      expect(outcome.endpoint.updates[0]).toEqual({ VariantA: 90, VariantB: 10 });
+      // Every judgement is preceded by a fresh lease of one bake (60 s) since the previous one.
+      let leased = false;
+      for (const entry of outcome.timeline) {
+        if (entry.kind === 'lease') {
+          expect(entry.windowSeconds).toBe(60);
+          leased = true;
+        }
+        if (entry.kind === 'judge') {
+          expect(leased).toBe(true);
+          leased = false;
+        }
+      }
     });
 
     it('rolls back at once when a canary alarm fires mid-rollout', async () => {
@@ -541,9 +677,68 @@ describe('CanaryRollout', () => {
         candidateStatus: 'active',
         initialWeights: afterRedeploy,
       });
-      expect(outcome.output).toEqual({ outcome: 'already-promoted', candidateVersion: CANDIDATE });
+      expect(outcome.output).toMatchObject({
+        outcome: 'already-promoted',
+        endpointName: ENDPOINT,
+        baselineVersion: BASELINE,
+        candidateVersion: CANDIDATE,
+        decisions: [],
+        traffic: { mode: 'always' },
+      });
       expect(outcome.endpoint.updates).toEqual([{ VariantA: 0, VariantB: 100 }]);
       expect(outcome.verdicts).toEqual([]);
+      expect(outcome.timeline.filter((e) => e.kind === 'lease')).toEqual([]);
+    });
+  });
+
+  describe('traffic source on every exit path', () => {
+    /** Leases granted after the rollout's last judgement (or its abort): the source would run on. */
+    function leasesAfterExit(outcome: Outcome): TimelineEntry[] {
+      const last = outcome.timeline.findLastIndex((e) => e.kind === 'judge' || e.kind === 'abort');
+      expect(last).toBeGreaterThan(0);
+      return outcome.timeline.slice(last + 1).filter((e) => e.kind === 'lease');
+    }
+
+    it.each<[string, Scenario, (outcome: Outcome) => void]>([
+      ['promotion', { traffic: HEALTHY }, (o) => expect(o.output).toMatchObject({ outcome: 'promoted' })],
+      [
+        'rollback by the judge',
+        { traffic: { ...HEALTHY, canaryErrorRate: 0.05 } },
+        (o) => expectRolledBack(o, /significantly higher/),
+      ],
+      [
+        'a judge error',
+        { traffic: HEALTHY, judgeFailsFrom: 2 },
+        (o) => expectRolledBack(o, /rollout step failed: InvalidJudgeInputError/),
+      ],
+      [
+        'a failed weight update',
+        { traffic: HEALTHY, refuseUpdate: 2 },
+        (o) =>
+          expectRolledBack(o, /rollout step failed: SageMaker\.ValidationException: Could not find variant/),
+      ],
+      [
+        'the endpoint Failed',
+        { traffic: HEALTHY, failAfterUpdate: 2 },
+        (o) => expectRolledBack(o, /endpoint status Failed/),
+      ],
+      [
+        'an abort (no Catch runs)',
+        { traffic: HEALTHY, abortAtJudgeCall: 2 },
+        (o) => {
+          expect(o.aborted).toBe(true);
+          expect(o.notifications).toEqual([]);
+        },
+      ],
+    ])('%s: leased before judging, no lease after the end', async (_name, scenario, expectOutcome) => {
+      const outcome = await execute(built.definition, scenario);
+      expectOutcome(outcome);
+      const firstJudge = outcome.timeline.findIndex((e) => e.kind === 'judge');
+      expect(outcome.timeline.slice(0, firstJudge).some((e) => e.kind === 'lease')).toBe(true);
+      expect(leasesAfterExit(outcome)).toEqual([]);
+      // So the source stops within one window (60 s) of the last lease, however the run ended.
+      const leases = outcome.timeline.filter((e) => e.kind === 'lease');
+      expect(leases.every((lease) => lease.kind === 'lease' && lease.windowSeconds <= 60)).toBe(true);
     });
   });
 

@@ -1,3 +1,4 @@
+import { PROD_ROLLOUT_TRAFFIC } from '../../services/traffic/config';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
@@ -41,7 +42,12 @@ beforeAll(() => {
     config: { ...testConfig.dev, alarmEmail: ALARM_EMAIL },
     pipelineAccount: PIPELINE_ACCOUNT,
   });
-  prod = new MlInferenceStage(app, 'Prod', { project: testConfig.project, config: testConfig.prod });
+  // As the pipeline builds prod: with prod's default traffic source.
+  prod = new MlInferenceStage(app, 'Prod', {
+    project: testConfig.project,
+    config: testConfig.prod,
+    defaultRolloutTraffic: PROD_ROLLOUT_TRAFFIC,
+  });
   ops = Template.fromStack(dev.operationsStack);
   prodOps = Template.fromStack(prod.operationsStack);
   batch = Template.fromStack(dev.batchStack);
@@ -139,7 +145,7 @@ describe('alert topic', () => {
 describe('alarms', () => {
   it('every alarm notifies the alert topic', () => {
     const alarms = alarmsWhere(() => true);
-    expect(alarms).toHaveLength(6);
+    expect(alarms).toHaveLength(7);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
     }
@@ -261,6 +267,97 @@ describe('alarms', () => {
   });
 });
 
+describe('rollout traffic source', () => {
+  const fn = () => {
+    const [id, resource] = Object.entries(ops.findResources('AWS::Lambda::Function')).find(([fid]) =>
+      fid.startsWith('RolloutTrafficFunction'),
+    )!;
+    return { id, props: resource.Properties as Json };
+  };
+  const roleOf = (functionProps: Json): string =>
+    (functionProps.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+
+  it("has its own named role that may invoke only this API's POST /predict and read metrics", () => {
+    const roleId = roleOf(fn().props);
+    const role = ops.findResources('AWS::IAM::Role')[roleId].Properties as Json;
+    expect(role.RoleName).toBe(`${testConfig.project}-dev-rollout-traffic`);
+    expect(JSON.stringify(role.AssumeRolePolicyDocument)).toContain('lambda.amazonaws.com');
+    const statements = Object.values(ops.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+      .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+    const invoke = statements.filter((s) => asList(s.Action).includes('execute-api:Invoke'));
+    expect(invoke).toHaveLength(1);
+    const resource = JSON.stringify(invoke[0].Resource);
+    expect(resource).toMatch(/Dev-Inference/);
+    // Stage, method and path fixed: only POST /predict.
+    expect(resource).toMatch(/\/POST\/predict"\]\]\}$/);
+    const actions = statements.flatMap((s) => asList(s.Action)).sort();
+    expect(actions.filter((a) => !a.startsWith('xray:') && a !== 'sqs:SendMessage')).toEqual([
+      'cloudwatch:GetMetricData',
+      'execute-api:Invoke',
+    ]);
+  });
+
+  it('runs outside the VPC (it calls the public API as users do), capped, one window per invocation, never retried', () => {
+    const { id, props } = fn();
+    expect(props.VpcConfig).toBeUndefined();
+    expect(props.ReservedConcurrentExecutions).toBe(2);
+    expect(props.Timeout).toBe(90);
+    const env = (props.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env).toMatchObject({ TRAFFIC_MODE: 'always', TRAFFIC_RATE: '5' });
+    ops.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: id },
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
+    });
+    // Prod tops up to its floor at a lower cap.
+    const prodFn = Object.entries(prodOps.findResources('AWS::Lambda::Function')).find(([fid]) =>
+      fid.startsWith('RolloutTrafficFunction'),
+    )![1].Properties as Json;
+    expect((prodFn.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      TRAFFIC_MODE: 'top-up',
+      TRAFFIC_RATE: '2',
+      TRAFFIC_FLOOR: '120',
+    });
+  });
+
+  it('is invoked only by the rollout state machine, asynchronously', () => {
+    const { id } = fn();
+    const machine = Object.values(ops.findResources('AWS::StepFunctions::StateMachine'))[0];
+    const definition = JSON.stringify(machine.Properties.DefinitionString);
+    expect(definition).toContain('"InvocationType\\":\\"Event\\"');
+    expect(definition).toContain(id);
+    // No schedule or rule targets it: nothing else can start it.
+    expect(JSON.stringify(ops.findResources('AWS::Events::Rule'))).not.toContain(id);
+  });
+
+  it('alarms when synthetic predictions arrive for ten minutes without a judge call', () => {
+    const alarm = oneAlarm((a) =>
+      mathMetrics(a).some((m) => m.MetricStat?.Metric.MetricName === 'SyntheticPredictions'),
+    );
+    expect(alarm).toMatchObject({ EvaluationPeriods: 2, DatapointsToAlarm: 2, Threshold: 1 });
+    const metrics = mathMetrics(alarm);
+    expect(metrics.find((m) => m.Expression)?.Expression).toBe(
+      'IF(FILL(synthetic, 0) > 0 AND FILL(judged, 0) == 0, 1, 0)',
+    );
+    const judged = metrics.find((m) => m.Id === 'judged')!.MetricStat!;
+    expect(judged.Metric).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Invocations' });
+    expect(JSON.stringify(judged.Metric)).toMatch(/RolloutJudge/);
+  });
+
+  it('tells the predict function which callers are synthetic, by role ARN', () => {
+    const inference = Template.fromStack(dev.inferenceStack);
+    const predict = Object.entries(inference.findResources('AWS::Lambda::Function')).find(([fid]) =>
+      fid.startsWith('Predict'),
+    )![1].Properties as Json;
+    const value = JSON.stringify(
+      (predict.Environment as { Variables: Record<string, unknown> }).Variables.SYNTHETIC_CALLER_ROLE_ARNS,
+    );
+    expect(value).toContain(`:role/${testConfig.project}-dev-smoke-test,`);
+    expect(value).toContain(`:role/${testConfig.project}-dev-rollout-traffic`);
+  });
+});
+
 describe('dashboard', () => {
   /** DashboardBody with every CloudFormation token replaced by a placeholder, parsed. */
   function dashboardBody(): { widgets: { properties: Json }[] } {
@@ -297,7 +394,13 @@ describe('dashboard', () => {
       'AWS/Kinesis': ['GetRecords.IteratorAgeMilliseconds'],
       'AWS/SQS': ['ApproximateNumberOfMessagesVisible'],
       'AWS/States': ['ExecutionsFailed'],
-      [driftNamespace()]: [DATA_DRIFT_METRIC],
+      // The predict function's synthetic series and what the traffic source reports it sent.
+      [driftNamespace()]: [
+        DATA_DRIFT_METRIC,
+        'SyntheticPredictions',
+        'SyntheticRequestsSent',
+        'SyntheticRequestsFailed',
+      ],
     };
     const plotted = plottedMetrics();
     expect(plotted.length).toBeGreaterThan(10);

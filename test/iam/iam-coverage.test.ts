@@ -72,6 +72,11 @@ const COMPONENTS: Readonly<Record<Component, ComponentPlacement>> = {
     environment: { MODEL_PARAMETER_PREFIX: `/${testConfig.project}/${testConfig.dev.stageName}/model` },
     outsideVpc: true,
   },
+  'traffic-source': {
+    path: 'Operations/RolloutTraffic/Function',
+    outsideVpc:
+      "calls the inference API's public regional endpoint as users do (lib/app/rollout/rollout-traffic.ts)",
+  },
   smoke: {
     path: 'Operations/SmokeTestRole',
     // post-deploy-steps.ts: ENDPOINT_NAME from the Inference stack's EndpointName output.

@@ -19,6 +19,7 @@ const INTEGRATION_TESTS = [
   'test/batch',
   'test/rollout',
   'test/smoke',
+  'test/traffic',
   'test/local',
   'test/iam/adapters',
   'test/registry',

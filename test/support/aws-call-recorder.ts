@@ -21,7 +21,8 @@ export type Component =
   | 'analytics-export'
   | 'registry-guard'
   | 'converge'
-  | 'smoke';
+  | 'smoke'
+  | 'traffic-source';
 
 /** Entry files (relative to the repository root) that identify each component on a stack. */
 export const COMPONENT_ENTRIES: Readonly<Record<string, Component>> = {
@@ -36,6 +37,7 @@ export const COMPONENT_ENTRIES: Readonly<Record<string, Component>> = {
   'services/registry/guard-main.ts': 'registry-guard',
   'services/registry/converge-main.ts': 'converge',
   'services/smoke/main.ts': 'smoke',
+  'services/traffic/handler.ts': 'traffic-source',
 };
 
 /** One AWS API call as the SDK saw it. */

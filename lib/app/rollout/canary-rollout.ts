@@ -2,12 +2,14 @@ import { CfnElement, Duration, Stack, Token } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { createRolloutPolicy, weightsForStep, type RolloutPolicy } from '../../../services/rollout/policy';
+import { MAX_WINDOW_SECONDS, type TrafficMode } from '../../../services/traffic/config';
 import { acknowledge, acknowledgeGrantPolicies, Finding } from '../../compliance';
 import { ServiceFunction, type FunctionDefaults } from '../service-function';
 
@@ -38,6 +40,14 @@ export interface CanaryRolloutProps {
   readonly modelParameterPrefix: string;
   /** Model version the canary variant serves; recorded as active (promotion) or rejected (rollback). */
   readonly candidateVersion: string;
+  /** Model version the baseline variant serves; part of the rollout record. */
+  readonly baselineVersion: string;
+  /**
+   * The traffic source ({@link RolloutTraffic}); the state machine grants it a lease of one bake of
+   * traffic before the first step and before every bake, so it sends only while a rollout judges.
+   * @default - no traffic source (mode `off`)
+   */
+  readonly trafficSource?: { readonly function: lambda.IFunction; readonly mode: TrafficMode };
   /** Steps, bake, deadline and statistics of the rollout; validated at synth. */
   readonly policy: RolloutPolicy;
   /** Key of the state machine's log group. @default - `defaults.encryptionKey` */
@@ -333,6 +343,31 @@ export class CanaryRollout extends Construct {
         sfn.JsonPath.stringAt('$.endpoint.status'),
       ),
     );
+    // ---- Traffic source --------------------------------------------------------------------------
+    // A lease of one bake of traffic, invoked asynchronously: the source sends for that window only,
+    // so it stops at most one window after the last lease, however the execution ends (a Fail, an
+    // abort or a timeout skip every Catch, but they grant no further lease either).
+    const leaseSeconds = Math.min(MAX_WINDOW_SECONDS, bakeInterval.toSeconds());
+    /** A lease state that goes on to `next` whether the lease was granted or not; `next` without a source. */
+    const leaseTraffic = (stateId: string, next: sfn.State): sfn.State => {
+      if (!props.trafficSource || props.trafficSource.mode === 'off') return next;
+      const lease = new tasks.LambdaInvoke(this, stateId, {
+        lambdaFunction: props.trafficSource.function,
+        invocationType: tasks.LambdaInvocationType.EVENT,
+        payload: sfn.TaskInput.fromObject({
+          windowSeconds: leaseSeconds,
+          stepIndex: sfn.JsonPath.numberAt('$.stepIndex'),
+          executionId: sfn.JsonPath.stringAt('$$.Execution.Id'),
+        }),
+        resultPath: sfn.JsonPath.DISCARD,
+        retryOnServiceExceptions: true,
+      });
+      // No traffic is no evidence: the judge waits or reaches its deadline; the rollout goes on.
+      lease.addCatch(next, { resultPath: '$.trafficError' });
+      lease.next(next);
+      return lease;
+    };
+
     const rollbackOnUnknownVerdict = new sfn.Pass(this, 'RollbackOnUnknownVerdict', {
       parameters: { reason: 'the judge answered no known verdict' },
       resultPath: '$.rollback',
@@ -346,6 +381,7 @@ export class CanaryRollout extends Construct {
         weights: { [baseline]: first.baseline, [canary]: first.canary },
         complete: first.canary === 100,
         rolloutStartedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+        decisions: [],
       },
     });
     const applyStep = setWeights('ApplyStepWeights', {
@@ -373,6 +409,7 @@ export class CanaryRollout extends Construct {
         stepStartedAt: sfn.JsonPath.stringAt('$.step.startedAt'),
         rolloutStartedAt: sfn.JsonPath.stringAt('$.rolloutStartedAt'),
         policy: JSON.parse(JSON.stringify(policy)) as Record<string, unknown>,
+        decisions: sfn.JsonPath.listAt('$.decisions'),
       }),
       resultPath: '$.judgement',
       retryOnServiceExceptions: true,
@@ -384,12 +421,24 @@ export class CanaryRollout extends Construct {
         weights: sfn.JsonPath.objectAt('$.judgement.weights'),
         complete: sfn.JsonPath.objectAt('$.judgement.done'),
         rolloutStartedAt: sfn.JsonPath.stringAt('$.rolloutStartedAt'),
+        decisions: sfn.JsonPath.listAt('$.decisions'),
       },
+    });
+    // The RolloutRecord of docs/CONTRACTS.md (plus the final weights).
+    const record = (outcome: 'promoted' | 'already-promoted', decisions: string[]) => ({
+      outcome,
+      endpointName: props.endpointName,
+      baselineVersion: props.baselineVersion,
+      candidateVersion: candidate,
+      policy: JSON.parse(JSON.stringify(policy)) as Record<string, unknown>,
+      startedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
+      finishedAt: sfn.JsonPath.stringAt('$$.State.EnteredTime'),
+      decisions,
+      traffic: { mode: props.trafficSource?.mode ?? 'off' },
     });
     const summary = new sfn.Pass(this, 'PromotionSummary', {
       parameters: {
-        outcome: 'promoted',
-        candidateVersion: candidate,
+        ...record('promoted', sfn.JsonPath.listAt('$.decisions')),
         weights: sfn.JsonPath.objectAt('$.weights'),
       },
     });
@@ -403,9 +452,9 @@ export class CanaryRollout extends Construct {
     const readDecision = readRegistry('ReadCandidateStatus', start, 3);
     // A deploy that changed the endpoint config re-applied its initial weights: restore the decision.
     const alreadyPromoted = setWeights('RestorePromotedWeights', { [baseline]: 0, [canary]: 100 }).next(
-      new sfn.Pass(this, 'AlreadyPromoted', {
-        parameters: { outcome: 'already-promoted', candidateVersion: candidate },
-      }).next(new sfn.Succeed(this, 'NothingToRollOut')),
+      new sfn.Pass(this, 'AlreadyPromoted', { parameters: record('already-promoted', []) }).next(
+        new sfn.Succeed(this, 'NothingToRollOut'),
+      ),
     );
     const alreadyRejected = setWeights('RestoreBaselineWeights', { [baseline]: 100, [canary]: 0 }).next(
       new sfn.Fail(this, 'CandidateRejectedBefore', {
@@ -424,8 +473,9 @@ export class CanaryRollout extends Construct {
         .when(decided('active'), alreadyPromoted)
         .otherwise(start),
     );
-    start
-      .next(applyStep)
+    // Traffic starts before the first step leaves 0 %, so the baseline already has evidence.
+    start.next(leaseTraffic('StartTraffic', applyStep));
+    applyStep
       .next(waitForStep)
       .next(describeAfterStep)
       .next(
@@ -434,19 +484,30 @@ export class CanaryRollout extends Construct {
           .when(isUpdating, waitForStep)
           .otherwise(rollbackOnEndpoint),
       );
+    // Every bake renews the traffic lease: the source sends while, and only while, the judge judges.
+    const renewAndBake = leaseTraffic('RenewTraffic', bake);
     stepInService.next(
       new sfn.Choice(this, 'FullyPromoted?')
         .when(sfn.Condition.booleanEquals('$.complete', true), promoted)
-        .otherwise(bake),
+        .otherwise(renewAndBake),
     );
+    const verdict = new sfn.Choice(this, 'Verdict?')
+      .when(sfn.Condition.stringEquals('$.judgement.verdict', 'rollback'), rollbackOnVerdict)
+      .when(sfn.Condition.stringEquals('$.judgement.verdict', 'wait'), renewAndBake)
+      .when(sfn.Condition.stringEquals('$.judgement.verdict', 'promote'), nextStep.next(applyStep))
+      .otherwise(rollbackOnUnknownVerdict);
+    // The judge's answer carries the decisions so far (docs/CONTRACTS.md); a judge that records none
+    // leaves the list as it was.
+    const keepDecisions = new sfn.Pass(this, 'KeepDecisions', {
+      inputPath: '$.judgement.decisions',
+      resultPath: '$.decisions',
+    }).next(verdict);
     bake
       .next(judge)
       .next(
-        new sfn.Choice(this, 'Verdict?')
-          .when(sfn.Condition.stringEquals('$.judgement.verdict', 'rollback'), rollbackOnVerdict)
-          .when(sfn.Condition.stringEquals('$.judgement.verdict', 'wait'), bake)
-          .when(sfn.Condition.stringEquals('$.judgement.verdict', 'promote'), nextStep.next(applyStep))
-          .otherwise(rollbackOnUnknownVerdict),
+        new sfn.Choice(this, 'DecisionsRecorded?')
+          .when(sfn.Condition.isPresent('$.judgement.decisions'), keepDecisions)
+          .otherwise(verdict),
       );
 
     // ---- State machine -------------------------------------------------------------------------
