@@ -29,7 +29,7 @@ export interface PartitionObject {
 const isString = (value: unknown): value is string => typeof value === 'string' && value !== '';
 const isNumberList = (value: unknown): value is number[] =>
   Array.isArray(value) && value.every((v) => typeof v === 'number' && Number.isFinite(v));
-const SOURCES: readonly unknown[] = ['api', 'stream', 'batch'];
+const SOURCES: readonly unknown[] = ['api', 'stream', 'batch', 'synthetic'];
 
 /** Why `item` is no predictions-table item (CONTRACTS.md), or undefined when it is one. */
 export function itemProblem(candidate: object): string | undefined {
@@ -50,8 +50,9 @@ export function itemProblem(candidate: object): string | undefined {
 }
 
 /**
- * Decides what to do with one stream record: only INSERTs of `api` and `stream` predictions are
- * exported; `batch` ones are skipped because the scorer already writes them to the analytics prefix.
+ * Decides what to do with one stream record: only INSERTs of `api`, `stream` and `synthetic`
+ * predictions are exported (synthetic ones keep their source, so queries tell them apart); `batch`
+ * ones are skipped because the scorer already writes them to the analytics prefix.
  */
 export function decide(change: StreamChange): ChangeDecision {
   if (change.eventName !== 'INSERT') return { kind: 'skip', reason: 'not-insert' };

@@ -20,7 +20,11 @@ export const predictionColumns: readonly GlueColumn[] = [
   { name: 'probabilities', type: 'array<double>', comment: 'prediction.probabilities, in label order' },
   { name: 'inputfeatures', type: 'array<double>', comment: 'inputFeatures' },
   { name: 'expirationtime', type: 'bigint', comment: 'DynamoDB TTL, epoch seconds' },
-  { name: 'source', type: 'string', comment: 'api | stream | batch' },
+  {
+    name: 'source',
+    type: 'string',
+    comment: 'api | stream | batch | synthetic (rollout traffic source, smoke test: not users)',
+  },
   { name: 'requestid', type: 'string', comment: 'requestId, absent when the caller sent none' },
   {
     name: 'modellatencyms',

@@ -10,12 +10,12 @@ import { predictionItem } from './support/stream-events';
 const prefix = 'analytics/predictions/';
 
 describe('decide', () => {
-  it('exports api and stream inserts as analytics records', () => {
-    for (const source of ['api', 'stream'] as const) {
+  it('exports api, stream and synthetic inserts as analytics records, keeping their source', () => {
+    for (const source of ['api', 'stream', 'synthetic'] as const) {
       const item = predictionItem(`p-${source}`, source, '2026-11-25T10:15:00.000Z', 'req-1');
       expect(decide({ sequenceNumber: '1', eventName: 'INSERT', newItem: item })).toEqual({
         kind: 'export',
-        record: toAnalyticsRecord(item),
+        record: expect.objectContaining({ ...toAnalyticsRecord(item), source }),
       });
     }
   });

@@ -1,5 +1,6 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { USERS_ONLY } from '../../lib/app/batch/analytics';
 import { SCORER_COMMAND } from '../../lib/app/batch/batch-scoring';
 import { MODEL_VERSION_INDEX } from '../../lib/app/data/data-store';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
@@ -186,7 +187,33 @@ describe('analytics', () => {
       'HourlyVolume',
       'ModelLatency',
       'PredictionVolume',
+      'SyntheticTraffic',
     ]);
+  });
+
+  it("leaves synthetic predictions out of every users' query, and shows them only in their own", () => {
+    const queries = Object.fromEntries(
+      (Object.values(batch.findResources('AWS::Athena::NamedQuery')) as Resource[]).map((q) => [
+        q.Properties.Name as string,
+        q.Properties.QueryString as string,
+      ]),
+    );
+    // The WHERE clause (no OR at its top level, so the predicate cannot be bypassed) of each query.
+    const where = (sql: string): string => /\nWHERE (.*)\n/.exec(sql)?.[1] ?? '';
+    for (const name of [
+      'PredictionVolume',
+      'HourlyVolume',
+      'ClassDistribution',
+      'Confidence',
+      'ModelLatency',
+    ]) {
+      const clause = where(queries[name]!);
+      expect({ name, clause }).toEqual({ name, clause: expect.stringContaining(`AND ${USERS_ONLY}`) });
+      expect(clause).not.toMatch(/\bOR\b/i);
+    }
+    expect(where(queries.SyntheticTraffic!)).toMatch(/AND source = 'synthetic'$/);
+    // Integrity checks look at every source.
+    expect(queries.DuplicatePredictions).not.toContain('synthetic');
   });
 });
 

@@ -115,11 +115,11 @@ describe('recent inputs from the modelVersionIndex GSI (dynalite)', () => {
   beforeAll(async () => {
     dynamo = await startLocalDynamo();
     await dynamo.createPredictionsTable('predictions');
-    const put = (id: string, modelVersion: string, timestamp: string, features: number[]) =>
+    const put = (id: string, modelVersion: string, timestamp: string, features: number[], source = 'api') =>
       dynamo.client.send(
         new PutCommand({
           TableName: 'predictions',
-          Item: { predictionId: id, modelVersion, timestamp, inputFeatures: features },
+          Item: { predictionId: id, modelVersion, timestamp, inputFeatures: features, source },
         }),
       );
     await Promise.all([
@@ -128,6 +128,11 @@ describe('recent inputs from the modelVersionIndex GSI (dynalite)', () => {
       put('b', 'v1.0.0', '2026-11-20T11:00:00.000Z', [2, 2, 2, 2]),
       put('c', 'v1.0.0', '2026-11-20T11:30:00.000Z', [3, 3, 3, 3]),
       put('other', 'v1.1.0', '2026-11-20T11:00:00.000Z', [9, 9, 9, 9]),
+      put('stream', 'v1.0.0', '2026-11-20T11:40:00.000Z', [4, 4, 4, 4], 'stream'),
+      // The rollout traffic source's (and smoke test's) requests are not users' inputs.
+      ...Array.from({ length: 5 }, (_, i) =>
+        put(`synthetic-${i}`, 'v1.0.0', `2026-11-20T11:5${i}:00.000Z`, [7, 7, 7, 7], 'synthetic'),
+      ),
     ]);
   });
   afterAll(() => dynamo?.close());
@@ -135,10 +140,15 @@ describe('recent inputs from the modelVersionIndex GSI (dynalite)', () => {
   test('returns the version’s inputs inside the window, newest first, up to the limit', async () => {
     const inputs = createTableRecentInputs(dynamo.client, 'predictions');
     expect(await inputs.features('v1.0.0', '2026-11-19T12:00:00.000Z', NOW.toISOString(), 10)).toEqual([
+      [4, 4, 4, 4],
       [3, 3, 3, 3],
       [2, 2, 2, 2],
       [1, 1, 1, 1],
     ]);
-    expect(await inputs.features('v1.0.0', '2026-11-19T12:00:00.000Z', NOW.toISOString(), 2)).toHaveLength(2);
+    // The newest items are synthetic: the limit still counts users' inputs only.
+    expect(await inputs.features('v1.0.0', '2026-11-19T12:00:00.000Z', NOW.toISOString(), 2)).toEqual([
+      [4, 4, 4, 4],
+      [3, 3, 3, 3],
+    ]);
   });
 });

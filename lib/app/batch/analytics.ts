@@ -18,6 +18,9 @@ export const ATHENA_RESULTS_PREFIX = 'athena-results/';
 /** Name of the Glue table; queries and the scorer's schema refer to it. */
 export const PREDICTIONS_TABLE = 'predictions';
 
+/** The predicate every default (users') named query applies: synthetic predictions are not users'. */
+export const USERS_ONLY = "source <> 'synthetic'";
+
 /** Properties of {@link Analytics}. */
 export interface AnalyticsProps {
   /** Bucket holding `analytics/predictions/` and `athena-results/`. */
@@ -128,11 +131,14 @@ export class Analytics extends Construct {
     );
 
     const table = `"${props.databaseName}"."${PREDICTIONS_TABLE}"`;
+    // Users' queries leave out synthetic predictions (rollout traffic source, smoke test) by default.
     const lastDays = (days: number): string =>
+      `dt >= date_format(current_date - interval '${days}' day, '%Y-%m-%d') AND ${USERS_ONLY}`;
+    const allSourcesLastDays = (days: number): string =>
       `dt >= date_format(current_date - interval '${days}' day, '%Y-%m-%d')`;
     const queries: Record<string, [string, string]> = {
       PredictionVolume: [
-        'Predictions per day, source, variant and model version (last 7 days)',
+        "Users' predictions per day, source, variant and model version (last 7 days)",
         `SELECT dt, source, invokedvariant, modelversion, count(*) AS predictions
 FROM ${table}
 WHERE ${lastDays(7)}
@@ -174,11 +180,20 @@ FROM ${table}
 WHERE ${lastDays(7)} AND modellatencyms IS NOT NULL
 GROUP BY invokedvariant, modelversion, source`,
       ],
+      SyntheticTraffic: [
+        'Synthetic predictions (rollout traffic source, smoke test) per hour, variant and model version (last 7 days)',
+        `SELECT dt, hour, invokedvariant, modelversion, count(*) AS predictions,
+  approx_percentile(modellatencyms, 0.99) AS p99_ms
+FROM ${table}
+WHERE ${allSourcesLastDays(7)} AND source = 'synthetic'
+GROUP BY dt, hour, invokedvariant, modelversion
+ORDER BY dt DESC, hour DESC`,
+      ],
       DuplicatePredictions: [
-        'Prediction ids written more than once (should be empty: writes are idempotent)',
+        'Prediction ids written more than once, any source (should be empty: writes are idempotent)',
         `SELECT predictionid, count(*) AS copies
 FROM ${table}
-WHERE ${lastDays(7)}
+WHERE ${allSourcesLastDays(7)}
 GROUP BY predictionid
 HAVING count(*) > 1`,
       ],

@@ -534,11 +534,22 @@ export class CanaryRollout extends Construct {
       [Finding.awsSolutions(`IAM5[Resource::<${this.judgeLogicalId()}.Arn>:*]`)],
       'LambdaInvoke grants the judge function and its versions/aliases (`<arn>:*`); it is this one function, no other.',
     );
+    if (props.trafficSource && props.trafficSource.mode !== 'off') {
+      acknowledge(
+        this.stateMachine.role,
+        [Finding.awsSolutions(`IAM5[Resource::<${this.logicalIdOf(props.trafficSource.function)}.Arn>:*]`)],
+        'LambdaInvoke grants the traffic source function and its versions/aliases (`<arn>:*`); it is this one function, no other.',
+      );
+    }
     acknowledgeGrantPolicies(this);
   }
 
   private judgeLogicalId(): string {
-    const stack = Stack.of(this);
-    return stack.resolve(stack.getLogicalId(this.judge.node.defaultChild as CfnElement)) as string;
+    return this.logicalIdOf(this.judge);
+  }
+
+  private logicalIdOf(fn: lambda.IFunction): string {
+    const stack = Stack.of(fn);
+    return stack.resolve(stack.getLogicalId(fn.node.defaultChild as CfnElement)) as string;
   }
 }

@@ -16,7 +16,7 @@ export interface PredictionItem {
   readonly prediction: { readonly label: string; readonly probabilities: number[] };
   readonly inputFeatures: number[];
   readonly expirationTime: number;
-  readonly source: 'api' | 'stream' | 'batch';
+  readonly source: 'api' | 'stream' | 'batch' | 'synthetic';
   readonly requestId?: string;
   /** Round trip of the batched model call that scored it, ms. */
   readonly modelLatencyMs?: number;

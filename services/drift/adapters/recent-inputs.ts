@@ -2,7 +2,11 @@ import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb
 
 /** Feature rows of recent predictions. */
 export interface RecentInputs {
-  /** `inputFeatures` of predictions by `modelVersion` in `[from, to]`, newest first, at most `limit`. */
+  /**
+   * `inputFeatures` of users' predictions by `modelVersion` in `[from, to]`, newest first, at most
+   * `limit`. Synthetic ones (rollout traffic source, smoke test) are left out: they replay the
+   * held-out split, so they would pull the drift towards "like the training data".
+   */
   features(modelVersion: string, from: string, to: string, limit: number): Promise<number[][]>;
 }
 
@@ -18,8 +22,14 @@ export function createTableRecentInputs(client: DynamoDBDocumentClient, tableNam
             TableName: tableName,
             IndexName: 'modelVersionIndex',
             KeyConditionExpression: 'modelVersion = :v AND #ts BETWEEN :from AND :to',
-            ExpressionAttributeNames: { '#ts': 'timestamp' },
-            ExpressionAttributeValues: { ':v': modelVersion, ':from': from, ':to': to },
+            FilterExpression: 'attribute_not_exists(#src) OR #src <> :synthetic',
+            ExpressionAttributeNames: { '#ts': 'timestamp', '#src': 'source' },
+            ExpressionAttributeValues: {
+              ':v': modelVersion,
+              ':from': from,
+              ':to': to,
+              ':synthetic': 'synthetic',
+            },
             ProjectionExpression: 'inputFeatures',
             ScanIndexForward: false,
             Limit: Math.min(1000, limit - rows.length),
