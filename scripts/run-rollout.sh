@@ -17,9 +17,12 @@ Options:
                             one-hour session of a chained role expires (default: current credentials)
   --poll-seconds N          seconds between status checks (default 30)
   --name NAME               execution name (default: pipeline-<build number or time>-<random>)
+  --output FILE             write the outcome as JSON: the execution's output (the RolloutRecord of
+                            docs/CONTRACTS.md) on success, {"outcome":"rolled-back"|"failed",
+                            "error","cause"} otherwise (written before the non-zero exit)
   --help                    show this text
 
-Needs the AWS CLI v2. The region is taken from the state machine ARN.
+Needs the AWS CLI v2 (and node for --output). The region is taken from the state machine ARN.
 EOF
 }
 
@@ -27,12 +30,14 @@ state_machine_arn=''
 role_arn=''
 poll_seconds=30
 name=''
+output_file=''
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --state-machine-arn) state_machine_arn="${2:-}"; shift 2 ;;
     --role-arn) role_arn="${2:-}"; shift 2 ;;
     --poll-seconds) poll_seconds="${2:-}"; shift 2 ;;
     --name) name="${2:-}"; shift 2 ;;
+    --output) output_file="${2:-}"; shift 2 ;;
     --help | -h) usage; exit 0 ;;
     *) echo "run-rollout: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -45,6 +50,9 @@ region="${BASH_REMATCH[1]}"
 if [[ ! "$poll_seconds" =~ ^[1-9][0-9]*$ ]]; then
   echo "run-rollout: --poll-seconds must be a positive whole number, got '${poll_seconds}'" >&2
   exit 2
+fi
+if [[ -n "$output_file" ]]; then
+  mkdir -p "$(dirname "$output_file")" || { echo "run-rollout: cannot create the folder of --output '${output_file}'" >&2; exit 2; }
 fi
 name="${name:-pipeline-${CODEBUILD_BUILD_NUMBER:-$(date -u +%Y%m%dT%H%M%S)}-${RANDOM}}"
 
@@ -84,13 +92,28 @@ while true; do
   case "$status" in
     RUNNING | PENDING_REDRIVE) sleep "$poll_seconds" ;;
     SUCCEEDED)
-      echo "run-rollout: output $(sfn describe-execution --execution-arn "$execution_arn" --query output --output text)"
+      output="$(sfn describe-execution --execution-arn "$execution_arn" --query output --output text)"
+      echo "run-rollout: output ${output}"
+      if [[ -n "$output_file" ]]; then
+        printf '%s\n' "$output" >"$output_file"
+        echo "run-rollout: wrote ${output_file}"
+      fi
       exit 0
       ;;
     *)
-      read -r error cause <<<"$(sfn describe-execution --execution-arn "$execution_arn" \
+      IFS=$'\t' read -r error cause <<<"$(sfn describe-execution --execution-arn "$execution_arn" \
         --query '[error,cause]' --output text)"
       echo "run-rollout: rollout ${status}: ${error}: ${cause}" >&2
+      if [[ -n "$output_file" ]]; then
+        case "$error" in
+          CanaryRolledBack | CanaryRejectedBefore) outcome='rolled-back' ;;
+          *) outcome='failed' ;;
+        esac
+        OUTCOME="$outcome" ERROR="$error" CAUSE="$cause" STATUS="$status" node -e \
+          'const e = process.env; process.stdout.write(JSON.stringify({ outcome: e.OUTCOME, status: e.STATUS, error: e.ERROR, cause: e.CAUSE }) + "\n")' \
+          >"$output_file"
+        echo "run-rollout: wrote ${output_file}" >&2
+      fi
       exit 1
       ;;
   esac

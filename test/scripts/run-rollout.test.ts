@@ -22,7 +22,7 @@ case "$*" in
     [ -n "$status" ] || status=$(tail -n 1 "$STUB_DIR/statuses")
     echo "$status" ;;
   *"--query output"*) echo '{"outcome":"promoted","candidateVersion":"v1.1.0"}' ;;
-  *"--query [error,cause]"*) printf 'CanaryRolledBack\\tcanary 5xx rate 3.1x baseline at 10 %%\\n' ;;
+  *"--query [error,cause]"*) printf '%s\\t%s\\n' "\${STUB_ERROR:-CanaryRolledBack}" 'canary 5xx rate "3.1x" baseline at 10 %' ;;
   *) echo "unexpected call: $*" >&2; exit 9 ;;
 esac
 `;
@@ -34,13 +34,19 @@ interface Run {
   readonly calls: string[];
 }
 
-function run(args: string[], statusesByCall: string[]): Run {
+function run(args: string[], statusesByCall: string[], env: Record<string, string> = {}): Run {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'run-rollout-'));
   fs.writeFileSync(path.join(dir, 'aws'), STUB, { mode: 0o755 });
   // Line n of `statuses` answers the describe call that is the n-th call overall.
   fs.writeFileSync(path.join(dir, 'statuses'), statusesByCall.join('\n') + '\n');
   const result = spawnSync('bash', [SCRIPT, ...args], {
-    env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, STUB_DIR: dir, AWS_ACCESS_KEY_ID: 'PIPELINE' },
+    env: {
+      ...process.env,
+      PATH: `${dir}:${process.env.PATH}`,
+      STUB_DIR: dir,
+      AWS_ACCESS_KEY_ID: 'PIPELINE',
+      ...env,
+    },
     encoding: 'utf8',
     timeout: 20_000,
   });
@@ -78,7 +84,7 @@ describe('scripts/run-rollout.sh', () => {
     const result = run(ARGS, ['', '', 'RUNNING', 'FAILED']);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(
-      'rollout FAILED: CanaryRolledBack: canary 5xx rate 3.1x baseline at 10 %',
+      'rollout FAILED: CanaryRolledBack: canary 5xx rate "3.1x" baseline at 10 %',
     );
   });
 
@@ -86,6 +92,42 @@ describe('scripts/run-rollout.sh', () => {
     const result = run(ARGS, ['', '', status]);
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`rollout ${status}`);
+  });
+
+  describe('--output FILE', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'run-rollout-out-'));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const read = (file: string): unknown => JSON.parse(fs.readFileSync(file, 'utf8'));
+
+    it("writes the execution's output (the RolloutRecord) on success, creating the folder", () => {
+      const file = path.join(dir, 'reports', 'rollout.json');
+      const result = run([...ARGS, '--output', file], ['', '', 'SUCCEEDED']);
+      expect(result.status).toBe(0);
+      expect(read(file)).toEqual({ outcome: 'promoted', candidateVersion: 'v1.1.0' });
+    });
+
+    it.each([
+      ['FAILED', 'CanaryRolledBack', 'rolled-back'],
+      ['FAILED', 'CanaryRejectedBefore', 'rolled-back'],
+      ['FAILED', 'CanaryRollbackIncomplete', 'failed'],
+      ['TIMED_OUT', 'States.Timeout', 'failed'],
+    ])(
+      'writes the outcome of a %s execution with error %s as %s before exiting 1',
+      (status, error, outcome) => {
+        const file = path.join(dir, 'rollout.json');
+        const result = run([...ARGS, '--output', file], ['', '', status], { STUB_ERROR: error });
+        expect(result.status).toBe(1);
+        expect(read(file)).toEqual({
+          outcome,
+          status,
+          error,
+          cause: 'canary 5xx rate "3.1x" baseline at 10 %',
+        });
+      },
+    );
   });
 
   it('explains itself with --help and rejects a missing state machine ARN', () => {
