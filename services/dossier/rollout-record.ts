@@ -1,28 +1,12 @@
 /**
  * The canary rollout's recorded outcome as `scripts/run-rollout.sh --output FILE` writes it
- * (docs/ROLLOUT-CONTRACT: RolloutRecord on success, `{outcome, error, cause}` on failure).
+ * (docs/CONTRACTS.md: RolloutRecord on success, `{outcome, error, cause}` on failure). The decisions
+ * are the judge handler's own records.
  */
+import type { DecisionRecord } from '../rollout/judge-handler';
 import type { RolloutPolicy } from '../rollout/policy';
 
-/** One variant's figures in one complete minute. */
-export interface VariantMinute {
-  readonly invocations: number;
-  readonly errors: number;
-  readonly p50Ms: number | null;
-  readonly p99Ms: number | null;
-}
-
-/** One judge decision, as the judge handler records it. */
-export interface DecisionRecord {
-  readonly judgedAt: string;
-  readonly stepIndex: number;
-  readonly canaryWeight: number;
-  readonly verdict: 'wait' | 'promote' | 'rollback';
-  readonly reason: string;
-  readonly minute: string | null;
-  readonly baseline: VariantMinute | null;
-  readonly canary: VariantMinute | null;
-}
+export type { DecisionRecord, VariantMinute } from '../rollout/judge-handler';
 
 /** The state machine's output on SUCCEEDED. */
 export interface RolloutRecord {
