@@ -36,7 +36,7 @@ Progress goes to stderr; one JSON object with the figures to stdout.
 
 Options:
   --rows N               rows in the input object (default 100000)
-  --batch-size N         rows per endpoint request (default 100)
+  --batch-size N         rows per endpoint request (default 500, the scorer's)
   --write-concurrency N  DynamoDB requests in flight (default 32)
   --score-concurrency N  batches in flight (default 8)
   --max-heap-mib N       cap the scorer's V8 old space (--max-old-space-size), as a container limit would
@@ -55,7 +55,7 @@ Exit codes: 0 done, 1 the run failed (message on stderr), 2 unknown or bad optio
 
 const OPTIONS = {
   rows: { type: 'string', default: '100000' },
-  'batch-size': { type: 'string', default: '100' },
+  'batch-size': { type: 'string', default: '500' },
   'write-concurrency': { type: 'string', default: '32' },
   'score-concurrency': { type: 'string', default: '8' },
   'max-heap-mib': { type: 'string' },

@@ -39,7 +39,7 @@ export const CONFIG_HELP = `Environment:
   ANALYTICS_PREFIX    prefix of the Glue table location (default analytics/predictions/)
   TABLE_NAME          (required) DynamoDB predictions table
   ENDPOINT_NAME       (required) SageMaker endpoint
-  BATCH_SIZE          rows per endpoint request, 1-1000 (default 100)
+  BATCH_SIZE          rows per endpoint request, 1-1000 (default 500)
   MAX_OBJECTS         input objects per run, >= 1 (default 100)
   MAX_OBJECT_BYTES    larger inputs go to failed/ (default and maximum 5368709120 = 5 GiB, the
                       largest object CopyObject moves; objects are streamed, memory does not grow
@@ -91,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): BatchConfig {
     analyticsPrefix,
     tableName: required('TABLE_NAME', TABLE_NAME, 'DynamoDB table name'),
     endpointName: required('ENDPOINT_NAME', ENDPOINT_NAME, 'SageMaker endpoint name'),
-    batchSize: integer('BATCH_SIZE', 100, 1, 1000),
+    batchSize: integer('BATCH_SIZE', 500, 1, 1000),
     maxObjects: integer('MAX_OBJECTS', 100, 1, 100_000),
     maxObjectBytes: integer('MAX_OBJECT_BYTES', MAX_COPY_BYTES, 1, MAX_COPY_BYTES),
     writeConcurrency: integer('WRITE_CONCURRENCY', 32, 1, 256),

@@ -26,7 +26,7 @@ describe('loadConfig', () => {
       analyticsPrefix: 'analytics/predictions/',
       tableName: 'predictions',
       endpointName: 'ml-endpoint',
-      batchSize: 100,
+      batchSize: 500,
       maxObjects: 100,
       maxObjectBytes: 5 * 1024 * 1024 * 1024,
       writeConcurrency: 32,
