@@ -1,5 +1,4 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { config as appConfig } from '../../bin/config';
 import type { AppConfig } from '../../lib/stages/stage-config';
 import { modelVersions } from '../model/artifacts';
@@ -10,9 +9,8 @@ import {
   MODEL_VERSIONS_DISPLAY,
   MODEL_VERSIONS_FILE,
   parseModelVersions,
-  STAGE_KEYS,
-  type StageKey,
 } from './model-versions';
+import { parseStageCommand } from './stage-command';
 import { explainReadFailure, registryClient, stageRegistry, type StageRegistry } from './stage-registry';
 
 export const usage = `Usage: npm run converge -- --stage dev|prod [--dry-run] [options]
@@ -43,33 +41,9 @@ export interface ConvergeIo {
 
 /** Runs converge; resolves to the exit code. */
 export async function runConverge(argv: readonly string[], io: ConvergeIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        stage: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        'role-arn': { type: 'string' },
-        file: { type: 'string' },
-        help: { type: 'boolean' },
-      },
-    }));
-  } catch (error) {
-    io.err(`converge: ${(error as Error).message} (see --help)`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(usage);
-    return 0;
-  }
-  const stage = values.stage as StageKey | undefined;
-  if (!stage || !STAGE_KEYS.includes(stage)) {
-    io.err(`converge: --stage must be one of ${STAGE_KEYS.join(', ')} (see --help)`);
-    return 2;
-  }
+  const parsed = parseStageCommand('converge', argv, { 'dry-run': { type: 'boolean' } } as const, usage, io);
+  if (typeof parsed === 'number') return parsed;
+  const { stage, values } = parsed;
   const file = values.file ?? MODEL_VERSIONS_FILE;
   let before: string;
   let current;

@@ -1,11 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { config as appConfig } from '../../bin/config';
 import type { AppConfig } from '../../lib/stages/stage-config';
 import { SsmRegistryReader, type RegistryReader } from './adapters/registry';
 import { guard } from './guard';
-import { MODEL_VERSIONS_FILE, readModelVersions, STAGE_KEYS, type StageKey } from './model-versions';
+import { MODEL_VERSIONS_FILE, readModelVersions } from './model-versions';
+import { parseStageCommand } from './stage-command';
 import { explainReadFailure, registryClient, stageRegistry, type StageRegistry } from './stage-registry';
 
 /** Where the pipeline's guard step writes its report (docs/CONTRACTS.md). */
@@ -43,35 +43,19 @@ export interface GuardIo {
 
 /** Runs the guard; resolves to the exit code. */
 export async function runGuard(argv: readonly string[], io: GuardIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        stage: { type: 'string' },
-        'role-arn': { type: 'string' },
-        report: { type: 'string' },
-        commit: { type: 'string' },
-        file: { type: 'string' },
-        'not-deployed': { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-    }));
-  } catch (error) {
-    io.err(`guard: ${(error as Error).message} (see --help)`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(usage);
-    return 0;
-  }
-  const stage = values.stage as StageKey | undefined;
-  if (!stage || !STAGE_KEYS.includes(stage)) {
-    io.err(`guard: --stage must be one of ${STAGE_KEYS.join(', ')} (see --help)`);
-    return 2;
-  }
+  const parsed = parseStageCommand(
+    'guard',
+    argv,
+    {
+      report: { type: 'string' },
+      commit: { type: 'string' },
+      'not-deployed': { type: 'boolean' },
+    } as const,
+    usage,
+    io,
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { stage, values } = parsed;
   const reportFile = values.report ?? DEFAULT_GUARD_REPORT;
   let versions;
   try {
