@@ -86,6 +86,41 @@ export interface VariantPeriodMetrics {
   readonly latencySamples?: number | null;
   /** Average of `ModelLatency`. Not judged (averages of skewed latencies mislead); kept for old callers. */
   readonly latencyAvg?: number | null;
+  /**
+   * `ModelLatency` samples at or below each value of `latencyThresholds(policy, reference).values`, in
+   * that order: CloudWatch's `PR(:v)` × SampleCount ÷ 100, rounded. A null entry: no datapoint.
+   */
+  readonly atOrBelow?: readonly (number | null)[] | null;
+}
+
+/**
+ * The baseline latency from which a rollout's fixed latency thresholds derive (unit of p50/p99). The
+ * handler reads it from the baseline variant's hour before the rollout, or, without traffic then, from
+ * the first complete rollout minute; it must be the same on every call of one rollout.
+ */
+export interface LatencyReference {
+  readonly p50: number;
+  readonly p99: number;
+  /** Start (epoch ms) of the period it was read from: the latency tests use only later periods. */
+  readonly periodStart: number;
+}
+
+/** One latency comparison: the canary's share above `canary` against the baseline's above `baseline`. */
+export interface LatencyComparison {
+  readonly percentile: 'p50' | 'p99';
+  /** Canary ÷ baseline latency at that percentile this comparison tests. */
+  readonly ratio: number;
+  /** Index into `values` of the canary's threshold (the reference percentile). */
+  readonly canary: number;
+  /** Index into `values` of the baseline's threshold (the reference percentile ÷ ratio). */
+  readonly baseline: number;
+}
+
+/** The fixed latency thresholds of one rollout and the comparisons the judge makes with them. */
+export interface LatencyThresholds {
+  /** Ascending, unique: what the handler asks CloudWatch for as `PR(:v)`, for both variants. */
+  readonly values: readonly number[];
+  readonly comparisons: readonly LatencyComparison[];
 }
 
 /** Both variants' figures for one CloudWatch period. */
@@ -116,6 +151,8 @@ export interface Evidence {
   readonly stepStartedAt: number;
   /** When the first canary weight was applied; earlier periods belong to another rollout. */
   readonly rolloutStartedAt: number;
+  /** Where the latency thresholds come from; without it no latency evidence exists (and nothing promotes). */
+  readonly latencyReference?: LatencyReference | null;
 }
 
 /** Request and error totals of one variant over the periods used. */
@@ -526,6 +563,37 @@ export function canaryRateBound(policy: RolloutPolicy, stepIndex: number, baseli
 /** The latency ratio a promotion from `stepIndex` must rule out: ρ scaled by the exposure it leads to. */
 export function latencyRatioToRuleOut(policy: RolloutPolicy, stepIndex: number): number {
   return 1 + ((policy.latencyRegressionRatio - 1) * 100) / nextStepWeight(policy, stepIndex);
+}
+
+/**
+ * The latency thresholds of a rollout: the reference p50 divided by every ratio the p50 tests use (the
+ * rollback ratio and each step's ratio to rule out) and the reference p99 divided by the tail ratio,
+ * plus the two reference values themselves for the canary's side.
+ */
+export function latencyThresholds(policy: RolloutPolicy, reference: LatencyReference): LatencyThresholds {
+  const tailRatio = policy.tailLatencyRegressionRatio ?? DEFAULT_TAIL_LATENCY_REGRESSION_RATIO;
+  const p50Ratios = [
+    ...new Set([
+      round(policy.latencyRegressionRatio, 6),
+      ...policy.steps.map((_, k) => round(latencyRatioToRuleOut(policy, k), 6)),
+    ]),
+  ];
+  const wanted = [
+    ...p50Ratios.map((ratio) => ({ percentile: 'p50' as const, ratio, at: reference.p50 })),
+    { percentile: 'p99' as const, ratio: round(tailRatio, 6), at: reference.p99 },
+  ];
+  const raw = wanted.flatMap((w) => [w.at, w.at / w.ratio]);
+  const values = [...new Set(raw.map((v) => round(v, 6)))].sort((a, b) => a - b);
+  const index = (v: number) => values.indexOf(round(v, 6));
+  return {
+    values,
+    comparisons: wanted.map((w) => ({
+      percentile: w.percentile,
+      ratio: w.ratio,
+      canary: index(w.at),
+      baseline: index(w.at / w.ratio),
+    })),
+  };
 }
 
 function newest(periods: readonly UsablePeriod[]): NewestPeriod | null {
