@@ -141,3 +141,106 @@ export function percentileLevels(
   const rest = beta(k99 - k50, n - k99 + 1, random);
   return { u50, u99: u50 + (1 - u50) * rest };
 }
+
+/** Standard normal CDF (W. J. Cody's erfc rational approximation via Numerical Recipes' erfcc, |error| < 1.2e-7). */
+export function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * x);
+  const erfc =
+    t *
+    Math.exp(
+      -x * x -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return z >= 0 ? 1 - erfc / 2 : erfc / 2;
+}
+
+/**
+ * Binomial(n, p) variate, exact for every n: below 40 trials one uniform each; above, the k-th order
+ * statistic U of n uniforms (a beta variate) splits the trials into those below and above it
+ * (L. Devroye, "Non-uniform random variate generation", 1986, X.4), so R = 100 costs a few dozen draws.
+ */
+export function binomial(n: number, p: number, random: () => number): number {
+  if (n <= 0 || p <= 0) return 0;
+  if (p >= 1) return n;
+  if (n < 40) {
+    let k = 0;
+    for (let i = 0; i < n; i++) if (random() < p) k++;
+    return k;
+  }
+  const k = Math.floor((n + 1) / 2);
+  const u = beta(k, n - k + 1, random);
+  return u <= p ? k + binomial(n - k, (p - u) / (1 - u), random) : binomial(k - 1, p / u, random);
+}
+
+/** One variant's minute of `n` requests: probability levels of its p50 and p99, and counts at or below thresholds. */
+export interface LatencyMinute {
+  readonly u50: number;
+  readonly u99: number;
+  /** Requests at or below each threshold, for thresholds whose CDF values are `cdf` (ascending). */
+  readonly atOrBelow: readonly number[];
+}
+
+/**
+ * Draws a minute's threshold counts and its CloudWatch p50/p99 levels JOINTLY, as one sample of `n`
+ * requests would give them: the counts per band between thresholds are multinomial (sequential
+ * binomials), and each order statistic is then a beta-distributed order statistic of the uniforms in
+ * its band (the p99 conditioned on the p50 when both fall into the same band).
+ */
+export function latencyMinute(n: number, cdf: readonly number[], random: () => number): LatencyMinute {
+  const edges = [0, ...cdf, 1];
+  const counts: number[] = [];
+  let left = n;
+  for (let i = 0; i + 1 < edges.length; i++) {
+    const mass = edges[i + 1] - edges[i];
+    const rest = 1 - edges[i];
+    const c = i + 2 === edges.length ? left : binomial(left, rest > 0 ? Math.min(1, mass / rest) : 0, random);
+    counts.push(c);
+    left -= c;
+  }
+  const atOrBelow: number[] = [];
+  let cumulative = 0;
+  for (let i = 0; i < cdf.length; i++) {
+    cumulative += counts[i];
+    atOrBelow.push(cumulative);
+  }
+  const rank = (q: number) => Math.min(n, Math.max(1, Math.ceil(q * n - 1e-9)));
+  const band = (r: number): { readonly index: number; readonly within: number } => {
+    let below = 0;
+    for (let i = 0; i < counts.length; i++) {
+      if (r <= below + counts[i]) return { index: i, within: r - below };
+      below += counts[i];
+    }
+    return { index: counts.length - 1, within: counts[counts.length - 1] };
+  };
+  const r50 = rank(0.5);
+  const r99 = rank(0.99);
+  const b50 = band(r50);
+  const b99 = band(r99);
+  const lo50 = edges[b50.index];
+  const hi50 = edges[b50.index + 1];
+  const c50 = counts[b50.index];
+  const u50 = lo50 + (hi50 - lo50) * beta(b50.within, c50 - b50.within + 1, random);
+  let u99: number;
+  if (r99 === r50) u99 = u50;
+  else if (b99.index === b50.index) {
+    // Given the r50-th uniform of the band, those above it are uniforms on (u50, hi).
+    const above = c50 - b50.within;
+    const r = r99 - r50;
+    u99 = u50 + (hi50 - u50) * beta(r, above - r + 1, random);
+  } else {
+    const lo = edges[b99.index];
+    const hi = edges[b99.index + 1];
+    u99 = lo + (hi - lo) * beta(b99.within, counts[b99.index] - b99.within + 1, random);
+  }
+  return { u50, u99, atOrBelow };
+}

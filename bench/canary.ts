@@ -11,7 +11,13 @@ import {
   CANARY_ALARM_DEFAULTS,
   type CanaryAlarmMinute,
 } from '../services/rollout/canary-alarms';
-import { judge, type AlarmObservation, type PeriodMetrics } from '../services/rollout/judge';
+import {
+  judge,
+  latencyThresholds,
+  type AlarmObservation,
+  type LatencyReference,
+  type PeriodMetrics,
+} from '../services/rollout/judge';
 import {
   DEV_ROLLOUT_POLICY,
   nextWeights,
@@ -19,7 +25,14 @@ import {
   type RolloutPolicy,
 } from '../services/rollout/policy';
 import { mulberry32 } from '../scripts/seeded-random';
-import { normalQuantile, percentileLevels, poisson, rateMultiplier } from './canary-sim';
+import {
+  latencyMinute,
+  normalCdf,
+  normalQuantile,
+  percentileLevels,
+  poisson,
+  rateMultiplier,
+} from './canary-sim';
 
 export { poisson } from './canary-sim';
 
@@ -349,6 +362,7 @@ interface TrueVariant {
   readonly e: number;
   readonly p50: number | null;
   readonly p99: number | null;
+  readonly atOrBelow: readonly number[] | null;
 }
 
 /** A minute as CloudWatch shows it over time. */
@@ -365,25 +379,66 @@ interface PublishedMinute {
   readonly canaryRequests: number;
 }
 
-function latencyOf(sim: Sim, n: number, canary: boolean): { p50: number | null; p99: number | null } {
-  if (n <= 0) return { p50: null, p99: null };
-  const { u50, u99 } = percentileLevels(n, sim.random);
+/** A variant's latency in ms at standard-normal level z (lognormal; the canary shifted and tail-stretched). */
+function latencyAt(sim: Sim, z: number, canary: boolean): number {
   const sigma = sim.world.latencySigma;
-  const value = (u: number): number => {
-    const z = normalQuantile(u);
-    if (!canary) return sim.medianMs * Math.exp(sigma * z);
-    const tail = z > 0 ? (z * Math.log(sim.scenario.tailShift)) / Z99 : 0;
-    return sim.scenario.latencyShift * sim.medianMs * Math.exp(sigma * z + tail);
-  };
-  return { p50: value(u50), p99: value(u99) };
+  if (!canary) return sim.medianMs * Math.exp(sigma * z);
+  const tail = z > 0 ? (z * Math.log(sim.scenario.tailShift)) / Z99 : 0;
+  return sim.scenario.latencyShift * sim.medianMs * Math.exp(sigma * z + tail);
 }
 
-function serve(sim: Sim, mean: number, errorRate: number, canary: boolean): TrueVariant {
+/** P(latency ≤ v) of a variant: the inverse of latencyAt. */
+function latencyCdf(sim: Sim, v: number, canary: boolean): number {
+  const sigma = sim.world.latencySigma;
+  const y = Math.log(v / ((canary ? sim.scenario.latencyShift : 1) * sim.medianMs));
+  const tail = canary && y > 0 ? Math.log(sim.scenario.tailShift) / Z99 : 0;
+  return normalCdf(y / (sigma + tail));
+}
+
+interface MinuteLatency {
+  readonly p50: number | null;
+  readonly p99: number | null;
+  readonly atOrBelow: readonly number[] | null;
+}
+
+function latencyOf(sim: Sim, n: number, canary: boolean, thresholds: readonly number[]): MinuteLatency {
+  if (n <= 0) return { p50: null, p99: null, atOrBelow: null };
+  const cdf = thresholds.map((v) => latencyCdf(sim, v, canary));
+  const { u50, u99, atOrBelow } = latencyMinute(n, cdf, sim.random);
+  return {
+    p50: latencyAt(sim, normalQuantile(u50), canary),
+    p99: latencyAt(sim, normalQuantile(u99), canary),
+    atOrBelow: thresholds.length > 0 ? atOrBelow : null,
+  };
+}
+
+/**
+ * The baseline's latency reference of one rollout, as the handler reads it: p50 and p99 of the hour
+ * before the rollout (Poisson(3600 R) requests); null without traffic in that hour.
+ */
+function preRolloutReference(sim: Sim): LatencyReference | null {
+  const n = poisson(sim.world.rate * 3600, sim.random);
+  if (n === 0) return null;
+  const { u50, u99 } = percentileLevels(n, sim.random);
+  return {
+    p50: latencyAt(sim, normalQuantile(u50), false),
+    p99: latencyAt(sim, normalQuantile(u99), false),
+    periodStart: -60 * MINUTE_MS,
+  };
+}
+
+function serve(
+  sim: Sim,
+  mean: number,
+  errorRate: number,
+  canary: boolean,
+  thresholds: readonly number[],
+): TrueVariant {
   const n = poisson(mean, sim.random);
-  if (n === 0) return { n: 0, e: 0, p50: null, p99: null };
+  if (n === 0) return { n: 0, e: 0, p50: null, p99: null, atOrBelow: null };
   const rate = Math.min(1, errorRate * rateMultiplier(sim.world.overdispersion, sim.random));
   const e = Math.min(n, poisson(n * rate, sim.random));
-  return { n, e, ...latencyOf(sim, n, canary) };
+  return { n, e, ...latencyOf(sim, n, canary, thresholds) };
 }
 
 function publish(sim: Sim, minute: number, a: TrueVariant, b: TrueVariant): PublishedMinute {
@@ -400,6 +455,8 @@ function publish(sim: Sim, minute: number, a: TrueVariant, b: TrueVariant): Publ
       p50: latency ? v.p50 : null,
       p99: latency ? v.p99 : null,
       latencySamples: latency ? v.n : null,
+      // Each PR(:v) is its own statistic: missing on its own, and aggregated on its own while partial.
+      atOrBelow: latency && v.atOrBelow ? v.atOrBelow.map((c) => (missing() ? null : c)) : null,
     };
   };
   const fraction = (value: number | null): number | null =>
@@ -410,6 +467,7 @@ function publish(sim: Sim, minute: number, a: TrueVariant, b: TrueVariant): Publ
     p50: v.p50,
     p99: v.p99,
     latencySamples: fraction(v.latencySamples),
+    atOrBelow: v.atOrBelow ? v.atOrBelow.map(fraction) : null,
   });
   const cb = shown(b);
   const ca = shown(a);
@@ -453,7 +511,11 @@ class Endpoint {
   private share = 0;
   private organicPrevious: number;
 
-  constructor(private readonly sim: Sim) {
+  constructor(
+    private readonly sim: Sim,
+    /** The latency thresholds whose counts CloudWatch is asked for (PR); none for the schedules. */
+    public thresholds: readonly number[] = [],
+  ) {
     this.organicPrevious = sim.world.rate * 60;
   }
 
@@ -471,8 +533,8 @@ class Endpoint {
     const meanB = perMinute * (this.share * change + next * (1 - change));
     const meanA = perMinute - meanB;
     const before = perMinute * this.share * change;
-    const a = serve(this.sim, meanA, world.baselineError, false);
-    const b = serve(this.sim, meanB, scenario.canaryError, true);
+    const a = serve(this.sim, meanA, world.baselineError, false, this.thresholds);
+    const b = serve(this.sim, meanB, scenario.canaryError, true, this.thresholds);
     const canaryBefore = meanB > 0 ? Math.round((b.n * before) / meanB) : 0;
     this.minutes.push(publish(this.sim, t, a, b));
     this.share = next;
@@ -508,7 +570,9 @@ function simFor(world: World, scenario: Scenario, random: () => number): Sim {
 
 /** One rollout driven by the real judge and policy; the controller asks the judge once a minute. */
 export function simulateOurs(sim: Sim, policy: RolloutPolicy): TrialResult {
-  const endpoint = new Endpoint(sim);
+  // As the handler does: the baseline's hour before the rollout, else its first published minute.
+  let reference = preRolloutReference(sim);
+  const endpoint = new Endpoint(sim, reference ? latencyThresholds(policy, reference).values : []);
   let stepIndex = 0;
   let weights = nextWeights({ baseline: 100, canary: 0 }, 'promote', policy);
   let next = weights.canary / 100;
@@ -529,6 +593,7 @@ export function simulateOurs(sim: Sim, policy: RolloutPolicy): TrialResult {
           stepIndex,
           stepStartedAt,
           rolloutStartedAt: 0,
+          latencyReference: reference,
         },
         policy,
         t * MINUTE_MS + JUDGE_OFFSET_MS,
@@ -565,6 +630,11 @@ export function simulateOurs(sim: Sim, policy: RolloutPolicy): TrialResult {
     }
     endpoint.serveMinute(t, next);
     endpoint.canaryServed += endpoint.minutes[t].canaryRequests;
+    const { p50, p99 } = endpoint.minutes[t].complete.baseline;
+    if (!reference && p50 && p99) {
+      reference = { p50, p99, periodStart: t * MINUTE_MS };
+      endpoint.thresholds = latencyThresholds(policy, reference).values;
+    }
   }
   return {
     ending: 'deadline',

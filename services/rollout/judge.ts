@@ -70,7 +70,7 @@ import {
   type RolloutPolicy,
   type Verdict,
 } from './policy';
-import { logSumExp, orderStatisticAboveProbability, pearsonDispersion, percentileRank } from './stats';
+import { logSumExp, pearsonDispersion } from './stats';
 
 /** One variant's CloudWatch figures for one period; `null`/absent means CloudWatch had no datapoint. */
 export interface VariantPeriodMetrics {
@@ -164,13 +164,15 @@ export interface VariantTotals {
   readonly dispersion: number;
 }
 
-/** One percentile's sequential comparison. */
+/** One percentile's sequential comparison, on the requests above the rollout's fixed thresholds. */
 export interface PercentileTest {
-  /** Minutes in which both variants had the percentile. */
+  /** Minutes with threshold counts on both sides (after the reference period). */
   readonly minutes: number;
-  /** Minutes in which the canary was above ratio × baseline. */
-  readonly slowerMinutes: number;
-  /** Median over minutes of canary ÷ baseline (null without minutes). */
+  /** Share of the canary's requests above the reference percentile (null without minutes). */
+  readonly canarySlowShare: number | null;
+  /** Share of the baseline's requests above the reference percentile ÷ rollbackRatio. */
+  readonly baselineSlowShare: number | null;
+  /** Median over minutes of canary ÷ baseline percentile (display only; null without minutes). */
   readonly medianRatio: number | null;
   /** Ratio the rollback test guards (null hypothesis: canary ≤ ratio × baseline). */
   readonly rollbackRatio: number;
@@ -279,18 +281,25 @@ const UPPER_WEIGHTS: readonly number[] = [0.4, 0.2, 0.2, 0.2];
 /** Alternatives of the baseline-rate lower bound: multiples of the bound. */
 const LOWER_MULTIPLES: readonly number[] = [1.25, 1.5, 2, 4];
 /**
- * Odds ratios of the percentile e-processes' alternatives (equal weights): from the weak per-minute
- * evidence of 1 req/s (a healthy canary is "faster" in ~70 % of minutes) to the strong evidence of a
- * busy endpoint (~99 %).
+ * Odds ratios (canary ÷ baseline odds of a request being slow) of the latency e-processes'
+ * alternatives, equal weights. A 1.5× slower canary has odds ratio ≈ 1.4 at the p50 threshold for
+ * σ = 1; a healthy canary at the last step ≈ 0.75, at the first (ratio 1.8) ≈ 0.4.
  */
-const ROLLBACK_ODDS: readonly number[] = [2, 5, 20];
-const PROMOTE_ODDS: readonly number[] = [2, 4, 10, 40];
+const LATENCY_ROLLBACK_ODDS: readonly number[] = [1.25, 1.6, 2.5, 5];
+const LATENCY_PROMOTE_ODDS: readonly number[] = [0.8, 0.6, 0.4, 0.2];
+/**
+ * Prior of the baseline's slow share before any minute is seen (pseudo-requests, share): only where the
+ * alternatives are centred, so it moves power, never validity.
+ */
+const SLOW_SHARE_PRIOR = Object.freeze({ requests: 20, p50: 0.5, p99: 0.02 });
 const MINUTE_MS = 60_000;
 
 interface LatencyPoint {
   readonly samples: number;
-  readonly p50: number;
-  readonly p99: number;
+  readonly p50: number | null;
+  readonly p99: number | null;
+  /** Samples at or below each threshold value; null when a count is missing or inconsistent. */
+  readonly atOrBelow: readonly (number | null)[] | null;
 }
 
 interface UsablePeriod {
@@ -325,7 +334,27 @@ function isPositive(value: number | null | undefined): value is number {
  * requests were served) is what a counter reset or a partial datapoint looks like: the period is
  * dropped rather than read as error-free.
  */
-function cleanVariant(metrics: VariantPeriodMetrics): CleanVariant | undefined {
+/**
+ * Threshold counts a variant's minute can be judged on: one per threshold, whole, within the sample
+ * count and non-decreasing with the threshold. Anything else is a partial or garbled datapoint, and the
+ * minute then carries no latency evidence (its error counts still count).
+ */
+function cleanCounts(
+  counts: readonly (number | null)[] | null | undefined,
+  thresholdCount: number,
+  samples: number,
+): readonly (number | null)[] | null {
+  if (thresholdCount === 0 || !Array.isArray(counts) || counts.length !== thresholdCount) return null;
+  let previous = 0;
+  for (const count of counts) {
+    if (count === null) continue;
+    if (!isCount(count) || count > samples || count < previous) return null;
+    previous = count;
+  }
+  return counts;
+}
+
+function cleanVariant(metrics: VariantPeriodMetrics, thresholdCount: number): CleanVariant | undefined {
   const { invocations, errors, p50, p99, latencySamples } = metrics;
   if (invocations !== undefined && invocations !== null && !isCount(invocations)) return undefined;
   const n = invocations ?? 0;
@@ -339,8 +368,16 @@ function cleanVariant(metrics: VariantPeriodMetrics): CleanVariant | undefined {
   if (hasSamples && !isCount(latencySamples)) return undefined;
   // Every served request has a ModelLatency sample, except possibly those that failed with 5xx.
   const incomplete = hasSamples && n > 0 && (samples > n || samples < n - errors);
+  const percentilesValid = isPositive(p50) && isPositive(p99) && p99 >= p50;
   const lat =
-    n > 0 && samples > 0 && isPositive(p50) && isPositive(p99) && p99 >= p50 ? { samples, p50, p99 } : null;
+    n > 0 && samples > 0
+      ? {
+          samples,
+          p50: percentilesValid ? p50 : null,
+          p99: percentilesValid ? p99 : null,
+          atOrBelow: cleanCounts(metrics.atOrBelow, thresholdCount, samples),
+        }
+      : null;
   return { n, e: errors, lat, incomplete };
 }
 
@@ -350,7 +387,12 @@ interface Periods {
   readonly incomplete: number;
 }
 
-function usablePeriods(evidence: Evidence, now: number, lagMinutes: number): Periods {
+function usablePeriods(
+  evidence: Evidence,
+  now: number,
+  lagMinutes: number,
+  thresholdCount: number,
+): Periods {
   const periodMs = evidence.periodSeconds * 1000;
   // Group by start; CloudWatch answers sorted and unique, so the common case is one pass.
   const counts = new Map<number, number>();
@@ -369,8 +411,8 @@ function usablePeriods(evidence: Evidence, now: number, lagMinutes: number): Per
       incomplete += 1;
       continue;
     }
-    const a = cleanVariant(only.baseline);
-    const b = cleanVariant(only.canary);
+    const a = cleanVariant(only.baseline, thresholdCount);
+    const b = cleanVariant(only.canary, thresholdCount);
     if (!a || !b) {
       discarded += 1;
       continue;
@@ -458,88 +500,125 @@ function rateUpperBound(e: number, n: number, logThreshold: number): number {
   return hi;
 }
 
-/** π₀ of one minute's percentile comparison. */
-function nullAboveProbability(q: number, nA: number, nB: number): number {
-  return orderStatisticAboveProbability(nA, percentileRank(q, nA), nB, percentileRank(q, nB));
+/** A Bernoulli probability with the odds of `p` multiplied by `odds`. */
+function tilt(p: number, odds: number): number {
+  return (odds * p) / (1 - p + odds * p);
 }
 
-/** log-likelihood ratios of one Bernoulli trial (success, failure) per tilted alternative. */
-interface TrialTerms {
-  readonly success: readonly number[];
-  readonly failure: readonly number[];
+/** p·log(p/q) style term that is 0 when the count is 0 (so p = 0 or 1 never yields NaN). */
+function xlog(count: number, ratio: number): number {
+  return count === 0 ? 0 : count * Math.log(ratio);
 }
 
-function trialTerms(pi0: number, odds: readonly number[]): TrialTerms {
-  const p0 = Math.min(1 - 1e-12, Math.max(1e-12, pi0));
-  // Plain arrays, not typed ones: test realms may swap the typed-array constructors for slower ones.
-  const success = odds.map((o) => Math.log((o * p0) / (1 - p0 + o * p0) / p0));
-  const failure = odds.map((o) => Math.log((1 - (o * p0) / (1 - p0 + o * p0)) / (1 - p0)));
-  return { success, failure };
-}
-
-/** Per-minute trial terms of both percentiles, cached per (quantile, sample sizes). */
-interface MinuteTerms {
-  readonly rollback: TrialTerms;
-  readonly promote: TrialTerms;
-}
-
-const termsCache = new Map<number, MinuteTerms>();
-
-function minuteTerms(q: 0.5 | 0.99, nA: number, nB: number): MinuteTerms {
-  const key = (q === 0.5 ? 0 : 1) + 2 * (nA + 1e7 * nB);
-  const cached = termsCache.get(key);
-  if (cached) return cached;
-  const above = nullAboveProbability(q, nA, nB);
-  // Under "canary ≥ promoteRatio × baseline" the canary is below with probability ≤ 1 − above.
-  const terms = { rollback: trialTerms(above, ROLLBACK_ODDS), promote: trialTerms(1 - above, PROMOTE_ODDS) };
-  if (termsCache.size > 200_000) termsCache.clear();
-  termsCache.set(key, terms);
-  return terms;
-}
-
-function addTrial(sums: number[], success: boolean, terms: TrialTerms): void {
-  const add = success ? terms.success : terms.failure;
-  for (let k = 0; k < sums.length; k++) sums[k] += add[k];
+/**
+ * One minute's e-value of the two-sample Bernoulli test (S. Turner, A. Ly, P. Grünwald, "Generic
+ * E-variables for exact sequential k-sample tests that allow for optional stopping", 2024):
+ * Bin(sA; nA, a)·Bin(sB; nB, b) ÷ Bin(sA; nA, p̄)·Bin(sB; nB, p̄) with p̄ = (nA·a + nB·b) / (nA + nB).
+ * Its expectation is ≤ 1 for every common slow share p (Jensen on log), whatever p is, so it needs no
+ * estimate of the nuisance; and ≤ 1 on the whole one-sided null (canary's share ≤ baseline's when
+ * b > a, ≥ when b < a), because each factor is monotone in its own share.
+ */
+function twoSampleLogE(sA: number, nA: number, sB: number, nB: number, a: number, b: number): number {
+  const bar = (nA * a + nB * b) / (nA + nB);
+  return (
+    xlog(sA, a / bar) +
+    xlog(nA - sA, (1 - a) / (1 - bar)) +
+    xlog(sB, b / bar) +
+    xlog(nB - sB, (1 - b) / (1 - bar))
+  );
 }
 
 function mixture(sums: readonly number[]): number {
   return logSumExp(sums.map((sum) => sum - Math.log(sums.length)));
 }
 
+/** A minute's slow counts for one comparison: requests above the canary's and the baseline's threshold. */
+interface SlowCounts {
+  readonly nA: number;
+  readonly sA: number;
+  readonly nB: number;
+  readonly sB: number;
+}
+
+function slowCounts(p: UsablePeriod, comparison: LatencyComparison): SlowCounts | null {
+  const belowA = p.latA?.atOrBelow?.[comparison.baseline];
+  const belowB = p.latB?.atOrBelow?.[comparison.canary];
+  if (!p.latA || !p.latB || belowA === null || belowA === undefined || belowB === null || belowB === undefined) {
+    return null;
+  }
+  return { nA: p.latA.samples, sA: p.latA.samples - belowA, nB: p.latB.samples, sB: p.latB.samples - belowB };
+}
+
+/**
+ * Sequential test of the canary's slow share against the baseline's for one comparison, over the
+ * minutes after the reference period: Σ_k w_k Π_t E_t(a_t, tilt(a_t, odds_k)), where a_t is the
+ * baseline's slow share estimated from the minutes BEFORE t (predictable, so the product stays a test
+ * supermartingale) and odds_k the alternatives. Returns the log of that mixture and the pooled counts.
+ */
+function slowShareEvidence(
+  minutes: readonly SlowCounts[],
+  odds: readonly number[],
+  priorShare: number,
+): number {
+  const sums = odds.map(() => 0);
+  let seenA = SLOW_SHARE_PRIOR.requests * priorShare;
+  let seenN = SLOW_SHARE_PRIOR.requests;
+  for (const m of minutes) {
+    const a = Math.min(1 - 1e-6, Math.max(1e-6, seenA / seenN));
+    for (let k = 0; k < odds.length; k++) {
+      sums[k] += twoSampleLogE(m.sA, m.nA, m.sB, m.nB, a, tilt(a, odds[k]));
+    }
+    seenA += m.sA;
+    seenN += m.nA;
+  }
+  return mixture(sums);
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = values.sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 function percentileTest(
   periods: readonly UsablePeriod[],
-  q: 0.5 | 0.99,
-  rollbackRatio: number,
-  promoteRatio: number,
+  percentile: 'p50' | 'p99',
+  rollback: LatencyComparison | undefined,
+  promote: LatencyComparison | undefined,
   requiredForPromotion: boolean,
 ): PercentileTest {
-  const rollback = ROLLBACK_ODDS.map(() => 0);
-  const promote = PROMOTE_ODDS.map(() => 0);
+  const priorShare = SLOW_SHARE_PRIOR[percentile];
+  const rollbackMinutes: SlowCounts[] = [];
+  const promoteMinutes: SlowCounts[] = [];
   const ratios: number[] = [];
-  let slower = 0;
   for (const p of periods) {
-    if (!p.latA || !p.latB) continue;
-    const a = q === 0.5 ? p.latA.p50 : p.latA.p99;
-    const b = q === 0.5 ? p.latB.p50 : p.latB.p99;
-    const terms = minuteTerms(q, p.latA.samples, p.latB.samples);
-    const isSlower = b > rollbackRatio * a;
-    if (isSlower) slower += 1;
-    addTrial(rollback, isSlower, terms.rollback);
-    addTrial(promote, b < promoteRatio * a, terms.promote);
-    ratios.push(b / a);
+    const r = rollback && slowCounts(p, rollback);
+    if (r) rollbackMinutes.push(r);
+    const q = promote && slowCounts(p, promote);
+    if (q) promoteMinutes.push(q);
+    const a = p.latA?.[percentile];
+    const b = p.latB?.[percentile];
+    if (a && b) ratios.push(b / a);
   }
-  const sorted = ratios.sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  const medianRatio =
-    sorted.length === 0 ? null : sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const share = (slow: number, n: number) => (n > 0 ? round(slow / n, 4) : null);
+  const total = (pick: (m: SlowCounts) => number) => rollbackMinutes.reduce((sum, m) => sum + pick(m), 0);
+  const medianRatio = median(ratios);
   return {
-    minutes: ratios.length,
-    slowerMinutes: slower,
+    minutes: rollbackMinutes.length,
+    canarySlowShare: share(
+      total((m) => m.sB),
+      total((m) => m.nB),
+    ),
+    baselineSlowShare: share(
+      total((m) => m.sA),
+      total((m) => m.nA),
+    ),
     medianRatio: medianRatio === null ? null : round(medianRatio, 4),
-    rollbackRatio: round(rollbackRatio, 4),
-    promoteRatio: round(promoteRatio, 4),
-    rollbackLogEvidence: round(mixture(rollback)),
-    promoteLogEvidence: round(mixture(promote)),
+    rollbackRatio: round(rollback?.ratio ?? NaN, 4),
+    promoteRatio: round(promote?.ratio ?? NaN, 4),
+    rollbackLogEvidence: round(slowShareEvidence(rollbackMinutes, LATENCY_ROLLBACK_ODDS, priorShare)),
+    promoteLogEvidence: round(slowShareEvidence(promoteMinutes, LATENCY_PROMOTE_ODDS, priorShare)),
     requiredForPromotion,
   };
 }
@@ -616,6 +695,12 @@ function newest(periods: readonly UsablePeriod[]): NewestPeriod | null {
   };
 }
 
+function validReference(reference: LatencyReference | null | undefined): LatencyReference | null {
+  if (!reference) return null;
+  const { p50, p99, periodStart } = reference;
+  return isPositive(p50) && isPositive(p99) && p99 >= p50 && Number.isFinite(periodStart) ? reference : null;
+}
+
 /**
  * Decides one step of a rollout. Rolls back at once on a canary alarm or on significant evidence that
  * the canary is worse; promotes only when the evidence shows the canary within every margin, every
@@ -625,7 +710,14 @@ function newest(periods: readonly UsablePeriod[]): NewestPeriod | null {
 export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): Judgement {
   const lag = policy.publicationLagMinutes ?? DEFAULT_PUBLICATION_LAG_MINUTES;
   const tailRatio = policy.tailLatencyRegressionRatio ?? DEFAULT_TAIL_LATENCY_REGRESSION_RATIO;
-  const { periods, discarded, incomplete } = usablePeriods(evidence, now, lag);
+  const reference = validReference(evidence.latencyReference);
+  const thresholds = reference ? latencyThresholds(policy, reference) : null;
+  const { periods, discarded, incomplete } = usablePeriods(
+    evidence,
+    now,
+    lag,
+    thresholds?.values.length ?? 0,
+  );
   let nA = 0;
   let eA = 0;
   let nB = 0;
@@ -655,14 +747,19 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
   const promoteErrors = logBelowEvidence(eB / dispersionB, nB / dispersionB, bound);
   const canaryUpper = rateUpperBound(eB / dispersionB, nB / dispersionB, logThresholds.errorPromote);
   const lastPromotion = nextStepWeight(policy, evidence.stepIndex) >= 100;
+  // Thresholds derived from a rollout minute are judged only on later minutes (predictable thresholds).
+  const latencyPeriods = reference ? periods.filter((p) => p.start > reference.periodStart) : [];
+  const comparison = (percentile: 'p50' | 'p99', ratio: number) =>
+    thresholds?.comparisons.find((c) => c.percentile === percentile && c.ratio === round(ratio, 6));
   const p50 = percentileTest(
-    periods,
-    0.5,
-    policy.latencyRegressionRatio,
-    latencyRatioToRuleOut(policy, evidence.stepIndex),
+    latencyPeriods,
+    'p50',
+    comparison('p50', policy.latencyRegressionRatio),
+    comparison('p50', latencyRatioToRuleOut(policy, evidence.stepIndex)),
     true,
   );
-  const p99 = percentileTest(periods, 0.99, tailRatio, tailRatio, lastPromotion);
+  const p99Comparison = comparison('p99', tailRatio);
+  const p99 = percentileTest(latencyPeriods, 'p99', p99Comparison, p99Comparison, lastPromotion);
 
   const alarmsInAlarm = evidence.alarms.filter((a) => a.state === 'ALARM').map((a) => a.name);
   const alarmsNotOk = evidence.alarms.filter((a) => a.state !== 'OK').map((a) => a.name);
@@ -740,13 +837,13 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
   if (p50.rollbackLogEvidence >= logThresholds.p50Rollback) {
     return decide(
       'rollback',
-      `canary p50 latency is significantly above ${policy.latencyRegressionRatio}× baseline (${p50.slowerMinutes}/${p50.minutes} minutes above, median ratio ${p50.medianRatio})`,
+      `canary p50 latency is significantly above ${policy.latencyRegressionRatio}× baseline (${pct(p50.canarySlowShare ?? 0)} of canary requests above the reference p50, ${pct(p50.baselineSlowShare ?? 0)} of baseline requests above it ÷ ${policy.latencyRegressionRatio}, over ${p50.minutes} min)`,
     );
   }
   if (p99.rollbackLogEvidence >= logThresholds.p99Rollback) {
     return decide(
       'rollback',
-      `canary p99 latency is significantly above ${tailRatio}× baseline (${p99.slowerMinutes}/${p99.minutes} minutes above, median ratio ${p99.medianRatio})`,
+      `canary p99 latency is significantly above ${tailRatio}× baseline (${pct(p99.canarySlowShare ?? 0)} of canary requests above the reference p99, ${pct(p99.baselineSlowShare ?? 0)} of baseline requests above it ÷ ${tailRatio}, over ${p99.minutes} min)`,
     );
   }
   const missing: string[] = [];
@@ -756,7 +853,8 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
       `canary 5xx rate not yet shown below ${pct(bound)} (upper bound ${pct(canaryUpper)} after ${nB} requests)`,
     );
   }
-  if (p50.promoteLogEvidence < logThresholds.latencyPromote) {
+  if (!reference) missing.push('no baseline latency reference yet, so latency cannot be judged');
+  else if (p50.promoteLogEvidence < logThresholds.latencyPromote) {
     missing.push(`p50 latency ratio ≥ ${round(p50.promoteRatio, 2)} not yet ruled out`);
   }
   if (lastPromotion && p99.promoteLogEvidence < logThresholds.latencyPromote) {

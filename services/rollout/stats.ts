@@ -1,6 +1,5 @@
 /**
- * Small numerical helpers of the canary judge: log-gamma, log-sum-exp, the null probability of the
- * per-minute percentile comparison, and per-variant dispersion. Pure and dependency-free.
+ * Small numerical helpers of the canary judge: log-gamma, log-sum-exp and per-variant dispersion. Pure and dependency-free.
  */
 
 const LANCZOS = [
@@ -26,48 +25,6 @@ export function logSumExp(terms: readonly number[]): number {
   let sum = 0;
   for (const term of terms) sum += Math.exp(term - max);
   return max + Math.log(sum);
-}
-
-/** Rank of the order statistic CloudWatch reports as percentile `q` of `n` values (nearest rank). */
-export function percentileRank(q: number, n: number): number {
-  return Math.min(n, Math.max(1, Math.ceil(q * n - 1e-9)));
-}
-
-/**
- * P(X₍kB:nB₎ > Y₍kA:nA₎) for two independent samples of sizes nA and nB drawn from the SAME continuous
- * distribution: the chance that the canary's order statistic lies above the baseline's when the canary
- * is exactly the baseline (after scaling by the threshold). It depends on the ranks and sizes only, not
- * on the distribution, which is what makes the percentile comparison valid for any latency shape and
- * any traffic split.
- *
- * X₍kB₎ > y ⇔ fewer than kB of the nB values are ≤ y; with F(Y₍kA₎) ~ Beta(kA, nA − kA + 1) that count is
- * beta-binomial, so the probability is a beta-binomial CDF at kB − 1.
- */
-export function orderStatisticAboveProbability(nA: number, kA: number, nB: number, kB: number): number {
-  const a = kA;
-  const b = nA - kA + 1;
-  // Beta-binomial(nB, a, b) pmf ratios walked outwards from (near) the mode, relative to the mode's
-  // term, then normalised by their sum: no log-gamma, and no underflow for thousands of requests.
-  const mode = Math.min(nB, Math.max(0, Math.round((nB * (a - 1)) / Math.max(1, a + b - 2))));
-  const up = (j: number) => ((nB - j) * (j + a)) / ((j + 1) * (nB - j - 1 + b)); // pmf(j+1)/pmf(j)
-  let below = 0; // Σ_{j < kB} pmf(j) / pmf(mode)
-  let total = 1;
-  if (mode < kB) below += 1;
-  let term = 1;
-  for (let j = mode; j < nB; j++) {
-    term *= up(j);
-    if (term < 1e-17 * total) break;
-    total += term;
-    if (j + 1 < kB) below += term;
-  }
-  term = 1;
-  for (let j = mode; j > 0; j--) {
-    term /= up(j - 1);
-    if (term < 1e-17 * total) break;
-    total += term;
-    if (j - 1 < kB) below += term;
-  }
-  return Math.min(1, Math.max(0, below / total));
 }
 
 /**

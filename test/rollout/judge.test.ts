@@ -1,8 +1,11 @@
+import { normalCdf } from '../../bench/canary-sim';
 import {
   canaryRateBound,
   judge,
   latencyRatioToRuleOut,
+  latencyThresholds,
   type Evidence,
+  type LatencyReference,
   type PeriodMetrics,
 } from '../../services/rollout/judge';
 import { createRolloutPolicy, PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
@@ -11,6 +14,16 @@ const T0 = Date.UTC(2026, 0, 1);
 const MINUTE = 60_000;
 const policy = createRolloutPolicy({ ...PROD_ROLLOUT_POLICY, deadlineMinutes: 120 });
 const LAG = policy.publicationLagMinutes ?? 3;
+/** Lognormal latency, σ = 1, median 40 ms: p99 ≈ 409 ms. */
+const MEDIAN_MS = 40;
+const Z99 = 2.3263478740408408;
+/** The baseline's hour before the rollout. */
+const REFERENCE: LatencyReference = {
+  p50: MEDIAN_MS,
+  p99: MEDIAN_MS * Math.exp(Z99),
+  periodStart: T0 - 60 * MINUTE,
+};
+const THRESHOLDS = latencyThresholds(policy, REFERENCE).values;
 
 interface Traffic {
   nA: number;
@@ -19,7 +32,7 @@ interface Traffic {
   eB: number;
   /** Canary p50 ÷ baseline p50 (default 1). */
   p50Ratio?: number;
-  /** Canary p99 ÷ baseline p99 (default 1). */
+  /** Canary p99 ÷ baseline p99 (default 1); above p50Ratio, only the upper half stretches. */
   p99Ratio?: number;
 }
 
@@ -29,17 +42,33 @@ function wobble(i: number, salt: number): number {
   return 0.85 + 0.3 * (x - Math.floor(x));
 }
 
+/** Requests at or below each threshold for n requests of a variant scaled by p50Ratio, tail by p99Ratio. */
+function countsAtOrBelow(n: number, p50Ratio = 1, p99Ratio = p50Ratio): number[] {
+  const stretch = Math.log(p99Ratio / p50Ratio) / Z99;
+  return THRESHOLDS.map((v) => {
+    const y = Math.log(v / (MEDIAN_MS * p50Ratio));
+    return Math.round(n * normalCdf(y > 0 ? y / (1 + stretch) : y));
+  });
+}
+
 function periods(count: number, t: Traffic, firstMinute = 0): PeriodMetrics[] {
   return Array.from({ length: count }, (_, k) => {
     const i = firstMinute + k;
     return {
       start: T0 + i * MINUTE,
-      baseline: { invocations: t.nA, errors: t.eA, p50: 40 * wobble(i, 1), p99: 400 * wobble(i, 2) },
+      baseline: {
+        invocations: t.nA,
+        errors: t.eA,
+        p50: MEDIAN_MS * wobble(i, 1),
+        p99: 400 * wobble(i, 2),
+        atOrBelow: countsAtOrBelow(t.nA),
+      },
       canary: {
         invocations: t.nB,
         errors: t.eB,
-        p50: 40 * (t.p50Ratio ?? 1) * wobble(i, 3),
+        p50: MEDIAN_MS * (t.p50Ratio ?? 1) * wobble(i, 3),
         p99: 400 * (t.p99Ratio ?? 1) * wobble(i, 4),
+        atOrBelow: countsAtOrBelow(t.nB, t.p50Ratio, t.p99Ratio),
       },
     };
   });
@@ -53,6 +82,7 @@ function evidence(overrides: Partial<Evidence>): Evidence {
     stepIndex: 2,
     stepStartedAt: T0 + 10 * MINUTE,
     rolloutStartedAt: T0,
+    latencyReference: REFERENCE,
     ...overrides,
   };
 }
@@ -136,24 +166,64 @@ describe('judge', () => {
     const result = judge(evidence({ periods: tail }), policy, T0 + (14 + LAG) * MINUTE + 5_000);
     expect(result.verdict).toBe('rollback');
     expect(result.reason).toMatch(/p99 latency is significantly above 1.5× baseline/);
-    const early = judge(evidence({ periods: tail.slice(0, 4) }), policy, T0 + (4 + LAG) * MINUTE + 5_000);
-    expect(early.verdict).toBe('wait');
+    for (let minutes = 1; minutes <= 14; minutes++) {
+      const early = judge(
+        evidence({ periods: tail.slice(0, minutes) }),
+        policy,
+        T0 + (minutes + LAG) * MINUTE + 5_000,
+      );
+      expect(early.verdict).not.toBe('promote');
+    }
   });
 
-  it('compares percentiles with the null probability of unequal sample sizes, not ½', () => {
-    // A 5 % step: the canary's p99 of 30 requests is their maximum, the baseline's of 570 requests is
-    // not; equal distributions put the canary's "p99" below the baseline's in ~74 % of minutes.
-    const fivePercent = periods(40, { nA: 570, eA: 3, nB: 30, eB: 0, p99Ratio: 0.8 });
-    const result = judge(
-      evidence({ stepIndex: 0, stepStartedAt: T0, periods: fivePercent }),
+  it('counts the requests above fixed thresholds, so a 5 % step is judged on its requests and its own margin', () => {
+    const at = T0 + (20 + LAG) * MINUTE + 5_000;
+    const judgeStep0 = (p50Ratio: number) =>
+      judge(
+        evidence({
+          stepIndex: 0,
+          stepStartedAt: T0,
+          periods: periods(20, { nA: 570, eA: 0, nB: 30, eB: 0, p50Ratio, p99Ratio: p50Ratio }),
+        }),
+        policy,
+        at,
+      ).summary.latencyTest.p50;
+    const healthy5 = judgeStep0(1);
+    // The first promotion rules out 1.8×: half the canary's requests are above the reference p50, and
+    // ~72 % of the baseline's are above it ÷ 1.8.
+    expect(healthy5.promoteRatio).toBeCloseTo(1.8);
+    expect(healthy5.canarySlowShare).toBeCloseTo(0.5, 1);
+    expect(healthy5.promoteLogEvidence).toBeGreaterThan(Math.log(1 / policy.alpha));
+    // A canary exactly at 1.8× is the promote test's null: it never gathers evidence for promotion.
+    expect(judgeStep0(1.8).promoteLogEvidence).toBeLessThan(0);
+    expect(healthy5.requiredForPromotion).toBe(true);
+  });
+
+  it('judges no latency without a reference, and a reference read from a rollout minute only on later minutes', () => {
+    const now = T0 + (30 + LAG) * MINUTE + 5_000;
+    const none = judge(evidence({ periods: healthy, latencyReference: null }), policy, now);
+    expect(none.verdict).toBe('wait');
+    expect(none.reason).toMatch(/no baseline latency reference yet/);
+    expect(none.summary.latencyTest.p50.minutes).toBe(0);
+    const fromMinute10 = judge(
+      evidence({ periods: healthy, latencyReference: { ...REFERENCE, periodStart: T0 + 10 * MINUTE } }),
       policy,
-      T0 + (40 + LAG) * MINUTE + 5_000,
+      now,
     );
-    // Always "faster" at p99, but that is expected from sample sizes alone: no rollback, and the p99
-    // does not gate this early promotion.
-    expect(result.summary.latencyTest.p99.slowerMinutes).toBe(0);
-    expect(result.summary.latencyTest.p99.requiredForPromotion).toBe(false);
-    expect(result.summary.latencyTest.p50.promoteRatio).toBeCloseTo(1.8);
+    expect(fromMinute10.summary.latencyTest.p50.minutes).toBe(19);
+  });
+
+  it('drops the latency evidence of a minute whose threshold counts are partial or garbled, not its errors', () => {
+    const garbled = healthy.map((p, i) =>
+      i === 5
+        ? { ...p, canary: { ...p.canary, atOrBelow: [...(p.canary.atOrBelow ?? [])].reverse() } }
+        : i === 6
+          ? { ...p, baseline: { ...p.baseline, atOrBelow: [1] } }
+          : p,
+    );
+    const result = judge(evidence({ periods: garbled }), policy, afterHealthy);
+    expect(result.summary.periodsUsed).toBe(30);
+    expect(result.summary.latencyTest.p50.minutes).toBe(28);
   });
 
   it('waits, and never promotes, when the canary gets no traffic', () => {
