@@ -64,7 +64,9 @@
  * union tests); P. McCullagh, J. A. Nelder, "Generalized linear models" (1989), ch. 4.5 (dispersion).
  */
 import {
+  DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE,
   DEFAULT_PUBLICATION_LAG_MINUTES,
+  DEFAULT_TAIL_LATENCY_MARGIN_RATIO,
   DEFAULT_TAIL_LATENCY_REGRESSION_RATIO,
   nextStepWeight,
   type RolloutPolicy,
@@ -110,9 +112,9 @@ export interface LatencyComparison {
   readonly percentile: 'p50' | 'p99';
   /** Canary ÷ baseline latency at that percentile this comparison tests. */
   readonly ratio: number;
-  /** Index into `values` of the canary's threshold (the reference percentile). */
+  /** Index into `values` of the canary's threshold (ratio × the reference percentile). */
   readonly canary: number;
-  /** Index into `values` of the baseline's threshold (the reference percentile ÷ ratio). */
+  /** Index into `values` of the baseline's threshold (the reference percentile). */
   readonly baseline: number;
 }
 
@@ -168,9 +170,9 @@ export interface VariantTotals {
 export interface PercentileTest {
   /** Minutes with threshold counts on both sides (after the reference period). */
   readonly minutes: number;
-  /** Share of the canary's requests above the reference percentile (null without minutes). */
+  /** Share of the canary's requests above rollbackRatio × the reference percentile (null without minutes). */
   readonly canarySlowShare: number | null;
-  /** Share of the baseline's requests above the reference percentile ÷ rollbackRatio. */
+  /** Share of the baseline's requests above the reference percentile. */
   readonly baselineSlowShare: number | null;
   /** Median over minutes of canary ÷ baseline percentile (display only; null without minutes). */
   readonly medianRatio: number | null;
@@ -272,9 +274,9 @@ export const ALPHA_SHARES = Object.freeze({
  * The rollback test's null is θ ≤ 1.1: a canary within 10 % of the baseline is not rolled back, so
  * busy endpoints do not flap on noise-level differences.
  */
-const ROLLBACK_TOLERANCE = 1.1;
+const ROLLBACK_TOLERANCE = 1.0;
 const ROLLBACK_RATIOS: readonly number[] = [1.5, 2, 3, 10];
-const ROLLBACK_WEIGHTS: readonly number[] = [0.15, 0.3, 0.25, 0.3];
+const ROLLBACK_WEIGHTS: readonly number[] = [0.1, 0.45, 0.2, 0.25];
 /** Alternatives of the canary-rate upper bound: fractions of the bound, weights. */
 const UPPER_FRACTIONS: readonly number[] = [0, 0.25, 0.5, 0.75];
 const UPPER_WEIGHTS: readonly number[] = [0.4, 0.2, 0.2, 0.2];
@@ -291,7 +293,7 @@ const LATENCY_PROMOTE_ODDS: readonly number[] = [0.8, 0.6, 0.4, 0.2];
  * Prior of the baseline's slow share before any minute is seen (pseudo-requests, share): only where the
  * alternatives are centred, so it moves power, never validity.
  */
-const SLOW_SHARE_PRIOR = Object.freeze({ requests: 20, p50: 0.5, p99: 0.02 });
+const SLOW_SHARE_PRIOR = Object.freeze({ requests: 20, p50: 0.5, p99: 0.01 });
 const MINUTE_MS = 60_000;
 
 interface LatencyPoint {
@@ -387,12 +389,7 @@ interface Periods {
   readonly incomplete: number;
 }
 
-function usablePeriods(
-  evidence: Evidence,
-  now: number,
-  lagMinutes: number,
-  thresholdCount: number,
-): Periods {
+function usablePeriods(evidence: Evidence, now: number, lagMinutes: number, thresholdCount: number): Periods {
   const periodMs = evidence.periodSeconds * 1000;
   // Group by start; CloudWatch answers sorted and unique, so the common case is one pass.
   const counts = new Map<number, number>();
@@ -543,7 +540,14 @@ interface SlowCounts {
 function slowCounts(p: UsablePeriod, comparison: LatencyComparison): SlowCounts | null {
   const belowA = p.latA?.atOrBelow?.[comparison.baseline];
   const belowB = p.latB?.atOrBelow?.[comparison.canary];
-  if (!p.latA || !p.latB || belowA === null || belowA === undefined || belowB === null || belowB === undefined) {
+  if (
+    !p.latA ||
+    !p.latB ||
+    belowA === null ||
+    belowA === undefined ||
+    belowB === null ||
+    belowB === undefined
+  ) {
     return null;
   }
   return { nA: p.latA.samples, sA: p.latA.samples - belowA, nB: p.latB.samples, sB: p.latB.samples - belowB };
@@ -645,12 +649,16 @@ export function latencyRatioToRuleOut(policy: RolloutPolicy, stepIndex: number):
 }
 
 /**
- * The latency thresholds of a rollout: the reference p50 divided by every ratio the p50 tests use (the
- * rollback ratio and each step's ratio to rule out) and the reference p99 divided by the tail ratio,
- * plus the two reference values themselves for the canary's side.
+ * The latency thresholds of a rollout: the reference p50 and p99 for the baseline's side, and each
+ * multiplied by every ratio its tests use for the canary's side (p50: the rollback ratio and each
+ * step's ratio to rule out; p99: the tail rollback ratio and margin). The baseline's share above its
+ * own reference percentile is that percentile's level (~50 %, ~1 %), and a canary exactly ρ × the
+ * baseline AT THAT LEVEL has the same share above ρ × the reference, whatever the shape elsewhere:
+ * so "p99 × 2" means the p99, not wherever a fixed value happens to fall in a stretched tail.
  */
 export function latencyThresholds(policy: RolloutPolicy, reference: LatencyReference): LatencyThresholds {
   const tailRatio = policy.tailLatencyRegressionRatio ?? DEFAULT_TAIL_LATENCY_REGRESSION_RATIO;
+  const tailMargin = policy.tailLatencyMarginRatio ?? DEFAULT_TAIL_LATENCY_MARGIN_RATIO;
   const p50Ratios = [
     ...new Set([
       round(policy.latencyRegressionRatio, 6),
@@ -659,9 +667,13 @@ export function latencyThresholds(policy: RolloutPolicy, reference: LatencyRefer
   ];
   const wanted = [
     ...p50Ratios.map((ratio) => ({ percentile: 'p50' as const, ratio, at: reference.p50 })),
-    { percentile: 'p99' as const, ratio: round(tailRatio, 6), at: reference.p99 },
+    ...[...new Set([round(tailRatio, 6), round(tailMargin, 6)])].map((ratio) => ({
+      percentile: 'p99' as const,
+      ratio,
+      at: reference.p99,
+    })),
   ];
-  const raw = wanted.flatMap((w) => [w.at, w.at / w.ratio]);
+  const raw = wanted.flatMap((w) => [w.at, w.at * w.ratio]);
   const values = [...new Set(raw.map((v) => round(v, 6)))].sort((a, b) => a - b);
   const index = (v: number) => values.indexOf(round(v, 6));
   return {
@@ -669,8 +681,8 @@ export function latencyThresholds(policy: RolloutPolicy, reference: LatencyRefer
     comparisons: wanted.map((w) => ({
       percentile: w.percentile,
       ratio: w.ratio,
-      canary: index(w.at),
-      baseline: index(w.at / w.ratio),
+      canary: index(w.at * w.ratio),
+      baseline: index(w.at),
     })),
   };
 }
@@ -758,8 +770,14 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
     comparison('p50', latencyRatioToRuleOut(policy, evidence.stepIndex)),
     true,
   );
-  const p99Comparison = comparison('p99', tailRatio);
-  const p99 = percentileTest(latencyPeriods, 'p99', p99Comparison, p99Comparison, lastPromotion);
+  const tailMargin = policy.tailLatencyMarginRatio ?? DEFAULT_TAIL_LATENCY_MARGIN_RATIO;
+  const p99 = percentileTest(
+    latencyPeriods,
+    'p99',
+    comparison('p99', tailRatio),
+    comparison('p99', tailMargin),
+    lastPromotion,
+  );
 
   const alarmsInAlarm = evidence.alarms.filter((a) => a.state === 'ALARM').map((a) => a.name);
   const alarmsNotOk = evidence.alarms.filter((a) => a.state !== 'OK').map((a) => a.name);
@@ -837,13 +855,30 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
   if (p50.rollbackLogEvidence >= logThresholds.p50Rollback) {
     return decide(
       'rollback',
-      `canary p50 latency is significantly above ${policy.latencyRegressionRatio}× baseline (${pct(p50.canarySlowShare ?? 0)} of canary requests above the reference p50, ${pct(p50.baselineSlowShare ?? 0)} of baseline requests above it ÷ ${policy.latencyRegressionRatio}, over ${p50.minutes} min)`,
+      `canary p50 latency is significantly above ${policy.latencyRegressionRatio}× baseline (${pct(p50.canarySlowShare ?? 0)} of canary requests above ${policy.latencyRegressionRatio}× the reference p50, ${pct(p50.baselineSlowShare ?? 0)} of baseline requests above it, over ${p50.minutes} min)`,
     );
   }
   if (p99.rollbackLogEvidence >= logThresholds.p99Rollback) {
     return decide(
       'rollback',
-      `canary p99 latency is significantly above ${tailRatio}× baseline (${pct(p99.canarySlowShare ?? 0)} of canary requests above the reference p99, ${pct(p99.baselineSlowShare ?? 0)} of baseline requests above it ÷ ${tailRatio}, over ${p99.minutes} min)`,
+      `canary p99 latency is significantly above ${tailRatio}× baseline (${pct(p99.canarySlowShare ?? 0)} of canary requests above ${tailRatio}× the reference p99, ${pct(p99.baselineSlowShare ?? 0)} of baseline requests above it, over ${p99.minutes} min)`,
+    );
+  }
+  // Low traffic: a step whose share of the endpoint's requests is too few to judge is passed on (never
+  // the last promotion), so the evidence gathers at a weight that sees requests.
+  const minCanary = policy.minCanaryRequestsPerMinute ?? DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE;
+  const recent = periods.slice(-10);
+  const requestsPerMinute =
+    recent.length > 0 ? recent.reduce((sum, p) => sum + p.nA + p.nB, 0) / recent.length : null;
+  if (
+    !lastStepPromotion &&
+    alarmsNotOk.length === 0 &&
+    requestsPerMinute !== null &&
+    (requestsPerMinute * canaryWeight) / 100 < minCanary
+  ) {
+    return decide(
+      'promote',
+      `low traffic: ${round(requestsPerMinute, 1)} requests a minute give a ${canaryWeight}% canary fewer than ${minCanary} a minute, so the rollout moves on to ${summary.nextCanaryWeight}% canary to judge it`,
     );
   }
   const missing: string[] = [];
@@ -858,7 +893,7 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
     missing.push(`p50 latency ratio ≥ ${round(p50.promoteRatio, 2)} not yet ruled out`);
   }
   if (lastPromotion && p99.promoteLogEvidence < logThresholds.latencyPromote) {
-    missing.push(`p99 latency ratio ≥ ${tailRatio} not yet ruled out`);
+    missing.push(`p99 latency ratio ≥ ${tailMargin} not yet ruled out`);
   }
   if (!bakePassed) missing.push('minimum bake of this step not reached');
   if (missing.length === 0) {

@@ -27,8 +27,11 @@ export interface ErrorRegression {
 /** Minutes CloudWatch needs to publish a period completely, unless the policy says otherwise. */
 export const DEFAULT_PUBLICATION_LAG_MINUTES = 3;
 
-/** Canary ÷ baseline p99 latency that counts as a tail regression, unless the policy says otherwise. */
+/** Canary ÷ baseline p99 latency the tail rollback test guards, unless the policy says otherwise. */
 export const DEFAULT_TAIL_LATENCY_REGRESSION_RATIO = 1.5;
+
+/** Canary ÷ baseline p99 latency the last promotion must rule out, unless the policy says otherwise. */
+export const DEFAULT_TAIL_LATENCY_MARGIN_RATIO = 2;
 
 /** The policy one stage uses for every rollout. Plain JSON, so it travels in Step Functions input. */
 export interface RolloutPolicy {
@@ -52,18 +55,36 @@ export interface RolloutPolicy {
    */
   readonly latencyRegressionRatio: number;
   /**
-   * Canary ÷ baseline p99 `ModelLatency` that counts as a tail regression, e.g. 1.5. The p99 of one
-   * minute is far noisier than its median, so the tail has its own, wider margin; it must be ruled out
-   * before the canary reaches 100 %. @default DEFAULT_TAIL_LATENCY_REGRESSION_RATIO (1.5)
+   * Canary ÷ baseline p99 `ModelLatency` above which the tail rollback test rolls back, e.g. 1.5. The
+   * p99 of one minute is far noisier than its median, so the tail has its own, wider margins.
+   * @default DEFAULT_TAIL_LATENCY_REGRESSION_RATIO (1.5)
    */
   readonly tailLatencyRegressionRatio?: number;
+  /**
+   * Canary ÷ baseline p99 `ModelLatency` the last promotion must rule out, at least
+   * tailLatencyRegressionRatio. Between the two neither test is sure to decide: only ~1 % of requests
+   * tell about the p99, so a margin equal to the rollback ratio would keep a healthy canary of a
+   * 1 req/s endpoint for hours. @default DEFAULT_TAIL_LATENCY_MARGIN_RATIO (2)
+   */
+  readonly tailLatencyMarginRatio?: number;
   /**
    * Minutes after a one-minute period closes before the judge reads it. CloudWatch publishes
    * SageMaker's per-minute metrics 1–3 minutes late and shows a partly aggregated datapoint meanwhile;
    * a period younger than this never counts. @default DEFAULT_PUBLICATION_LAG_MINUTES (3)
    */
   readonly publicationLagMinutes?: number;
+  /**
+   * Canary requests a minute below which a step cannot gather evidence in reasonable time: while the
+   * endpoint's traffic puts the canary's current step below it, the judge moves on to the next step
+   * (never to 100 %) without waiting for that step's evidence, so a 1 req/s endpoint is judged at a
+   * weight that sees requests, with the same absolute exposure a busier endpoint's first step has. 0
+   * walks every step whatever the traffic. @default DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE (20)
+   */
+  readonly minCanaryRequestsPerMinute?: number;
 }
+
+/** Canary requests a minute a step needs to be judged at, unless the policy says otherwise. */
+export const DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE = 20;
 
 /** Variant weights in percent; they always sum to 100. */
 export interface VariantWeights {
@@ -88,7 +109,9 @@ export const DEV_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
   errorRegression: Object.freeze({ ratio: 2, increase: 0.01 }),
   latencyRegressionRatio: 1.2,
   tailLatencyRegressionRatio: DEFAULT_TAIL_LATENCY_REGRESSION_RATIO,
+  tailLatencyMarginRatio: DEFAULT_TAIL_LATENCY_MARGIN_RATIO,
   publicationLagMinutes: DEFAULT_PUBLICATION_LAG_MINUTES,
+  minCanaryRequestsPerMinute: DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE,
 });
 
 /** Gradual rollout for prod; the defaults the benchmark measures. */
@@ -100,7 +123,9 @@ export const PROD_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
   errorRegression: Object.freeze({ ratio: 2, increase: 0.01 }),
   latencyRegressionRatio: 1.2,
   tailLatencyRegressionRatio: DEFAULT_TAIL_LATENCY_REGRESSION_RATIO,
+  tailLatencyMarginRatio: DEFAULT_TAIL_LATENCY_MARGIN_RATIO,
   publicationLagMinutes: DEFAULT_PUBLICATION_LAG_MINUTES,
+  minCanaryRequestsPerMinute: DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE,
 });
 
 function isFiniteNumber(value: unknown): value is number {
@@ -124,6 +149,9 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
   const publicationLagMinutes = input.publicationLagMinutes ?? DEFAULT_PUBLICATION_LAG_MINUTES;
   const tailLatencyRegressionRatio =
     input.tailLatencyRegressionRatio ?? DEFAULT_TAIL_LATENCY_REGRESSION_RATIO;
+  const tailLatencyMarginRatio = input.tailLatencyMarginRatio ?? DEFAULT_TAIL_LATENCY_MARGIN_RATIO;
+  const minCanaryRequestsPerMinute =
+    input.minCanaryRequestsPerMinute ?? DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE;
 
   if (!Array.isArray(steps) || steps.length === 0) {
     problems.push(
@@ -188,6 +216,14 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
     );
   }
   if (
+    !isFiniteNumber(tailLatencyMarginRatio) ||
+    (isFiniteNumber(tailLatencyRegressionRatio) && tailLatencyMarginRatio < tailLatencyRegressionRatio)
+  ) {
+    problems.push(
+      `tailLatencyMarginRatio must be a number >= tailLatencyRegressionRatio (${JSON.stringify(tailLatencyRegressionRatio)}), got ${JSON.stringify(tailLatencyMarginRatio)}`,
+    );
+  }
+  if (
     !isFiniteNumber(publicationLagMinutes) ||
     !Number.isInteger(publicationLagMinutes) ||
     publicationLagMinutes < 1 ||
@@ -199,6 +235,11 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
   } else if (isFiniteNumber(deadlineMinutes) && publicationLagMinutes >= deadlineMinutes) {
     problems.push(
       `publicationLagMinutes (${publicationLagMinutes}) must be shorter than deadlineMinutes (${deadlineMinutes})`,
+    );
+  }
+  if (!isFiniteNumber(minCanaryRequestsPerMinute) || minCanaryRequestsPerMinute < 0) {
+    problems.push(
+      `minCanaryRequestsPerMinute must be a number >= 0 (0 walks every step), got ${JSON.stringify(minCanaryRequestsPerMinute)}`,
     );
   }
   if (problems.length > 0) {
@@ -213,7 +254,9 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
     errorRegression: Object.freeze({ ratio: regression.ratio, increase: regression.increase }),
     latencyRegressionRatio: latencyRegressionRatio as number,
     tailLatencyRegressionRatio: tailLatencyRegressionRatio as number,
+    tailLatencyMarginRatio: tailLatencyMarginRatio as number,
     publicationLagMinutes: publicationLagMinutes as number,
+    minCanaryRequestsPerMinute: minCanaryRequestsPerMinute as number,
   });
 }
 

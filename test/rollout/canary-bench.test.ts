@@ -105,8 +105,9 @@ describe('canary benchmark', () => {
   it('models the traffic source: with no users, dev `always` traffic promotes a good candidate', () => {
     const good = { name: 'good', canaryError: 0.005, latencyShift: 1, tailShift: 1 };
     const world: World = { ...options, rate: 0, traffic: 'always' };
-    const result = runScenario('ours', good, world, { ...options, policy: 'dev', trials: 9 });
-    expect(result.promotedRate).toBe(1);
+    const result = runScenario('ours', good, world, { ...options, policy: 'dev', trials: 21 });
+    // Dev judges at alpha 5 % on a 10 % canary of 5 req/s: nearly every good candidate promotes.
+    expect(result.promotedRate).toBeGreaterThanOrEqual(0.9);
     // 5 req/s for every whole minute before the promotion took effect (30 s after the verdict).
     expect(result.medianSyntheticRequests).toBe((result.medianMinutesToVerdict - 0.5) * 300);
     const silent = runScenario(
