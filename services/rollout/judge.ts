@@ -13,44 +13,61 @@
  * agrees with the invocations (between invocations − errors and invocations). A period that fails only
  * the sample-count check is "incomplete" and is read again on the next call.
  *
+ * ## Latency is judged on requests above fixed thresholds
+ * The rollout's thresholds derive from a baseline reference (`latencyReference`: its p50 and p99 over
+ * the hour before the rollout, or its first complete rollout minute, then only later minutes count).
+ * For a comparison at ratio ρ, CloudWatch's `PR(:v)` counts, per minute and variant, the requests at
+ * or below the baseline's threshold (its reference percentile) and the canary's (ρ × that). A canary
+ * exactly ρ × the baseline at that percentile level has the same share of requests above its
+ * threshold as the baseline above its own, whatever the latency distribution looks like elsewhere
+ * (lognormal of any σ, a stretched tail, any split): the test compares two binomial shares, s_A of n_A
+ * and s_B of n_B, per minute. Its e-value (Turner, Ly and Grünwald's for two-sample Bernoulli data)
+ * Bin(s_A; a)·Bin(s_B; b) ÷ Bin(s_A; p̄)·Bin(s_B; p̄), p̄ = (n_A·a + n_B·b) / (n_A + n_B), has
+ * expectation ≤ 1 for every common share (Jensen), and ≤ 1 on the whole one-sided null (each factor
+ * is monotone in its own share); a is the baseline's share estimated from EARLIER minutes and
+ * b = a tilted by an odds ratio, mixed over a few odds ratios. Every request adds evidence, unlike one
+ * percentile comparison a minute.
+ *
  * ## Rollback (anytime-valid, union of three tests, alpha split ½ / ¼ / ¼)
  * 1. **Error rate, conditional-binomial mixture SPRT on θ = λ_B / λ_A, tempered by dispersion.**
  *    Conditioning on a period's total errors E_t removes the unknown baseline rate:
- *    e_B,t | E_t ~ Binomial(E_t, π_t(θ)), π_t(θ) = n_B,t·θ / (n_A,t + n_B,t·θ). H₀: θ ≤ 1.1, alternatives
- *    θ ∈ {1.5, 2, 3, 10}. Each period's log-likelihood ratio is divided by its dispersion
- *    φ_t = (1 − π_t)·φ_B + π_t·φ_A (the variance inflation of e_B,t − π_t·E_t when each variant's counts
- *    have Pearson dispersion φ_v, estimated from its own per-minute counts): the quasi-likelihood
- *    version of the test, which keeps the false-rollback budget when per-minute error rates vary beyond
- *    Poisson. With φ = 1 it is the mixture SPRT and Ville's inequality bounds P(ever rolling back a
- *    canary within the tolerance) by its alpha share.
- * 2. **p50 and 3. p99 latency, order-statistic sign e-processes.** In each minute the canary's p50 (p99)
- *    is compared with ρ × the baseline's (ρ = latencyRegressionRatio for p50,
- *    tailLatencyRegressionRatio for p99). CloudWatch's percentile of n values is the ⌈q·n⌉-th order
- *    statistic, so when the canary is ρ × the baseline in distribution, P(canary above) is
- *    P(X₍kB:nB₎ > Y₍kA:nA₎), an exact beta-binomial probability π₀,t that depends only on the two sample
- *    sizes (stats.ts): it holds for any continuous latency distribution (lognormal of any σ) and any
- *    split, unlike a sign test against ½. A canary no slower than ρ × baseline is above with
- *    probability ≤ π₀,t, so the product of Bernoulli likelihood ratios of tilted alternatives
- *    (odds × {2, 5, 20} for rollback, {2, 4, 10, 40} for promotion) against π₀,t, mixed, is a test supermartingale.
+ *    e_B,t | E_t ~ Binomial(E_t, π_t(θ)), π_t(θ) = n_B,t·θ / (n_A,t + n_B,t·θ). H₀: θ ≤ 1 (a canary no
+ *    worse than the baseline), alternatives θ ∈ {1.5, 2, 3, 10}, most weight on doubling. Each period's
+ *    log-likelihood ratio is divided by its dispersion φ_t = (1 − π_t)·φ_B + π_t·φ_A (the variance
+ *    inflation of e_B,t − π_t·E_t when each variant's counts have Pearson dispersion φ_v, estimated
+ *    from its own per-minute counts): the quasi-likelihood version of the test, which keeps the
+ *    false-rollback budget when per-minute error rates vary beyond Poisson. With φ = 1 it is the
+ *    mixture SPRT and Ville's inequality bounds P(ever rolling back a canary no worse) by its share.
+ * 2. **p50 latency** above latencyRegressionRatio × baseline and 3. **p99 latency** above
+ *    tailLatencyRegressionRatio × baseline: the threshold e-process with odds ratios > 1.
  *
  * ## Promotion (intersection-union: every test at level alpha)
  * Promotion needs every one of these nulls rejected; rejecting a union of nulls by rejecting each at
  * level alpha keeps P(promoting when any one holds) ≤ alpha, with no alpha split.
- * 1. **Errors, non-inferiority.** Promote only when the canary's rate is shown below the step's bound
- *    B = L_A + max((ratio − 1)·L_A, increase) · 100 / w_next, where L_A is an anytime-valid lower
- *    confidence bound of the baseline rate (alpha/4) and the canary's rate is bounded above by an
- *    anytime-valid binomial mixture e-process against B (3·alpha/4); both use dispersion-deflated
- *    counts n/φ, e/φ. A step exposes only w_next of the traffic, so before moving to w_next it must rule
- *    out an excess whose endpoint-wide cost equals the final margin; the last promotion (to 100 %) rules
- *    out max(ratio × baseline, baseline + increase) itself. With zero errors on both sides L_A = 0 and
- *    the bound is increase·100/w_next: enough error-free canary traffic promotes.
+ * 1. **Errors, non-inferiority**, shown by either of two tests (their alpha shares add up to alpha):
+ *    - the canary's rate below the step's bound B = L_A + max((ratio − 1)·L_A, increase) · 100 / w_next,
+ *      L_A an anytime-valid lower bound of the baseline rate (alpha/8), the canary's rate bounded above
+ *      by a binomial mixture e-process against B (3·alpha/4), both on dispersion-deflated counts n/φ,
+ *      e/φ. A step exposes only w_next of the traffic, so before moving to w_next it must rule out an
+ *      excess whose endpoint-wide cost equals the final margin; the last promotion rules out
+ *      max(ratio × baseline, baseline + increase) itself. With zero errors on both sides L_A = 0 and the
+ *      bound is increase·100/w_next: enough error-free canary traffic promotes.
+ *    - θ below θ₀ = 1 + (ratio − 1)·100 / w_next (alpha/8): the conditional-binomial e-process
+ *      against θ ≥ θ₀, tempered by the canary's dispersion at the null rate. θ₀ × the baseline rate is
+ *      never above the step's margin, and this test needs no bound of the baseline's rate: it is the
+ *      faster one when the baseline's errors are many (a 2 % baseline at 1 req/s).
  * 2. **p50 latency** below ρ_step × baseline, ρ_step = 1 + (ρ − 1)·100 / w_next (same exposure
- *    argument), the mirror image of the rollback e-process with null probability 1 − π₀,t.
- * 3. **p99 latency** below tailLatencyRegressionRatio × baseline, required for the last promotion only:
- *    the p99 of a few dozen requests is their maximum and carries little evidence at small steps,
- *    while the p99 rollback test watches every step.
+ *    argument): the threshold e-process with odds ratios < 1.
+ * 3. **p99 latency** below tailLatencyMarginRatio × baseline (2 by default, above the rollback test's
+ *    1.5: only ~1 % of requests tell about the p99), required for the last promotion only.
  * Every alarm must be OK and the step must have baked. Missing, invalid or too little data can only
  * ever lead to wait or, at the deadline, rollback.
+ *
+ * ## Low traffic
+ * While the endpoint's requests a minute give the current step fewer than
+ * `minCanaryRequestsPerMinute` canary requests, the judge moves on to the next step (never to 100 %)
+ * instead of waiting hours for evidence: a 1 req/s endpoint is judged at the weight that sees requests,
+ * with the absolute exposure a busier endpoint's first step has. Every test keeps pooling every minute.
  *
  * Dispersion estimates are plug-ins (not predictable), so the overdispersed guarantees are those of a
  * quasi-likelihood test, checked by the calibration test and `npm run bench:canary`, not a theorem.
@@ -61,7 +78,9 @@
  * through sequential testing", KDD 2022; S. Howard, A. Ramdas, J. McAuliffe, J. Sekhon, "Time-uniform,
  * nonparametric, nonasymptotic confidence sequences", Ann. Stat. 49 (2021); R. L. Berger,
  * "Multiparameter hypothesis testing and acceptance sampling", Technometrics 24 (1982) (intersection-
- * union tests); P. McCullagh, J. A. Nelder, "Generalized linear models" (1989), ch. 4.5 (dispersion).
+ * union tests); P. McCullagh, J. A. Nelder, "Generalized linear models" (1989), ch. 4.5 (dispersion);
+ * R. Turner, A. Ly, P. Grünwald, "Generic E-variables for exact sequential k-sample tests that allow
+ * for optional stopping" (2024).
  */
 import {
   DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE,
@@ -215,6 +234,10 @@ export interface EvidenceSummary {
     readonly rollbackLogEvidence: number;
     /** log of the promote test's e-value (evidence the canary's rate is below the bound). */
     readonly promoteLogEvidence: number;
+    /** Canary ÷ baseline error-rate ratio the ratio promote test must rule out at this step. */
+    readonly ratioToRuleOut: number;
+    /** log of the ratio promote test's e-value (evidence θ is below ratioToRuleOut). */
+    readonly ratioPromoteLogEvidence: number;
   };
   readonly latencyTest: {
     readonly p50: PercentileTest;
@@ -226,6 +249,7 @@ export interface EvidenceSummary {
     readonly p50Rollback: number;
     readonly p99Rollback: number;
     readonly errorPromote: number;
+    readonly errorRatioPromote: number;
     readonly latencyPromote: number;
   };
   readonly bakePassed: boolean;
@@ -265,14 +289,22 @@ export const ALPHA_SHARES = Object.freeze({
   errorRollback: 0.5,
   p50Rollback: 0.25,
   p99Rollback: 0.25,
-  /** Of the error promote test's alpha: the baseline's lower bound and the canary's upper bound. */
-  baselineLowerBound: 0.25,
+  /**
+   * Of the error promote alpha: the bound test's baseline lower bound and canary upper bound, and the
+   * ratio test. Either test may promote (each rejects a regression on its own), so their shares add up.
+   */
+  baselineLowerBound: 0.125,
   canaryUpperBound: 0.75,
+  ratioPromote: 0.125,
 });
 
+/** Alternatives of the ratio promote test: fractions of the ratio to rule out (equal weights). */
+const RATIO_PROMOTE_FRACTIONS: readonly number[] = [0.35, 0.5, 0.7];
+
 /**
- * The rollback test's null is θ ≤ 1.1: a canary within 10 % of the baseline is not rolled back, so
- * busy endpoints do not flap on noise-level differences.
+ * The rollback test's null is θ ≤ 1: a canary no worse than the baseline. (A 10 % tolerance cost a
+ * quarter of the power on doubled error rates; the dispersion tempering, not a tolerance, is what keeps
+ * busy endpoints from flapping on noise.)
  */
 const ROLLBACK_TOLERANCE = 1.0;
 const ROLLBACK_RATIOS: readonly number[] = [1.5, 2, 3, 10];
@@ -443,6 +475,32 @@ function logRollbackErrorEvidence(
   return logSumExp(sums.map((sum, k) => Math.log(ROLLBACK_WEIGHTS[k]) + sum));
 }
 
+/**
+ * Dispersion-tempered conditional-binomial mixture against H₀: θ ≥ θ₀ (the canary at least θ₀ × the
+ * baseline's rate), alternatives θ₀ × RATIO_PROMOTE_FRACTIONS. Conditioning on each period's total
+ * errors removes the baseline's unknown rate, so a high baseline rate costs no second bound; the
+ * tempering takes the canary's dispersion at the null rate when that is larger than its own.
+ */
+function logRatioPromoteEvidence(
+  periods: readonly UsablePeriod[],
+  theta0: number,
+  dispersionA: number,
+  dispersionB: number,
+): number {
+  const sums = RATIO_PROMOTE_FRACTIONS.map(() => 0);
+  for (const p of periods) {
+    if (p.nA <= 0 || p.nB <= 0 || p.eA + p.eB <= 0) continue;
+    const pi0 = (p.nB * theta0) / (p.nA + p.nB * theta0);
+    const phi = (1 - pi0) * dispersionB + pi0 * dispersionA;
+    for (let k = 0; k < RATIO_PROMOTE_FRACTIONS.length; k++) {
+      const theta = theta0 * RATIO_PROMOTE_FRACTIONS[k];
+      const pi = (p.nB * theta) / (p.nA + p.nB * theta);
+      sums[k] += (p.eB * Math.log(pi / pi0) + p.eA * Math.log((1 - pi) / (1 - pi0))) / phi;
+    }
+  }
+  return mixture(sums);
+}
+
 /** log e-value against H₀: rate ≥ bound, from e errors in n requests (binomial mixture). */
 function logBelowEvidence(e: number, n: number, bound: number): number {
   if (bound >= 1) return Infinity;
@@ -508,8 +566,8 @@ function xlog(count: number, ratio: number): number {
 }
 
 /**
- * One minute's e-value of the two-sample Bernoulli test (S. Turner, A. Ly, P. Grünwald, "Generic
- * E-variables for exact sequential k-sample tests that allow for optional stopping", 2024):
+ * One minute's e-value of the two-sample Bernoulli test (R. Turner, A. Ly, P. Grünwald, 2024; see
+ * the header):
  * Bin(sA; nA, a)·Bin(sB; nB, b) ÷ Bin(sA; nA, p̄)·Bin(sB; nB, p̄) with p̄ = (nA·a + nB·b) / (nA + nB).
  * Its expectation is ≤ 1 for every common slow share p (Jensen on log), whatever p is, so it needs no
  * estimate of the nuisance; and ≤ 1 on the whole one-sided null (canary's share ≤ baseline's when
@@ -643,6 +701,15 @@ export function canaryRateBound(policy: RolloutPolicy, stepIndex: number, baseli
   return Math.min(1, baselineRateLower + (excess * 100) / nextStepWeight(policy, stepIndex));
 }
 
+/**
+ * The error-rate ratio θ₀ = 1 + (ratio − 1) · 100 / w_next a promotion from `stepIndex` may rule out
+ * instead of the rate bound: θ₀ × the baseline's rate is never above the step's margin, so θ < θ₀
+ * alone shows the canary within it.
+ */
+export function errorRatioToRuleOut(policy: RolloutPolicy, stepIndex: number): number {
+  return 1 + ((policy.errorRegression.ratio - 1) * 100) / nextStepWeight(policy, stepIndex);
+}
+
 /** The latency ratio a promotion from `stepIndex` must rule out: ρ scaled by the exposure it leads to. */
 export function latencyRatioToRuleOut(policy: RolloutPolicy, stepIndex: number): number {
   return 1 + ((policy.latencyRegressionRatio - 1) * 100) / nextStepWeight(policy, stepIndex);
@@ -747,6 +814,7 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
     p50Rollback: Math.log(1 / (ALPHA_SHARES.p50Rollback * policy.alpha)),
     p99Rollback: Math.log(1 / (ALPHA_SHARES.p99Rollback * policy.alpha)),
     errorPromote: Math.log(1 / (ALPHA_SHARES.canaryUpperBound * policy.alpha)),
+    errorRatioPromote: Math.log(1 / (ALPHA_SHARES.ratioPromote * policy.alpha)),
     latencyPromote: Math.log(1 / policy.alpha),
   };
   const rollbackErrors = logRollbackErrorEvidence(periods, dispersionA, dispersionB);
@@ -758,6 +826,24 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
   const bound = canaryRateBound(policy, evidence.stepIndex, baselineLower);
   const promoteErrors = logBelowEvidence(eB / dispersionB, nB / dispersionB, bound);
   const canaryUpper = rateUpperBound(eB / dispersionB, nB / dispersionB, logThresholds.errorPromote);
+  const ratioToRuleOut = errorRatioToRuleOut(policy, evidence.stepIndex);
+  // The canary's dispersion at the null rate (θ₀ × the baseline's), estimated as 1 + CV² × errors a
+  // minute with the larger of the two variants' CV², when that exceeds its own.
+  const minutesA = periods.filter((p) => p.nA > 0).length;
+  const minutesB = periods.filter((p) => p.nB > 0).length;
+  const cv2 = Math.max(
+    eA > 0 && minutesA > 0 ? (dispersionA - 1) / (eA / minutesA) : 0,
+    eB > 0 && minutesB > 0 ? (dispersionB - 1) / (eB / minutesB) : 0,
+  );
+  const nullDispersionB = minutesB > 0 && nA > 0 ? 1 + cv2 * ratioToRuleOut * (eA / nA) * (nB / minutesB) : 1;
+  const ratioPromote = logRatioPromoteEvidence(
+    periods,
+    ratioToRuleOut,
+    dispersionA,
+    Math.max(dispersionB, nullDispersionB),
+  );
+  const errorsShownBelow =
+    promoteErrors >= logThresholds.errorPromote || ratioPromote >= logThresholds.errorRatioPromote;
   const lastPromotion = nextStepWeight(policy, evidence.stepIndex) >= 100;
   // Thresholds derived from a rollout minute are judged only on later minutes (predictable thresholds).
   const latencyPeriods = reference ? periods.filter((p) => p.start > reference.periodStart) : [];
@@ -822,6 +908,8 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
       canaryRateBound: round(bound, 6),
       rollbackLogEvidence: round(rollbackErrors),
       promoteLogEvidence: round(promoteErrors),
+      ratioToRuleOut: round(ratioToRuleOut, 4),
+      ratioPromoteLogEvidence: round(ratioPromote),
     },
     latencyTest: { p50, p99 },
     logThresholds: {
@@ -829,6 +917,7 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
       p50Rollback: round(logThresholds.p50Rollback),
       p99Rollback: round(logThresholds.p99Rollback),
       errorPromote: round(logThresholds.errorPromote),
+      errorRatioPromote: round(logThresholds.errorRatioPromote),
       latencyPromote: round(logThresholds.latencyPromote),
     },
     bakePassed,
@@ -883,9 +972,9 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
   }
   const missing: string[] = [];
   if (alarmsNotOk.length > 0) missing.push(`alarms not OK: ${alarmsNotOk.join(', ')}`);
-  if (promoteErrors < logThresholds.errorPromote) {
+  if (!errorsShownBelow) {
     missing.push(
-      `canary 5xx rate not yet shown below ${pct(bound)} (upper bound ${pct(canaryUpper)} after ${nB} requests)`,
+      `canary 5xx rate not yet shown below ${pct(bound)} (upper bound ${pct(canaryUpper)} after ${nB} requests) nor below ${round(ratioToRuleOut, 2)}× baseline`,
     );
   }
   if (!reference) missing.push('no baseline latency reference yet, so latency cannot be judged');

@@ -118,7 +118,9 @@ export const DEV_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
 export const PROD_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
   steps: Object.freeze([5, 25, 50, 100]),
   minBakeMinutes: 2,
-  deadlineMinutes: 360,
+  // Seven hours: a 1 req/s endpoint with a 2 % baseline error rate needs ~3 h to show a healthy
+  // canary within the margin; the pipeline step's CodeBuild timeout (deadline + 60 min) stays at 480.
+  deadlineMinutes: 420,
   alpha: 0.02,
   errorRegression: Object.freeze({ ratio: 2, increase: 0.01 }),
   latencyRegressionRatio: 1.2,

@@ -64,6 +64,14 @@ describe('judge calibration (seeded simulation, realistic CloudWatch, deployed a
     expect(row.promotedRate).toBeLessThanOrEqual(LIMIT);
   });
 
+  it('catches a tail-only regression (p99 × 2, median unchanged) and almost never promotes it', () => {
+    // p99 × 2 is exactly the promote test's margin (tailLatencyMarginRatio): promoted at most at alpha.
+    const tail = { name: 'tail-p99-2x', canaryError: 0.005, latencyShift: 1, tailShift: 2 };
+    const row = run(tail, {});
+    expect(row.detectionRate).toBeGreaterThanOrEqual(0.9);
+    expect(row.promotedRate).toBeLessThanOrEqual(LIMIT);
+  });
+
   it('keeps its power on ten times the baseline error rate', () => {
     const bad = { name: 'bad-10x', canaryError: 0.05, latencyShift: 1, tailShift: 1 };
     const row = run(bad, {});
