@@ -227,6 +227,47 @@ describe('judge', () => {
     expect(result.summary.latencyTest.p50.minutes).toBe(28);
   });
 
+  it('passes a step too thin to judge at low traffic, but never the last promotion', () => {
+    // 1 req/s: a 5 % canary gets 3 requests a minute, below minCanaryRequestsPerMinute (20).
+    const thin = periods(2, { nA: 57, eA: 0, nB: 3, eB: 0 });
+    const at = T0 + (2 + LAG) * MINUTE + 5_000;
+    const step0 = judge(evidence({ stepIndex: 0, stepStartedAt: T0, periods: thin }), policy, at);
+    expect(step0.verdict).toBe('promote');
+    expect(step0.reason).toMatch(/low traffic: 60 requests a minute give a 5% canary fewer than 20/);
+    // At 50 % it sees 30 a minute: judged on evidence, which two minutes do not give.
+    const step2 = judge(evidence({ stepIndex: 2, stepStartedAt: T0, periods: thin }), policy, at);
+    expect(step2.verdict).toBe('wait');
+    // A canary in ALARM, or a not-OK alarm, is never passed on.
+    const alarms = [{ name: 'canary-5xx', state: 'INSUFFICIENT_DATA' as const }];
+    expect(
+      judge(evidence({ alarms, stepIndex: 0, stepStartedAt: T0, periods: thin }), policy, at).verdict,
+    ).toBe('wait');
+    const walkAll = createRolloutPolicy({ ...policy, minCanaryRequestsPerMinute: 0 });
+    expect(judge(evidence({ stepIndex: 0, stepStartedAt: T0, periods: thin }), walkAll, at).verdict).toBe(
+      'wait',
+    );
+  });
+
+  it('shows a busy baseline’s canary within the margin by the error ratio, without bounding the baseline', () => {
+    // 2 % errors on both sides at 50 %: θ ≈ 1 against θ₀ = 2 (the ratio dominates the margin).
+    const busy = periods(20, { nA: 300, eA: 6, nB: 300, eB: 6 });
+    const result = judge(evidence({ periods: busy }), policy, T0 + (20 + LAG) * MINUTE + 5_000);
+    expect(result.summary.errorTest.ratioToRuleOut).toBeCloseTo(2);
+    // The rate bound alone is not there yet: it must bound the baseline's rate from below as well.
+    expect(result.summary.errorTest.promoteLogEvidence).toBeLessThan(
+      result.summary.logThresholds.errorPromote,
+    );
+    expect(result.summary.errorTest.ratioPromoteLogEvidence).toBeGreaterThan(
+      result.summary.logThresholds.errorRatioPromote,
+    );
+    expect(result.verdict).toBe('promote');
+    // A canary at exactly twice the baseline's rate is the ratio test's null: no evidence for it.
+    const doubled = periods(20, { nA: 300, eA: 6, nB: 300, eB: 12 });
+    const worse = judge(evidence({ periods: doubled }), policy, T0 + (20 + LAG) * MINUTE + 5_000);
+    expect(worse.summary.errorTest.ratioPromoteLogEvidence).toBeLessThan(0);
+    expect(worse.verdict).not.toBe('promote');
+  });
+
   it('waits, and never promotes, when the canary gets no traffic', () => {
     const idle = periods(30, { nA: 6000, eA: 30, nB: 0, eB: 0 }).map((p) => ({
       ...p,

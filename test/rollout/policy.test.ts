@@ -1,6 +1,8 @@
 import {
   createRolloutPolicy,
+  DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE,
   DEFAULT_PUBLICATION_LAG_MINUTES,
+  DEFAULT_TAIL_LATENCY_MARGIN_RATIO,
   DEFAULT_TAIL_LATENCY_REGRESSION_RATIO,
   DEV_ROLLOUT_POLICY,
   nextWeights,
@@ -60,6 +62,11 @@ describe('createRolloutPolicy', () => {
       /increase must be a fraction in \(0, 1\).*zero-error baseline/,
     ],
     [{ tailLatencyRegressionRatio: 1 }, /tailLatencyRegressionRatio must be > 1/],
+    [
+      { tailLatencyRegressionRatio: 1.5, tailLatencyMarginRatio: 1.4 },
+      /tailLatencyMarginRatio must be a number >= tailLatencyRegressionRatio \(1.5\), got 1.4/,
+    ],
+    [{ minCanaryRequestsPerMinute: -1 }, /minCanaryRequestsPerMinute must be a number >= 0/],
     [{ publicationLagMinutes: 0 }, /publicationLagMinutes must be a whole number of minutes in \[1, 15\]/],
     [{ publicationLagMinutes: 2.5 }, /publicationLagMinutes must be a whole number/],
     [
@@ -75,6 +82,8 @@ describe('createRolloutPolicy', () => {
     const policy = createRolloutPolicy(valid);
     expect(policy.publicationLagMinutes).toBe(DEFAULT_PUBLICATION_LAG_MINUTES);
     expect(policy.tailLatencyRegressionRatio).toBe(DEFAULT_TAIL_LATENCY_REGRESSION_RATIO);
+    expect(policy.tailLatencyMarginRatio).toBe(DEFAULT_TAIL_LATENCY_MARGIN_RATIO);
+    expect(policy.minCanaryRequestsPerMinute).toBe(DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE);
     expect(createRolloutPolicy({ ...valid, publicationLagMinutes: 5 }).publicationLagMinutes).toBe(5);
   });
 
