@@ -5,12 +5,22 @@
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { CloudWatchRolloutMetrics, type RolloutMetrics } from './adapters/cloudwatch';
-import { judge, type EvidenceSummary, type Judgement, type UsedVariantMinute } from './judge';
+import { CloudWatchRolloutMetrics, referenceWindow, type RolloutMetrics } from './adapters/cloudwatch';
+import {
+  judge,
+  latencyThresholds,
+  type EvidenceSummary,
+  type Judgement,
+  type LatencyReference,
+  type PeriodMetrics,
+  type UsedVariantMinute,
+} from './judge';
 import {
   createRolloutPolicy,
+  DEFAULT_PUBLICATION_LAG_MINUTES,
   nextWeights,
   weightsForStep,
+  type RolloutPolicy,
   type Verdict,
   type VariantWeights,
 } from './policy';
@@ -48,6 +58,19 @@ export interface DecisionRecord {
 /** How many decisions a rollout keeps (the newest); bounds the state machine's payload. */
 export const MAX_DECISIONS = 400;
 
+/** The baseline latency a rollout's latency thresholds derive from, as the handler reports it. */
+export interface LatencyReferenceRecord {
+  /** The baseline's hour before the rollout, or (no traffic then) its first complete rollout minute. */
+  readonly source: 'pre-rollout-hour' | 'first-rollout-minute';
+  /** ISO start of the period it was read from. */
+  readonly periodStart: string;
+  /** Baseline `ModelLatency` p50 and p99 in that period, milliseconds. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** `latencyThresholds(policy, reference).values`, ms: the `PR(:v)` thresholds counted per minute. */
+  readonly thresholdsMs: readonly number[];
+}
+
 /** State machine input. Times are ISO-8601 strings (e.g. `$$.State.EnteredTime`) or epoch milliseconds. */
 export interface JudgeInput {
   readonly endpointName: string;
@@ -75,6 +98,11 @@ export interface JudgeOutput {
   readonly done: boolean;
   readonly judgedAt: string;
   readonly evidence: EvidenceSummary;
+  /**
+   * Where the latency thresholds come from; null while there is none (the pre-rollout hour is not
+   * published yet, or neither it nor any complete rollout minute has baseline latency).
+   */
+  readonly latencyReference?: LatencyReferenceRecord | null;
   /** The input's decisions with this one appended, keeping only the newest MAX_DECISIONS. */
   readonly decisions: readonly DecisionRecord[];
 }
@@ -144,6 +172,46 @@ function previousDecisions(value: unknown): readonly DecisionRecord[] {
   return value as DecisionRecord[];
 }
 
+interface FoundReference {
+  readonly reference: LatencyReference;
+  readonly source: LatencyReferenceRecord['source'];
+}
+
+/**
+ * The first rollout minute that is published (closed `lagMinutes` ago) and has baseline p50 and p99:
+ * the reference when the hour before the rollout had no traffic. The same CloudWatch data always
+ * gives the same minute, so every call of a rollout agrees on it.
+ */
+export function firstMinuteReference(
+  periods: readonly PeriodMetrics[],
+  rolloutStartedAt: number,
+  now: number,
+  lagMinutes: number,
+): LatencyReference | null {
+  const periodMs = PERIOD_SECONDS * 1000;
+  const first = Math.ceil(rolloutStartedAt / periodMs) * periodMs;
+  const candidates = [...periods]
+    .filter((p) => p.start >= first && p.start + periodMs + lagMinutes * 60_000 <= now)
+    .sort((a, b) => a.start - b.start);
+  for (const period of candidates) {
+    const { p50, p99 } = period.baseline;
+    if (typeof p50 === 'number' && typeof p99 === 'number' && p50 > 0 && p99 >= p50) {
+      return { p50, p99, periodStart: period.start };
+    }
+  }
+  return null;
+}
+
+function referenceRecord(found: FoundReference, policy: RolloutPolicy): LatencyReferenceRecord {
+  return {
+    source: found.source,
+    periodStart: new Date(found.reference.periodStart).toISOString(),
+    p50Ms: found.reference.p50,
+    p99Ms: found.reference.p99,
+    thresholdsMs: latencyThresholds(policy, found.reference).values,
+  };
+}
+
 /** Builds the handler around its adapters, so tests can pass fakes. */
 export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) => Promise<JudgeOutput> {
   return async (input) => {
@@ -163,8 +231,8 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
     const stepStartedAt = time(input.stepStartedAt, 'stepStartedAt');
     const now = deps.now();
     const periodMs = PERIOD_SECONDS * 1000;
-    const [alarms, periods] = await Promise.all([
-      deps.metrics.alarmStates(alarmNames),
+    const lagMs = (policy.publicationLagMinutes ?? DEFAULT_PUBLICATION_LAG_MINUTES) * 60_000;
+    const minutes = (latencyThresholdsMs?: readonly number[]) =>
       deps.metrics.variantMetrics({
         endpointName,
         baselineVariant,
@@ -173,10 +241,43 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
         start: new Date(Math.ceil(rolloutStartedAt / periodMs) * periodMs),
         end: new Date(Math.floor(now / periodMs) * periodMs),
         periodSeconds: PERIOD_SECONDS,
-      }),
+        ...(latencyThresholdsMs ? { latencyThresholdsMs } : {}),
+      });
+    const findReference = async (): Promise<{
+      found: FoundReference | null;
+      unthresholded?: PeriodMetrics[];
+    }> => {
+      // Until the hour's last minute is published, its datapoint may still change: no reference yet,
+      // rather than one that a later call would read differently.
+      if (now < referenceWindow(rolloutStartedAt).end.getTime() + lagMs) return { found: null };
+      const hour = await deps.metrics.latencyReference({
+        endpointName,
+        variant: baselineVariant,
+        rolloutStartedAt,
+      });
+      if (hour) return { found: { reference: hour, source: 'pre-rollout-hour' } };
+      const unthresholded = await minutes();
+      const minute = firstMinuteReference(unthresholded, rolloutStartedAt, now, lagMs / 60_000);
+      return { found: minute ? { reference: minute, source: 'first-rollout-minute' } : null, unthresholded };
+    };
+    const [alarms, { found, unthresholded }] = await Promise.all([
+      deps.metrics.alarmStates(alarmNames),
+      findReference(),
     ]);
+    // The thresholds depend on the reference, so the per-minute counts are a second read.
+    const periods = found
+      ? await minutes(latencyThresholds(policy, found.reference).values)
+      : (unthresholded ?? (await minutes()));
     const judgement = judge(
-      { alarms, periods, periodSeconds: PERIOD_SECONDS, stepIndex, stepStartedAt, rolloutStartedAt },
+      {
+        alarms,
+        periods,
+        periodSeconds: PERIOD_SECONDS,
+        stepIndex,
+        stepStartedAt,
+        rolloutStartedAt,
+        latencyReference: found?.reference ?? null,
+      },
       policy,
       now,
     );
@@ -192,6 +293,7 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
       done: judgement.verdict === 'rollback' || (judgement.verdict === 'promote' && next.canary === 100),
       judgedAt,
       evidence: judgement.summary,
+      latencyReference: found ? referenceRecord(found, policy) : null,
       decisions: [...decisions, decisionRecord(judgement, judgedAt)].slice(-MAX_DECISIONS),
     };
     // The log line carries this decision's evidence; the history is in the execution's state.

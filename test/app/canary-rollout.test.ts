@@ -9,11 +9,21 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { ExecutionAbortedError, ExecutionError, StateMachine } from 'aws-local-stepfunctions';
 import { CanaryRollout, type CanaryRolloutProps } from '../../lib/app/rollout/canary-rollout';
 import type { FunctionDefaults } from '../../lib/app/service-function';
-import type { RolloutMetrics, VariantMetricsQuery } from '../../services/rollout/adapters/cloudwatch';
-import type { AlarmObservation, AlarmStateValue, PeriodMetrics } from '../../services/rollout/judge';
+import type {
+  LatencyReferenceQuery,
+  RolloutMetrics,
+  VariantMetricsQuery,
+} from '../../services/rollout/adapters/cloudwatch';
+import type {
+  AlarmObservation,
+  AlarmStateValue,
+  LatencyReference,
+  PeriodMetrics,
+} from '../../services/rollout/judge';
 import { createJudgeHandler, type JudgeInput } from '../../services/rollout/judge-handler';
 import { createRolloutPolicy } from '../../services/rollout/policy';
 import { tempOutdir } from '../support/cdk-app';
+import { lognormalAtOrBelow } from '../support/sagemaker-metrics';
 import {
   resolveIntrinsics,
   stateMachineDefinition,
@@ -192,26 +202,35 @@ class FakeCloudWatch implements RolloutMetrics {
     return names.map((name) => ({ name, state }));
   }
 
+  /** The baseline served the same traffic in the hour before the rollout. */
+  async latencyReference(query: LatencyReferenceQuery): Promise<LatencyReference> {
+    return {
+      p50: 40,
+      p99: 400,
+      periodStart: Math.floor(query.rolloutStartedAt / MINUTE) * MINUTE - 60 * MINUTE,
+    };
+  }
+
   async variantMetrics(query: VariantMetricsQuery): Promise<PeriodMetrics[]> {
     const periods: PeriodMetrics[] = [];
     const canaryShare = (this.endpoint.weights.VariantB ?? 0) / 100;
+    // Lognormal latencies with these percentiles; the counts at the judge's thresholds follow from them.
+    const variant = (invocations: number, errorRate: number, p50: number, p99: number) => ({
+      invocations,
+      errors: Math.round(invocations * errorRate),
+      p50,
+      p99,
+      ...(query.latencyThresholdsMs
+        ? { atOrBelow: lognormalAtOrBelow(invocations, p50, p99, query.latencyThresholdsMs) }
+        : {}),
+    });
     for (let start = query.start.getTime(); start < query.end.getTime(); start += MINUTE) {
       const canary = Math.round(this.traffic.perMinute * canaryShare);
       const baseline = this.traffic.perMinute - canary;
       periods.push({
         start,
-        baseline: {
-          invocations: baseline,
-          errors: Math.round(baseline * this.traffic.baselineErrorRate),
-          p50: 40,
-          p99: 400,
-        },
-        canary: {
-          invocations: canary,
-          errors: Math.round(canary * this.traffic.canaryErrorRate),
-          p50: 41,
-          p99: 405,
-        },
+        baseline: variant(baseline, this.traffic.baselineErrorRate, 40, 400),
+        canary: variant(canary, this.traffic.canaryErrorRate, 41, 405),
       });
     }
     return periods;

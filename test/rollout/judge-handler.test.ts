@@ -1,28 +1,59 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import {
-  metricDataQueries,
-  toPeriods,
+  CloudWatchRolloutMetrics,
+  type LatencyReferenceQuery,
   type RolloutMetrics,
   type VariantMetricsQuery,
 } from '../../services/rollout/adapters/cloudwatch';
-import type { AlarmObservation, PeriodMetrics } from '../../services/rollout/judge';
+import {
+  judge,
+  latencyThresholds,
+  type AlarmObservation,
+  type Evidence,
+  type LatencyReference,
+  type PeriodMetrics,
+} from '../../services/rollout/judge';
 import {
   createJudgeHandler,
+  firstMinuteReference,
   InvalidJudgeInputError,
   MAX_DECISIONS,
   type JudgeInput,
 } from '../../services/rollout/judge-handler';
 import { PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
+import { startCloudWatchStandIn, type CloudWatchStandIn } from '../support/aws-json-stand-ins';
+import { localCredentials, localRegion } from '../support/local-aws';
+import { lognormalLatenciesUs, SageMakerMetrics } from '../support/sagemaker-metrics';
+
+// The real judge, watched: what the handler hands it is part of the contract.
+jest.mock('../../services/rollout/judge', () => {
+  const actual = jest.requireActual<typeof import('../../services/rollout/judge')>(
+    '../../services/rollout/judge',
+  );
+  return { ...actual, judge: jest.fn(actual.judge) };
+});
+const judgeCalls = () =>
+  (judge as jest.MockedFunction<typeof judge>).mock.calls.map(([evidence]) => evidence);
 
 const T0 = Date.UTC(2026, 0, 1);
 const MINUTE = 60_000;
 
+/** The baseline's hour before the rollout of `input` below. */
+const HOUR_REFERENCE: LatencyReference = { p50: 40.5, p99: 395, periodStart: T0 - 60 * MINUTE };
+
 class FakeMetrics implements RolloutMetrics {
   readonly queries: VariantMetricsQuery[] = [];
+  readonly referenceQueries: LatencyReferenceQuery[] = [];
   readonly alarmNames: (readonly string[])[] = [];
   constructor(
     private readonly alarms: AlarmObservation[],
     private readonly periods: PeriodMetrics[],
+    private readonly reference: LatencyReference | null = HOUR_REFERENCE,
   ) {}
+  async latencyReference(query: LatencyReferenceQuery): Promise<LatencyReference | null> {
+    this.referenceQueries.push(query);
+    return this.reference;
+  }
   async alarmStates(names: readonly string[]): Promise<AlarmObservation[]> {
     this.alarmNames.push(names);
     return this.alarms;
@@ -52,8 +83,13 @@ const input: JudgeInput = {
   policy: PROD_ROLLOUT_POLICY,
 };
 
-function setup(alarms: AlarmObservation[], periods: PeriodMetrics[], now = T0 + 34 * MINUTE + 5_000) {
-  const metrics = new FakeMetrics(alarms, periods);
+function setup(
+  alarms: AlarmObservation[],
+  periods: PeriodMetrics[],
+  now = T0 + 34 * MINUTE + 5_000,
+  reference: LatencyReference | null = HOUR_REFERENCE,
+) {
+  const metrics = new FakeMetrics(alarms, periods, reference);
   const logs: { message: string; attributes: Record<string, unknown> }[] = [];
   const handler = createJudgeHandler({
     metrics,
@@ -62,6 +98,8 @@ function setup(alarms: AlarmObservation[], periods: PeriodMetrics[], now = T0 + 
   });
   return { handler, metrics, logs };
 }
+
+beforeEach(() => (judge as jest.MockedFunction<typeof judge>).mockClear());
 
 describe('judge handler', () => {
   it('promotes a healthy canary to 100 % and says the rollout is done', async () => {
@@ -83,6 +121,7 @@ describe('judge handler', () => {
         start: new Date(T0 + MINUTE),
         end: new Date(T0 + 34 * MINUTE),
         periodSeconds: 60,
+        latencyThresholdsMs: latencyThresholds(PROD_ROLLOUT_POLICY, HOUR_REFERENCE).values,
       },
     ]);
   });
@@ -175,77 +214,221 @@ describe('judge handler', () => {
       /Invalid rollout policy: alpha/,
     );
     expect(metrics.queries).toHaveLength(0);
+    expect(metrics.referenceQueries).toHaveLength(0);
   });
 });
 
-describe('CloudWatch adapter mapping', () => {
-  const query: VariantMetricsQuery = {
-    endpointName: 'ep',
-    baselineVariant: 'VariantA',
-    canaryVariant: 'VariantB',
-    start: new Date(T0),
-    end: new Date(T0 + 5 * MINUTE),
-    periodSeconds: 60,
-  };
+describe('latency reference', () => {
+  const ok: AlarmObservation[] = [{ name: 'canary-5xx', state: 'OK' }];
+  const thresholdsOf = (reference: LatencyReference) =>
+    latencyThresholds(PROD_ROLLOUT_POLICY, reference).values;
 
-  it('asks for counts, p50/p99 and the sample count of ModelLatency for both variants at 60 s', () => {
-    const queries = metricDataQueries(query);
-    expect(queries.map((q) => q.Id)).toEqual([
-      'baseline_invocations',
-      'baseline_errors',
-      'baseline_p50',
-      'baseline_p99',
-      'baseline_latencysamples',
-      'canary_invocations',
-      'canary_errors',
-      'canary_p50',
-      'canary_p99',
-      'canary_latencysamples',
+  it('reads the baseline hour before the rollout, counts against its thresholds and reports it', async () => {
+    const { handler, metrics, logs } = setup(ok, healthyPeriods(30));
+    const output = await handler(input);
+    expect(metrics.referenceQueries).toEqual([
+      { endpointName: 'inference-endpoint', variant: 'VariantA', rolloutStartedAt: T0 + 20_000 },
     ]);
-    const canaryErrors = queries[6].MetricStat!;
-    expect(canaryErrors).toEqual({
-      Metric: {
-        Namespace: 'AWS/SageMaker',
-        MetricName: 'Invocation5XXErrors',
-        Dimensions: [
-          { Name: 'EndpointName', Value: 'ep' },
-          { Name: 'VariantName', Value: 'VariantB' },
-        ],
-      },
-      Period: 60,
-      Stat: 'Sum',
+    expect(metrics.queries.map((q) => q.latencyThresholdsMs)).toEqual([thresholdsOf(HOUR_REFERENCE)]);
+    expect(judgeCalls().map((e) => e.latencyReference)).toEqual([HOUR_REFERENCE]);
+    const record = {
+      source: 'pre-rollout-hour',
+      periodStart: '2025-12-31T23:00:00.000Z',
+      p50Ms: 40.5,
+      p99Ms: 395,
+      thresholdsMs: thresholdsOf(HOUR_REFERENCE),
+    };
+    expect(output.latencyReference).toEqual(record);
+    expect(logs[0].attributes.latencyReference).toEqual(record);
+    // The decision record keeps its contract (docs/CONTRACTS.md): no reference in it.
+    expect(Object.keys(output.decisions[0]).sort()).toEqual(
+      ['baseline', 'canary', 'canaryWeight', 'judgedAt', 'minute', 'reason', 'stepIndex', 'verdict'].sort(),
+    );
+  });
+
+  it('has no reference, and asks for no thresholds, until the hour’s last minute is published', async () => {
+    // The hour ends at T0; its last minute is published 3 minutes later (publicationLagMinutes).
+    const early = setup(ok, [], T0 + 3 * MINUTE - 1);
+    const output = await early.handler({ ...input, stepIndex: 0, stepStartedAt: T0 + 20_000 });
+    expect(early.metrics.referenceQueries).toHaveLength(0);
+    expect(early.metrics.queries).toHaveLength(1);
+    expect(early.metrics.queries[0].latencyThresholdsMs).toBeUndefined();
+    expect(output.latencyReference).toBeNull();
+    expect(judgeCalls()[0].latencyReference).toBeNull();
+
+    const published = setup(ok, [], T0 + 3 * MINUTE);
+    const later = await published.handler({ ...input, stepIndex: 0, stepStartedAt: T0 + 20_000 });
+    expect(published.metrics.referenceQueries).toHaveLength(1);
+    expect(later.latencyReference).toMatchObject({ source: 'pre-rollout-hour', p50Ms: 40.5 });
+  });
+
+  describe('without traffic in the hour before', () => {
+    // The baseline serves requests from the rollout's third minute on; earlier minutes have no latency.
+    const periods = healthyPeriods(30).map((p, i) =>
+      i < 3 ? { ...p, baseline: { invocations: 0, errors: 0, p50: null, p99: null } } : p,
+    );
+    const minute3: LatencyReference = { p50: 40, p99: 403, periodStart: T0 + 3 * MINUTE };
+
+    it('uses the first published rollout minute with baseline p50 and p99, the same on every later call', async () => {
+      const calls = [T0 + 7 * MINUTE, T0 + 12 * MINUTE + 30_000, T0 + 34 * MINUTE + 5_000].map(
+        async (now) => {
+          const { handler, metrics } = setup(ok, periods, now, null);
+          const output = await handler({ ...input, stepIndex: 0, stepStartedAt: T0 + 20_000 });
+          return { output, metrics };
+        },
+      );
+      for (const { output, metrics } of await Promise.all(calls)) {
+        expect(output.latencyReference).toEqual({
+          source: 'first-rollout-minute',
+          periodStart: '2026-01-01T00:03:00.000Z',
+          p50Ms: 40,
+          p99Ms: 403,
+          thresholdsMs: thresholdsOf(minute3),
+        });
+        // One read to find the minute, one with its thresholds.
+        expect(metrics.queries.map((q) => q.latencyThresholdsMs)).toEqual([undefined, thresholdsOf(minute3)]);
+      }
+      expect(judgeCalls().map((e) => e.latencyReference)).toEqual([minute3, minute3, minute3]);
     });
-    expect(queries.slice(7, 10).map((q) => [q.MetricStat!.Metric!.MetricName, q.MetricStat!.Stat])).toEqual([
-      ['ModelLatency', 'p50'],
-      ['ModelLatency', 'p99'],
-      ['ModelLatency', 'SampleCount'],
+
+    it('has none while that minute is unpublished, and reads the minutes only once then', async () => {
+      // Minute 3 closes at 00:04 and is published at 00:07.
+      const { handler, metrics } = setup(ok, periods, T0 + 7 * MINUTE - 1, null);
+      const output = await handler({ ...input, stepIndex: 0, stepStartedAt: T0 + 20_000 });
+      expect(output.latencyReference).toBeNull();
+      expect(metrics.queries).toHaveLength(1);
+      expect(judgeCalls()[0].latencyReference).toBeNull();
+    });
+
+    it('ignores minutes before the rollout’s first whole minute and figures that are no latency', () => {
+      const at = (minute: number, p50: number | null, p99: number | null): PeriodMetrics => ({
+        start: T0 + minute * MINUTE,
+        baseline: { invocations: 100, errors: 0, p50, p99 },
+        canary: {},
+      });
+      const now = T0 + 30 * MINUTE;
+      // Minute 0 began before the rollout (T0 + 20 s): it may hold another version's traffic.
+      expect(firstMinuteReference([at(0, 40, 400), at(2, 41, 401)], T0 + 20_000, now, 3)).toEqual({
+        p50: 41,
+        p99: 401,
+        periodStart: T0 + 2 * MINUTE,
+      });
+      expect(
+        firstMinuteReference([at(3, 40, 30), at(1, 0, 10), at(5, 42, 420)], T0 + 20_000, now, 3),
+      ).toEqual({
+        p50: 42,
+        p99: 420,
+        periodStart: T0 + 5 * MINUTE,
+      });
+      // Minute 26 closes at 00:27 and is published at 00:30 with a 3-minute lag, not with a 4-minute one.
+      expect(firstMinuteReference([at(26, 40, 400)], T0 + 20_000, now, 3)).not.toBeNull();
+      expect(firstMinuteReference([at(26, 40, 400)], T0 + 20_000, now - 1, 3)).toBeNull();
+      expect(firstMinuteReference([at(26, 40, 400)], T0 + 20_000, now, 4)).toBeNull();
+    });
+  });
+});
+
+describe('judge handler over CloudWatch', () => {
+  const rolloutStartedAt = T0 + 20_000;
+  const nearestRank = (sorted: number[], q: number) => sorted[Math.ceil(q * sorted.length) - 1] / 1000;
+
+  /** Ten rollout minutes at 10 req/s, 5 % on the canary, lognormal latencies; optionally the hour before. */
+  function world(withHourBefore: boolean): SageMakerMetrics {
+    const metrics = new SageMakerMetrics();
+    for (let m = withHourBefore ? -60 : 0; m < 10; m += 1) {
+      const start = T0 + m * MINUTE;
+      metrics.record(
+        'VariantA',
+        start,
+        lognormalLatenciesUs(m < 0 ? 600 : 570, 40, 1, 100 + m),
+        m >= 0 ? 3 : 0,
+      );
+      if (m >= 0) metrics.record('VariantB', start, lognormalLatenciesUs(30, 44, 1, 200 + m), 0);
+    }
+    return metrics;
+  }
+
+  async function run(metrics: SageMakerMetrics, nows: readonly number[]) {
+    const cloudwatch: CloudWatchStandIn = await startCloudWatchStandIn({ 'canary-5xx': 'OK' }, (body) =>
+      metrics.answer(body),
+    );
+    try {
+      const adapter = new CloudWatchRolloutMetrics(
+        new CloudWatchClient({
+          endpoint: cloudwatch.url,
+          region: localRegion,
+          credentials: localCredentials,
+        }),
+      );
+      const outputs = [];
+      for (const now of nows) {
+        const handler = createJudgeHandler({
+          metrics: adapter,
+          log: { info: () => undefined },
+          now: () => now,
+        });
+        outputs.push(
+          await handler({ ...input, stepIndex: 0, stepStartedAt: rolloutStartedAt, rolloutStartedAt }),
+        );
+      }
+      return { outputs, calls: cloudwatch.calls.filter((c) => c.target === 'GetMetricData') };
+    } finally {
+      await cloudwatch.close();
+    }
+  }
+
+  /** Every period handed to the judge carries, per variant, the exact count at or below each threshold. */
+  function expectCountsAligned(metrics: SageMakerMetrics, evidence: Evidence) {
+    const values = latencyThresholds(PROD_ROLLOUT_POLICY, evidence.latencyReference!).values;
+    expect(evidence.periods.length).toBeGreaterThan(0);
+    for (const period of evidence.periods) {
+      for (const [role, variant] of [
+        ['baseline', 'VariantA'],
+        ['canary', 'VariantB'],
+      ] as const) {
+        const samples = metrics.latencies(variant, period.start, period.start + MINUTE);
+        expect(period[role].atOrBelow).toEqual(
+          values.map((v) => samples.filter((x) => x <= v * 1000).length),
+        );
+      }
+    }
+  }
+
+  it('reaches the judge with counts at the thresholds of the baseline’s hour before the rollout', async () => {
+    const metrics = world(true);
+    const { outputs, calls } = await run(metrics, [T0 + 12 * MINUTE + 5_000]);
+    const hour = metrics.latencies('VariantA', T0 - 60 * MINUTE, T0);
+    const reference = {
+      p50: nearestRank(hour, 0.5),
+      p99: nearestRank(hour, 0.99),
+      periodStart: T0 - 60 * MINUTE,
+    };
+    const [evidence] = judgeCalls();
+    expect(evidence.latencyReference).toEqual(reference);
+    expect(outputs[0].latencyReference).toMatchObject({ source: 'pre-rollout-hour', p50Ms: reference.p50 });
+    expectCountsAligned(metrics, evidence);
+    // The reference hour, then the minutes: 5 statistics and one PR(:v) per threshold, per variant.
+    const values = latencyThresholds(PROD_ROLLOUT_POLICY, reference).values;
+    expect(calls.map((c) => (c.input.MetricDataQueries as unknown[]).length)).toEqual([
+      2,
+      2 * (5 + values.length),
     ]);
   });
 
-  it('joins results per period, turns ModelLatency µs into ms and keeps missing datapoints as null', () => {
-    const t0 = new Date(T0);
-    const t1 = new Date(T0 + MINUTE);
-    const periods = toPeriods([
-      { Id: 'baseline_invocations', Timestamps: [t1, t0], Values: [200, 100] },
-      { Id: 'baseline_errors', Timestamps: [t0, t1], Values: [1, 0] },
-      { Id: 'canary_invocations', Timestamps: [t0, t1], Values: [10, 12] },
-      { Id: 'canary_errors', Timestamps: [t1], Values: [2] },
-      { Id: 'canary_p50', Timestamps: [t0], Values: [41_500] },
-      { Id: 'canary_p99', Timestamps: [t0], Values: [250_000] },
-      { Id: 'canary_latencysamples', Timestamps: [t0], Values: [10] },
-    ]);
-    const none = { p50: null, p99: null, latencySamples: null };
-    expect(periods).toEqual([
-      {
-        start: T0,
-        baseline: { invocations: 100, errors: 1, ...none },
-        canary: { invocations: 10, errors: null, p50: 41.5, p99: 250, latencySamples: 10 },
-      },
-      {
-        start: T0 + MINUTE,
-        baseline: { invocations: 200, errors: 0, ...none },
-        canary: { invocations: 12, errors: 2, ...none },
-      },
-    ]);
+  it('without traffic before, reaches the judge with the first rollout minute’s thresholds on every call', async () => {
+    const metrics = world(false);
+    const { outputs, calls } = await run(metrics, [T0 + 8 * MINUTE, T0 + 12 * MINUTE + 5_000]);
+    const minute1 = metrics.latencies('VariantA', T0 + MINUTE, T0 + 2 * MINUTE);
+    const reference = {
+      p50: nearestRank(minute1, 0.5),
+      p99: nearestRank(minute1, 0.99),
+      periodStart: T0 + MINUTE,
+    };
+    const evidence = judgeCalls();
+    expect(evidence.map((e) => e.latencyReference)).toEqual([reference, reference]);
+    expect(outputs[0].latencyReference).toEqual(outputs[1].latencyReference);
+    for (const e of evidence) expectCountsAligned(metrics, e);
+    // Per call: the empty hour, the minutes to find the reference, the minutes with its thresholds.
+    expect(calls).toHaveLength(6);
   });
 });

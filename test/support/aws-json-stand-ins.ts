@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
  * SDK clients talk to them via `AWS_ENDPOINT_URL_SSM` / `AWS_ENDPOINT_URL_SQS`.
  */
 
-type Operation = (input: Record<string, unknown>) => { status: number; body: unknown };
+export type Operation = (input: Record<string, unknown>) => { status: number; body: unknown };
 
 interface JsonStandIn {
   readonly url: string;
@@ -112,7 +112,10 @@ export async function startSqsStandIn(): Promise<SqsStandIn> {
   };
 }
 
-/** A CloudWatch stand-in (JSON 1.0 protocol) with fixed alarm states and no metric data. */
+/**
+ * A CloudWatch stand-in (JSON 1.0 protocol) with fixed alarm states; GetMetricData answers no data
+ * unless `getMetricData` answers it (e.g. `SageMakerMetrics.answer`).
+ */
 export interface CloudWatchStandIn extends JsonStandIn {
   /** Every `PutMetricData` input received. */
   putMetricData(): Record<string, unknown>[];
@@ -121,6 +124,7 @@ export interface CloudWatchStandIn extends JsonStandIn {
 /** Starts a CloudWatch stand-in: `DescribeAlarms` answers `alarms` (name → state). */
 export async function startCloudWatchStandIn(
   alarms: Readonly<Record<string, string>> = {},
+  getMetricData?: Operation,
 ): Promise<CloudWatchStandIn> {
   const standIn = await startJsonStandIn({
     PutMetricData: () => ({ status: 200, body: {} }),
@@ -132,7 +136,7 @@ export async function startCloudWatchStandIn(
           .map((name) => ({ AlarmName: name, StateValue: alarms[name] })),
       },
     }),
-    GetMetricData: () => ({ status: 200, body: { MetricDataResults: [] } }),
+    GetMetricData: getMetricData ?? (() => ({ status: 200, body: { MetricDataResults: [] } })),
   });
   return {
     ...standIn,

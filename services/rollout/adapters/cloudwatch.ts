@@ -5,7 +5,13 @@ import {
   type MetricDataQuery,
   type MetricDataResult,
 } from '@aws-sdk/client-cloudwatch';
-import type { AlarmObservation, AlarmStateValue, PeriodMetrics, VariantPeriodMetrics } from '../judge';
+import type {
+  AlarmObservation,
+  AlarmStateValue,
+  LatencyReference,
+  PeriodMetrics,
+  VariantPeriodMetrics,
+} from '../judge';
 
 /** Which endpoint variants to read and over which closed periods. */
 export interface VariantMetricsQuery {
@@ -17,6 +23,21 @@ export interface VariantMetricsQuery {
   /** Exclusive end of the last period. */
   readonly end: Date;
   readonly periodSeconds: number;
+  /**
+   * `ModelLatency` thresholds in milliseconds (`latencyThresholds(policy, reference).values`): each
+   * period then carries, per variant, how many samples were at or below each one (`atOrBelow`).
+   * @default none (no `atOrBelow`)
+   */
+  readonly latencyThresholdsMs?: readonly number[];
+}
+
+/** Which variant's latency reference to read, and the rollout it is for. */
+export interface LatencyReferenceQuery {
+  readonly endpointName: string;
+  /** The baseline variant: the reference describes the model in production. */
+  readonly variant: string;
+  /** When the rollout started; the reference is the hour before it (`referenceWindow`). */
+  readonly rolloutStartedAt: number;
 }
 
 /** What the judge needs from CloudWatch; the handler depends on this, tests substitute a fake. */
@@ -25,6 +46,44 @@ export interface RolloutMetrics {
   alarmStates(names: readonly string[]): Promise<AlarmObservation[]>;
   /** Per-period Invocations, Invocation5XXErrors and ModelLatency (p50, p99 in ms, SampleCount) of both variants. */
   variantMetrics(query: VariantMetricsQuery): Promise<PeriodMetrics[]>;
+  /**
+   * The variant's `ModelLatency` p50 and p99 (ms) over the hour before the rollout, one datapoint of
+   * `referenceWindow`; null when that hour has none (no traffic).
+   */
+  latencyReference(query: LatencyReferenceQuery): Promise<LatencyReference | null>;
+}
+
+const MINUTE_MS = 60_000;
+const HOUR_SECONDS = 3600;
+
+/** GetMetricData accepts at most this many queries per call. */
+export const MAX_QUERIES_PER_CALL = 500;
+
+/**
+ * The hour before the rollout: from the rollout start floored to the minute, minus 3600 s, to that
+ * floor. One period of 3600 s, so CloudWatch answers one datapoint for the whole hour.
+ */
+export function referenceWindow(rolloutStartedAt: number): { start: Date; end: Date; periodSeconds: number } {
+  const end = Math.floor(rolloutStartedAt / MINUTE_MS) * MINUTE_MS;
+  return { start: new Date(end - HOUR_SECONDS * 1000), end: new Date(end), periodSeconds: HOUR_SECONDS };
+}
+
+/**
+ * A `ModelLatency` threshold in microseconds (what SageMaker publishes) as CloudWatch's statistic
+ * syntax takes it: a plain decimal with at most 10 decimal places, never an exponent (`1e-7`,
+ * which `String(number)` would give, is not a number to CloudWatch's parser).
+ */
+export function formatThreshold(microseconds: number): string {
+  if (!Number.isFinite(microseconds) || microseconds < 0 || microseconds >= 1e21) {
+    throw new RangeError(`latency threshold must be a finite, non-negative number, got ${microseconds}`);
+  }
+  const fixed = microseconds.toFixed(10);
+  return fixed.replace(/\.?0+$/, '');
+}
+
+/** The percentile-rank statistic of samples at or below `thresholdMs`: `PR(:<µs>)`. */
+export function atOrBelowStat(thresholdMs: number): string {
+  return `PR(:${formatThreshold(thresholdMs * 1000)})`;
 }
 
 /**
@@ -44,64 +103,167 @@ type MetricKey = (typeof METRICS)[number]['key'];
 
 const ROLES = ['baseline', 'canary'] as const;
 
-function queryId(role: (typeof ROLES)[number], key: MetricKey): string {
+type Role = (typeof ROLES)[number];
+
+function queryId(role: Role, key: MetricKey): string {
   return `${role}_${key}`.toLowerCase();
 }
 
-/** The ten GetMetricData queries (5 statistics × 2 variants) of the per-variant SageMaker metrics. */
-export function metricDataQueries(query: VariantMetricsQuery): MetricDataQuery[] {
-  return ROLES.flatMap((role) =>
-    METRICS.map(({ key, metric, stat }) => ({
-      Id: queryId(role, key),
-      ReturnData: true,
-      MetricStat: {
-        Metric: {
-          Namespace: 'AWS/SageMaker',
-          MetricName: metric,
-          Dimensions: [
-            { Name: 'EndpointName', Value: query.endpointName },
-            { Name: 'VariantName', Value: role === 'baseline' ? query.baselineVariant : query.canaryVariant },
-          ],
-        },
-        Period: query.periodSeconds,
-        Stat: stat,
+/** Id of the count query of threshold `index` (GetMetricData ids: `^[a-z][a-zA-Z0-9_]*$`). */
+function thresholdId(role: Role, index: number): string {
+  return `${role}_le_${index}`;
+}
+
+const THRESHOLD_ID = /^(baseline|canary)_le_(\d+)$/;
+
+function metricQuery(
+  id: string,
+  endpointName: string,
+  variant: string,
+  metric: string,
+  stat: string,
+  periodSeconds: number,
+): MetricDataQuery {
+  return {
+    Id: id,
+    ReturnData: true,
+    MetricStat: {
+      Metric: {
+        Namespace: 'AWS/SageMaker',
+        MetricName: metric,
+        Dimensions: [
+          { Name: 'EndpointName', Value: endpointName },
+          { Name: 'VariantName', Value: variant },
+        ],
       },
-    })),
+      Period: periodSeconds,
+      Stat: stat,
+    },
+  };
+}
+
+/**
+ * The GetMetricData queries of the per-variant SageMaker metrics: 5 statistics per variant, plus one
+ * `PR(:v)` of `ModelLatency` per latency threshold (`baseline_le_0`, `canary_le_0`, ...).
+ */
+export function metricDataQueries(query: VariantMetricsQuery): MetricDataQuery[] {
+  const thresholds = query.latencyThresholdsMs ?? [];
+  return ROLES.flatMap((role) => {
+    const variant = role === 'baseline' ? query.baselineVariant : query.canaryVariant;
+    return [
+      ...METRICS.map(({ key, metric, stat }) =>
+        metricQuery(queryId(role, key), query.endpointName, variant, metric, stat, query.periodSeconds),
+      ),
+      ...thresholds.map((ms, i) =>
+        metricQuery(
+          thresholdId(role, i),
+          query.endpointName,
+          variant,
+          'ModelLatency',
+          atOrBelowStat(ms),
+          query.periodSeconds,
+        ),
+      ),
+    ];
+  });
+}
+
+/** The reference's queries: the variant's `ModelLatency` p50 and p99 over one period of an hour. */
+export function referenceQueries(query: LatencyReferenceQuery): MetricDataQuery[] {
+  const { periodSeconds } = referenceWindow(query.rolloutStartedAt);
+  return (['p50', 'p99'] as const).map((stat) =>
+    metricQuery(`reference_${stat}`, query.endpointName, query.variant, 'ModelLatency', stat, periodSeconds),
   );
 }
 
 /**
- * Joins GetMetricData results into one record per period. A metric without a datapoint for a period
- * stays `null`, so the judge can tell "no datapoint" from "zero".
+ * The reference from the answer to `referenceQueries`: the datapoint at the window's start, in ms.
+ * Null without one, or when it is not a latency (not positive, p99 below p50).
  */
-export function toPeriods(results: readonly MetricDataResult[]): PeriodMetrics[] {
-  const empty = (): Record<MetricKey, number | null> => ({
-    invocations: null,
-    errors: null,
-    p50: null,
-    p99: null,
-    latencySamples: null,
+export function toReference(
+  results: readonly MetricDataResult[],
+  windowStart: Date,
+): LatencyReference | null {
+  const at = (id: string): number | null => {
+    const result = results.find((r) => r.Id === id);
+    const i = (result?.Timestamps ?? []).findIndex((t) => new Date(t).getTime() === windowStart.getTime());
+    const value = i >= 0 ? result?.Values?.[i] : undefined;
+    return typeof value === 'number' && Number.isFinite(value) ? value / 1000 : null;
+  };
+  const p50 = at('reference_p50');
+  const p99 = at('reference_p99');
+  if (p50 === null || p99 === null || p50 <= 0 || p99 < p50) return null;
+  return { p50, p99, periodStart: windowStart.getTime() };
+}
+
+/**
+ * Samples at or below a threshold from its percentile rank: PR (percent of samples <= v) × SampleCount
+ * ÷ 100, rounded (CloudWatch answers the percentage as a decimal). Null when either is missing or
+ * is not a percentage and a count.
+ */
+export function countAtOrBelow(percentRank: number | null, sampleCount: number | null): number | null {
+  if (percentRank === null || sampleCount === null) return null;
+  if (!Number.isFinite(percentRank) || percentRank < 0 || percentRank > 100) return null;
+  if (!Number.isFinite(sampleCount) || sampleCount < 0) return null;
+  return Math.round((percentRank / 100) * sampleCount);
+}
+
+interface RawVariant {
+  readonly figures: Record<MetricKey, number | null>;
+  /** `PR(:v)` per threshold, percent. */
+  readonly ranks: (number | null)[];
+}
+
+/**
+ * Joins GetMetricData results into one record per period. A metric without a datapoint for a period
+ * stays `null`, so the judge can tell "no datapoint" from "zero". With `thresholdCount` > 0 every
+ * variant also gets `atOrBelow`, one count per threshold in order (`countAtOrBelow`).
+ */
+export function toPeriods(results: readonly MetricDataResult[], thresholdCount = 0): PeriodMetrics[] {
+  const empty = (): RawVariant => ({
+    figures: { invocations: null, errors: null, p50: null, p99: null, latencySamples: null },
+    ranks: Array.from({ length: thresholdCount }, () => null),
   });
-  const byStart = new Map<number, Record<(typeof ROLES)[number], Record<MetricKey, number | null>>>();
+  const byStart = new Map<number, Record<Role, RawVariant>>();
+  const rowAt = (start: number) => {
+    const row = byStart.get(start) ?? { baseline: empty(), canary: empty() };
+    byStart.set(start, row);
+    return row;
+  };
+  const valueOf = (result: MetricDataResult, i: number): number | null => {
+    const value = result.Values?.[i];
+    return typeof value === 'number' ? value : null;
+  };
   for (const result of results) {
+    const threshold = THRESHOLD_ID.exec(result.Id ?? '');
+    if (threshold) {
+      const role = threshold[1] as Role;
+      const index = Number(threshold[2]);
+      if (index >= thresholdCount) continue;
+      (result.Timestamps ?? []).forEach((timestamp, i) => {
+        rowAt(new Date(timestamp).getTime())[role].ranks[index] = valueOf(result, i);
+      });
+      continue;
+    }
     const role = ROLES.find((r) => result.Id?.startsWith(`${r}_`));
     const metric = METRICS.find((m) => result.Id === queryId(role ?? 'baseline', m.key));
     if (!role || !metric) continue;
     (result.Timestamps ?? []).forEach((timestamp, i) => {
-      const start = new Date(timestamp).getTime();
-      const row = byStart.get(start) ?? { baseline: empty(), canary: empty() };
-      const value = result.Values?.[i];
-      row[role][metric.key] = typeof value === 'number' ? value * metric.scale : null;
-      byStart.set(start, row);
+      const value = valueOf(result, i);
+      rowAt(new Date(timestamp).getTime())[role].figures[metric.key] =
+        value === null ? null : value * metric.scale;
     });
   }
+  const variant = (raw: RawVariant): VariantPeriodMetrics =>
+    thresholdCount === 0
+      ? raw.figures
+      : {
+          ...raw.figures,
+          atOrBelow: raw.ranks.map((rank) => countAtOrBelow(rank, raw.figures.latencySamples)),
+        };
   return [...byStart.entries()]
     .sort((a, b) => a[0] - b[0])
-    .map(([start, row]) => ({
-      start,
-      baseline: row.baseline satisfies VariantPeriodMetrics,
-      canary: row.canary satisfies VariantPeriodMetrics,
-    }));
+    .map(([start, row]) => ({ start, baseline: variant(row.baseline), canary: variant(row.canary) }));
 }
 
 const STATES: readonly AlarmStateValue[] = ['OK', 'ALARM', 'INSUFFICIENT_DATA'];
@@ -132,21 +294,39 @@ export class CloudWatchRolloutMetrics implements RolloutMetrics {
   }
 
   async variantMetrics(query: VariantMetricsQuery): Promise<PeriodMetrics[]> {
+    const results = await this.metricData(metricDataQueries(query), query.start, query.end);
+    return toPeriods(results, query.latencyThresholdsMs?.length ?? 0);
+  }
+
+  async latencyReference(query: LatencyReferenceQuery): Promise<LatencyReference | null> {
+    const window = referenceWindow(query.rolloutStartedAt);
+    const results = await this.metricData(referenceQueries(query), window.start, window.end);
+    return toReference(results, window.start);
+  }
+
+  /** All pages of the queries' results, at most MAX_QUERIES_PER_CALL queries per call. */
+  private async metricData(
+    queries: readonly MetricDataQuery[],
+    start: Date,
+    end: Date,
+  ): Promise<MetricDataResult[]> {
     const results: MetricDataResult[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await this.client.send(
-        new GetMetricDataCommand({
-          MetricDataQueries: metricDataQueries(query),
-          StartTime: query.start,
-          EndTime: query.end,
-          ScanBy: 'TimestampAscending',
-          NextToken: nextToken,
-        }),
-      );
-      results.push(...(page.MetricDataResults ?? []));
-      nextToken = page.NextToken;
-    } while (nextToken);
-    return toPeriods(results);
+    for (let from = 0; from < queries.length; from += MAX_QUERIES_PER_CALL) {
+      let nextToken: string | undefined;
+      do {
+        const page = await this.client.send(
+          new GetMetricDataCommand({
+            MetricDataQueries: queries.slice(from, from + MAX_QUERIES_PER_CALL),
+            StartTime: start,
+            EndTime: end,
+            ScanBy: 'TimestampAscending',
+            NextToken: nextToken,
+          }),
+        );
+        results.push(...(page.MetricDataResults ?? []));
+        nextToken = page.NextToken;
+      } while (nextToken);
+    }
+    return results;
   }
 }

@@ -38,5 +38,10 @@ it('rolls back when a canary alarm is in ALARM, reading alarms and metrics from 
   });
   expect(output.verdict).toBe('rollback');
   expect(output.weights).toEqual({ VariantA: 100, VariantB: 0 });
-  expect(cloudwatch.calls.map((c) => c.target).sort()).toEqual(['DescribeAlarms', 'GetMetricData']);
+  // GetMetricData twice: the latency reference's hour before the rollout (empty here), then the minutes.
+  expect(cloudwatch.calls.map((c) => c.target).sort()).toEqual([
+    'DescribeAlarms',
+    'GetMetricData',
+    'GetMetricData',
+  ]);
 });
