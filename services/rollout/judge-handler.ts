@@ -5,7 +5,12 @@
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { CloudWatchRolloutMetrics, referenceWindow, type RolloutMetrics } from './adapters/cloudwatch';
+import {
+  CloudWatchRolloutMetrics,
+  referenceWindow,
+  type MeasuredLatencyReference,
+  type RolloutMetrics,
+} from './adapters/cloudwatch';
 import {
   judge,
   latencyThresholds,
@@ -67,6 +72,8 @@ export interface LatencyReferenceRecord {
   /** Baseline `ModelLatency` p50 and p99 in that period, milliseconds. */
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** How many `ModelLatency` samples they were computed from. */
+  readonly samples: number;
   /** `latencyThresholds(policy, reference).values`, ms: the `PR(:v)` thresholds counted per minute. */
   readonly thresholdsMs: readonly number[];
 }
@@ -172,34 +179,45 @@ function previousDecisions(value: unknown): readonly DecisionRecord[] {
   return value as DecisionRecord[];
 }
 
+/**
+ * Fewest samples the hour before the rollout needs to be the reference: the p99 of fewer is their
+ * slowest request, and an hour with so few is an idle stage's smoke test (dev), whose first rollout
+ * minute under the traffic source says more.
+ */
+export const MIN_REFERENCE_SAMPLES = 100;
+
 interface FoundReference {
-  readonly reference: LatencyReference;
+  readonly reference: MeasuredLatencyReference;
   readonly source: LatencyReferenceRecord['source'];
 }
 
 /**
  * The first rollout minute that is published (closed `lagMinutes` ago) and has baseline p50 and p99:
- * the reference when the hour before the rollout had no traffic. The same CloudWatch data always
- * gives the same minute, so every call of a rollout agrees on it.
+ * the reference when the hour before the rollout had (almost) no traffic. The same CloudWatch data
+ * always gives the same minute, so every call of a rollout agrees on it.
  */
 export function firstMinuteReference(
   periods: readonly PeriodMetrics[],
   rolloutStartedAt: number,
   now: number,
   lagMinutes: number,
-): LatencyReference | null {
+): MeasuredLatencyReference | null {
   const periodMs = PERIOD_SECONDS * 1000;
   const first = Math.ceil(rolloutStartedAt / periodMs) * periodMs;
   const candidates = [...periods]
     .filter((p) => p.start >= first && p.start + periodMs + lagMinutes * 60_000 <= now)
     .sort((a, b) => a.start - b.start);
   for (const period of candidates) {
-    const { p50, p99 } = period.baseline;
+    const { p50, p99, latencySamples, invocations } = period.baseline;
     if (typeof p50 === 'number' && typeof p99 === 'number' && p50 > 0 && p99 >= p50) {
-      return { p50, p99, periodStart: period.start };
+      return { p50, p99, periodStart: period.start, samples: latencySamples ?? invocations ?? 0 };
     }
   }
   return null;
+}
+
+function judgeReference({ p50, p99, periodStart }: MeasuredLatencyReference): LatencyReference {
+  return { p50, p99, periodStart };
 }
 
 function referenceRecord(found: FoundReference, policy: RolloutPolicy): LatencyReferenceRecord {
@@ -208,7 +226,8 @@ function referenceRecord(found: FoundReference, policy: RolloutPolicy): LatencyR
     periodStart: new Date(found.reference.periodStart).toISOString(),
     p50Ms: found.reference.p50,
     p99Ms: found.reference.p99,
-    thresholdsMs: latencyThresholds(policy, found.reference).values,
+    samples: found.reference.samples,
+    thresholdsMs: latencyThresholds(policy, judgeReference(found.reference)).values,
   };
 }
 
@@ -255,7 +274,9 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
         variant: baselineVariant,
         rolloutStartedAt,
       });
-      if (hour) return { found: { reference: hour, source: 'pre-rollout-hour' } };
+      if (hour && hour.samples >= MIN_REFERENCE_SAMPLES) {
+        return { found: { reference: hour, source: 'pre-rollout-hour' } };
+      }
       const unthresholded = await minutes();
       const minute = firstMinuteReference(unthresholded, rolloutStartedAt, now, lagMs / 60_000);
       return { found: minute ? { reference: minute, source: 'first-rollout-minute' } : null, unthresholded };
@@ -266,7 +287,7 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
     ]);
     // The thresholds depend on the reference, so the per-minute counts are a second read.
     const periods = found
-      ? await minutes(latencyThresholds(policy, found.reference).values)
+      ? await minutes(latencyThresholds(policy, judgeReference(found.reference)).values)
       : (unthresholded ?? (await minutes()));
     const judgement = judge(
       {
@@ -276,7 +297,7 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
         stepIndex,
         stepStartedAt,
         rolloutStartedAt,
-        latencyReference: found?.reference ?? null,
+        latencyReference: found ? judgeReference(found.reference) : null,
       },
       policy,
       now,

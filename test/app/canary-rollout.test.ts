@@ -11,15 +11,11 @@ import { CanaryRollout, type CanaryRolloutProps } from '../../lib/app/rollout/ca
 import type { FunctionDefaults } from '../../lib/app/service-function';
 import type {
   LatencyReferenceQuery,
+  MeasuredLatencyReference,
   RolloutMetrics,
   VariantMetricsQuery,
 } from '../../services/rollout/adapters/cloudwatch';
-import type {
-  AlarmObservation,
-  AlarmStateValue,
-  LatencyReference,
-  PeriodMetrics,
-} from '../../services/rollout/judge';
+import type { AlarmObservation, AlarmStateValue, PeriodMetrics } from '../../services/rollout/judge';
 import { createJudgeHandler, type JudgeInput } from '../../services/rollout/judge-handler';
 import { createRolloutPolicy } from '../../services/rollout/policy';
 import { tempOutdir } from '../support/cdk-app';
@@ -203,8 +199,9 @@ class FakeCloudWatch implements RolloutMetrics {
   }
 
   /** The baseline served the same traffic in the hour before the rollout. */
-  async latencyReference(query: LatencyReferenceQuery): Promise<LatencyReference> {
+  async latencyReference(query: LatencyReferenceQuery): Promise<MeasuredLatencyReference> {
     return {
+      samples: 60 * this.traffic.perMinute,
       p50: 40,
       p99: 400,
       periodStart: Math.floor(query.rolloutStartedAt / MINUTE) * MINUTE - 60 * MINUTE,

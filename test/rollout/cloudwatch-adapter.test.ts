@@ -203,6 +203,7 @@ describe('latency thresholds as CloudWatch statistics', () => {
     ).toEqual([
       ['reference_p50', 'ModelLatency', 'p50', 3600],
       ['reference_p99', 'ModelLatency', 'p99', 3600],
+      ['reference_samplecount', 'ModelLatency', 'SampleCount', 3600],
     ]);
     expect(queries[0].MetricStat!.Metric!.Dimensions).toEqual([
       { Name: 'EndpointName', Value: 'ep' },
@@ -214,10 +215,11 @@ describe('latency thresholds as CloudWatch statistics', () => {
         [
           { Id: 'reference_p50', Timestamps: [start], Values: [41_500] },
           { Id: 'reference_p99', Timestamps: [start], Values: [390_000] },
+          { Id: 'reference_samplecount', Timestamps: [start], Values: [34_200] },
         ],
         start,
       ),
-    ).toEqual({ p50: 41.5, p99: 390, periodStart: T0 - 3600_000 });
+    ).toEqual({ p50: 41.5, p99: 390, periodStart: T0 - 3600_000, samples: 34_200 });
     // No datapoint, a datapoint of another period, or figures that are no latency: no reference.
     expect(toReference([{ Id: 'reference_p50', Timestamps: [], Values: [] }], start)).toBeNull();
     expect(
@@ -225,6 +227,7 @@ describe('latency thresholds as CloudWatch statistics', () => {
         [
           { Id: 'reference_p50', Timestamps: [new Date(T0)], Values: [41_500] },
           { Id: 'reference_p99', Timestamps: [new Date(T0)], Values: [390_000] },
+          { Id: 'reference_samplecount', Timestamps: [new Date(T0)], Values: [34_200] },
         ],
         start,
       ),
@@ -234,6 +237,7 @@ describe('latency thresholds as CloudWatch statistics', () => {
         [
           { Id: 'reference_p50', Timestamps: [start], Values: [41_500] },
           { Id: 'reference_p99', Timestamps: [start], Values: [40_000] },
+          { Id: 'reference_samplecount', Timestamps: [start], Values: [34_200] },
         ],
         start,
       ),
@@ -279,6 +283,7 @@ describe('CloudWatch adapter on the wire', () => {
       p50: nearestRank(hour, 0.5),
       p99: nearestRank(hour, 0.99),
       periodStart: T0 - 60 * MINUTE,
+      samples: 60 * 570,
     });
     expect(cloudwatch.calls).toHaveLength(1);
     expect(cloudwatch.calls[0].input).toMatchObject({
@@ -289,7 +294,7 @@ describe('CloudWatch adapter on the wire', () => {
       (cloudwatch.calls[0].input.MetricDataQueries as { MetricStat: { Period: number } }[]).map(
         (q) => q.MetricStat.Period,
       ),
-    ).toEqual([3600, 3600]);
+    ).toEqual([3600, 3600, 3600]);
   });
 
   it('answers null for a variant without traffic in that hour', async () => {

@@ -2,6 +2,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import {
   CloudWatchRolloutMetrics,
   type LatencyReferenceQuery,
+  type MeasuredLatencyReference,
   type RolloutMetrics,
   type VariantMetricsQuery,
 } from '../../services/rollout/adapters/cloudwatch';
@@ -18,6 +19,7 @@ import {
   firstMinuteReference,
   InvalidJudgeInputError,
   MAX_DECISIONS,
+  MIN_REFERENCE_SAMPLES,
   type JudgeInput,
 } from '../../services/rollout/judge-handler';
 import { PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
@@ -40,6 +42,7 @@ const MINUTE = 60_000;
 
 /** The baseline's hour before the rollout of `input` below. */
 const HOUR_REFERENCE: LatencyReference = { p50: 40.5, p99: 395, periodStart: T0 - 60 * MINUTE };
+const HOUR: MeasuredLatencyReference = { ...HOUR_REFERENCE, samples: 36_000 };
 
 class FakeMetrics implements RolloutMetrics {
   readonly queries: VariantMetricsQuery[] = [];
@@ -48,9 +51,9 @@ class FakeMetrics implements RolloutMetrics {
   constructor(
     private readonly alarms: AlarmObservation[],
     private readonly periods: PeriodMetrics[],
-    private readonly reference: LatencyReference | null = HOUR_REFERENCE,
+    private readonly reference: MeasuredLatencyReference | null = HOUR,
   ) {}
-  async latencyReference(query: LatencyReferenceQuery): Promise<LatencyReference | null> {
+  async latencyReference(query: LatencyReferenceQuery): Promise<MeasuredLatencyReference | null> {
     this.referenceQueries.push(query);
     return this.reference;
   }
@@ -87,7 +90,7 @@ function setup(
   alarms: AlarmObservation[],
   periods: PeriodMetrics[],
   now = T0 + 34 * MINUTE + 5_000,
-  reference: LatencyReference | null = HOUR_REFERENCE,
+  reference: MeasuredLatencyReference | null = HOUR,
 ) {
   const metrics = new FakeMetrics(alarms, periods, reference);
   const logs: { message: string; attributes: Record<string, unknown> }[] = [];
@@ -236,6 +239,7 @@ describe('latency reference', () => {
       periodStart: '2025-12-31T23:00:00.000Z',
       p50Ms: 40.5,
       p99Ms: 395,
+      samples: 36_000,
       thresholdsMs: thresholdsOf(HOUR_REFERENCE),
     };
     expect(output.latencyReference).toEqual(record);
@@ -283,12 +287,21 @@ describe('latency reference', () => {
           periodStart: '2026-01-01T00:03:00.000Z',
           p50Ms: 40,
           p99Ms: 403,
+          samples: 3000,
           thresholdsMs: thresholdsOf(minute3),
         });
         // One read to find the minute, one with its thresholds.
         expect(metrics.queries.map((q) => q.latencyThresholdsMs)).toEqual([undefined, thresholdsOf(minute3)]);
       }
       expect(judgeCalls().map((e) => e.latencyReference)).toEqual([minute3, minute3, minute3]);
+    });
+
+    it('prefers that minute to an hour of fewer than 100 samples (an idle stage’s smoke test)', async () => {
+      const few = setup(ok, periods, T0 + 34 * MINUTE, { ...HOUR, samples: MIN_REFERENCE_SAMPLES - 1 });
+      const fallback = await few.handler(input);
+      expect(fallback.latencyReference).toMatchObject({ source: 'first-rollout-minute', p50Ms: 40 });
+      const enough = setup(ok, periods, T0 + 34 * MINUTE, { ...HOUR, samples: MIN_REFERENCE_SAMPLES });
+      expect((await enough.handler(input)).latencyReference).toMatchObject({ source: 'pre-rollout-hour' });
     });
 
     it('has none while that minute is unpublished, and reads the minutes only once then', async () => {
@@ -312,6 +325,7 @@ describe('latency reference', () => {
         p50: 41,
         p99: 401,
         periodStart: T0 + 2 * MINUTE,
+        samples: 100,
       });
       expect(
         firstMinuteReference([at(3, 40, 30), at(1, 0, 10), at(5, 42, 420)], T0 + 20_000, now, 3),
@@ -319,6 +333,7 @@ describe('latency reference', () => {
         p50: 42,
         p99: 420,
         periodStart: T0 + 5 * MINUTE,
+        samples: 100,
       });
       // Minute 26 closes at 00:27 and is published at 00:30 with a 3-minute lag, not with a 4-minute one.
       expect(firstMinuteReference([at(26, 40, 400)], T0 + 20_000, now, 3)).not.toBeNull();
@@ -405,12 +420,16 @@ describe('judge handler over CloudWatch', () => {
     };
     const [evidence] = judgeCalls();
     expect(evidence.latencyReference).toEqual(reference);
-    expect(outputs[0].latencyReference).toMatchObject({ source: 'pre-rollout-hour', p50Ms: reference.p50 });
+    expect(outputs[0].latencyReference).toMatchObject({
+      source: 'pre-rollout-hour',
+      p50Ms: reference.p50,
+      samples: 60 * 600,
+    });
     expectCountsAligned(metrics, evidence);
     // The reference hour, then the minutes: 5 statistics and one PR(:v) per threshold, per variant.
     const values = latencyThresholds(PROD_ROLLOUT_POLICY, reference).values;
     expect(calls.map((c) => (c.input.MetricDataQueries as unknown[]).length)).toEqual([
-      2,
+      3,
       2 * (5 + values.length),
     ]);
   });

@@ -40,6 +40,11 @@ export interface LatencyReferenceQuery {
   readonly rolloutStartedAt: number;
 }
 
+/** A latency reference and how many `ModelLatency` samples it was computed from. */
+export interface MeasuredLatencyReference extends LatencyReference {
+  readonly samples: number;
+}
+
 /** What the judge needs from CloudWatch; the handler depends on this, tests substitute a fake. */
 export interface RolloutMetrics {
   /** States of the named alarms; an alarm CloudWatch does not know comes back as MISSING. */
@@ -47,10 +52,10 @@ export interface RolloutMetrics {
   /** Per-period Invocations, Invocation5XXErrors and ModelLatency (p50, p99 in ms, SampleCount) of both variants. */
   variantMetrics(query: VariantMetricsQuery): Promise<PeriodMetrics[]>;
   /**
-   * The variant's `ModelLatency` p50 and p99 (ms) over the hour before the rollout, one datapoint of
-   * `referenceWindow`; null when that hour has none (no traffic).
+   * The variant's `ModelLatency` p50 and p99 (ms) and SampleCount over the hour before the rollout,
+   * one datapoint of `referenceWindow`; null when that hour has none (no traffic).
    */
-  latencyReference(query: LatencyReferenceQuery): Promise<LatencyReference | null>;
+  latencyReference(query: LatencyReferenceQuery): Promise<MeasuredLatencyReference | null>;
 }
 
 const MINUTE_MS = 60_000;
@@ -168,11 +173,18 @@ export function metricDataQueries(query: VariantMetricsQuery): MetricDataQuery[]
   });
 }
 
-/** The reference's queries: the variant's `ModelLatency` p50 and p99 over one period of an hour. */
+/** The reference's queries: the variant's `ModelLatency` p50, p99 and SampleCount over one hour. */
 export function referenceQueries(query: LatencyReferenceQuery): MetricDataQuery[] {
   const { periodSeconds } = referenceWindow(query.rolloutStartedAt);
-  return (['p50', 'p99'] as const).map((stat) =>
-    metricQuery(`reference_${stat}`, query.endpointName, query.variant, 'ModelLatency', stat, periodSeconds),
+  return (['p50', 'p99', 'SampleCount'] as const).map((stat) =>
+    metricQuery(
+      `reference_${stat.toLowerCase()}`,
+      query.endpointName,
+      query.variant,
+      'ModelLatency',
+      stat,
+      periodSeconds,
+    ),
   );
 }
 
@@ -183,17 +195,18 @@ export function referenceQueries(query: LatencyReferenceQuery): MetricDataQuery[
 export function toReference(
   results: readonly MetricDataResult[],
   windowStart: Date,
-): LatencyReference | null {
+): MeasuredLatencyReference | null {
   const at = (id: string): number | null => {
     const result = results.find((r) => r.Id === id);
     const i = (result?.Timestamps ?? []).findIndex((t) => new Date(t).getTime() === windowStart.getTime());
     const value = i >= 0 ? result?.Values?.[i] : undefined;
-    return typeof value === 'number' && Number.isFinite(value) ? value / 1000 : null;
+    return typeof value === 'number' && Number.isFinite(value) ? value : null;
   };
   const p50 = at('reference_p50');
   const p99 = at('reference_p99');
-  if (p50 === null || p99 === null || p50 <= 0 || p99 < p50) return null;
-  return { p50, p99, periodStart: windowStart.getTime() };
+  const samples = at('reference_samplecount');
+  if (p50 === null || p99 === null || p50 <= 0 || p99 < p50 || samples === null || samples < 1) return null;
+  return { p50: p50 / 1000, p99: p99 / 1000, periodStart: windowStart.getTime(), samples };
 }
 
 /**
@@ -298,7 +311,7 @@ export class CloudWatchRolloutMetrics implements RolloutMetrics {
     return toPeriods(results, query.latencyThresholdsMs?.length ?? 0);
   }
 
-  async latencyReference(query: LatencyReferenceQuery): Promise<LatencyReference | null> {
+  async latencyReference(query: LatencyReferenceQuery): Promise<MeasuredLatencyReference | null> {
     const window = referenceWindow(query.rolloutStartedAt);
     const results = await this.metricData(referenceQueries(query), window.start, window.end);
     return toReference(results, window.start);
