@@ -1,7 +1,8 @@
 /**
- * Lambda handler the rollout state machine calls once per bake interval: gathers the canary alarms and
- * per-variant CloudWatch metrics since the rollout started, asks the pure judge, logs the decision with
- * its evidence and returns the verdict plus the weights to apply next.
+ * Lambda handler the rollout state machine calls once per bake interval: gathers the canary alarms, the
+ * rollout's latency reference and the per-variant CloudWatch metrics since the rollout started (with
+ * the counts at the reference's latency thresholds), asks the pure judge, logs the decision with its
+ * evidence and returns the verdict plus the weights to apply next.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -216,6 +217,39 @@ export function firstMinuteReference(
   return null;
 }
 
+/** The reference found, and the minutes read (without thresholds) to find it, if any. */
+interface ReferenceSearch {
+  readonly found: FoundReference | null;
+  readonly unthresholded?: PeriodMetrics[];
+}
+
+/**
+ * The rollout's latency reference: the baseline's hour before the rollout once it is published and
+ * holds MIN_REFERENCE_SAMPLES, else the first published rollout minute with baseline latency.
+ */
+async function findReference(args: {
+  readonly metrics: RolloutMetrics;
+  readonly endpointName: string;
+  readonly baselineVariant: string;
+  readonly rolloutStartedAt: number;
+  readonly now: number;
+  readonly lagMs: number;
+  /** Reads the rollout's minutes without thresholds. */
+  readonly minutes: () => Promise<PeriodMetrics[]>;
+}): Promise<ReferenceSearch> {
+  const { metrics, endpointName, baselineVariant, rolloutStartedAt, now, lagMs } = args;
+  // Until the hour's last minute is published, its datapoint may still change: no reference yet,
+  // rather than one that a later call would read differently.
+  if (now < referenceWindow(rolloutStartedAt).end.getTime() + lagMs) return { found: null };
+  const hour = await metrics.latencyReference({ endpointName, variant: baselineVariant, rolloutStartedAt });
+  if (hour && hour.samples >= MIN_REFERENCE_SAMPLES) {
+    return { found: { reference: hour, source: 'pre-rollout-hour' } };
+  }
+  const unthresholded = await args.minutes();
+  const minute = firstMinuteReference(unthresholded, rolloutStartedAt, now, lagMs / 60_000);
+  return { found: minute ? { reference: minute, source: 'first-rollout-minute' } : null, unthresholded };
+}
+
 function judgeReference({ p50, p99, periodStart }: MeasuredLatencyReference): LatencyReference {
   return { p50, p99, periodStart };
 }
@@ -262,28 +296,17 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
         periodSeconds: PERIOD_SECONDS,
         ...(latencyThresholdsMs ? { latencyThresholdsMs } : {}),
       });
-    const findReference = async (): Promise<{
-      found: FoundReference | null;
-      unthresholded?: PeriodMetrics[];
-    }> => {
-      // Until the hour's last minute is published, its datapoint may still change: no reference yet,
-      // rather than one that a later call would read differently.
-      if (now < referenceWindow(rolloutStartedAt).end.getTime() + lagMs) return { found: null };
-      const hour = await deps.metrics.latencyReference({
-        endpointName,
-        variant: baselineVariant,
-        rolloutStartedAt,
-      });
-      if (hour && hour.samples >= MIN_REFERENCE_SAMPLES) {
-        return { found: { reference: hour, source: 'pre-rollout-hour' } };
-      }
-      const unthresholded = await minutes();
-      const minute = firstMinuteReference(unthresholded, rolloutStartedAt, now, lagMs / 60_000);
-      return { found: minute ? { reference: minute, source: 'first-rollout-minute' } : null, unthresholded };
-    };
     const [alarms, { found, unthresholded }] = await Promise.all([
       deps.metrics.alarmStates(alarmNames),
-      findReference(),
+      findReference({
+        metrics: deps.metrics,
+        endpointName,
+        baselineVariant,
+        rolloutStartedAt,
+        now,
+        lagMs,
+        minutes,
+      }),
     ]);
     // The thresholds depend on the reference, so the per-minute counts are a second read.
     const periods = found

@@ -13,6 +13,7 @@ import {
   type Evidence,
   type LatencyReference,
   type PeriodMetrics,
+  type VariantPeriodMetrics,
 } from '../../services/rollout/judge';
 import {
   createJudgeHandler,
@@ -25,7 +26,7 @@ import {
 import { PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
 import { startCloudWatchStandIn, type CloudWatchStandIn } from '../support/aws-json-stand-ins';
 import { localCredentials, localRegion } from '../support/local-aws';
-import { lognormalLatenciesUs, SageMakerMetrics } from '../support/sagemaker-metrics';
+import { lognormalAtOrBelow, lognormalLatenciesUs, SageMakerMetrics } from '../support/sagemaker-metrics';
 
 // The real judge, watched: what the handler hands it is part of the contract.
 jest.mock('../../services/rollout/judge', () => {
@@ -63,7 +64,14 @@ class FakeMetrics implements RolloutMetrics {
   }
   async variantMetrics(query: VariantMetricsQuery): Promise<PeriodMetrics[]> {
     this.queries.push(query);
-    return this.periods;
+    const thresholds = query.latencyThresholdsMs;
+    if (!thresholds) return this.periods;
+    // Lognormal latencies with each minute's percentiles give its counts at the thresholds asked for.
+    const counted = (v: VariantPeriodMetrics): VariantPeriodMetrics =>
+      v.invocations && v.p50 && v.p99
+        ? { ...v, atOrBelow: lognormalAtOrBelow(v.invocations, v.p50, v.p99, thresholds) }
+        : v;
+    return this.periods.map((p) => ({ ...p, baseline: counted(p.baseline), canary: counted(p.canary) }));
   }
 }
 
