@@ -6,12 +6,7 @@
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { Logger } from '@aws-lambda-powertools/logger';
-import {
-  CloudWatchRolloutMetrics,
-  referenceWindow,
-  type MeasuredLatencyReference,
-  type RolloutMetrics,
-} from './adapters/cloudwatch';
+import { CloudWatchRolloutMetrics, type RolloutMetrics } from './adapters/cloudwatch';
 import {
   judge,
   latencyThresholds,
@@ -21,6 +16,12 @@ import {
   type PeriodMetrics,
   type UsedVariantMinute,
 } from './judge';
+import {
+  firstMinuteReference,
+  MIN_REFERENCE_SAMPLES,
+  referenceHourSettledAt,
+  type MeasuredLatencyReference,
+} from './latency-reference';
 import {
   createRolloutPolicy,
   DEFAULT_PUBLICATION_LAG_MINUTES,
@@ -180,41 +181,9 @@ function previousDecisions(value: unknown): readonly DecisionRecord[] {
   return value as DecisionRecord[];
 }
 
-/**
- * Fewest samples the hour before the rollout needs to be the reference: the p99 of fewer is their
- * slowest request, and an hour with so few is an idle stage's smoke test (dev), whose first rollout
- * minute under the traffic source says more.
- */
-export const MIN_REFERENCE_SAMPLES = 100;
-
 interface FoundReference {
   readonly reference: MeasuredLatencyReference;
   readonly source: LatencyReferenceRecord['source'];
-}
-
-/**
- * The first rollout minute that is published (closed `lagMinutes` ago) and has baseline p50 and p99:
- * the reference when the hour before the rollout had (almost) no traffic. The same CloudWatch data
- * always gives the same minute, so every call of a rollout agrees on it.
- */
-export function firstMinuteReference(
-  periods: readonly PeriodMetrics[],
-  rolloutStartedAt: number,
-  now: number,
-  lagMinutes: number,
-): MeasuredLatencyReference | null {
-  const periodMs = PERIOD_SECONDS * 1000;
-  const first = Math.ceil(rolloutStartedAt / periodMs) * periodMs;
-  const candidates = [...periods]
-    .filter((p) => p.start >= first && p.start + periodMs + lagMinutes * 60_000 <= now)
-    .sort((a, b) => a.start - b.start);
-  for (const period of candidates) {
-    const { p50, p99, latencySamples, invocations } = period.baseline;
-    if (typeof p50 === 'number' && typeof p99 === 'number' && p50 > 0 && p99 >= p50) {
-      return { p50, p99, periodStart: period.start, samples: latencySamples ?? invocations ?? 0 };
-    }
-  }
-  return null;
 }
 
 /** The reference found, and the minutes read (without thresholds) to find it, if any. */
@@ -238,15 +207,13 @@ async function findReference(args: {
   readonly minutes: () => Promise<PeriodMetrics[]>;
 }): Promise<ReferenceSearch> {
   const { metrics, endpointName, baselineVariant, rolloutStartedAt, now, lagMs } = args;
-  // Until the hour's last minute is published, its datapoint may still change: no reference yet,
-  // rather than one that a later call would read differently.
-  if (now < referenceWindow(rolloutStartedAt).end.getTime() + lagMs) return { found: null };
+  if (now < referenceHourSettledAt(rolloutStartedAt, lagMs / 60_000)) return { found: null };
   const hour = await metrics.latencyReference({ endpointName, variant: baselineVariant, rolloutStartedAt });
   if (hour && hour.samples >= MIN_REFERENCE_SAMPLES) {
     return { found: { reference: hour, source: 'pre-rollout-hour' } };
   }
   const unthresholded = await args.minutes();
-  const minute = firstMinuteReference(unthresholded, rolloutStartedAt, now, lagMs / 60_000);
+  const minute = firstMinuteReference(unthresholded, rolloutStartedAt, now, lagMs / 60_000, PERIOD_SECONDS);
   return { found: minute ? { reference: minute, source: 'first-rollout-minute' } : null, unthresholded };
 }
 

@@ -11,12 +11,12 @@ import { CanaryRollout, type CanaryRolloutProps } from '../../lib/app/rollout/ca
 import type { FunctionDefaults } from '../../lib/app/service-function';
 import type {
   LatencyReferenceQuery,
-  MeasuredLatencyReference,
   RolloutMetrics,
   VariantMetricsQuery,
 } from '../../services/rollout/adapters/cloudwatch';
 import type { AlarmObservation, AlarmStateValue, PeriodMetrics } from '../../services/rollout/judge';
 import { createJudgeHandler, type JudgeInput } from '../../services/rollout/judge-handler';
+import type { MeasuredLatencyReference } from '../../services/rollout/latency-reference';
 import { createRolloutPolicy } from '../../services/rollout/policy';
 import { tempOutdir } from '../support/cdk-app';
 import { lognormalAtOrBelow } from '../support/sagemaker-metrics';

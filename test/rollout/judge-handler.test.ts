@@ -2,7 +2,6 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import {
   CloudWatchRolloutMetrics,
   type LatencyReferenceQuery,
-  type MeasuredLatencyReference,
   type RolloutMetrics,
   type VariantMetricsQuery,
 } from '../../services/rollout/adapters/cloudwatch';
@@ -17,12 +16,14 @@ import {
 } from '../../services/rollout/judge';
 import {
   createJudgeHandler,
-  firstMinuteReference,
   InvalidJudgeInputError,
   MAX_DECISIONS,
-  MIN_REFERENCE_SAMPLES,
   type JudgeInput,
 } from '../../services/rollout/judge-handler';
+import {
+  MIN_REFERENCE_SAMPLES,
+  type MeasuredLatencyReference,
+} from '../../services/rollout/latency-reference';
 import { PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
 import { startCloudWatchStandIn, type CloudWatchStandIn } from '../support/aws-json-stand-ins';
 import { localCredentials, localRegion } from '../support/local-aws';
@@ -319,34 +320,6 @@ describe('latency reference', () => {
       expect(output.latencyReference).toBeNull();
       expect(metrics.queries).toHaveLength(1);
       expect(judgeCalls()[0].latencyReference).toBeNull();
-    });
-
-    it('ignores minutes before the rollout’s first whole minute and figures that are no latency', () => {
-      const at = (minute: number, p50: number | null, p99: number | null): PeriodMetrics => ({
-        start: T0 + minute * MINUTE,
-        baseline: { invocations: 100, errors: 0, p50, p99 },
-        canary: {},
-      });
-      const now = T0 + 30 * MINUTE;
-      // Minute 0 began before the rollout (T0 + 20 s): it may hold another version's traffic.
-      expect(firstMinuteReference([at(0, 40, 400), at(2, 41, 401)], T0 + 20_000, now, 3)).toEqual({
-        p50: 41,
-        p99: 401,
-        periodStart: T0 + 2 * MINUTE,
-        samples: 100,
-      });
-      expect(
-        firstMinuteReference([at(3, 40, 30), at(1, 0, 10), at(5, 42, 420)], T0 + 20_000, now, 3),
-      ).toEqual({
-        p50: 42,
-        p99: 420,
-        periodStart: T0 + 5 * MINUTE,
-        samples: 100,
-      });
-      // Minute 26 closes at 00:27 and is published at 00:30 with a 3-minute lag, not with a 4-minute one.
-      expect(firstMinuteReference([at(26, 40, 400)], T0 + 20_000, now, 3)).not.toBeNull();
-      expect(firstMinuteReference([at(26, 40, 400)], T0 + 20_000, now - 1, 3)).toBeNull();
-      expect(firstMinuteReference([at(26, 40, 400)], T0 + 20_000, now, 4)).toBeNull();
     });
   });
 });

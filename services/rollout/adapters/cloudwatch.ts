@@ -5,13 +5,8 @@ import {
   type MetricDataQuery,
   type MetricDataResult,
 } from '@aws-sdk/client-cloudwatch';
-import type {
-  AlarmObservation,
-  AlarmStateValue,
-  LatencyReference,
-  PeriodMetrics,
-  VariantPeriodMetrics,
-} from '../judge';
+import type { AlarmObservation, AlarmStateValue, PeriodMetrics, VariantPeriodMetrics } from '../judge';
+import { referenceWindow, type MeasuredLatencyReference } from '../latency-reference';
 
 /** Which endpoint variants to read and over which closed periods. */
 export interface VariantMetricsQuery {
@@ -40,11 +35,6 @@ export interface LatencyReferenceQuery {
   readonly rolloutStartedAt: number;
 }
 
-/** A latency reference and how many `ModelLatency` samples it was computed from. */
-export interface MeasuredLatencyReference extends LatencyReference {
-  readonly samples: number;
-}
-
 /** What the judge needs from CloudWatch; the handler depends on this, tests substitute a fake. */
 export interface RolloutMetrics {
   /** States of the named alarms; an alarm CloudWatch does not know comes back as MISSING. */
@@ -58,20 +48,8 @@ export interface RolloutMetrics {
   latencyReference(query: LatencyReferenceQuery): Promise<MeasuredLatencyReference | null>;
 }
 
-const MINUTE_MS = 60_000;
-const HOUR_SECONDS = 3600;
-
 /** GetMetricData accepts at most this many queries per call. */
 export const MAX_QUERIES_PER_CALL = 500;
-
-/**
- * The hour before the rollout: from the rollout start floored to the minute, minus 3600 s, to that
- * floor. One period of 3600 s, so CloudWatch answers one datapoint for the whole hour.
- */
-export function referenceWindow(rolloutStartedAt: number): { start: Date; end: Date; periodSeconds: number } {
-  const end = Math.floor(rolloutStartedAt / MINUTE_MS) * MINUTE_MS;
-  return { start: new Date(end - HOUR_SECONDS * 1000), end: new Date(end), periodSeconds: HOUR_SECONDS };
-}
 
 /**
  * A `ModelLatency` threshold in microseconds (what SageMaker publishes) as CloudWatch's statistic
