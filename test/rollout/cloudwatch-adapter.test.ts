@@ -105,7 +105,7 @@ describe('latency thresholds as CloudWatch statistics', () => {
 
   it('asks ModelLatency PR(:v) per threshold and variant, with ids CloudWatch accepts, at the query period', () => {
     const thresholds = latencyThresholds(PROD_ROLLOUT_POLICY, { p50: 41.234, p99: 402.5, periodStart: T0 });
-    expect(thresholds.values).toEqual([22.907778, 29.452857, 34.361667, 41.234, 268.333333, 402.5]);
+    expect(thresholds.values).toEqual([41.234, 49.4808, 57.7276, 74.2212, 402.5, 603.75, 805]);
     const queries = metricDataQueries({
       endpointName: 'ep',
       baselineVariant: 'VariantA',
@@ -115,24 +115,17 @@ describe('latency thresholds as CloudWatch statistics', () => {
       periodSeconds: 60,
       latencyThresholdsMs: thresholds.values,
     });
-    expect(queries).toHaveLength(2 * (5 + 6));
+    expect(queries).toHaveLength(2 * (5 + 7));
     for (const q of queries) expect(q.Id).toMatch(/^[a-z][a-zA-Z0-9_]*$/);
     const counts = queries.filter((q) => q.Id!.includes('_le_'));
+    const stats = ['41234', '49480.8', '57727.6', '74221.2', '402500', '603750', '805000'].map(
+      (v) => `PR(:${v})`,
+    );
     expect(counts.map((q) => [q.Id, q.MetricStat!.Stat])).toEqual([
-      ['baseline_le_0', 'PR(:22907.778)'],
-      ['baseline_le_1', 'PR(:29452.857)'],
-      ['baseline_le_2', 'PR(:34361.667)'],
-      ['baseline_le_3', 'PR(:41234)'],
-      ['baseline_le_4', 'PR(:268333.333)'],
-      ['baseline_le_5', 'PR(:402500)'],
-      ['canary_le_0', 'PR(:22907.778)'],
-      ['canary_le_1', 'PR(:29452.857)'],
-      ['canary_le_2', 'PR(:34361.667)'],
-      ['canary_le_3', 'PR(:41234)'],
-      ['canary_le_4', 'PR(:268333.333)'],
-      ['canary_le_5', 'PR(:402500)'],
+      ...stats.map((stat, i) => [`baseline_le_${i}`, stat]),
+      ...stats.map((stat, i) => [`canary_le_${i}`, stat]),
     ]);
-    expect(counts[6].MetricStat).toEqual({
+    expect(counts[7].MetricStat).toEqual({
       Metric: {
         Namespace: 'AWS/SageMaker',
         MetricName: 'ModelLatency',
@@ -142,7 +135,7 @@ describe('latency thresholds as CloudWatch statistics', () => {
         ],
       },
       Period: 60,
-      Stat: 'PR(:22907.778)',
+      Stat: 'PR(:41234)',
     });
     expect(atOrBelowStat(0.0001)).toBe('PR(:0.1)');
   });
