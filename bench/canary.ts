@@ -18,6 +18,7 @@ import {
   type LatencyReference,
   type PeriodMetrics,
 } from '../services/rollout/judge';
+import { MIN_REFERENCE_SAMPLES } from '../services/rollout/latency-reference';
 import {
   DEV_ROLLOUT_POLICY,
   nextWeights,
@@ -415,11 +416,12 @@ function latencyOf(sim: Sim, n: number, canary: boolean, thresholds: readonly nu
 
 /**
  * The baseline's latency reference of one rollout, as the handler reads it: p50 and p99 of the hour
- * before the rollout (Poisson(3600 R) requests); null without traffic in that hour.
+ * before the rollout (Poisson(3600 R) requests); null with fewer than MIN_REFERENCE_SAMPLES requests
+ * in that hour (the handler then takes the first published rollout minute, as simulateOurs does).
  */
 function preRolloutReference(sim: Sim): LatencyReference | null {
   const n = poisson(sim.world.rate * 3600, sim.random);
-  if (n === 0) return null;
+  if (n < MIN_REFERENCE_SAMPLES) return null;
   const { u50, u99 } = percentileLevels(n, sim.random);
   return {
     p50: latencyAt(sim, normalQuantile(u50), false),
