@@ -309,7 +309,7 @@ const RATIO_PROMOTE_FRACTIONS: readonly number[] = [0.35, 0.5, 0.7];
  */
 const ROLLBACK_TOLERANCE = 1.05;
 const ROLLBACK_RATIOS: readonly number[] = [1.5, 2, 3, 10];
-const ROLLBACK_WEIGHTS: readonly number[] = [0.1, 0.45, 0.2, 0.25];
+const ROLLBACK_WEIGHTS: readonly number[] = [0.05, 0.6, 0.15, 0.2];
 /** Alternatives of the canary-rate upper bound: fractions of the bound, weights. */
 const UPPER_FRACTIONS: readonly number[] = [0, 0.25, 0.5, 0.75];
 const UPPER_WEIGHTS: readonly number[] = [0.4, 0.2, 0.2, 0.2];
