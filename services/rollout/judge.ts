@@ -456,31 +456,52 @@ function usablePeriods(evidence: Evidence, now: number, lagMinutes: number, thre
   return { periods, discarded, incomplete };
 }
 
-/** Dispersion-tempered log of Σ_k w_k Π_t L_t(θ_k)/L_t(θ₀) for the conditional binomial model. */
+/**
+ * Σ_t of each alternative's dispersion-tempered log-likelihood ratio against θ₀ in the conditional
+ * binomial model: e_B,t | E_t ~ Binomial(E_t, n_B·θ / (n_A + n_B·θ)), each period's term divided by
+ * φ_t = (1 − π₀)·φ_B + π₀·φ_A.
+ */
+function conditionalBinomialLogRatios(
+  periods: readonly UsablePeriod[],
+  theta0: number,
+  thetas: readonly number[],
+  dispersionA: number,
+  dispersionB: number,
+): number[] {
+  const sums = thetas.map(() => 0);
+  for (const p of periods) {
+    if (p.nA <= 0 || p.nB <= 0 || p.eA + p.eB <= 0) continue;
+    const pi0 = (p.nB * theta0) / (p.nA + p.nB * theta0);
+    const phi = (1 - pi0) * dispersionB + pi0 * dispersionA;
+    for (let k = 0; k < thetas.length; k++) {
+      const pi = (p.nB * thetas[k]) / (p.nA + p.nB * thetas[k]);
+      sums[k] += (p.eB * Math.log(pi / pi0) + p.eA * Math.log((1 - pi) / (1 - pi0))) / phi;
+    }
+  }
+  return sums;
+}
+
+/** log of the rollback mixture Σ_k w_k Π_t L_t(θ_k)/L_t(θ₀) against H₀: θ ≤ ROLLBACK_TOLERANCE. */
 function logRollbackErrorEvidence(
   periods: readonly UsablePeriod[],
   dispersionA: number,
   dispersionB: number,
 ): number {
-  const sums = ROLLBACK_RATIOS.map(() => 0);
-  for (const p of periods) {
-    if (p.nA <= 0 || p.nB <= 0 || p.eA + p.eB <= 0) continue;
-    const pi0 = (p.nB * ROLLBACK_TOLERANCE) / (p.nA + p.nB * ROLLBACK_TOLERANCE);
-    const phi = (1 - pi0) * dispersionB + pi0 * dispersionA;
-    for (let k = 0; k < ROLLBACK_RATIOS.length; k++) {
-      const theta = ROLLBACK_RATIOS[k];
-      const pi = (p.nB * theta) / (p.nA + p.nB * theta);
-      sums[k] += (p.eB * Math.log(pi / pi0) + p.eA * Math.log((1 - pi) / (1 - pi0))) / phi;
-    }
-  }
+  const sums = conditionalBinomialLogRatios(
+    periods,
+    ROLLBACK_TOLERANCE,
+    ROLLBACK_RATIOS,
+    dispersionA,
+    dispersionB,
+  );
   return logSumExp(sums.map((sum, k) => Math.log(ROLLBACK_WEIGHTS[k]) + sum));
 }
 
 /**
- * Dispersion-tempered conditional-binomial mixture against H₀: θ ≥ θ₀ (the canary at least θ₀ × the
- * baseline's rate), alternatives θ₀ × RATIO_PROMOTE_FRACTIONS. Conditioning on each period's total
- * errors removes the baseline's unknown rate, so a high baseline rate costs no second bound; the
- * tempering takes the canary's dispersion at the null rate when that is larger than its own.
+ * log of the mixture against H₀: θ ≥ θ₀ (the canary at least θ₀ × the baseline's rate), alternatives
+ * θ₀ × RATIO_PROMOTE_FRACTIONS. Conditioning on each period's total errors removes the baseline's
+ * unknown rate, so a high baseline rate costs no second bound; the caller passes the canary's
+ * dispersion at the null rate when that is larger than its own.
  */
 function logRatioPromoteEvidence(
   periods: readonly UsablePeriod[],
@@ -488,18 +509,8 @@ function logRatioPromoteEvidence(
   dispersionA: number,
   dispersionB: number,
 ): number {
-  const sums = RATIO_PROMOTE_FRACTIONS.map(() => 0);
-  for (const p of periods) {
-    if (p.nA <= 0 || p.nB <= 0 || p.eA + p.eB <= 0) continue;
-    const pi0 = (p.nB * theta0) / (p.nA + p.nB * theta0);
-    const phi = (1 - pi0) * dispersionB + pi0 * dispersionA;
-    for (let k = 0; k < RATIO_PROMOTE_FRACTIONS.length; k++) {
-      const theta = theta0 * RATIO_PROMOTE_FRACTIONS[k];
-      const pi = (p.nB * theta) / (p.nA + p.nB * theta);
-      sums[k] += (p.eB * Math.log(pi / pi0) + p.eA * Math.log((1 - pi) / (1 - pi0))) / phi;
-    }
-  }
-  return mixture(sums);
+  const thetas = RATIO_PROMOTE_FRACTIONS.map((fraction) => theta0 * fraction);
+  return mixture(conditionalBinomialLogRatios(periods, theta0, thetas, dispersionA, dispersionB));
 }
 
 /** log e-value against H₀: rate ≥ bound, from e errors in n requests (binomial mixture). */

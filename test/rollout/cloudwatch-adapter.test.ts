@@ -19,16 +19,33 @@ import { lognormalLatenciesUs, SageMakerMetrics } from '../support/sagemaker-met
 const T0 = Date.UTC(2026, 0, 1);
 const MINUTE = 60_000;
 
-describe('CloudWatch adapter mapping', () => {
-  const query: VariantMetricsQuery = {
-    endpointName: 'ep',
-    baselineVariant: 'VariantA',
-    canaryVariant: 'VariantB',
-    start: new Date(T0),
-    end: new Date(T0 + 5 * MINUTE),
-    periodSeconds: 60,
+/** The MetricStat of one SageMaker statistic of endpoint `ep`'s canary VariantB, per minute. */
+function variantStat(metricName: string, stat: string) {
+  return {
+    Metric: {
+      Namespace: 'AWS/SageMaker',
+      MetricName: metricName,
+      Dimensions: [
+        { Name: 'EndpointName', Value: 'ep' },
+        { Name: 'VariantName', Value: 'VariantB' },
+      ],
+    },
+    Period: 60,
+    Stat: stat,
   };
+}
 
+/** Five minutes of endpoint `ep`'s two variants. */
+const query: VariantMetricsQuery = {
+  endpointName: 'ep',
+  baselineVariant: 'VariantA',
+  canaryVariant: 'VariantB',
+  start: new Date(T0),
+  end: new Date(T0 + 5 * MINUTE),
+  periodSeconds: 60,
+};
+
+describe('CloudWatch adapter mapping', () => {
   it('asks for counts, p50/p99 and the sample count of ModelLatency for both variants at 60 s', () => {
     const queries = metricDataQueries(query);
     expect(queries.map((q) => q.Id)).toEqual([
@@ -44,18 +61,7 @@ describe('CloudWatch adapter mapping', () => {
       'canary_latencysamples',
     ]);
     const canaryErrors = queries[6].MetricStat!;
-    expect(canaryErrors).toEqual({
-      Metric: {
-        Namespace: 'AWS/SageMaker',
-        MetricName: 'Invocation5XXErrors',
-        Dimensions: [
-          { Name: 'EndpointName', Value: 'ep' },
-          { Name: 'VariantName', Value: 'VariantB' },
-        ],
-      },
-      Period: 60,
-      Stat: 'Sum',
-    });
+    expect(canaryErrors).toEqual(variantStat('Invocation5XXErrors', 'Sum'));
     expect(queries.slice(7, 10).map((q) => [q.MetricStat!.Metric!.MetricName, q.MetricStat!.Stat])).toEqual([
       ['ModelLatency', 'p50'],
       ['ModelLatency', 'p99'],
@@ -106,15 +112,7 @@ describe('latency thresholds as CloudWatch statistics', () => {
   it('asks ModelLatency PR(:v) per threshold and variant, with ids CloudWatch accepts, at the query period', () => {
     const thresholds = latencyThresholds(PROD_ROLLOUT_POLICY, { p50: 41.234, p99: 402.5, periodStart: T0 });
     expect(thresholds.values).toEqual([41.234, 49.4808, 57.7276, 74.2212, 402.5, 603.75, 805]);
-    const queries = metricDataQueries({
-      endpointName: 'ep',
-      baselineVariant: 'VariantA',
-      canaryVariant: 'VariantB',
-      start: new Date(T0),
-      end: new Date(T0 + 5 * MINUTE),
-      periodSeconds: 60,
-      latencyThresholdsMs: thresholds.values,
-    });
+    const queries = metricDataQueries({ ...query, latencyThresholdsMs: thresholds.values });
     expect(queries).toHaveLength(2 * (5 + 7));
     for (const q of queries) expect(q.Id).toMatch(/^[a-z][a-zA-Z0-9_]*$/);
     const counts = queries.filter((q) => q.Id!.includes('_le_'));
@@ -125,18 +123,7 @@ describe('latency thresholds as CloudWatch statistics', () => {
       ...stats.map((stat, i) => [`baseline_le_${i}`, stat]),
       ...stats.map((stat, i) => [`canary_le_${i}`, stat]),
     ]);
-    expect(counts[7].MetricStat).toEqual({
-      Metric: {
-        Namespace: 'AWS/SageMaker',
-        MetricName: 'ModelLatency',
-        Dimensions: [
-          { Name: 'EndpointName', Value: 'ep' },
-          { Name: 'VariantName', Value: 'VariantB' },
-        ],
-      },
-      Period: 60,
-      Stat: 'PR(:41234)',
-    });
+    expect(counts[7].MetricStat).toEqual(variantStat('ModelLatency', 'PR(:41234)'));
     expect(atOrBelowStat(0.0001)).toBe('PR(:0.1)');
   });
 
@@ -196,38 +183,22 @@ describe('latency thresholds as CloudWatch statistics', () => {
       { Name: 'VariantName', Value: 'VariantA' },
     ]);
     const start = new Date(T0 - 3600_000);
-    expect(
-      toReference(
-        [
-          { Id: 'reference_p50', Timestamps: [start], Values: [41_500] },
-          { Id: 'reference_p99', Timestamps: [start], Values: [390_000] },
-          { Id: 'reference_samplecount', Timestamps: [start], Values: [34_200] },
-        ],
-        start,
-      ),
-    ).toEqual({ p50: 41.5, p99: 390, periodStart: T0 - 3600_000, samples: 34_200 });
+    /** The three reference answers at `at`, p50/p99 in µs. */
+    const answers = (at: Date, p50Us: number, p99Us: number) => [
+      { Id: 'reference_p50', Timestamps: [at], Values: [p50Us] },
+      { Id: 'reference_p99', Timestamps: [at], Values: [p99Us] },
+      { Id: 'reference_samplecount', Timestamps: [at], Values: [34_200] },
+    ];
+    expect(toReference(answers(start, 41_500, 390_000), start)).toEqual({
+      p50: 41.5,
+      p99: 390,
+      periodStart: T0 - 3600_000,
+      samples: 34_200,
+    });
     // No datapoint, a datapoint of another period, or figures that are no latency: no reference.
     expect(toReference([{ Id: 'reference_p50', Timestamps: [], Values: [] }], start)).toBeNull();
-    expect(
-      toReference(
-        [
-          { Id: 'reference_p50', Timestamps: [new Date(T0)], Values: [41_500] },
-          { Id: 'reference_p99', Timestamps: [new Date(T0)], Values: [390_000] },
-          { Id: 'reference_samplecount', Timestamps: [new Date(T0)], Values: [34_200] },
-        ],
-        start,
-      ),
-    ).toBeNull();
-    expect(
-      toReference(
-        [
-          { Id: 'reference_p50', Timestamps: [start], Values: [41_500] },
-          { Id: 'reference_p99', Timestamps: [start], Values: [40_000] },
-          { Id: 'reference_samplecount', Timestamps: [start], Values: [34_200] },
-        ],
-        start,
-      ),
-    ).toBeNull();
+    expect(toReference(answers(new Date(T0), 41_500, 390_000), start)).toBeNull();
+    expect(toReference(answers(start, 41_500, 40_000), start)).toBeNull();
   });
 });
 
@@ -291,15 +262,7 @@ describe('CloudWatch adapter on the wire', () => {
 
   it('counts every minute’s samples at or below each threshold, as CloudWatch ranks them', async () => {
     const thresholdsMs = [20, 40, 41.234567, 400];
-    const periods = await metrics.variantMetrics({
-      endpointName: 'ep',
-      baselineVariant: 'VariantA',
-      canaryVariant: 'VariantB',
-      start: new Date(T0),
-      end: new Date(T0 + 5 * MINUTE),
-      periodSeconds: 60,
-      latencyThresholdsMs: thresholdsMs,
-    });
+    const periods = await metrics.variantMetrics({ ...query, latencyThresholdsMs: thresholdsMs });
     expect(periods.map((p) => p.start)).toEqual([0, 1, 2, 3, 4].map((m) => T0 + m * MINUTE));
     for (const period of periods) {
       for (const [role, variant] of [
