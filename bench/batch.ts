@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { SCORER_COMMAND } from '../lib/app/batch/batch-scoring';
 import { predictionsTableInput } from '../services/local/predictions-table';
 import type { BatchConfig } from '../services/batch/config';
 import { createSageMakerEndpoint } from '../services/batch/adapters/model-endpoint';
@@ -25,7 +26,8 @@ import { memoryStore, memoryTable } from '../test/batch/support/memory';
 const HELP = `npm run bench:batch -- [options]
 
 Scores one N-row JSON-lines object from s3rver with the bundled batch scorer (services/batch/main.ts,
-run by node in a child process like the container) against the ONNX model server behind the
+bundled as the image does and run by node with the job definition's options, in a child process like
+the container) against the ONNX model server behind the
 SageMaker-runtime stand-in, writing to dynalite and s3rver. dynalite and the model server each run in
 their own process, s3rver in this one. Then, in the same run:
   - the ceiling of dynalite alone: BatchWriteItem of the same number of rows (at most 20000),
@@ -45,7 +47,8 @@ Options:
   --baseline-entry FILE  also run another scorer entry file (e.g. services/batch/main.ts of an older
                          commit: git archive main services/batch | tar -x -C DIR) end to end, after
                          this one, on the same input and stand-ins, and report both
-  --memory-only          only the scorer's memory as input grows: runScorer in a child process over
+  --memory-only          only the scorer's memory as input grows: runScorer (bench/support/scorer-rss.ts,
+                         bundled and run like the container) in a child process over
                          the object streamed from s3rver, scored by the model server, with the table
                          replaced by a write sink (dynalite would take hours at 1,000,000 rows here);
                          prints rows, seconds, rowsPerSecond, peakRssMiB
@@ -115,6 +118,26 @@ function startStandIn(kind: 'dynamo' | 'model'): Promise<StandIn> {
         },
       });
     });
+  });
+}
+
+/** The node options of the job definition's command (`node [options] /app/dist/main.js`). */
+const CONTAINER_NODE_OPTIONS = SCORER_COMMAND.slice(1, -1);
+
+/**
+ * Bundles `entry` with esbuild as the image's build stage does (one file, source map) into `outfile`,
+ * so the bench runs the code and the node options the container runs.
+ */
+async function bundle(entry: string, outfile: string): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    sourcemap: true,
+    outfile,
+    logLevel: 'error',
+    nodePaths: [join(__dirname, '..', 'node_modules')],
   });
 }
 
@@ -197,13 +220,16 @@ async function main(): Promise<number> {
       body = undefined;
       progress(`memory only: ${rows} rows streamed from s3rver, table replaced by a write sink`);
       let result: { written: number; seconds: number; peakRssMiB: number } | undefined;
+      const harness = join(work, 'scorer-rss.js');
+      await bundle(join(__dirname, 'support', 'scorer-rss.ts'), harness);
       const exit = await runChild(
         [
+          ...CONTAINER_NODE_OPTIONS,
           ...(values['max-heap-mib'] ? [`--max-old-space-size=${values['max-heap-mib']}`] : []),
-          require.resolve('tsx/cli'),
-          join(__dirname, 'support', 'scorer-rss.ts'),
+          harness,
           s3.endpoint,
           model.endpoint,
+          LOCAL_ENDPOINT_NAME,
           'memory-batch',
         ],
         { ...process.env, BATCH_SIZE: String(batchSize), SCORE_CONCURRENCY: String(scoreConcurrency) },
@@ -242,16 +268,8 @@ async function main(): Promise<number> {
       cpuSeconds: number;
       finished: Record<string, unknown>;
     }> => {
-      const bundle = join(work, `${label}.js`);
-      await build({
-        entryPoints: [entry],
-        bundle: true,
-        platform: 'node',
-        target: 'node20',
-        outfile: bundle,
-        logLevel: 'error',
-        nodePaths: [join(__dirname, '..', 'node_modules')],
-      });
+      const scorer = join(work, `${label}.js`);
+      await bundle(entry, scorer);
       const rssFile = join(work, `${label}.maxrss`);
       const preload = join(work, `${label}-report-rss.js`);
       writeFileSync(
@@ -276,7 +294,7 @@ async function main(): Promise<number> {
       const heap = values['max-heap-mib'] ? [`--max-old-space-size=${values['max-heap-mib']}`] : [];
       const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
       const exitCode = await runChild(
-        [...heap, ...profile, '--require', preload, bundle],
+        [...CONTAINER_NODE_OPTIONS, ...heap, ...profile, '--require', preload, scorer],
         {
           ...process.env,
           AWS_REGION: 'us-east-1',

@@ -3,7 +3,8 @@
  * Runs runScorer over the object `pending/bench.jsonl` of BUCKET, streamed from S3 (s3rver), scored by
  * the model server, analytics parts and rejected lines written to S3, with the table replaced by a
  * write sink that counts puts (the real table is remote: what it stores is not the scorer's memory).
- * Prints `{"written", "seconds", "peakRssMiB"}`. Arguments: S3_ENDPOINT MODEL_ENDPOINT BUCKET.
+ * Prints `{"written", "seconds", "peakRssMiB"}`. Arguments: S3_ENDPOINT MODEL_ENDPOINT ENDPOINT_NAME BUCKET.
+ * Bundled and run by `bench/batch.ts` like the container (no imports of the model server here).
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
@@ -12,10 +13,9 @@ import { createSageMakerEndpoint } from '../../services/batch/adapters/model-end
 import { createS3ObjectStore } from '../../services/batch/adapters/object-store';
 import type { PredictionsTable } from '../../services/batch/adapters/predictions-table';
 import { runScorer } from '../../services/batch/scorer';
-import { LOCAL_ENDPOINT_NAME } from '../../test/batch/support/local-endpoint';
 
 async function main(): Promise<void> {
-  const [s3Endpoint, modelEndpoint, bucket] = process.argv.slice(2);
+  const [s3Endpoint, modelEndpoint, endpointName, bucket] = process.argv.slice(2);
   const http = () => new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 64 } });
   const s3 = new S3Client({
     endpoint: s3Endpoint,
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
       analyticsBucket: bucket!,
       analyticsPrefix: 'analytics/predictions/',
       tableName: 'sink',
-      endpointName: LOCAL_ENDPOINT_NAME,
+      endpointName: endpointName!,
       batchSize: Number(process.env.BATCH_SIZE ?? 100),
       maxObjects: 1,
       maxObjectBytes: 5 * 1024 ** 3,
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     {
       store: createS3ObjectStore(s3),
       table: sink,
-      endpoint: createSageMakerEndpoint(model, LOCAL_ENDPOINT_NAME),
+      endpoint: createSageMakerEndpoint(model, endpointName!),
       log: {
         info: (message, fields) =>
           message === 'progress' &&

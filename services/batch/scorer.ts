@@ -4,6 +4,7 @@ import { InvalidModelInputError, type ModelEndpoint, type ModelPrediction } from
 import { ObjectChangedError, type ObjectInfo, type ObjectStore } from './adapters/object-store';
 import type { PredictionItem, PredictionsTable } from './adapters/predictions-table';
 import { parseLine, splitLines, type InputRow, type MalformedLine } from './input';
+import { TextBufferPool, type TextBuffer } from './text-buffer';
 import {
   BATCH_PREFIXES,
   LINES_PER_PART,
@@ -189,8 +190,10 @@ export async function runScorer(config: BatchConfig, deps: ScorerDeps): Promise<
 /** Output of one part of an object (LINES_PER_PART input lines), flushed once all its batches are done. */
 interface Part {
   readonly index: number;
-  readonly records: string[];
-  readonly rejected: string[];
+  /** Analytics lines of the part's stored rows (bytes from the object's pool, see text-buffer.ts). */
+  readonly records: TextBuffer;
+  /** Lines of the part that were not scored, with their reasons. */
+  readonly rejected: TextBuffer;
   openBatches: number;
   closed: boolean;
 }
@@ -265,6 +268,8 @@ export async function scoreObject(
   const itemFor = itemFactory(id, checkpoint.scoredAt);
   const seenRequestIds = new Map<string, { readonly lineNumber: number; readonly features: string }>();
   const parts = new Map<number, Part>();
+  const analyticsBuffers = new TextBufferPool();
+  const rejectedBuffers = new TextBufferPool();
   const inFlight = new Set<Promise<void>>();
   let failure: { readonly error: unknown } | undefined;
 
@@ -285,13 +290,20 @@ export async function scoreObject(
       if (counts.malformedSample.length < MALFORMED_SAMPLE)
         counts.malformedSample.push({ lineNumber, reason });
     }
-    part.rejected.push(JSON.stringify({ lineNumber, reason, line: line.slice(0, MAX_REJECTED_LINE_CHARS) }));
+    part.rejected.appendLine(
+      JSON.stringify({ lineNumber, reason, line: line.slice(0, MAX_REJECTED_LINE_CHARS) }),
+    );
   };
 
   const flushIfDone = (part: Part): void => {
     if (!part.closed || part.openBatches > 0) return;
     parts.delete(part.index);
-    track(flushPart(config, deps, id, checkpoint.scoredAt, part, counts, progress));
+    track(
+      flushPart(config, deps, id, checkpoint.scoredAt, part, counts, progress).then(() => {
+        analyticsBuffers.release(part.records);
+        rejectedBuffers.release(part.rejected);
+      }),
+    );
   };
 
   const partFor = (index: number): Part => {
@@ -301,7 +313,13 @@ export async function scoreObject(
         earlier.closed = true;
         flushIfDone(earlier);
       }
-      part = { index, records: [], rejected: [], openBatches: 0, closed: false };
+      part = {
+        index,
+        records: analyticsBuffers.acquire(),
+        rejected: rejectedBuffers.acquire(),
+        openBatches: 0,
+        closed: false,
+      };
       parts.set(index, part);
     }
     return part;
@@ -467,8 +485,8 @@ async function writeOwned(
   await progress.timed('writeDynamo', () => table.putOwned(missing));
   counts.written += missing.length;
   counts.recovered += existing.size;
-  for (const item of missing) part.records.push(analyticsLine(item));
-  for (const item of existing.values()) part.records.push(analyticsLine(item));
+  for (const item of missing) part.records.appendLine(analyticsLine(item));
+  for (const item of existing.values()) part.records.appendLine(analyticsLine(item));
 }
 
 /** Rows with a requestId share their id with every batch input: conditional puts, conflicts rejected. */
@@ -493,10 +511,10 @@ async function writeShared(
   for (const { s, item, outcome } of outcomes) {
     if (outcome.status === 'created') {
       counts.written++;
-      part.records.push(analyticsLine(item));
+      part.records.appendLine(analyticsLine(item));
     } else if (isOwnEarlierWrite(outcome.existing, checkpoint)) {
       counts.recovered++;
-      part.records.push(analyticsLine(outcome.existing));
+      part.records.appendLine(analyticsLine(outcome.existing));
     } else if (sameFeatures(outcome.existing.inputFeatures, s.row.features)) {
       counts.duplicates++;
       reject(
@@ -530,19 +548,15 @@ async function flushPart(
   progress: RunProgress,
 ): Promise<void> {
   const writes: Promise<void>[] = [];
-  if (part.records.length > 0) {
+  if (part.records.lines > 0) {
     const key = analyticsKeyFor(config.analyticsPrefix, id, scoredAt, part.index);
     counts.analyticsKeys.push(key);
-    writes.push(
-      deps.store.putText(config.analyticsBucket, key, part.records.join('\n') + '\n', 'application/x-ndjson'),
-    );
+    writes.push(deps.store.putText(config.analyticsBucket, key, part.records.view(), 'application/x-ndjson'));
   }
-  if (part.rejected.length > 0) {
+  if (part.rejected.lines > 0) {
     const key = rejectedKeyFor(id, part.index);
     counts.rejectedKeys.push(key);
-    writes.push(
-      deps.store.putText(config.batchBucket, key, part.rejected.join('\n') + '\n', 'application/x-ndjson'),
-    );
+    writes.push(deps.store.putText(config.batchBucket, key, part.rejected.view(), 'application/x-ndjson'));
   }
   await progress.timed('writeS3', () => Promise.all(writes));
 }

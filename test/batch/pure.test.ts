@@ -9,6 +9,7 @@ import {
   rejectedKeyFor,
 } from '../../services/batch/naming';
 import { chunk, mapLimit } from '../../services/batch/scorer';
+import { TextBuffer, TextBufferPool } from '../../services/batch/text-buffer';
 import { BATCH_NAMESPACE, predictionIdForRequestId } from '../../services/inference/prediction';
 
 const env = {
@@ -128,4 +129,36 @@ test('chunk and mapLimit keep order and bound concurrency', async () => {
   });
   expect(out).toEqual([50, 10, 40, 20, 30]);
   expect(peak).toBe(2);
+});
+
+describe('TextBuffer', () => {
+  test('holds appended lines as UTF-8, newline-terminated, across growth', () => {
+    const buffer = new TextBuffer();
+    const lines = Array.from({ length: 3000 }, (_, i) => `{"i":${i},"label":"versicolor","s":"ä€😀"}`);
+    for (const line of lines) buffer.appendLine(line);
+
+    expect(buffer.lines).toBe(3000);
+    expect(buffer.capacity).toBeGreaterThan(64 * 1024);
+    const text = Buffer.from(buffer.view()).toString('utf8');
+    expect(text).toBe(lines.join('\n') + '\n');
+    expect(buffer.byteLength).toBe(Buffer.byteLength(text));
+  });
+
+  test('a pool hands a released buffer out again, empty and with its bytes kept', () => {
+    const pool = new TextBufferPool();
+    const first = pool.acquire();
+    expect(first.capacity).toBe(0);
+    for (let i = 0; i < 5000; i++) first.appendLine('x'.repeat(100));
+    const grown = first.capacity;
+    pool.release(first);
+
+    const again = pool.acquire();
+    expect(again).toBe(first);
+    expect(again.lines).toBe(0);
+    expect(again.view()).toHaveLength(0);
+    expect(again.capacity).toBe(grown);
+    again.appendLine('next');
+    expect(Buffer.from(again.view()).toString()).toBe('next\n');
+    expect(pool.acquire()).not.toBe(first);
+  });
 });

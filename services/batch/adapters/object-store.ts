@@ -38,7 +38,8 @@ export interface ObjectStore {
   read(bucket: string, key: string, etag: string): Promise<AsyncIterable<Uint8Array | string>>;
   /** The object's text, or undefined when it does not exist. */
   getTextIfExists(bucket: string, key: string): Promise<string | undefined>;
-  putText(bucket: string, key: string, body: string, contentType: string): Promise<void>;
+  /** Writes `body` (text, or UTF-8 bytes the caller keeps unchanged until the promise settles). */
+  putText(bucket: string, key: string, body: string | Uint8Array, contentType: string): Promise<void>;
   /** Copies version `etag` of `fromKey`; throws {@link ObjectChangedError} if the key holds another. */
   copy(bucket: string, fromKey: string, etag: string, toKey: string): Promise<void>;
   /** Deletes the key. With `etag`, only while it still holds that version ({@link ObjectChangedError} if not). */

@@ -42,7 +42,8 @@ export function memoryStore(): ObjectStore & { readonly objects: Map<string, str
       })();
     },
     getTextIfExists: async (bucket, key) => objects.get(id(bucket, key)),
-    putText: async (bucket, key, body) => void objects.set(id(bucket, key), body),
+    putText: async (bucket, key, body) =>
+      void objects.set(id(bucket, key), typeof body === 'string' ? body : Buffer.from(body).toString('utf8')),
     copy: async (bucket, from, etag, to) => void objects.set(id(bucket, to), getVersion(bucket, from, etag)),
     async delete(bucket, key, etag) {
       if (etag !== undefined && objects.has(id(bucket, key))) getVersion(bucket, key, etag);
