@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { BatchConfig } from './config';
 import { analyticsLine } from './analytics-schema';
 import { InvalidModelInputError, type ModelEndpoint, type ModelPrediction } from './adapters/model-endpoint';
@@ -266,6 +267,7 @@ export async function scoreObject(
   const checkpoint = stored ?? (await createCheckpoint(config, deps, id, progress));
 
   const itemFor = itemFactory(id, checkpoint.scoredAt);
+  // One entry per distinct requestId of the object, of constant size whatever the row's width.
   const seenRequestIds = new Map<string, { readonly lineNumber: number; readonly features: string }>();
   const parts = new Map<number, Part>();
   const analyticsBuffers = new TextBufferPool();
@@ -336,7 +338,7 @@ export async function scoreObject(
         owned.push(s);
         continue;
       }
-      const features = JSON.stringify(s.row.features);
+      const features = featuresDigest(s.row.features);
       const earlier = seenRequestIds.get(requestId);
       if (earlier === undefined) {
         seenRequestIds.set(requestId, { lineNumber: s.row.lineNumber, features });
@@ -452,6 +454,10 @@ export async function scoreObject(
   );
   return finish(config, deps, input, counts, progress, false);
 }
+
+/** Identifies a row's features in 24 characters (128 bits of SHA-256), however many there are. */
+const featuresDigest = (features: readonly number[]): string =>
+  createHash('sha256').update(JSON.stringify(features)).digest().toString('base64', 0, 16);
 
 const rowText = (row: InputRow): string =>
   JSON.stringify(
