@@ -10,6 +10,8 @@ import {
 } from '../../services/batch/naming';
 import { chunk, mapLimit } from '../../services/batch/scorer';
 import { TextBuffer, TextBufferPool } from '../../services/batch/text-buffer';
+import { itemAttributes, type PredictionItem } from '../../services/batch/adapters/predictions-table';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { BATCH_NAMESPACE, predictionIdForRequestId } from '../../services/inference/prediction';
 
 const env = {
@@ -160,5 +162,31 @@ describe('TextBuffer', () => {
     again.appendLine('next');
     expect(Buffer.from(again.view()).toString()).toBe('next\n');
     expect(pool.acquire()).not.toBe(first);
+  });
+});
+
+describe('itemAttributes', () => {
+  const item: PredictionItem = {
+    predictionId: '0b5e7c1a-9f3d-8e2b-a1c4-5d6e7f8a9b0c',
+    timestamp: '2026-12-01T10:00:00.000Z',
+    modelVersion: 'v1.1.0',
+    invokedVariant: 'VariantB',
+    prediction: { label: 'versicolor', probabilities: [0.1 + 0.2, 1e-7, 0.7, 0] },
+    inputFeatures: [5.1, -3.5, 9007199254740991, 2.5e-30],
+    expirationTime: 1767261600,
+    source: 'batch',
+  };
+
+  test('is what the document client marshals, with and without the optional attributes', () => {
+    const options = { removeUndefinedValues: true };
+    expect(itemAttributes(item)).toEqual(marshall(item, options));
+    const full = { ...item, requestId: 'order-7:a', modelLatencyMs: 12.3 };
+    expect(itemAttributes(full)).toEqual(marshall(full, options));
+  });
+
+  test('refuses a number DynamoDB cannot store, as the marshaller does', () => {
+    const bad = { ...item, prediction: { label: 'setosa', probabilities: [Number.NaN, 1] } };
+    expect(() => marshall(bad)).toThrow();
+    expect(() => itemAttributes(bad)).toThrow(/NaN cannot be stored in DynamoDB/);
   });
 });

@@ -1,11 +1,11 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  GetCommand,
-  PutCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+  BatchWriteItemCommand,
+  ConditionalCheckFailedException,
+  PutItemCommand,
+  type AttributeValue,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Item of the predictions table (CONTRACTS.md). */
 export interface PredictionItem {
@@ -46,6 +46,37 @@ const MAX_ATTEMPTS = 8;
 const backoff = (attempt: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt) * Math.random()));
 
+const number = (value: number): AttributeValue.NMember => {
+  if (!Number.isFinite(value)) throw new Error(`${value} cannot be stored in DynamoDB (not a finite number)`);
+  return { N: String(value) };
+};
+
+const numbers = (values: readonly number[]): AttributeValue.LMember => ({ L: values.map(number) });
+
+/**
+ * The item as DynamoDB attribute values, built for its known shape: what `marshall(item,
+ * { removeUndefinedValues: true })` returns (a test holds them equal), at a fraction of its CPU. The
+ * generic marshaller inspects every value's type and was a sixth of the scorer's CPU time end to end,
+ * on a 2-core machine where the scorer shares the cores with the store it writes to.
+ */
+export function itemAttributes(item: PredictionItem): Record<string, AttributeValue> {
+  const attributes: Record<string, AttributeValue> = {
+    predictionId: { S: item.predictionId },
+    timestamp: { S: item.timestamp },
+    modelVersion: { S: item.modelVersion },
+    invokedVariant: { S: item.invokedVariant },
+    prediction: {
+      M: { label: { S: item.prediction.label }, probabilities: numbers(item.prediction.probabilities) },
+    },
+    inputFeatures: numbers(item.inputFeatures),
+    expirationTime: number(item.expirationTime),
+    source: { S: item.source },
+  };
+  if (item.requestId !== undefined) attributes.requestId = { S: item.requestId };
+  if (item.modelLatencyMs !== undefined) attributes.modelLatencyMs = number(item.modelLatencyMs);
+  return attributes;
+}
+
 /**
  * {@link PredictionsTable} over DynamoDB: `attribute_not_exists(predictionId)` then a consistent read on
  * conflict for shared ids; BatchWriteItem and BatchGetItem for the ids the scorer owns.
@@ -58,9 +89,9 @@ export function createDynamoPredictionsTable(
     async putIfAbsent(item) {
       try {
         await client.send(
-          new PutCommand({
+          new PutItemCommand({
             TableName: tableName,
-            Item: item,
+            Item: itemAttributes(item),
             ConditionExpression: 'attribute_not_exists(predictionId)',
           }),
         );
@@ -79,22 +110,24 @@ export function createDynamoPredictionsTable(
       return { status: 'exists', existing: Item as PredictionItem };
     },
     async putOwned(items) {
-      const requests = [];
+      const requests: WriteRequest[][] = [];
       for (let i = 0; i < items.length; i += WRITE_BATCH) {
-        requests.push(items.slice(i, i + WRITE_BATCH).map((Item) => ({ PutRequest: { Item } })));
+        requests.push(
+          items.slice(i, i + WRITE_BATCH).map((item) => ({ PutRequest: { Item: itemAttributes(item) } })),
+        );
       }
       await Promise.all(
         requests.map(async (batch) => {
-          let pending: typeof batch = batch;
+          let pending = batch;
           for (let attempt = 0; pending.length > 0; attempt++) {
             if (attempt >= MAX_ATTEMPTS) {
               throw new Error(`${pending.length} items stayed unprocessed after ${MAX_ATTEMPTS} attempts`);
             }
             if (attempt > 0) await backoff(attempt);
             const { UnprocessedItems } = await client.send(
-              new BatchWriteCommand({ RequestItems: { [tableName]: pending } }),
+              new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }),
             );
-            pending = (UnprocessedItems?.[tableName] ?? []) as typeof batch;
+            pending = UnprocessedItems?.[tableName] ?? [];
           }
         }),
       );
