@@ -51,7 +51,7 @@ Options:
                          bundled and run like the container) in a child process over
                          the object streamed from s3rver, scored by the model server, with the table
                          replaced by a write sink (dynalite would take hours at 1,000,000 rows here);
-                         prints rows, seconds, rowsPerSecond, peakRssMiB
+                         prints rows, seconds, rowsPerSecond, rowsPerCpuSecond, peakRssMiB
   --help                 this text
 
 Exit codes: 0 done, 1 the run failed (message on stderr), 2 unknown or bad option.`;
@@ -219,7 +219,7 @@ async function main(): Promise<number> {
       );
       body = undefined;
       progress(`memory only: ${rows} rows streamed from s3rver, table replaced by a write sink`);
-      let result: { written: number; seconds: number; peakRssMiB: number } | undefined;
+      let result: { written: number; seconds: number; cpuSeconds: number; peakRssMiB: number } | undefined;
       const harness = join(work, 'scorer-rss.js');
       await bundle(join(__dirname, 'support', 'scorer-rss.ts'), harness);
       const exit = await runChild(
@@ -248,6 +248,7 @@ async function main(): Promise<number> {
             inputMiB: round(inputMiB, 1),
             seconds: round(result.seconds, 2),
             rowsPerSecond: Math.round(rows / result.seconds),
+            rowsPerCpuSecond: Math.round(rows / result.cpuSeconds),
             peakRssMiB: Math.round(result.peakRssMiB),
           },
           null,

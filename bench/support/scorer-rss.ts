@@ -3,7 +3,7 @@
  * Runs runScorer over the object `pending/bench.jsonl` of BUCKET, streamed from S3 (s3rver), scored by
  * the model server, analytics parts and rejected lines written to S3, with the table replaced by a
  * write sink that counts puts (the real table is remote: what it stores is not the scorer's memory).
- * Prints `{"written", "seconds", "peakRssMiB"}`. Arguments: S3_ENDPOINT MODEL_ENDPOINT ENDPOINT_NAME BUCKET.
+ * Prints `{"written", "seconds", "cpuSeconds", "peakRssMiB"}` (CPU of the whole process). Arguments: S3_ENDPOINT MODEL_ENDPOINT ENDPOINT_NAME BUCKET.
  * Bundled and run by `bench/batch.ts` like the container (no imports of the model server here).
  */
 import { S3Client } from '@aws-sdk/client-s3';
@@ -71,9 +71,10 @@ async function main(): Promise<void> {
     },
   );
   const seconds = (performance.now() - started) / 1000;
+  const usage = process.resourceUsage();
   if (puts !== summary.written) throw new Error(`sink counted ${puts} puts for ${summary.written} written`);
   process.stdout.write(
-    `${JSON.stringify({ written: summary.written, seconds, peakRssMiB: process.resourceUsage().maxRSS / 1024 })}\n`,
+    `${JSON.stringify({ written: summary.written, seconds, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6, peakRssMiB: usage.maxRSS / 1024 })}\n`,
   );
   s3.destroy();
   model.destroy();
