@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { USERS_ONLY } from '../../lib/app/batch/analytics';
@@ -62,6 +64,11 @@ describe('batch scoring on AWS Batch', () => {
     expect(job.Properties.PlatformCapabilities).toEqual(['FARGATE']);
     const container = job.Properties.ContainerProperties as Record<string, unknown>;
     expect(container.Command).toEqual(SCORER_COMMAND);
+    // The image's CMD is the same line, so `docker run` gets the same heap settings as the job.
+    const cmd = readFileSync(join(__dirname, '..', '..', 'services', 'batch', 'Dockerfile'), 'utf8').match(
+      /^CMD (\[.*\])$/m,
+    );
+    expect(JSON.parse(cmd![1]!)).toEqual(container.Command);
     expect(container.ResourceRequirements).toEqual(
       expect.arrayContaining([
         { Type: 'VCPU', Value: '1' },
