@@ -1,5 +1,6 @@
 /**
- * Small numerical helpers of the canary judge: log-gamma, log-sum-exp and per-variant dispersion. Pure and dependency-free.
+ * Small numerical helpers of the canary judge: log-gamma, log-sum-exp and per-variant dispersion.
+ * Pure and dependency-free.
  */
 
 const LANCZOS = [
