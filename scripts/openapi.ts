@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { openApiDocument } from '../lib/app/inference/api-models';
+import { parseCli } from './cli';
 
 /**
  * `npm run openapi`: writes docs/openapi.json, the OpenAPI document of the inference API, from the
@@ -25,17 +26,9 @@ from the API Gateway models in lib/app/inference/api-models.ts.
 `;
 
 async function main(args: readonly string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const unknown = args.filter((a) => a !== '--check');
-  if (unknown.length > 0) {
-    process.stderr.write(`Unknown argument: ${unknown.join(' ')}\n\n${USAGE}`);
-    return 2;
-  }
+  const { check } = parseCli(args, { usage: USAGE, flags: { check: 'boolean' } });
   const rendered = renderOpenApi();
-  if (args.includes('--check')) {
+  if (check) {
     const committed = await readFile(OPENAPI_PATH, 'utf8').catch(() => '');
     if (committed !== rendered) {
       process.stderr.write(

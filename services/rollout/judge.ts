@@ -882,10 +882,9 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
   const periodsThisStep = periods.filter((p) => p.start >= evidence.stepStartedAt && p.nB > 0).length;
   // Every test pools all periods of the rollout, so an intermediate step may promote on evidence gathered
   // earlier once it has baked; the last promotion (to 100 %) also needs a complete period at this step.
-  const lastStepPromotion = nextStepWeight(policy, evidence.stepIndex) >= 100;
   const bakePassed =
     now - evidence.stepStartedAt >= policy.minBakeMinutes * MINUTE_MS &&
-    (periodsThisStep > 0 || !lastStepPromotion);
+    (periodsThisStep > 0 || !lastPromotion);
   const deadlinePassed = now - evidence.rolloutStartedAt >= policy.deadlineMinutes * MINUTE_MS;
   const canaryWeight = policy.steps[evidence.stepIndex] ?? 0;
 
@@ -972,7 +971,7 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
   const requestsPerMinute =
     recent.length > 0 ? recent.reduce((sum, p) => sum + p.nA + p.nB, 0) / recent.length : null;
   if (
-    !lastStepPromotion &&
+    !lastPromotion &&
     alarmsNotOk.length === 0 &&
     requestsPerMinute !== null &&
     (requestsPerMinute * canaryWeight) / 100 < minCanary
