@@ -50,6 +50,22 @@ function buildSpecOf(projectLogicalId: string): string {
   return project.Properties.Source.BuildSpec as string;
 }
 
+/** The bucket's policy denies every request that is not over TLS. */
+function expectTlsOnly(bucketLogicalId: string): void {
+  template.hasResourceProperties('AWS::S3::BucketPolicy', {
+    Bucket: { Ref: bucketLogicalId },
+    PolicyDocument: {
+      Statement: Match.arrayWith([
+        Match.objectLike({
+          Effect: 'Deny',
+          Action: 's3:*',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+      ]),
+    },
+  });
+}
+
 function projectOfAction(action: Action): string {
   const ref = action.Configuration?.ProjectName as { Ref: string };
   return ref.Ref;
@@ -112,15 +128,11 @@ describe('pipeline', () => {
     expect(encryption.ServerSideEncryptionByDefault.SSEAlgorithm).toBe('aws:kms');
     const keyId = encryption.ServerSideEncryptionByDefault.KMSMasterKeyID['Fn::GetAtt'][0] as string;
     expect(template.findResources('AWS::KMS::Key')[keyId].Properties.EnableKeyRotation).toBe(true);
+    expectTlsOnly(artifactBucketId);
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       Bucket: { Ref: artifactBucketId },
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: 'Deny',
-            Action: 's3:*',
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          }),
           Match.objectLike({ Effect: 'Deny', Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } } }),
         ]),
       },
@@ -540,18 +552,7 @@ describe('release dossier and release store', () => {
     const key = template.findResources('AWS::KMS::Key')[keyId];
     expect(key.Properties.EnableKeyRotation).toBe(true);
     expect(key.DeletionPolicy).toBe('Retain');
-    template.hasResourceProperties('AWS::S3::BucketPolicy', {
-      Bucket: { Ref: bucketId },
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: 'Deny',
-            Action: 's3:*',
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          }),
-        ]),
-      },
-    });
+    expectTlsOnly(bucketId);
   });
 });
 
