@@ -18,7 +18,7 @@ import {
   type LatencyReference,
   type PeriodMetrics,
 } from '../services/rollout/judge';
-import { MIN_REFERENCE_SAMPLES } from '../services/rollout/latency-reference';
+import { hourErrorRate, MIN_REFERENCE_SAMPLES } from '../services/rollout/latency-reference';
 import {
   DEV_ROLLOUT_POLICY,
   nextWeights,
@@ -414,19 +414,36 @@ function latencyOf(sim: Sim, n: number, canary: boolean, thresholds: readonly nu
   };
 }
 
+/** What the handler reads of the hour before the rollout. */
+interface PreRolloutHour {
+  readonly reference: LatencyReference;
+  /** The baseline's error rate in that hour (`hourErrorRate`). */
+  readonly errorRate: number | null;
+}
+
 /**
- * The baseline's latency reference of one rollout, as the handler reads it: p50 and p99 of the hour
- * before the rollout (Poisson(3600 R) requests); null with fewer than MIN_REFERENCE_SAMPLES requests
- * in that hour (the handler then takes the first published rollout minute, as simulateOurs does).
+ * The baseline's hour before the rollout, as the handler reads it: p50 and p99 of Poisson(3600 R)
+ * requests and their errors, minute by minute with the world's overdispersion; null with fewer than
+ * MIN_REFERENCE_SAMPLES requests (the handler then takes the first published rollout minute, as
+ * simulateOurs does, and has no error rate before the rollout).
  */
-function preRolloutReference(sim: Sim): LatencyReference | null {
+function preRolloutHour(sim: Sim): PreRolloutHour | null {
   const n = poisson(sim.world.rate * 3600, sim.random);
   if (n < MIN_REFERENCE_SAMPLES) return null;
   const { u50, u99 } = percentileLevels(n, sim.random);
-  return {
+  let errors = 0;
+  for (let minute = 0; minute < 60; minute++) {
+    const rate = sim.world.baselineError * rateMultiplier(sim.world.overdispersion, sim.random);
+    errors += poisson((n / 60) * Math.min(1, rate), sim.random);
+  }
+  const reference = {
     p50: latencyAt(sim, normalQuantile(u50), false),
     p99: latencyAt(sim, normalQuantile(u99), false),
     periodStart: -60 * MINUTE_MS,
+  };
+  return {
+    reference,
+    errorRate: hourErrorRate({ ...reference, samples: n, invocations: n, errors: Math.min(n, errors) }),
   };
 }
 
@@ -574,7 +591,8 @@ function simFor(world: World, scenario: Scenario, random: () => number): Sim {
 /** One rollout driven by the real judge and policy; the controller asks the judge once a minute. */
 export function simulateOurs(sim: Sim, policy: RolloutPolicy): TrialResult {
   // As the handler does: the baseline's hour before the rollout, else its first published minute.
-  let reference = preRolloutReference(sim);
+  const hour = preRolloutHour(sim);
+  let reference = hour?.reference ?? null;
   const endpoint = new Endpoint(sim, reference ? latencyThresholds(policy, reference).values : []);
   let stepIndex = 0;
   let weights = nextWeights({ baseline: 100, canary: 0 }, 'promote', policy);
@@ -597,6 +615,7 @@ export function simulateOurs(sim: Sim, policy: RolloutPolicy): TrialResult {
           stepStartedAt,
           rolloutStartedAt: 0,
           latencyReference: reference,
+          baselineErrorRateBefore: hour?.errorRate ?? null,
         },
         policy,
         t * MINUTE_MS + JUDGE_OFFSET_MS,

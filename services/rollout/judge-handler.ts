@@ -18,6 +18,7 @@ import {
 } from './judge';
 import {
   firstMinuteReference,
+  hourErrorRate,
   MIN_REFERENCE_SAMPLES,
   referenceHourSettledAt,
   type MeasuredLatencyReference,
@@ -78,6 +79,11 @@ export interface LatencyReferenceRecord {
   readonly samples: number;
   /** `latencyThresholds(policy, reference).values`, ms: the `PR(:v)` thresholds counted per minute. */
   readonly thresholdsMs: readonly number[];
+  /**
+   * The baseline's Invocation5XXErrors ÷ Invocations over the pre-rollout hour (`hourErrorRate`); it
+   * picks the judge's error promote split. Null for a first-rollout-minute reference or too few requests.
+   */
+  readonly baselineErrorRate: number | null;
 }
 
 /** State machine input. Times are ISO-8601 strings (e.g. `$$.State.EnteredTime`) or epoch milliseconds. */
@@ -229,7 +235,13 @@ function referenceRecord(found: FoundReference, policy: RolloutPolicy): LatencyR
     p99Ms: found.reference.p99,
     samples: found.reference.samples,
     thresholdsMs: latencyThresholds(policy, judgeReference(found.reference)).values,
+    baselineErrorRate: errorRateBefore(found),
   };
+}
+
+/** The baseline's error rate before the rollout: only a pre-rollout-hour reference has one. */
+function errorRateBefore(found: FoundReference | null): number | null {
+  return found?.source === 'pre-rollout-hour' ? hourErrorRate(found.reference) : null;
 }
 
 /** Builds the handler around its adapters, so tests can pass fakes. */
@@ -288,6 +300,7 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
         stepStartedAt,
         rolloutStartedAt,
         latencyReference: found ? judgeReference(found.reference) : null,
+        baselineErrorRateBefore: errorRateBefore(found),
       },
       policy,
       now,

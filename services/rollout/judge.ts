@@ -46,16 +46,19 @@
  * level alpha keeps P(promoting when any one holds) ≤ alpha, with no alpha split.
  * 1. **Errors, non-inferiority**, shown by either of two tests (their alpha shares add up to alpha):
  *    - the canary's rate below the step's bound B = L_A + max((ratio − 1)·L_A, increase) · 100 / w_next,
- *      L_A an anytime-valid lower bound of the baseline rate (alpha/8), the canary's rate bounded above
- *      by a binomial mixture e-process against B (3·alpha/4), both on dispersion-deflated counts n/φ,
+ *      L_A an anytime-valid lower bound of the baseline rate, the canary's rate bounded above by a
+ *      binomial mixture e-process against B, both on dispersion-deflated counts n/φ,
  *      e/φ. A step exposes only w_next of the traffic, so before moving to w_next it must rule out an
  *      excess whose endpoint-wide cost equals the final margin; the last promotion rules out
  *      max(ratio × baseline, baseline + increase) itself. With zero errors on both sides L_A = 0 and the
  *      bound is increase·100/w_next: enough error-free canary traffic promotes.
- *    - θ below θ₀ = 1 + (ratio − 1)·100 / w_next (alpha/8): the conditional-binomial e-process
+ *    - θ below θ₀ = 1 + (ratio − 1)·100 / w_next: the conditional-binomial e-process
  *      against θ ≥ θ₀, tempered by the canary's dispersion at the null rate. θ₀ × the baseline rate is
  *      never above the step's margin, and this test needs no bound of the baseline's rate: it is the
  *      faster one when the baseline's errors are many (a 2 % baseline at 1 req/s).
+ *    The alpha is split L_A ⅛, B ¾, ratio ⅛ (RATE_BOUND_SHARES) unless the baseline's error rate in the
+ *    hour BEFORE the rollout shows the ratio margin binding; then ratio ¾, B 3⁄16, L_A 1⁄16
+ *    (RATIO_SHARES). That choice sees no rollout data, so both tests keep their levels.
  * 2. **p50 latency** below ρ_step × baseline, ρ_step = 1 + (ρ − 1)·100 / w_next (same exposure
  *    argument): the threshold e-process with odds ratios < 1.
  * 3. **p99 latency** below tailLatencyMarginRatio × baseline (2 by default, above the rollback test's
@@ -174,6 +177,12 @@ export interface Evidence {
   readonly rolloutStartedAt: number;
   /** Where the latency thresholds come from; without it no latency evidence exists (and nothing promotes). */
   readonly latencyReference?: LatencyReference | null;
+  /**
+   * The baseline's error rate over the hour before the rollout (Invocation5XXErrors ÷ Invocations), or
+   * null when that hour had too little traffic. Data from before the rollout only, so it may choose how
+   * the error promote alpha is split (`promoteShares`) without touching any test's validity.
+   */
+  readonly baselineErrorRateBefore?: number | null;
 }
 
 /** Request and error totals of one variant over the periods used. */
@@ -238,6 +247,10 @@ export interface EvidenceSummary {
     readonly ratioToRuleOut: number;
     /** log of the ratio promote test's e-value (evidence θ is below ratioToRuleOut). */
     readonly ratioPromoteLogEvidence: number;
+    /** The baseline's error rate in the hour before the rollout (null: unknown). */
+    readonly baselineErrorRateBefore: number | null;
+    /** How the promote alpha is split: `ratio` when that hour shows the ratio margin binding. */
+    readonly promoteSplit: 'rate-bound' | 'ratio';
   };
   readonly latencyTest: {
     readonly p50: PercentileTest;
@@ -289,14 +302,52 @@ export const ALPHA_SHARES = Object.freeze({
   errorRollback: 0.5,
   p50Rollback: 0.25,
   p99Rollback: 0.25,
-  /**
-   * Of the error promote alpha: the bound test's baseline lower bound and canary upper bound, and the
-   * ratio test. Either test may promote (each rejects a regression on its own), so their shares add up.
-   */
+});
+
+/**
+ * Shares of the error promote alpha: the bound test's baseline lower bound and canary upper bound, and
+ * the ratio test. Either test may promote (each rejects a regression on its own), so the shares add up
+ * to one.
+ */
+export interface PromoteShares {
+  readonly baselineLowerBound: number;
+  readonly canaryUpperBound: number;
+  readonly ratioPromote: number;
+}
+
+/**
+ * The split while the absolute margin (`increase`) binds: a baseline with few errors, where only the
+ * bound test can show an error-free canary within the margin.
+ */
+export const RATE_BOUND_SHARES: PromoteShares = Object.freeze({
   baselineLowerBound: 0.125,
   canaryUpperBound: 0.75,
   ratioPromote: 0.125,
 });
+
+/**
+ * The split when the hour before the rollout shows the ratio margin binding (baseline rate × (ratio − 1)
+ * ≥ increase): both tests then rule out the same θ₀ × baseline, and the ratio test does it without
+ * paying for a lower bound of the baseline's rate. A 2 % baseline at 1 req/s with CV-1 error bursts
+ * ran into the deadline in 2–4 % of good rollouts under RATE_BOUND_SHARES, 0.4–0.7 % under these.
+ */
+export const RATIO_SHARES: PromoteShares = Object.freeze({
+  baselineLowerBound: 0.0625,
+  canaryUpperBound: 0.1875,
+  ratioPromote: 0.75,
+});
+
+/**
+ * The error promote split of a rollout, from the baseline's rate in the hour before it (null: unknown,
+ * so the split that can promote a zero-error canary).
+ */
+export function promoteShares(policy: RolloutPolicy, baselineErrorRateBefore?: number | null): PromoteShares {
+  const { ratio, increase } = policy.errorRegression;
+  const rate = baselineErrorRateBefore;
+  return typeof rate === 'number' && Number.isFinite(rate) && rate * (ratio - 1) >= increase
+    ? RATIO_SHARES
+    : RATE_BOUND_SHARES;
+}
 
 /** Alternatives of the ratio promote test: fractions of the ratio to rule out (equal weights). */
 const RATIO_PROMOTE_FRACTIONS: readonly number[] = [0.35, 0.5, 0.7];
@@ -821,19 +872,20 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
   }
   const dispersionA = pearsonDispersion(periods.map((p) => ({ n: p.nA, e: p.eA })));
   const dispersionB = pearsonDispersion(periods.map((p) => ({ n: p.nB, e: p.eB })));
+  const shares = promoteShares(policy, evidence.baselineErrorRateBefore);
   const logThresholds = {
     errorRollback: Math.log(1 / (ALPHA_SHARES.errorRollback * policy.alpha)),
     p50Rollback: Math.log(1 / (ALPHA_SHARES.p50Rollback * policy.alpha)),
     p99Rollback: Math.log(1 / (ALPHA_SHARES.p99Rollback * policy.alpha)),
-    errorPromote: Math.log(1 / (ALPHA_SHARES.canaryUpperBound * policy.alpha)),
-    errorRatioPromote: Math.log(1 / (ALPHA_SHARES.ratioPromote * policy.alpha)),
+    errorPromote: Math.log(1 / (shares.canaryUpperBound * policy.alpha)),
+    errorRatioPromote: Math.log(1 / (shares.ratioPromote * policy.alpha)),
     latencyPromote: Math.log(1 / policy.alpha),
   };
   const rollbackErrors = logRollbackErrorEvidence(periods, dispersionA, dispersionB);
   const baselineLower = rateLowerBound(
     eA / dispersionA,
     nA / dispersionA,
-    Math.log(1 / (ALPHA_SHARES.baselineLowerBound * policy.alpha)),
+    Math.log(1 / (shares.baselineLowerBound * policy.alpha)),
   );
   const bound = canaryRateBound(policy, evidence.stepIndex, baselineLower);
   const promoteErrors = logBelowEvidence(eB / dispersionB, nB / dispersionB, bound);
@@ -921,6 +973,11 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
       promoteLogEvidence: round(promoteErrors),
       ratioToRuleOut: round(ratioToRuleOut, 4),
       ratioPromoteLogEvidence: round(ratioPromote),
+      baselineErrorRateBefore:
+        typeof evidence.baselineErrorRateBefore === 'number'
+          ? round(evidence.baselineErrorRateBefore, 6)
+          : null,
+      promoteSplit: shares === RATIO_SHARES ? 'ratio' : 'rate-bound',
     },
     latencyTest: { p50, p99 },
     logThresholds: {

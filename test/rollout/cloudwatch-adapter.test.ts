@@ -177,23 +177,34 @@ describe('latency thresholds as CloudWatch statistics', () => {
       ['reference_p50', 'ModelLatency', 'p50', 3600],
       ['reference_p99', 'ModelLatency', 'p99', 3600],
       ['reference_samplecount', 'ModelLatency', 'SampleCount', 3600],
+      ['reference_invocations', 'Invocations', 'Sum', 3600],
+      ['reference_errors', 'Invocation5XXErrors', 'Sum', 3600],
     ]);
     expect(queries[0].MetricStat!.Metric!.Dimensions).toEqual([
       { Name: 'EndpointName', Value: 'ep' },
       { Name: 'VariantName', Value: 'VariantA' },
     ]);
     const start = new Date(T0 - 3600_000);
-    /** The three reference answers at `at`, p50/p99 in µs. */
+    /** The latency reference answers at `at`, p50/p99 in µs, and the hour's sums. */
     const answers = (at: Date, p50Us: number, p99Us: number) => [
       { Id: 'reference_p50', Timestamps: [at], Values: [p50Us] },
       { Id: 'reference_p99', Timestamps: [at], Values: [p99Us] },
       { Id: 'reference_samplecount', Timestamps: [at], Values: [34_200] },
+      { Id: 'reference_invocations', Timestamps: [at], Values: [34_250] },
+      { Id: 'reference_errors', Timestamps: [at], Values: [685] },
     ];
     expect(toReference(answers(start, 41_500, 390_000), start)).toEqual({
       p50: 41.5,
       p99: 390,
       periodStart: T0 - 3600_000,
       samples: 34_200,
+      invocations: 34_250,
+      errors: 685,
+    });
+    // Without the sums the latency reference stands, with no error rate to go with it.
+    expect(toReference(answers(start, 41_500, 390_000).slice(0, 3), start)).toMatchObject({
+      invocations: null,
+      errors: null,
     });
     // No datapoint, a datapoint of another period, or figures that are no latency: no reference.
     expect(toReference([{ Id: 'reference_p50', Timestamps: [], Values: [] }], start)).toBeNull();
@@ -212,7 +223,9 @@ describe('CloudWatch adapter on the wire', () => {
     // The baseline's hour before the rollout and five rollout minutes of both variants.
     for (let m = -60; m < 5; m += 1) {
       const start = T0 + m * MINUTE;
-      world.record('VariantA', start, lognormalLatenciesUs(570, 40, 1, 1000 + m), m >= 0 ? 3 : 0);
+      // The hour before: 2 errors every tenth minute, 12 in all.
+      const errors = m >= 0 ? 3 : m % 10 === 0 ? 2 : 0;
+      world.record('VariantA', start, lognormalLatenciesUs(570, 40, 1, 1000 + m), errors);
       if (m >= 0) world.record('VariantB', start, lognormalLatenciesUs(30, 48, 1, 2000 + m), 0);
     }
     // Before the hour: not part of the reference.
@@ -241,6 +254,8 @@ describe('CloudWatch adapter on the wire', () => {
       p99: nearestRank(hour, 0.99),
       periodStart: T0 - 60 * MINUTE,
       samples: 60 * 570,
+      invocations: 60 * 570,
+      errors: 12,
     });
     expect(cloudwatch.calls).toHaveLength(1);
     expect(cloudwatch.calls[0].input).toMatchObject({
@@ -251,7 +266,7 @@ describe('CloudWatch adapter on the wire', () => {
       (cloudwatch.calls[0].input.MetricDataQueries as { MetricStat: { Period: number } }[]).map(
         (q) => q.MetricStat.Period,
       ),
-    ).toEqual([3600, 3600, 3600]);
+    ).toEqual([3600, 3600, 3600, 3600, 3600]);
   });
 
   it('answers null for a variant without traffic in that hour', async () => {

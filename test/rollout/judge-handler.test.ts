@@ -44,7 +44,13 @@ const MINUTE = 60_000;
 
 /** The baseline's hour before the rollout of `input` below. */
 const HOUR_REFERENCE: LatencyReference = { p50: 40.5, p99: 395, periodStart: T0 - 60 * MINUTE };
-const HOUR: MeasuredLatencyReference = { ...HOUR_REFERENCE, samples: 36_000 };
+/** The baseline's hour before the rollout: 2 % of its requests failed (the ratio margin binds). */
+const HOUR: MeasuredLatencyReference = {
+  ...HOUR_REFERENCE,
+  samples: 36_000,
+  invocations: 36_200,
+  errors: 724,
+};
 
 class FakeMetrics implements RolloutMetrics {
   readonly queries: VariantMetricsQuery[] = [];
@@ -250,8 +256,12 @@ describe('latency reference', () => {
       p99Ms: 395,
       samples: 36_000,
       thresholdsMs: thresholdsOf(HOUR_REFERENCE),
+      baselineErrorRate: 0.02,
     };
     expect(output.latencyReference).toEqual(record);
+    // The hour's 2 % error rate reaches the judge, which splits its promote alpha for the ratio test.
+    expect(judgeCalls().map((e) => e.baselineErrorRateBefore)).toEqual([0.02]);
+    expect(output.evidence.errorTest).toMatchObject({ baselineErrorRateBefore: 0.02, promoteSplit: 'ratio' });
     expect(logs[0].attributes.latencyReference).toEqual(record);
     // The decision record keeps its contract (docs/CONTRACTS.md): no reference in it.
     expect(Object.keys(output.decisions[0]).sort()).toEqual(
@@ -298,6 +308,7 @@ describe('latency reference', () => {
           p99Ms: 403,
           samples: 3000,
           thresholdsMs: thresholdsOf(minute3),
+          baselineErrorRate: null,
         });
         // One read to find the minute, one with its thresholds.
         expect(metrics.queries.map((q) => q.latencyThresholdsMs)).toEqual([undefined, thresholdsOf(minute3)]);
@@ -337,7 +348,7 @@ describe('judge handler over CloudWatch', () => {
         'VariantA',
         start,
         lognormalLatenciesUs(m < 0 ? 600 : 570, 40, 1, 100 + m),
-        m >= 0 ? 3 : 0,
+        m >= 0 ? 3 : 12,
       );
       if (m >= 0) metrics.record('VariantB', start, lognormalLatenciesUs(30, 44, 1, 200 + m), 0);
     }
@@ -405,12 +416,16 @@ describe('judge handler over CloudWatch', () => {
       source: 'pre-rollout-hour',
       p50Ms: reference.p50,
       samples: 60 * 600,
+      baselineErrorRate: 0.02,
     });
+    // 12 of 600 requests a minute failed in the hour before: the judge gets that rate.
+    expect(evidence.baselineErrorRateBefore).toBe(0.02);
     expectCountsAligned(metrics, evidence);
-    // The reference hour, then the minutes: 5 statistics and one PR(:v) per threshold, per variant.
+    // The reference hour (3 latency statistics, 2 sums), then the minutes: 5 statistics and one PR(:v)
+    // per threshold, per variant.
     const values = latencyThresholds(PROD_ROLLOUT_POLICY, reference).values;
     expect(calls.map((c) => (c.input.MetricDataQueries as unknown[]).length)).toEqual([
-      3,
+      5,
       2 * (5 + values.length),
     ]);
   });

@@ -2,6 +2,9 @@ import { normalCdf } from '../../bench/canary-sim';
 import {
   canaryRateBound,
   judge,
+  promoteShares,
+  RATE_BOUND_SHARES,
+  RATIO_SHARES,
   latencyRatioToRuleOut,
   latencyThresholds,
   type Evidence,
@@ -266,6 +269,35 @@ describe('judge', () => {
     const worse = judge(evidence({ periods: doubled }), policy, T0 + (20 + LAG) * MINUTE + 5_000);
     expect(worse.summary.errorTest.ratioPromoteLogEvidence).toBeLessThan(0);
     expect(worse.verdict).not.toBe('promote');
+  });
+
+  it('gives the ratio test most of the promote alpha when the hour before the rollout shows a busy baseline', () => {
+    // 2 % on both sides at 50 % for 15 minutes: the ratio test's evidence (≈ 5.3) clears log(1/(¾α))
+    // but not log(1/(⅛α)), and the rate bound is not there yet.
+    const busy = periods(15, { nA: 300, eA: 6, nB: 300, eB: 6 });
+    const at = T0 + (15 + LAG) * MINUTE + 5_000;
+    const known = judge(evidence({ periods: busy, baselineErrorRateBefore: 0.02 }), policy, at);
+    expect(known.summary.errorTest).toMatchObject({ promoteSplit: 'ratio', baselineErrorRateBefore: 0.02 });
+    expect(known.verdict).toBe('promote');
+    // Unknown, or a quiet baseline before the rollout: the split that can promote a zero-error canary.
+    for (const before of [null, undefined, 0.005]) {
+      const result = judge(evidence({ periods: busy, baselineErrorRateBefore: before }), policy, at);
+      expect(result.summary.errorTest.promoteSplit).toBe('rate-bound');
+      expect(result.verdict).toBe('wait');
+    }
+  });
+
+  it('splits by which margin binds: the ratio’s once baseline × (ratio − 1) reaches the increase', () => {
+    // ratio 2, increase 1 point: the ratio margin binds from a 1 % baseline on.
+    expect(promoteShares(policy, 0.01)).toBe(RATIO_SHARES);
+    expect(promoteShares(policy, 0.0099)).toBe(RATE_BOUND_SHARES);
+    expect(promoteShares(policy, Number.NaN)).toBe(RATE_BOUND_SHARES);
+    const wide = createRolloutPolicy({ ...policy, errorRegression: { ratio: 1.5, increase: 0.01 } });
+    expect(promoteShares(wide, 0.015)).toBe(RATE_BOUND_SHARES);
+    expect(promoteShares(wide, 0.02)).toBe(RATIO_SHARES);
+    for (const shares of [RATE_BOUND_SHARES, RATIO_SHARES]) {
+      expect(shares.baselineLowerBound + shares.canaryUpperBound + shares.ratioPromote).toBeCloseTo(1);
+    }
   });
 
   it('waits, and never promotes, when the canary gets no traffic', () => {

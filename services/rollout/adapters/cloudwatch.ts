@@ -151,10 +151,13 @@ export function metricDataQueries(query: VariantMetricsQuery): MetricDataQuery[]
   });
 }
 
-/** The reference's queries: the variant's `ModelLatency` p50, p99 and SampleCount over one hour. */
+/**
+ * The reference's queries over one hour: the variant's `ModelLatency` p50, p99 and SampleCount, and its
+ * Invocations and Invocation5XXErrors sums (the baseline's error rate before the rollout).
+ */
 export function referenceQueries(query: LatencyReferenceQuery): MetricDataQuery[] {
   const { periodSeconds } = referenceWindow(query.rolloutStartedAt);
-  return (['p50', 'p99', 'SampleCount'] as const).map((stat) =>
+  const latency = (['p50', 'p99', 'SampleCount'] as const).map((stat) =>
     metricQuery(
       `reference_${stat.toLowerCase()}`,
       query.endpointName,
@@ -164,6 +167,25 @@ export function referenceQueries(query: LatencyReferenceQuery): MetricDataQuery[
       periodSeconds,
     ),
   );
+  return [
+    ...latency,
+    metricQuery(
+      'reference_invocations',
+      query.endpointName,
+      query.variant,
+      'Invocations',
+      'Sum',
+      periodSeconds,
+    ),
+    metricQuery(
+      'reference_errors',
+      query.endpointName,
+      query.variant,
+      'Invocation5XXErrors',
+      'Sum',
+      periodSeconds,
+    ),
+  ];
 }
 
 /**
@@ -184,7 +206,14 @@ export function toReference(
   const p99 = at('reference_p99');
   const samples = at('reference_samplecount');
   if (p50 === null || p99 === null || p50 <= 0 || p99 < p50 || samples === null || samples < 1) return null;
-  return { p50: p50 / 1000, p99: p99 / 1000, periodStart: windowStart.getTime(), samples };
+  return {
+    p50: p50 / 1000,
+    p99: p99 / 1000,
+    periodStart: windowStart.getTime(),
+    samples,
+    invocations: at('reference_invocations'),
+    errors: at('reference_errors'),
+  };
 }
 
 /**
