@@ -63,7 +63,9 @@
  *    argument): the threshold e-process with odds ratios < 1.
  * 3. **p99 latency** below tailLatencyMarginRatio × baseline (2 by default, above the rollback test's
  *    1.5: only ~1 % of requests tell about the p99), required for the last promotion only.
- * Every alarm must be OK and the step must have baked. Missing, invalid or too little data can only
+ * Every alarm must be OK, the step must have baked, and the error rollback test's log-evidence must be
+ * below PROMOTION_HOLD_LOG_EVIDENCE (errors that lean towards a regression hold the promotion; the
+ * rollback test stays valid however long it watches). Missing, invalid or too little data can only
  * ever lead to wait or, at the deadline, rollback.
  *
  * ## Low traffic
@@ -361,6 +363,15 @@ const RATIO_PROMOTE_FRACTIONS: readonly number[] = [0.35, 0.5, 0.7];
 const ROLLBACK_TOLERANCE = 1.05;
 const ROLLBACK_RATIOS: readonly number[] = [1.5, 2, 3, 10];
 const ROLLBACK_WEIGHTS: readonly number[] = [0.05, 0.6, 0.15, 0.2];
+/**
+ * A promotion waits while the error rollback test's log-evidence is at least this: the data favour a
+ * regression by more than e to 1, though not yet significantly. A good canary's evidence falls away
+ * within minutes, so waiting costs it little; a canary that is worse yet inside the non-inferiority
+ * margin (a doubled 0.5 % rate against a margin of 1.5 %) is otherwise promoted before the rollback
+ * test can finish, which let 25 % of them through at 10 req/s. 0 (any lean at all) held canaries of
+ * a 0.1 % baseline at 1 req/s into the deadline: one canary error keeps the evidence just above 0.
+ */
+const PROMOTION_HOLD_LOG_EVIDENCE = 1;
 /** Alternatives of the canary-rate upper bound: fractions of the bound, weights. */
 const UPPER_FRACTIONS: readonly number[] = [0, 0.25, 0.5, 0.75];
 const UPPER_WEIGHTS: readonly number[] = [0.4, 0.2, 0.2, 0.2];
@@ -1024,12 +1035,14 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
   // Low traffic: a step whose share of the endpoint's requests is too few to judge is passed on (never
   // the last promotion), so the evidence gathers at a weight that sees requests.
   const minCanary = policy.minCanaryRequestsPerMinute ?? DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE;
+  const errorsLean = rollbackErrors >= PROMOTION_HOLD_LOG_EVIDENCE;
   const recent = periods.slice(-10);
   const requestsPerMinute =
     recent.length > 0 ? recent.reduce((sum, p) => sum + p.nA + p.nB, 0) / recent.length : null;
   if (
     !lastPromotion &&
     alarmsNotOk.length === 0 &&
+    !errorsLean &&
     requestsPerMinute !== null &&
     (requestsPerMinute * canaryWeight) / 100 < minCanary
   ) {
@@ -1040,6 +1053,11 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
   }
   const missing: string[] = [];
   if (alarmsNotOk.length > 0) missing.push(`alarms not OK: ${alarmsNotOk.join(', ')}`);
+  if (errorsLean) {
+    missing.push(
+      `canary 5xx rate leans towards a regression (rollback log-evidence ${round(rollbackErrors, 2)} ≥ ${PROMOTION_HOLD_LOG_EVIDENCE})`,
+    );
+  }
   if (!errorsShownBelow) {
     missing.push(
       `canary 5xx rate not yet shown below ${pct(bound)} (upper bound ${pct(canaryUpper)} after ${nB} requests) nor below ${round(ratioToRuleOut, 2)}× baseline`,

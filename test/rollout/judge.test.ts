@@ -245,6 +245,12 @@ describe('judge', () => {
     expect(
       judge(evidence({ alarms, stepIndex: 0, stepStartedAt: T0, periods: thin }), policy, at).verdict,
     ).toBe('wait');
+    // Nor is a canary whose few requests already lean towards a regression: one error in each of its
+    // two minutes (6 requests) against none in the baseline's 114.
+    const erring = periods(2, { nA: 57, eA: 0, nB: 3, eB: 1 });
+    const held = judge(evidence({ stepIndex: 0, stepStartedAt: T0, periods: erring }), policy, at);
+    expect(held.verdict).toBe('wait');
+    expect(held.reason).toMatch(/leans towards a regression/);
     const walkAll = createRolloutPolicy({ ...policy, minCanaryRequestsPerMinute: 0 });
     expect(judge(evidence({ stepIndex: 0, stepStartedAt: T0, periods: thin }), walkAll, at).verdict).toBe(
       'wait',
@@ -298,6 +304,30 @@ describe('judge', () => {
     for (const shares of [RATE_BOUND_SHARES, RATIO_SHARES]) {
       expect(shares.baselineLowerBound + shares.canaryUpperBound + shares.ratioPromote).toBeCloseTo(1);
     }
+  });
+
+  it('holds a promotion while the canary’s errors lean towards a regression inside the margin', () => {
+    // 0.8 % against 0.5 % at 50 %: inside the 1.5 % margin, shown below it, but more likely worse.
+    const at = T0 + (15 + LAG) * MINUTE + 5_000;
+    const leaning = judge(
+      evidence({ periods: periods(15, { nA: 1000, eA: 5, nB: 1000, eB: 8 }) }),
+      policy,
+      at,
+    );
+    expect(leaning.summary.errorTest.promoteLogEvidence).toBeGreaterThan(
+      leaning.summary.logThresholds.errorPromote,
+    );
+    expect(leaning.summary.errorTest.rollbackLogEvidence).toBeGreaterThanOrEqual(1);
+    expect(leaning.summary.errorTest.rollbackLogEvidence).toBeLessThan(
+      leaning.summary.logThresholds.errorRollback,
+    );
+    expect(leaning.verdict).toBe('wait');
+    expect(leaning.reason).toMatch(
+      /^canary 5xx rate leans towards a regression \(rollback log-evidence 1\.49 ≥ 1\)$/,
+    );
+    // The same traffic with the baseline's own rate promotes.
+    const even = judge(evidence({ periods: periods(15, { nA: 1000, eA: 5, nB: 1000, eB: 5 }) }), policy, at);
+    expect(even.verdict).toBe('promote');
   });
 
   it('waits, and never promotes, when the canary gets no traffic', () => {
