@@ -15,10 +15,11 @@ import {
   judge,
   latencyThresholds,
   type AlarmObservation,
+  type BaselineMinute,
   type LatencyReference,
   type PeriodMetrics,
 } from '../services/rollout/judge';
-import { hourErrorRate, MIN_REFERENCE_SAMPLES } from '../services/rollout/latency-reference';
+import { MIN_REFERENCE_SAMPLES } from '../services/rollout/latency-reference';
 import {
   DEV_ROLLOUT_POLICY,
   nextWeights,
@@ -27,6 +28,7 @@ import {
 } from '../services/rollout/policy';
 import { mulberry32 } from '../scripts/seeded-random';
 import {
+  binomial,
   latencyMinute,
   normalCdf,
   normalQuantile,
@@ -417,8 +419,8 @@ function latencyOf(sim: Sim, n: number, canary: boolean, thresholds: readonly nu
 /** What the handler reads of the hour before the rollout. */
 interface PreRolloutHour {
   readonly reference: LatencyReference;
-  /** The baseline's error rate in that hour (`hourErrorRate`). */
-  readonly errorRate: number | null;
+  /** The baseline's per-minute Invocations and Invocation5XXErrors of that hour. */
+  readonly minutes: readonly BaselineMinute[];
 }
 
 /**
@@ -431,20 +433,23 @@ function preRolloutHour(sim: Sim): PreRolloutHour | null {
   const n = poisson(sim.world.rate * 3600, sim.random);
   if (n < MIN_REFERENCE_SAMPLES) return null;
   const { u50, u99 } = percentileLevels(n, sim.random);
-  let errors = 0;
-  for (let minute = 0; minute < 60; minute++) {
-    const rate = sim.world.baselineError * rateMultiplier(sim.world.overdispersion, sim.random);
-    errors += poisson((n / 60) * Math.min(1, rate), sim.random);
+  const minutes: BaselineMinute[] = [];
+  for (let minute = 0, left = n; minute < 60; minute++) {
+    // The hour's n requests, minute by minute (multinomial), each minute with its own rate multiplier.
+    const invocations = minute === 59 ? left : binomial(left, 1 / (60 - minute), sim.random);
+    left -= invocations;
+    const rate = Math.min(1, sim.world.baselineError * rateMultiplier(sim.world.overdispersion, sim.random));
+    // 1 % of datapoints missing, as in the rollout's minutes: the minute then drops out.
+    if (sim.random() >= 0.01 || sim.world.cloudwatch === 'ideal') {
+      minutes.push({ invocations, errors: Math.min(invocations, poisson(invocations * rate, sim.random)) });
+    }
   }
   const reference = {
     p50: latencyAt(sim, normalQuantile(u50), false),
     p99: latencyAt(sim, normalQuantile(u99), false),
     periodStart: -60 * MINUTE_MS,
   };
-  return {
-    reference,
-    errorRate: hourErrorRate({ ...reference, samples: n, invocations: n, errors: Math.min(n, errors) }),
-  };
+  return { reference, minutes };
 }
 
 function serve(
@@ -615,7 +620,7 @@ export function simulateOurs(sim: Sim, policy: RolloutPolicy): TrialResult {
           stepStartedAt,
           rolloutStartedAt: 0,
           latencyReference: reference,
-          baselineErrorRateBefore: hour?.errorRate ?? null,
+          baselineHourBefore: hour?.minutes ?? [],
         },
         policy,
         t * MINUTE_MS + JUDGE_OFFSET_MS,

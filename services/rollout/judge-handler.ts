@@ -8,8 +8,10 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchRolloutMetrics, type RolloutMetrics } from './adapters/cloudwatch';
 import {
+  errorRateBefore,
   judge,
   latencyThresholds,
+  type BaselineMinute,
   type EvidenceSummary,
   type Judgement,
   type LatencyReference,
@@ -18,7 +20,6 @@ import {
 } from './judge';
 import {
   firstMinuteReference,
-  hourErrorRate,
   MIN_REFERENCE_SAMPLES,
   referenceHourSettledAt,
   type MeasuredLatencyReference,
@@ -80,8 +81,9 @@ export interface LatencyReferenceRecord {
   /** `latencyThresholds(policy, reference).values`, ms: the `PR(:v)` thresholds counted per minute. */
   readonly thresholdsMs: readonly number[];
   /**
-   * The baseline's Invocation5XXErrors ÷ Invocations over the pre-rollout hour (`hourErrorRate`); it
-   * picks the judge's error promote split. Null for a first-rollout-minute reference or too few requests.
+   * The baseline's Invocation5XXErrors ÷ Invocations over the pre-rollout hour (`errorRateBefore`); it
+   * picks the judge's error promote split. Null for a first-rollout-minute reference or fewer than 100
+   * requests with both sums.
    */
   readonly baselineErrorRate: number | null;
 }
@@ -235,13 +237,13 @@ function referenceRecord(found: FoundReference, policy: RolloutPolicy): LatencyR
     p99Ms: found.reference.p99,
     samples: found.reference.samples,
     thresholdsMs: latencyThresholds(policy, judgeReference(found.reference)).values,
-    baselineErrorRate: errorRateBefore(found),
+    baselineErrorRate: errorRateBefore(hourBefore(found)),
   };
 }
 
-/** The baseline's error rate before the rollout: only a pre-rollout-hour reference has one. */
-function errorRateBefore(found: FoundReference | null): number | null {
-  return found?.source === 'pre-rollout-hour' ? hourErrorRate(found.reference) : null;
+/** The baseline's minutes before the rollout: only a pre-rollout-hour reference has them. */
+function hourBefore(found: FoundReference | null): readonly BaselineMinute[] {
+  return found?.source === 'pre-rollout-hour' ? (found.reference.minutes ?? []) : [];
 }
 
 /** Builds the handler around its adapters, so tests can pass fakes. */
@@ -300,7 +302,7 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
         stepStartedAt,
         rolloutStartedAt,
         latencyReference: found ? judgeReference(found.reference) : null,
-        baselineErrorRateBefore: errorRateBefore(found),
+        baselineHourBefore: hourBefore(found),
       },
       policy,
       now,

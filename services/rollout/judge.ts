@@ -35,7 +35,8 @@
  *    no worse than the baseline, within 5 %), alternatives θ ∈ {1.5, 2, 3, 10}, most weight on doubling. Each period's
  *    log-likelihood ratio is divided by its dispersion φ_t = (1 − π_t)·φ_B + π_t·φ_A (the variance
  *    inflation of e_B,t − π_t·E_t when each variant's counts have Pearson dispersion φ_v, estimated
- *    from its own per-minute counts): the quasi-likelihood version of the test, which keeps the
+ *    from its own per-minute counts, the baseline's including the hour before the rollout and the
+ *    canary's shrunk towards the CV² that hour shows): the quasi-likelihood version of the test, which keeps the
  *    false-rollback budget when per-minute error rates vary beyond Poisson. With φ = 1 it is the
  *    mixture SPRT and Ville's inequality bounds P(ever rolling back a canary no worse) by its share.
  * 2. **p50 latency** above latencyRegressionRatio × baseline and 3. **p99 latency** above
@@ -96,7 +97,7 @@ import {
   type RolloutPolicy,
   type Verdict,
 } from './policy';
-import { logSumExp, pearsonDispersion } from './stats';
+import { cv2OfDispersion, logSumExp, pearsonDispersion } from './stats';
 
 /** One variant's CloudWatch figures for one period; `null`/absent means CloudWatch had no datapoint. */
 export interface VariantPeriodMetrics {
@@ -180,11 +181,18 @@ export interface Evidence {
   /** Where the latency thresholds come from; without it no latency evidence exists (and nothing promotes). */
   readonly latencyReference?: LatencyReference | null;
   /**
-   * The baseline's error rate over the hour before the rollout (Invocation5XXErrors ÷ Invocations), or
-   * null when that hour had too little traffic. Data from before the rollout only, so it may choose how
-   * the error promote alpha is split (`promoteShares`) without touching any test's validity.
+   * The baseline's minutes of the hour before the rollout (Invocations and Invocation5XXErrors sums);
+   * absent or empty without one. Data from before the candidate served anyone: its error rate chooses
+   * how the error promote alpha is split (`promoteShares`), and its minutes anchor both variants'
+   * dispersion estimates, without touching any test's validity.
    */
-  readonly baselineErrorRateBefore?: number | null;
+  readonly baselineHourBefore?: readonly BaselineMinute[] | null;
+}
+
+/** One minute of the baseline before the rollout: its Invocations and Invocation5XXErrors sums. */
+export interface BaselineMinute {
+  readonly invocations: number;
+  readonly errors: number;
 }
 
 /** Request and error totals of one variant over the periods used. */
@@ -249,7 +257,7 @@ export interface EvidenceSummary {
     readonly ratioToRuleOut: number;
     /** log of the ratio promote test's e-value (evidence θ is below ratioToRuleOut). */
     readonly ratioPromoteLogEvidence: number;
-    /** The baseline's error rate in the hour before the rollout (null: unknown). */
+    /** The baseline's error rate in the hour before the rollout (null: unknown, `errorRateBefore`). */
     readonly baselineErrorRateBefore: number | null;
     /** How the promote alpha is split: `ratio` when that hour shows the ratio margin binding. */
     readonly promoteSplit: 'rate-bound' | 'ratio';
@@ -338,6 +346,26 @@ export const RATIO_SHARES: PromoteShares = Object.freeze({
   canaryUpperBound: 0.1875,
   ratioPromote: 0.75,
 });
+
+/** Fewest requests the hour before the rollout needs for its error rate to count. */
+export const MIN_REQUESTS_BEFORE = 100;
+
+/** The hour-before minutes that are counts (whole, non-negative, errors ≤ invocations), as n and e. */
+function countsBefore(minutes: readonly BaselineMinute[] | null | undefined): { n: number; e: number }[] {
+  return (minutes ?? [])
+    .filter((m) => isCount(m.invocations) && isCount(m.errors) && m.errors <= m.invocations)
+    .map((m) => ({ n: m.invocations, e: m.errors }));
+}
+
+/**
+ * The baseline's error rate over the hour before the rollout, or null when its minutes served fewer than
+ * MIN_REQUESTS_BEFORE requests.
+ */
+export function errorRateBefore(minutes: readonly BaselineMinute[] | null | undefined): number | null {
+  const counts = countsBefore(minutes);
+  const n = counts.reduce((sum, c) => sum + c.n, 0);
+  return n >= MIN_REQUESTS_BEFORE ? counts.reduce((sum, c) => sum + c.e, 0) / n : null;
+}
 
 /**
  * The error promote split of a rollout, from the baseline's rate in the hour before it (null: unknown,
@@ -881,9 +909,17 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
     nB += p.nB;
     eB += p.eB;
   }
-  const dispersionA = pearsonDispersion(periods.map((p) => ({ n: p.nA, e: p.eA })));
-  const dispersionB = pearsonDispersion(periods.map((p) => ({ n: p.nB, e: p.eB })));
-  const shares = promoteShares(policy, evidence.baselineErrorRateBefore);
+  // The hour before the rollout is more of the baseline's minutes; the canary serves the same traffic,
+  // so its dispersion prior starts from the CV² they show (the CV-1 world without that hour) and its
+  // own minutes take over as they come.
+  const before = countsBefore(evidence.baselineHourBefore);
+  const countsA = [...before, ...periods.map((p) => ({ n: p.nA, e: p.eA }))];
+  const countsB = periods.map((p) => ({ n: p.nB, e: p.eB }));
+  const dispersionA = pearsonDispersion(countsA);
+  const cv2A = cv2OfDispersion(dispersionA, countsA);
+  const dispersionB = pearsonDispersion(countsB, undefined, before.length > 0 && cv2A !== null ? cv2A : 1);
+  const rateBefore = errorRateBefore(evidence.baselineHourBefore);
+  const shares = promoteShares(policy, rateBefore);
   const logThresholds = {
     errorRollback: Math.log(1 / (ALPHA_SHARES.errorRollback * policy.alpha)),
     p50Rollback: Math.log(1 / (ALPHA_SHARES.p50Rollback * policy.alpha)),
@@ -904,12 +940,8 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
   const ratioToRuleOut = errorRatioToRuleOut(policy, evidence.stepIndex);
   // The canary's dispersion at the null rate (θ₀ × the baseline's), estimated as 1 + CV² × errors a
   // minute with the larger of the two variants' CV², when that exceeds its own.
-  const minutesA = periods.filter((p) => p.nA > 0).length;
   const minutesB = periods.filter((p) => p.nB > 0).length;
-  const cv2 = Math.max(
-    eA > 0 && minutesA > 0 ? (dispersionA - 1) / (eA / minutesA) : 0,
-    eB > 0 && minutesB > 0 ? (dispersionB - 1) / (eB / minutesB) : 0,
-  );
+  const cv2 = Math.max(cv2A ?? 0, cv2OfDispersion(dispersionB, countsB) ?? 0);
   const nullDispersionB = minutesB > 0 && nA > 0 ? 1 + cv2 * ratioToRuleOut * (eA / nA) * (nB / minutesB) : 1;
   const ratioPromote = logRatioPromoteEvidence(
     periods,
@@ -984,10 +1016,7 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
       promoteLogEvidence: round(promoteErrors),
       ratioToRuleOut: round(ratioToRuleOut, 4),
       ratioPromoteLogEvidence: round(ratioPromote),
-      baselineErrorRateBefore:
-        typeof evidence.baselineErrorRateBefore === 'number'
-          ? round(evidence.baselineErrorRateBefore, 6)
-          : null,
+      baselineErrorRateBefore: rateBefore === null ? null : round(rateBefore, 6),
       promoteSplit: shares === RATIO_SHARES ? 'ratio' : 'rate-bound',
     },
     latencyTest: { p50, p99 },

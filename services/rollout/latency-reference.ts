@@ -9,29 +9,16 @@
  * 2. otherwise the baseline's p50 and p99 in the first published rollout minute that has both
  *    (`firstMinuteReference`).
  */
-import type { LatencyReference, PeriodMetrics } from './judge';
+import type { BaselineMinute, LatencyReference, PeriodMetrics } from './judge';
 
 /** A latency reference and how many `ModelLatency` samples it was computed from. */
 export interface MeasuredLatencyReference extends LatencyReference {
   readonly samples: number;
   /**
-   * The baseline's Invocations and Invocation5XXErrors sums over the same hour (the pre-rollout hour
-   * only; null when CloudWatch had no datapoint).
+   * The baseline's minutes of the same hour that have both an Invocations and an Invocation5XXErrors
+   * sum (the judge's `baselineHourBefore`); absent for a first-rollout-minute reference.
    */
-  readonly invocations?: number | null;
-  readonly errors?: number | null;
-}
-
-/**
- * The baseline's error rate over the hour before the rollout, or null when that hour served fewer than
- * MIN_REFERENCE_SAMPLES requests or its counts are not counts (errors missing, above invocations).
- */
-export function hourErrorRate(reference: MeasuredLatencyReference): number | null {
-  const { invocations, errors } = reference;
-  if (typeof invocations !== 'number' || typeof errors !== 'number') return null;
-  if (!Number.isFinite(invocations) || invocations < MIN_REFERENCE_SAMPLES) return null;
-  if (!Number.isFinite(errors) || errors < 0 || errors > invocations) return null;
-  return errors / invocations;
+  readonly minutes?: readonly BaselineMinute[];
 }
 
 /**

@@ -18,6 +18,24 @@ export function logGamma(x: number): number {
   return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(sum);
 }
 
+/**
+ * The CV² of per-minute rate multipliers a Pearson dispersion implies, (φ − 1) ÷ errors a minute, over
+ * the same periods; null without errors.
+ */
+export function cv2OfDispersion(
+  dispersion: number,
+  periods: readonly { readonly n: number; readonly e: number }[],
+): number | null {
+  let e = 0;
+  let used = 0;
+  for (const p of periods) {
+    if (p.n <= 0) continue;
+    e += p.e;
+    used += 1;
+  }
+  return e > 0 ? (dispersion - 1) / (e / used) : null;
+}
+
 /** log Σ exp(terms), stable; −∞ for no terms or all −∞. */
 export function logSumExp(terms: readonly number[]): number {
   let max = -Infinity;
@@ -34,12 +52,14 @@ export function logSumExp(terms: readonly number[]): number {
  * 1 is binomial noise; a multiplier that varies per minute with CV c gives ≈ 1 + c² × (errors per
  * minute). A few minutes estimate this badly, and an underestimate makes the tempered test
  * anti-conservative exactly where counts are large, so the estimate is shrunk towards the dispersion
- * of a CV-1 world, 1 + (errors per minute), with `priorMinutes` pseudo degrees of freedom: cautious
- * early, data-driven after a few dozen minutes. Floored at 1 (underdispersion is never credited).
+ * of a world with CV² = `priorCv2` (1 unless something else is known), 1 + priorCv2 × (errors per
+ * minute), with `priorMinutes` pseudo degrees of freedom: cautious early, data-driven after a few dozen
+ * minutes. Floored at 1 (underdispersion is never credited).
  */
 export function pearsonDispersion(
   periods: readonly { readonly n: number; readonly e: number }[],
   priorMinutes = 4,
+  priorCv2 = 1,
 ): number {
   let n = 0;
   let e = 0;
@@ -58,6 +78,6 @@ export function pearsonDispersion(
     const expected = p.n * rate;
     chi2 += (p.e - expected) ** 2 / (expected * (1 - rate));
   }
-  const prior = 1 + e / used;
+  const prior = 1 + priorCv2 * (e / used);
   return Math.max(1, (chi2 + priorMinutes * prior) / (Math.max(0, used - 1) + priorMinutes));
 }

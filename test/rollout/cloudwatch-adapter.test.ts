@@ -177,35 +177,45 @@ describe('latency thresholds as CloudWatch statistics', () => {
       ['reference_p50', 'ModelLatency', 'p50', 3600],
       ['reference_p99', 'ModelLatency', 'p99', 3600],
       ['reference_samplecount', 'ModelLatency', 'SampleCount', 3600],
-      ['reference_invocations', 'Invocations', 'Sum', 3600],
-      ['reference_errors', 'Invocation5XXErrors', 'Sum', 3600],
+      ['reference_invocations', 'Invocations', 'Sum', 60],
+      ['reference_errors', 'Invocation5XXErrors', 'Sum', 60],
     ]);
     expect(queries[0].MetricStat!.Metric!.Dimensions).toEqual([
       { Name: 'EndpointName', Value: 'ep' },
       { Name: 'VariantName', Value: 'VariantA' },
     ]);
     const start = new Date(T0 - 3600_000);
-    /** The latency reference answers at `at`, p50/p99 in µs, and the hour's sums. */
+    const minute = (m: number) => new Date(start.getTime() + m * 60_000);
+    /** The latency reference answers at `at`, p50/p99 in µs, and three minutes of sums. */
     const answers = (at: Date, p50Us: number, p99Us: number) => [
       { Id: 'reference_p50', Timestamps: [at], Values: [p50Us] },
       { Id: 'reference_p99', Timestamps: [at], Values: [p99Us] },
       { Id: 'reference_samplecount', Timestamps: [at], Values: [34_200] },
-      { Id: 'reference_invocations', Timestamps: [at], Values: [34_250] },
-      { Id: 'reference_errors', Timestamps: [at], Values: [685] },
+      // Newest first, as another ScanBy would answer; minute 2 has requests but no error datapoint.
+      { Id: 'reference_invocations', Timestamps: [minute(2), minute(1), minute(0)], Values: [580, 570, 560] },
+      { Id: 'reference_errors', Timestamps: [minute(1), minute(0)], Values: [3, 2] },
     ];
     expect(toReference(answers(start, 41_500, 390_000), start)).toEqual({
       p50: 41.5,
       p99: 390,
       periodStart: T0 - 3600_000,
       samples: 34_200,
-      invocations: 34_250,
-      errors: 685,
+      minutes: [
+        { invocations: 560, errors: 2 },
+        { invocations: 570, errors: 3 },
+      ],
     });
-    // Without the sums the latency reference stands, with no error rate to go with it.
-    expect(toReference(answers(start, 41_500, 390_000).slice(0, 3), start)).toMatchObject({
-      invocations: null,
-      errors: null,
-    });
+    // A query's datapoints split over two pages are one series.
+    const paged = [
+      ...answers(start, 41_500, 390_000).slice(0, 3),
+      { Id: 'reference_invocations', Timestamps: [minute(0)], Values: [560] },
+      { Id: 'reference_errors', Timestamps: [minute(0)], Values: [2] },
+      { Id: 'reference_invocations', Timestamps: [minute(1)], Values: [570] },
+      { Id: 'reference_errors', Timestamps: [minute(1)], Values: [3] },
+    ];
+    expect(toReference(paged, start)?.minutes).toHaveLength(2);
+    // Without the sums the latency reference stands, with no minutes to go with it.
+    expect(toReference(answers(start, 41_500, 390_000).slice(0, 3), start)?.minutes).toEqual([]);
     // No datapoint, a datapoint of another period, or figures that are no latency: no reference.
     expect(toReference([{ Id: 'reference_p50', Timestamps: [], Values: [] }], start)).toBeNull();
     expect(toReference(answers(new Date(T0), 41_500, 390_000), start)).toBeNull();
@@ -254,8 +264,11 @@ describe('CloudWatch adapter on the wire', () => {
       p99: nearestRank(hour, 0.99),
       periodStart: T0 - 60 * MINUTE,
       samples: 60 * 570,
-      invocations: 60 * 570,
-      errors: 12,
+      // Every minute of the hour, 2 errors in every tenth.
+      minutes: Array.from({ length: 60 }, (_, i) => ({
+        invocations: 570,
+        errors: (i - 60) % 10 === 0 ? 2 : 0,
+      })),
     });
     expect(cloudwatch.calls).toHaveLength(1);
     expect(cloudwatch.calls[0].input).toMatchObject({
@@ -266,7 +279,7 @@ describe('CloudWatch adapter on the wire', () => {
       (cloudwatch.calls[0].input.MetricDataQueries as { MetricStat: { Period: number } }[]).map(
         (q) => q.MetricStat.Period,
       ),
-    ).toEqual([3600, 3600, 3600, 3600, 3600]);
+    ).toEqual([3600, 3600, 3600, 60, 60]);
   });
 
   it('answers null for a variant without traffic in that hour', async () => {

@@ -48,8 +48,7 @@ const HOUR_REFERENCE: LatencyReference = { p50: 40.5, p99: 395, periodStart: T0 
 const HOUR: MeasuredLatencyReference = {
   ...HOUR_REFERENCE,
   samples: 36_000,
-  invocations: 36_200,
-  errors: 724,
+  minutes: Array.from({ length: 60 }, () => ({ invocations: 600, errors: 12 })),
 };
 
 class FakeMetrics implements RolloutMetrics {
@@ -259,8 +258,8 @@ describe('latency reference', () => {
       baselineErrorRate: 0.02,
     };
     expect(output.latencyReference).toEqual(record);
-    // The hour's 2 % error rate reaches the judge, which splits its promote alpha for the ratio test.
-    expect(judgeCalls().map((e) => e.baselineErrorRateBefore)).toEqual([0.02]);
+    // The hour's minutes reach the judge, which splits its promote alpha for the ratio test at 2 %.
+    expect(judgeCalls().map((e) => e.baselineHourBefore)).toEqual([HOUR.minutes]);
     expect(output.evidence.errorTest).toMatchObject({ baselineErrorRateBefore: 0.02, promoteSplit: 'ratio' });
     expect(logs[0].attributes.latencyReference).toEqual(record);
     // The decision record keeps its contract (docs/CONTRACTS.md): no reference in it.
@@ -314,12 +313,20 @@ describe('latency reference', () => {
         expect(metrics.queries.map((q) => q.latencyThresholdsMs)).toEqual([undefined, thresholdsOf(minute3)]);
       }
       expect(judgeCalls().map((e) => e.latencyReference)).toEqual([minute3, minute3, minute3]);
+      // No hour before the rollout to learn the baseline's errors from.
+      expect(judgeCalls().map((e) => e.baselineHourBefore)).toEqual([[], [], []]);
     });
 
     it('prefers that minute to an hour of fewer than 100 samples (an idle stage’s smoke test)', async () => {
       const few = setup(ok, periods, T0 + 34 * MINUTE, { ...HOUR, samples: MIN_REFERENCE_SAMPLES - 1 });
       const fallback = await few.handler(input);
-      expect(fallback.latencyReference).toMatchObject({ source: 'first-rollout-minute', p50Ms: 40 });
+      expect(fallback.latencyReference).toMatchObject({
+        source: 'first-rollout-minute',
+        p50Ms: 40,
+        baselineErrorRate: null,
+      });
+      // The hour's minutes come with the hour: too few samples, and the judge gets none of them.
+      expect(judgeCalls()[0].baselineHourBefore).toEqual([]);
       const enough = setup(ok, periods, T0 + 34 * MINUTE, { ...HOUR, samples: MIN_REFERENCE_SAMPLES });
       expect((await enough.handler(input)).latencyReference).toMatchObject({ source: 'pre-rollout-hour' });
     });
@@ -418,8 +425,11 @@ describe('judge handler over CloudWatch', () => {
       samples: 60 * 600,
       baselineErrorRate: 0.02,
     });
-    // 12 of 600 requests a minute failed in the hour before: the judge gets that rate.
-    expect(evidence.baselineErrorRateBefore).toBe(0.02);
+    // 12 of 600 requests a minute failed in the hour before: the judge gets those minutes, oldest first.
+    expect(evidence.baselineHourBefore).toEqual(
+      Array.from({ length: 60 }, () => ({ invocations: 600, errors: 12 })),
+    );
+    expect(outputs[0].evidence.errorTest.promoteSplit).toBe('ratio');
     expectCountsAligned(metrics, evidence);
     // The reference hour (3 latency statistics, 2 sums), then the minutes: 5 statistics and one PR(:v)
     // per threshold, per variant.

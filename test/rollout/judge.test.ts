@@ -1,12 +1,14 @@
 import { normalCdf } from '../../bench/canary-sim';
 import {
   canaryRateBound,
+  errorRateBefore,
   judge,
   promoteShares,
   RATE_BOUND_SHARES,
   RATIO_SHARES,
   latencyRatioToRuleOut,
   latencyThresholds,
+  type BaselineMinute,
   type Evidence,
   type LatencyReference,
   type PeriodMetrics,
@@ -75,6 +77,11 @@ function periods(count: number, t: Traffic, firstMinute = 0): PeriodMetrics[] {
       },
     };
   });
+}
+
+/** Sixty minutes of `n` baseline requests at `rate`, spread evenly (no bursts). */
+function hourBefore(n: number, rate: number): BaselineMinute[] {
+  return Array.from({ length: 60 }, () => ({ invocations: n, errors: Math.round(n * rate) }));
 }
 
 function evidence(overrides: Partial<Evidence>): Evidence {
@@ -154,6 +161,27 @@ describe('judge', () => {
     expect(result.verdict).toBe('rollback');
     expect(result.reason).toMatch(/5xx rate is significantly higher/);
     expect(result.summary.errorTest.estimatedRatio).toBeGreaterThan(5);
+  });
+
+  it('learns the error bursts to expect from the baseline’s hour before the rollout', () => {
+    // Three minutes of a 5 % canary failing 5–7 % of its 30 requests against a 0.5 % baseline.
+    const tenfold = [2, 1, 2].flatMap((eB, i) => periods(1, { nA: 570, eA: 3, nB: 30, eB }, i));
+    const at = T0 + (3 + LAG) * MINUTE + 5_000;
+    const judged = (before: BaselineMinute[] | null) =>
+      judge(evidence({ stepIndex: 0, periods: tenfold, baselineHourBefore: before }), policy, at);
+    // An hour of steady errors: Poisson noise is all there is to allow for, and three minutes suffice.
+    const steady = judged(hourBefore(600, 0.005));
+    expect(steady.summary.canary.dispersion).toBe(1);
+    expect(steady.verdict).toBe('rollback');
+    // Without that hour the canary's few minutes must allow for CV-1 bursts, and they do not suffice yet.
+    const unknown = judged(null);
+    expect(unknown.summary.canary.dispersion).toBeGreaterThan(1.5);
+    expect(unknown.verdict).toBe('wait');
+    // An hour whose errors came in bursts (12 every fourth minute): more caution still, not less.
+    const bursts = Array.from({ length: 60 }, (_, i) => ({ invocations: 600, errors: i % 4 === 0 ? 12 : 0 }));
+    const bursty = judged(bursts);
+    expect(bursty.summary.canary.dispersion).toBeGreaterThan(unknown.summary.canary.dispersion);
+    expect(bursty.verdict).toBe('wait');
   });
 
   it('rolls back a canary whose median latency regressed, with identical error rates', () => {
@@ -278,19 +306,34 @@ describe('judge', () => {
   });
 
   it('gives the ratio test most of the promote alpha when the hour before the rollout shows a busy baseline', () => {
-    // 2 % on both sides at 50 % for 15 minutes: the ratio test's evidence (≈ 5.3) clears log(1/(¾α))
-    // but not log(1/(⅛α)), and the rate bound is not there yet.
-    const busy = periods(15, { nA: 300, eA: 6, nB: 300, eB: 6 });
-    const at = T0 + (15 + LAG) * MINUTE + 5_000;
-    const known = judge(evidence({ periods: busy, baselineErrorRateBefore: 0.02 }), policy, at);
+    // 2 % on both sides at 50 % for 8 minutes after an hour at 2 %: the ratio test's evidence (≈ 4.9)
+    // clears log(1/(¾α)) but not log(1/(⅛α)), and the rate bound is not there yet.
+    const busy = periods(8, { nA: 300, eA: 6, nB: 300, eB: 6 });
+    const at = T0 + (8 + LAG) * MINUTE + 5_000;
+    const known = judge(evidence({ periods: busy, baselineHourBefore: hourBefore(600, 0.02) }), policy, at);
     expect(known.summary.errorTest).toMatchObject({ promoteSplit: 'ratio', baselineErrorRateBefore: 0.02 });
-    expect(known.verdict).toBe('promote');
-    // Unknown, or a quiet baseline before the rollout: the split that can promote a zero-error canary.
-    for (const before of [null, undefined, 0.005]) {
-      const result = judge(evidence({ periods: busy, baselineErrorRateBefore: before }), policy, at);
+    const { ratioPromoteLogEvidence, promoteLogEvidence } = known.summary.errorTest;
+    expect(ratioPromoteLogEvidence).toBeGreaterThan(Math.log(1 / (RATIO_SHARES.ratioPromote * policy.alpha)));
+    expect(ratioPromoteLogEvidence).toBeLessThan(
+      Math.log(1 / (RATE_BOUND_SHARES.ratioPromote * policy.alpha)),
+    );
+    expect(promoteLogEvidence).toBeLessThan(known.summary.logThresholds.errorPromote);
+    expect(known.reason).not.toMatch(/5xx/);
+    // Unknown, too little traffic, or a quiet baseline before the rollout: the split that can promote
+    // a zero-error canary.
+    for (const before of [null, undefined, [], hourBefore(1, 0.02), hourBefore(600, 0.005)]) {
+      const result = judge(evidence({ periods: busy, baselineHourBefore: before }), policy, at);
       expect(result.summary.errorTest.promoteSplit).toBe('rate-bound');
-      expect(result.verdict).toBe('wait');
     }
+    expect(errorRateBefore(hourBefore(1, 0.5))).toBeNull();
+    // Minutes that are no counts do not count.
+    expect(
+      errorRateBefore([
+        ...hourBefore(10, 0.1),
+        { invocations: 5, errors: 9 },
+        { invocations: -1, errors: 0 },
+      ]),
+    ).toBe(0.1);
   });
 
   it('splits by which margin binds: the ratio’s once baseline × (ratio − 1) reaches the increase', () => {

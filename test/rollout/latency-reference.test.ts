@@ -1,7 +1,6 @@
 import type { PeriodMetrics } from '../../services/rollout/judge';
 import {
   firstMinuteReference,
-  hourErrorRate,
   referenceHourSettledAt,
   referenceWindow,
 } from '../../services/rollout/latency-reference';
@@ -20,18 +19,6 @@ describe('the hour before the rollout', () => {
 
   it('is settled once its last minute is published', () => {
     expect(referenceHourSettledAt(Date.UTC(2026, 0, 1, 12, 34, 56), 3)).toBe(Date.UTC(2026, 0, 1, 12, 37));
-  });
-
-  it('gives the baseline’s error rate only from counts that are counts, of at least 100 requests', () => {
-    const hour = { p50: 40, p99: 400, periodStart: T0 - 60 * MINUTE, samples: 3600 };
-    expect(hourErrorRate({ ...hour, invocations: 3600, errors: 72 })).toBe(0.02);
-    expect(hourErrorRate({ ...hour, invocations: 3600, errors: 0 })).toBe(0);
-    // Too few requests to say, errors missing (never read as zero), or more errors than requests.
-    expect(hourErrorRate({ ...hour, invocations: 99, errors: 2 })).toBeNull();
-    expect(hourErrorRate({ ...hour, invocations: 3600, errors: null })).toBeNull();
-    expect(hourErrorRate({ ...hour, invocations: 3600 })).toBeNull();
-    expect(hourErrorRate({ ...hour, invocations: 100, errors: 101 })).toBeNull();
-    expect(hourErrorRate({ ...hour, invocations: null, errors: 3 })).toBeNull();
   });
 });
 

@@ -5,7 +5,13 @@ import {
   type MetricDataQuery,
   type MetricDataResult,
 } from '@aws-sdk/client-cloudwatch';
-import type { AlarmObservation, AlarmStateValue, PeriodMetrics, VariantPeriodMetrics } from '../judge';
+import type {
+  AlarmObservation,
+  AlarmStateValue,
+  BaselineMinute,
+  PeriodMetrics,
+  VariantPeriodMetrics,
+} from '../judge';
 import { referenceWindow, type MeasuredLatencyReference } from '../latency-reference';
 
 /** Which endpoint variants to read and over which closed periods. */
@@ -43,7 +49,8 @@ export interface RolloutMetrics {
   variantMetrics(query: VariantMetricsQuery): Promise<PeriodMetrics[]>;
   /**
    * The variant's `ModelLatency` p50 and p99 (ms) and SampleCount over the hour before the rollout,
-   * one datapoint of `referenceWindow`; null when that hour has none (no traffic).
+   * one datapoint of `referenceWindow`, with its per-minute Invocations and Invocation5XXErrors;
+   * null when that hour has no latency (no traffic).
    */
   latencyReference(query: LatencyReferenceQuery): Promise<MeasuredLatencyReference | null>;
 }
@@ -152,8 +159,9 @@ export function metricDataQueries(query: VariantMetricsQuery): MetricDataQuery[]
 }
 
 /**
- * The reference's queries over one hour: the variant's `ModelLatency` p50, p99 and SampleCount, and its
- * Invocations and Invocation5XXErrors sums (the baseline's error rate before the rollout).
+ * The reference's queries over one hour: the variant's `ModelLatency` p50, p99 and SampleCount as one
+ * 3600 s datapoint each, and its Invocations and Invocation5XXErrors sums minute by minute (the
+ * baseline's error rate and error bursts before the rollout). One GetMetricData call.
  */
 export function referenceQueries(query: LatencyReferenceQuery): MetricDataQuery[] {
   const { periodSeconds } = referenceWindow(query.rolloutStartedAt);
@@ -169,22 +177,8 @@ export function referenceQueries(query: LatencyReferenceQuery): MetricDataQuery[
   );
   return [
     ...latency,
-    metricQuery(
-      'reference_invocations',
-      query.endpointName,
-      query.variant,
-      'Invocations',
-      'Sum',
-      periodSeconds,
-    ),
-    metricQuery(
-      'reference_errors',
-      query.endpointName,
-      query.variant,
-      'Invocation5XXErrors',
-      'Sum',
-      periodSeconds,
-    ),
+    metricQuery('reference_invocations', query.endpointName, query.variant, 'Invocations', 'Sum', 60),
+    metricQuery('reference_errors', query.endpointName, query.variant, 'Invocation5XXErrors', 'Sum', 60),
   ];
 }
 
@@ -211,9 +205,33 @@ export function toReference(
     p99: p99 / 1000,
     periodStart: windowStart.getTime(),
     samples,
-    invocations: at('reference_invocations'),
-    errors: at('reference_errors'),
+    minutes: minutesOf(results),
   };
+}
+
+/** One query's datapoints, merged over pages: epoch ms → value. */
+function series(results: readonly MetricDataResult[], id: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const result of results.filter((r) => r.Id === id)) {
+    (result.Timestamps ?? []).forEach((t, i) => {
+      const value = result.Values?.[i];
+      if (typeof value === 'number' && Number.isFinite(value)) out.set(new Date(t).getTime(), value);
+    });
+  }
+  return out;
+}
+
+/**
+ * The hour's minutes with both sums, oldest first. A minute with requests but no error datapoint is
+ * left out rather than read as error-free; one with neither had no traffic.
+ */
+function minutesOf(results: readonly MetricDataResult[]): BaselineMinute[] {
+  const invocations = series(results, 'reference_invocations');
+  const errors = series(results, 'reference_errors');
+  return [...invocations.entries()]
+    .filter(([t]) => errors.has(t))
+    .sort(([a], [b]) => a - b)
+    .map(([t, n]) => ({ invocations: n, errors: errors.get(t) ?? 0 }));
 }
 
 /**
