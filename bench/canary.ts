@@ -82,6 +82,8 @@ export interface BenchRow {
   readonly baselineError: number;
   readonly latencySigma: number;
   readonly overdispersion: number;
+  /** The canary's CV when it differs from the baseline's (`--canary-overdispersion`), else `overdispersion`. */
+  readonly canaryOverdispersion: number;
   readonly cloudwatch: CloudWatchModel;
   readonly traffic: TrafficMode;
   readonly policy: 'prod' | 'dev';
@@ -115,6 +117,8 @@ export interface BenchOptions {
   readonly tailShift?: number;
   readonly latencySigma: number;
   readonly overdispersion: number;
+  /** The canary's own CV (a candidate whose errors burst differently); default: `overdispersion`. */
+  readonly canaryOverdispersion?: number;
   readonly cloudwatch: CloudWatchModel;
   readonly traffic: TrafficMode;
   readonly policy: 'prod' | 'dev';
@@ -152,6 +156,8 @@ export interface World {
   readonly baselineError: number;
   readonly latencySigma: number;
   readonly overdispersion: number;
+  /** The canary's CV of per-minute error-rate multipliers; default: `overdispersion`. */
+  readonly canaryOverdispersion?: number;
   readonly cloudwatch: CloudWatchModel;
   readonly traffic: TrafficMode;
 }
@@ -199,7 +205,8 @@ p99 > ${CANARY_ALARM_DEFAULTS.latencyP99Ms} ms, ${CANARY_ALARM_DEFAULTS.datapoin
 resp. ${CANARY_ALARM_DEFAULTS.latencyMinInvocations} invocations).
 
 World: Poisson traffic split by variant weights (weight changes effective after 30 s); per-minute,
-per-variant error-rate multipliers (gamma, mean 1, CV = --overdispersion); lognormal per-request
+per-variant error-rate multipliers (gamma, mean 1, CV = --overdispersion, the canary's
+--canary-overdispersion); lognormal per-request
 latency whose baseline p99 is half the latency alarm's threshold; CloudWatch p50/p99 are the
 nearest-rank order statistics of each minute's requests, drawn jointly with the PR(:v) counts at the
 rollout's latency thresholds; the baseline's latency reference is its p50/p99 of the hour before.
@@ -222,6 +229,9 @@ Flags:
   --tail-shift <ratio>      canary p99 ÷ baseline p99 with the median unchanged (default 1)
   --latency-sigma <s>       lognormal σ of per-request latency (default 1)
   --overdispersion <cv>     CV of the per-minute, per-variant error-rate multiplier (default 0)
+  --canary-overdispersion <cv>
+                            the canary's own CV, for a candidate that fails in bursts production
+                            never had (default: --overdispersion)
   --cloudwatch <model>      realistic | ideal (default realistic)
   --traffic <mode>          off | always (5 req/s) | top-up (to 120 req/min, at most 2 req/s) (default off)
   --policy <stage>          prod | dev rollout policy for ours (default prod)
@@ -249,6 +259,7 @@ const VALUE_FLAGS = [
   'tail-shift',
   'latency-sigma',
   'overdispersion',
+  'canary-overdispersion',
   'cloudwatch',
   'traffic',
   'policy',
@@ -319,6 +330,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
       (v) => v >= 0 && v <= 3,
       'a coefficient of variation in [0, 3]',
     ) as number,
+    canaryOverdispersion: num(
+      'canary-overdispersion',
+      undefined,
+      (v) => v >= 0 && v <= 3,
+      'a coefficient of variation in [0, 3]',
+    ),
     cloudwatch: oneOf('cloudwatch', values.get('cloudwatch'), ['realistic', 'ideal'] as const, 'realistic'),
     traffic: oneOf('traffic', values.get('traffic'), ['off', 'always', 'top-up'] as const, 'off'),
     policy: oneOf('policy', values.get('policy'), ['prod', 'dev'] as const, 'prod'),
@@ -461,7 +478,8 @@ function serve(
 ): TrueVariant {
   const n = poisson(mean, sim.random);
   if (n === 0) return { n: 0, e: 0, p50: null, p99: null, atOrBelow: null };
-  const rate = Math.min(1, errorRate * rateMultiplier(sim.world.overdispersion, sim.random));
+  const cv = canary ? (sim.world.canaryOverdispersion ?? sim.world.overdispersion) : sim.world.overdispersion;
+  const rate = Math.min(1, errorRate * rateMultiplier(cv, sim.random));
   const e = Math.min(n, poisson(n * rate, sim.random));
   return { n, e, ...latencyOf(sim, n, canary, thresholds) };
 }
@@ -785,6 +803,8 @@ export function runScenario(
       world.cloudwatch,
       world.traffic,
       options.policy,
+      // Only a canary CV of its own seeds differently: the same worlds keep their figures.
+      ...(world.canaryOverdispersion === undefined ? [] : [world.canaryOverdispersion]),
     ),
   );
   const sim = simFor(world, scenario, random);
@@ -806,6 +826,7 @@ export function runScenario(
     baselineError: world.baselineError,
     latencySigma: world.latencySigma,
     overdispersion: world.overdispersion,
+    canaryOverdispersion: world.canaryOverdispersion ?? world.overdispersion,
     cloudwatch: world.cloudwatch,
     traffic: world.traffic,
     policy: options.policy,
@@ -829,6 +850,9 @@ function worldOf(options: BenchOptions): World {
     baselineError: options.baselineError,
     latencySigma: options.latencySigma,
     overdispersion: options.overdispersion,
+    ...(options.canaryOverdispersion === undefined
+      ? {}
+      : { canaryOverdispersion: options.canaryOverdispersion }),
     cloudwatch: options.cloudwatch,
     traffic: options.traffic,
   };
@@ -915,7 +939,9 @@ function formatTable(rows: readonly BenchRow[]): string {
     String(r.rate),
     String(r.baselineError),
     String(r.latencySigma),
-    String(r.overdispersion),
+    r.canaryOverdispersion === r.overdispersion
+      ? String(r.overdispersion)
+      : `${r.overdispersion}/${r.canaryOverdispersion}`,
     pct(r.detectionRate),
     num(r.medianMinutesToDetect),
     num(r.medianCanaryRequestsBeforeRollback),

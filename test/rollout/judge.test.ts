@@ -164,14 +164,15 @@ describe('judge', () => {
   });
 
   it('learns the error bursts to expect from the baseline’s hour before the rollout', () => {
-    // Three minutes of a 5 % canary failing 5–7 % of its 30 requests against a 0.5 % baseline.
-    const tenfold = [2, 1, 2].flatMap((eB, i) => periods(1, { nA: 570, eA: 3, nB: 30, eB }, i));
-    const at = T0 + (3 + LAG) * MINUTE + 5_000;
+    // Four minutes of a 5 % canary failing 3–7 % of its 30 requests against a 0.5 % baseline.
+    const tenfold = [2, 1, 2, 2].flatMap((eB, i) => periods(1, { nA: 570, eA: 3, nB: 30, eB }, i));
+    const at = T0 + (4 + LAG) * MINUTE + 5_000;
     const judged = (before: BaselineMinute[] | null) =>
       judge(evidence({ stepIndex: 0, periods: tenfold, baselineHourBefore: before }), policy, at);
-    // An hour of steady errors: Poisson noise is all there is to allow for, and three minutes suffice.
+    // An hour of steady errors: little beyond Poisson noise to allow for (a candidate's own bursts of
+    // CV 0.5 at most, until its minutes show more), and four minutes suffice.
     const steady = judged(hourBefore(600, 0.005));
-    expect(steady.summary.canary.dispersion).toBe(1);
+    expect(steady.summary.canary.dispersion).toBeLessThan(1.1);
     expect(steady.verdict).toBe('rollback');
     // Without that hour the canary's few minutes must allow for CV-1 bursts, and they do not suffice yet.
     const unknown = judged(null);
