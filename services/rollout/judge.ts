@@ -36,9 +36,10 @@
  *    log-likelihood ratio is divided by its dispersion φ_t = (1 − π_t)·φ_B + π_t·φ_A (the variance
  *    inflation of e_B,t − π_t·E_t when each variant's counts have Pearson dispersion φ_v, estimated
  *    from its own per-minute counts, the baseline's including the hour before the rollout and the
- *    canary's shrunk towards the CV² that hour shows): the quasi-likelihood version of the test, which keeps the
- *    false-rollback budget when per-minute error rates vary beyond Poisson. With φ = 1 it is the
- *    mixture SPRT and Ville's inequality bounds P(ever rolling back a canary no worse) by its share.
+ *    canary's shrunk towards the CV² that hour shows): the quasi-likelihood version of the test,
+ *    which keeps the false-rollback budget when per-minute error rates vary beyond Poisson. With
+ *    φ = 1 it is the mixture SPRT and Ville's inequality bounds P(ever rolling back a canary no worse)
+ *    by its share.
  * 2. **p50 latency** above latencyRegressionRatio × baseline and 3. **p99 latency** above
  *    tailLatencyRegressionRatio × baseline: the threshold e-process with odds ratios > 1.
  *
@@ -348,7 +349,7 @@ export const RATIO_SHARES: PromoteShares = Object.freeze({
 });
 
 /** Fewest requests the hour before the rollout needs for its error rate to count. */
-export const MIN_REQUESTS_BEFORE = 100;
+const MIN_REQUESTS_BEFORE = 100;
 
 /** The hour-before minutes that are counts (whole, non-negative, errors ≤ invocations), as n and e. */
 function countsBefore(minutes: readonly BaselineMinute[] | null | undefined): { n: number; e: number }[] {
