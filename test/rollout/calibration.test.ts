@@ -47,6 +47,12 @@ describe('judge calibration (seeded simulation, realistic CloudWatch, deployed a
       '100 req/s, 0.5 % errors with per-minute rate swings of CV 1, σ 0.5',
       { rate: 100, baselineError: 0.005, overdispersion: 1, latencySigma: 0.5 },
     ],
+    [
+      // The baseline's hour before the rollout is steady, so the canary's bursts are its own: the
+      // dispersion prior must still allow for some (CANARY_PRIOR_MIN_CV2).
+      '100 req/s, 2 % errors, only the canary’s rate swinging with CV 1',
+      { rate: 100, baselineError: 0.02, canaryOverdispersion: 1 },
+    ],
   ] as [string, Partial<World>][])(
     'keeps the false-rollback budget for a good canary: %s',
     (_, overrides) => {
@@ -76,6 +82,16 @@ describe('judge calibration (seeded simulation, realistic CloudWatch, deployed a
     const bad = { name: 'bad-10x', canaryError: 0.05, latencyShift: 1, tailShift: 1 };
     const row = run(bad, {});
     expect(row.detectionRate).toBeGreaterThanOrEqual(0.97);
-    expect(row.medianCanaryRequestsBeforeRollback).toBeLessThanOrEqual(400);
+    // ~245 with the dispersion learnt from the hour before the rollout, ~300 with a CV-1 guess.
+    expect(row.medianCanaryRequestsBeforeRollback).toBeLessThanOrEqual(280);
+  });
+
+  it('rolls back most canaries that double the error rate though they stay inside the margin', () => {
+    // 1 % against 0.5 % is inside max(2 × 0.5 %, 0.5 % + 1 point): only the promotion hold (errors
+    // leaning towards a regression) keeps it from being promoted before the rollback test finishes.
+    const doubled = { name: 'errors-2x', canaryError: 0.01, latencyShift: 1, tailShift: 1 };
+    const row = run(doubled, {});
+    // 0.84 at this seed; 0.745 without the hold.
+    expect(row.detectionRate).toBeGreaterThanOrEqual(0.8);
   });
 });
