@@ -8,7 +8,6 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { CloudWatchRolloutMetrics, type RolloutMetrics } from './adapters/cloudwatch';
 import {
-  errorRateBefore,
   judge,
   latencyThresholds,
   type BaselineMinute,
@@ -81,7 +80,7 @@ export interface LatencyReferenceRecord {
   /** `latencyThresholds(policy, reference).values`, ms: the `PR(:v)` thresholds counted per minute. */
   readonly thresholdsMs: readonly number[];
   /**
-   * The baseline's Invocation5XXErrors ÷ Invocations over the pre-rollout hour (`errorRateBefore`); it
+   * The baseline's Invocation5XXErrors ÷ Invocations over the pre-rollout hour (as the judge read it); it
    * picks the judge's error promote split. Null for a first-rollout-minute reference or fewer than 100
    * requests with both sums.
    */
@@ -229,7 +228,11 @@ function judgeReference({ p50, p99, periodStart }: MeasuredLatencyReference): La
   return { p50, p99, periodStart };
 }
 
-function referenceRecord(found: FoundReference, policy: RolloutPolicy): LatencyReferenceRecord {
+function referenceRecord(
+  found: FoundReference,
+  policy: RolloutPolicy,
+  summary: EvidenceSummary,
+): LatencyReferenceRecord {
   return {
     source: found.source,
     periodStart: new Date(found.reference.periodStart).toISOString(),
@@ -237,7 +240,7 @@ function referenceRecord(found: FoundReference, policy: RolloutPolicy): LatencyR
     p99Ms: found.reference.p99,
     samples: found.reference.samples,
     thresholdsMs: latencyThresholds(policy, judgeReference(found.reference)).values,
-    baselineErrorRate: errorRateBefore(hourBefore(found)),
+    baselineErrorRate: summary.errorTest.baselineErrorRateBefore,
   };
 }
 
@@ -319,7 +322,7 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
       done: judgement.verdict === 'rollback' || (judgement.verdict === 'promote' && next.canary === 100),
       judgedAt,
       evidence: judgement.summary,
-      latencyReference: found ? referenceRecord(found, policy) : null,
+      latencyReference: found ? referenceRecord(found, policy, judgement.summary) : null,
       decisions: [...decisions, decisionRecord(judgement, judgedAt)].slice(-MAX_DECISIONS),
     };
     // The log line carries this decision's evidence; the history is in the execution's state.

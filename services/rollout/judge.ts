@@ -258,7 +258,10 @@ export interface EvidenceSummary {
     readonly ratioToRuleOut: number;
     /** log of the ratio promote test's e-value (evidence θ is below ratioToRuleOut). */
     readonly ratioPromoteLogEvidence: number;
-    /** The baseline's error rate in the hour before the rollout (null: unknown, `errorRateBefore`). */
+    /**
+     * The baseline's error rate in the hour before the rollout: null with fewer than 100 requests in
+     * its minutes that are counts.
+     */
     readonly baselineErrorRateBefore: number | null;
     /** How the promote alpha is split: `ratio` when that hour shows the ratio margin binding. */
     readonly promoteSplit: 'rate-bound' | 'ratio';
@@ -362,8 +365,7 @@ function countsBefore(minutes: readonly BaselineMinute[] | null | undefined): { 
  * The baseline's error rate over the hour before the rollout, or null when its minutes served fewer than
  * MIN_REQUESTS_BEFORE requests.
  */
-export function errorRateBefore(minutes: readonly BaselineMinute[] | null | undefined): number | null {
-  const counts = countsBefore(minutes);
+function errorRateBefore(counts: readonly { n: number; e: number }[]): number | null {
   const n = counts.reduce((sum, c) => sum + c.n, 0);
   return n >= MIN_REQUESTS_BEFORE ? counts.reduce((sum, c) => sum + c.e, 0) / n : null;
 }
@@ -931,7 +933,7 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
     undefined,
     before.length > 0 && cv2A !== null ? Math.max(CANARY_PRIOR_MIN_CV2, cv2A) : 1,
   );
-  const rateBefore = errorRateBefore(evidence.baselineHourBefore);
+  const rateBefore = errorRateBefore(before);
   const shares = promoteShares(policy, rateBefore);
   const logThresholds = {
     errorRollback: Math.log(1 / (ALPHA_SHARES.errorRollback * policy.alpha)),

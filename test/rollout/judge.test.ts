@@ -1,7 +1,6 @@
 import { normalCdf } from '../../bench/canary-sim';
 import {
   canaryRateBound,
-  errorRateBefore,
   judge,
   promoteShares,
   RATE_BOUND_SHARES,
@@ -326,14 +325,13 @@ describe('judge', () => {
       const result = judge(evidence({ periods: busy, baselineHourBefore: before }), policy, at);
       expect(result.summary.errorTest.promoteSplit).toBe('rate-bound');
     }
-    expect(errorRateBefore(hourBefore(1, 0.5))).toBeNull();
+    const rateOf = (before: BaselineMinute[]) =>
+      judge(evidence({ periods: busy, baselineHourBefore: before }), policy, at).summary.errorTest
+        .baselineErrorRateBefore;
+    expect(rateOf(hourBefore(1, 0.5))).toBeNull();
     // Minutes that are no counts do not count.
     expect(
-      errorRateBefore([
-        ...hourBefore(10, 0.1),
-        { invocations: 5, errors: 9 },
-        { invocations: -1, errors: 0 },
-      ]),
+      rateOf([...hourBefore(10, 0.1), { invocations: 5, errors: 9 }, { invocations: -1, errors: 0 }]),
     ).toBe(0.1);
   });
 
