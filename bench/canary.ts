@@ -206,10 +206,10 @@ resp. ${CANARY_ALARM_DEFAULTS.latencyMinInvocations} invocations).
 
 World: Poisson traffic split by variant weights (weight changes effective after 30 s); per-minute,
 per-variant error-rate multipliers (gamma, mean 1, CV = --overdispersion, the canary's
---canary-overdispersion); lognormal per-request
-latency whose baseline p99 is half the latency alarm's threshold; CloudWatch p50/p99 are the
-nearest-rank order statistics of each minute's requests, drawn jointly with the PR(:v) counts at the
-rollout's latency thresholds; the baseline's latency reference is its p50/p99 of the hour before.
+--canary-overdispersion); lognormal per-request latency whose baseline p99 is half the latency
+alarm's threshold; CloudWatch p50/p99 are the nearest-rank order statistics of each minute's
+requests, drawn jointly with the PR(:v) counts at the rollout's latency thresholds; the baseline's
+hour before the rollout gives the latency reference (its p50/p99) and its per-minute errors.
   --cloudwatch realistic: each minute is published 1–3 min after it closes (uniform), shows a partly
   aggregated datapoint (each statistic 50–100 % aggregated, independently) in the minute before, and
   1 % of datapoints (per statistic and variant) never arrive.  ideal: complete 60 s after close.
