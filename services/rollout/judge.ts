@@ -343,7 +343,7 @@ export const RATE_BOUND_SHARES: PromoteShares = Object.freeze({
  * The split when the hour before the rollout shows the ratio margin binding (baseline rate × (ratio − 1)
  * ≥ increase): both tests then rule out the same θ₀ × baseline, and the ratio test does it without
  * paying for a lower bound of the baseline's rate. A 2 % baseline at 1 req/s with CV-1 error bursts
- * ran into the deadline in 2–4 % of good rollouts under RATE_BOUND_SHARES, 0.4–0.7 % under these.
+ * ran into the deadline in 2–4 % of good rollouts under RATE_BOUND_SHARES, 0.3–1.0 % under these.
  */
 export const RATIO_SHARES: PromoteShares = Object.freeze({
   baselineLowerBound: 0.0625,
@@ -407,8 +407,8 @@ const PROMOTION_HOLD_LOG_EVIDENCE = 1;
  * The least CV² of per-minute error bursts the canary's dispersion prior allows for when the hour before
  * the rollout shows a steadier baseline: a candidate may fail in bursts production never had. Without
  * it, good canaries failing in CV-1 bursts of their own beside a steady baseline were rolled back in
- * 3.1–3.7 % of rollouts at 100 req/s; with it 1.2–1.6 %, and a 10× canary at 10 req/s is still rolled
- * back after ~245 canary requests instead of ~300 with the CV-1 prior.
+ * 3.1–3.7 % of rollouts at 100 req/s; with it 1.0–1.6 %, and a 10× canary at 10 req/s is still rolled
+ * back after ~247 canary requests instead of ~300 with the CV-1 prior.
  */
 const CANARY_PRIOR_MIN_CV2 = 0.25;
 /** Alternatives of the canary-rate upper bound: fractions of the bound, weights. */
