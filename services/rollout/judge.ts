@@ -354,11 +354,12 @@ export const RATIO_SHARES: PromoteShares = Object.freeze({
 /** Fewest requests the hour before the rollout needs for its error rate to count. */
 const MIN_REQUESTS_BEFORE = 100;
 
-/** The hour-before minutes that are counts (whole, non-negative, errors ≤ invocations), as n and e. */
+/** The hour-before minutes that are counts, by the rollout minutes' rule (`cleanVariant`), as n and e. */
 function countsBefore(minutes: readonly BaselineMinute[] | null | undefined): { n: number; e: number }[] {
-  return (minutes ?? [])
-    .filter((m) => isCount(m.invocations) && isCount(m.errors) && m.errors <= m.invocations)
-    .map((m) => ({ n: m.invocations, e: m.errors }));
+  return (minutes ?? []).flatMap((m) => {
+    const counts = cleanVariant(m, 0);
+    return counts ? [{ n: counts.n, e: counts.e }] : [];
+  });
 }
 
 /**
@@ -465,12 +466,6 @@ function isPositive(value: number | null | undefined): value is number {
 }
 
 /**
- * Missing invocations read as no traffic (CloudWatch omits datapoints of idle variants). Anything that
- * cannot be a per-period count (negative, fractional, NaN, errors above requests, errors missing while
- * requests were served) is what a counter reset or a partial datapoint looks like: the period is
- * dropped rather than read as error-free.
- */
-/**
  * Threshold counts a variant's minute can be judged on: one per threshold, whole, within the sample
  * count and non-decreasing with the threshold. Anything else is a partial or garbled datapoint, and the
  * minute then carries no latency evidence (its error counts still count).
@@ -490,6 +485,12 @@ function cleanCounts(
   return counts;
 }
 
+/**
+ * Missing invocations read as no traffic (CloudWatch omits datapoints of idle variants). Anything that
+ * cannot be a per-period count (negative, fractional, NaN, errors above requests, errors missing while
+ * requests were served) is what a counter reset or a partial datapoint looks like: the period is
+ * dropped rather than read as error-free.
+ */
 function cleanVariant(metrics: VariantPeriodMetrics, thresholdCount: number): CleanVariant | undefined {
   const { invocations, errors, p50, p99, latencySamples } = metrics;
   if (invocations !== undefined && invocations !== null && !isCount(invocations)) return undefined;

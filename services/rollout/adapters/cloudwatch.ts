@@ -190,12 +190,7 @@ export function toReference(
   results: readonly MetricDataResult[],
   windowStart: Date,
 ): MeasuredLatencyReference | null {
-  const at = (id: string): number | null => {
-    const result = results.find((r) => r.Id === id);
-    const i = (result?.Timestamps ?? []).findIndex((t) => new Date(t).getTime() === windowStart.getTime());
-    const value = i >= 0 ? result?.Values?.[i] : undefined;
-    return typeof value === 'number' && Number.isFinite(value) ? value : null;
-  };
+  const at = (id: string): number | null => series(results, id).get(windowStart.getTime()) ?? null;
   const p50 = at('reference_p50');
   const p99 = at('reference_p99');
   const samples = at('reference_samplecount');
