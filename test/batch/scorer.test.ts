@@ -459,3 +459,102 @@ test('progress is logged at a steady interval while an object is scored', async 
   );
   expect(lines.at(-1)!.rowsPerSecond).toBeGreaterThan(0);
 });
+
+test('a row the model cannot score is isolated by halving its batch; its neighbours are scored', async () => {
+  const config = await freshConfig({ batchSize: 40 });
+  const lines = jsonLines(40).trim().split('\n');
+  // Within the input checks (below 2^53), but the model's fourth-power term overflows to a NaN output.
+  lines[17] = JSON.stringify({ features: [9e15, 1, 1, 1] });
+  await putInput(config, 'pending/a.jsonl', lines.join('\n') + '\n');
+
+  const summary = await runScorer(config, deps(config));
+
+  expect(summary.objects[0]).toMatchObject({ outcome: 'processed', lines: 40, written: 39, malformed: 1 });
+  const rejected = await rejectedLines(config, summary.objects[0]);
+  expect(rejected).toEqual([
+    expect.objectContaining({
+      lineNumber: 18,
+      reason: expect.stringMatching(/^rejected by the model: .*not finite/),
+    }),
+  ]);
+  await expectExactlyOnce(config, 39);
+});
+
+describe('shards', () => {
+  const shardConfig = (config: BatchConfig, shardIndex: number, shardCount = 2): BatchConfig => ({
+    ...config,
+    shardCount,
+    shardIndex,
+  });
+
+  async function seedObjects(config: BatchConfig, count: number): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      const rows = 20 + i * 7;
+      // Every third object shares requestIds with the first: the shards race on the same conditional puts.
+      await putInput(
+        config,
+        `pending/part-${i}.jsonl`,
+        jsonLines(rows, i % 3 === 0, i % 3 === 0 ? 'shared' : `o${i}`),
+      );
+      total += rows;
+    }
+    return total;
+  }
+
+  test('concurrent tasks on disjoint shards score every row exactly once and each object once', async () => {
+    const config = await freshConfig();
+    await seedObjects(config, 8);
+
+    const [first, second] = await Promise.all([
+      runScorer(shardConfig(config, 0), deps(config)),
+      runScorer(shardConfig(config, 1), deps(config)),
+    ]);
+
+    const keys = [...first.objects, ...second.objects].map((o) => o.key);
+    expect(new Set(keys).size).toBe(8);
+    expect(keys).toHaveLength(8);
+    expect(first.objects.length).toBeGreaterThan(0);
+    expect(second.objects.length).toBeGreaterThan(0);
+    // Rows with the same requestId and features collapse onto one prediction whichever shard wins.
+    const sharedRows = Math.max(...[0, 3, 6].map((i) => 20 + i * 7));
+    const distinct = [1, 2, 4, 5, 7].reduce((sum, i) => sum + 20 + i * 7, 0) + sharedRows;
+    await expectExactlyOnce(config, distinct);
+    const duplicates = [...first.objects, ...second.objects].reduce((sum, o) => sum + o.duplicates, 0);
+    expect(duplicates).toBe(20 + 41 + 62 - sharedRows);
+    expect(await s3.keys(config.batchBucket, 'pending/')).toEqual([]);
+  });
+
+  test("a crashed shard's retry resumes its own objects only, without duplicates", async () => {
+    const config = await freshConfig({ batchSize: 10 });
+    const total = await seedObjects(config, 6).then(() => 0);
+    void total;
+    const realTable = createDynamoPredictionsTable(dynamo.client, config.tableName);
+    let writes = 0;
+    const crashingTable: PredictionsTable = {
+      ...realTable,
+      async putOwned(items) {
+        if (++writes > 4) throw new Error('task killed');
+        return realTable.putOwned(items);
+      },
+    };
+
+    const [healthy, crashed] = await Promise.allSettled([
+      runScorer(shardConfig(config, 0), deps(config)),
+      runScorer(shardConfig(config, 1), deps(config, { table: crashingTable })),
+    ]);
+    expect(healthy.status).toBe('fulfilled');
+    expect(crashed.status).toBe('rejected');
+    const left = await s3.keys(config.batchBucket, 'pending/');
+    expect(left.length).toBeGreaterThan(0);
+
+    // AWS Batch retries the child with the same index: it finds only its own shard's leftovers.
+    const retry = await runScorer(shardConfig(config, 1), deps(config));
+
+    expect(retry.objects.map((o) => o.key).sort()).toEqual(left.sort());
+    expect(retry.objects.some((o) => o.recovered > 0)).toBe(true);
+    const distinct = [1, 2, 4, 5].reduce((sum, i) => sum + 20 + i * 7, 0) + (20 + 3 * 7);
+    await expectExactlyOnce(config, distinct);
+    expect(await s3.keys(config.batchBucket, 'pending/')).toEqual([]);
+  });
+});

@@ -36,9 +36,10 @@ function floatValueInfo(name: string, dims: (number | string)[]): onnx.IValueInf
 }
 
 /**
- * A 4-feature, 3-class linear softmax classifier as ONNX (`features` [N, 4] → `probabilities` [N, 3]):
- * the class follows the feature sum (low, mid, high). Weights of 10 make a row with a float32-sized
- * feature (3e38) overflow to a non-finite output, a row the model itself cannot score.
+ * A 4-feature, 3-class softmax classifier as ONNX (`features` [N, 4] → `probabilities` [N, 3]): the
+ * class follows the feature sum (see {@link fixtureLabel}). A term of 1e-30 × (first feature)^4, nothing
+ * for ordinary rows, overflows float32 for a first feature near 2^53 (which the input checks accept):
+ * the output is NaN, a row the model itself cannot score.
  */
 function classifierOnnx(): Buffer {
   const weights = Array.from({ length: FIXTURE_FEATURES }, () => [-10, 0, 10]).flat();
@@ -50,7 +51,11 @@ function classifierOnnx(): Buffer {
       name: 'fixture_classifier',
       node: [
         { opType: 'MatMul', input: ['features', 'weights'], output: ['linear'], name: 'matmul' },
-        { opType: 'Add', input: ['linear', 'bias'], output: ['logits'], name: 'add_bias' },
+        { opType: 'Mul', input: ['features', 'features'], output: ['squares'], name: 'square' },
+        { opType: 'Mul', input: ['squares', 'squares'], output: ['fourth'], name: 'fourth_power' },
+        { opType: 'MatMul', input: ['fourth', 'tiny'], output: ['overflow'], name: 'overflow_term' },
+        { opType: 'Add', input: ['linear', 'overflow'], output: ['summed'], name: 'add_term' },
+        { opType: 'Add', input: ['summed', 'bias'], output: ['logits'], name: 'add_bias' },
         {
           opType: 'Softmax',
           input: ['logits'],
@@ -62,6 +67,11 @@ function classifierOnnx(): Buffer {
       initializer: [
         floatTensor('weights', [FIXTURE_FEATURES, FIXTURE_LABELS.length], weights),
         floatTensor('bias', [FIXTURE_LABELS.length], [100, 0, -100]),
+        floatTensor(
+          'tiny',
+          [FIXTURE_FEATURES, FIXTURE_LABELS.length],
+          [0, 1e-30, 0, ...new Array(9).fill(0)],
+        ),
       ],
       input: [floatValueInfo('features', ['N', FIXTURE_FEATURES])],
       output: [floatValueInfo('probabilities', ['N', FIXTURE_LABELS.length])],
