@@ -15,7 +15,7 @@ import { BatchWorkflow } from './batch/batch-workflow';
 import { DriftJob } from './batch/drift-job';
 import { deadLetterQueue } from './dead-letter-queue';
 import { EncryptionKey } from './encryption-key';
-import type { ModelEndpoint } from './model/model-endpoint';
+import type { ModelArchive } from './model/model-archive';
 import type { ModelParameters } from './model/model-parameters';
 import type { FunctionLogLevel } from '../stages/stage-config';
 
@@ -23,7 +23,7 @@ import type { FunctionLogLevel } from '../stages/stage-config';
 export interface BatchStackProps extends StackProps {
   /** Stage name, the drift metric's `Stage` dimension. */
   readonly stageName: string;
-  /** The model registry in Parameter Store (the drift job reads it). */
+  /** The model registry in Parameter Store (the drift job and the batch scorer read it). */
   readonly modelParameters: ModelParameters;
   /** Glue database name (lowercase, digits, underscores), namespaced by project and stage. */
   readonly analyticsDatabaseName: string;
@@ -45,8 +45,8 @@ export interface BatchStackProps extends StackProps {
   readonly dataKey: kms.IKey;
   /** Predictions table. */
   readonly table: dynamodb.ITable;
-  /** The SageMaker endpoint. */
-  readonly endpoint: ModelEndpoint;
+  /** The `model.tar.gz` of each version the registry can name active; the batch scorer loads one. */
+  readonly modelArchives: readonly ModelArchive[];
   /** Days logs are kept. */
   readonly logRetentionDays: logs.RetentionDays;
   /** Least severe level the stack's functions log (the stage's `logLevel`). @default 'INFO' */
@@ -59,6 +59,8 @@ export interface BatchStackProps extends StackProps {
   readonly memoryMiB?: number;
   /** Most vCPUs of the compute environment. @default 16 */
   readonly maxVcpus?: number;
+  /** Most scoring tasks (shards) one run runs at once. @default 4 */
+  readonly maxTasks?: number;
   /** Athena per-query scan limit in MiB. @default 1024 */
   readonly athenaBytesScannedCutoffMiB?: number;
   /** Namespace of `DataDrift`. @default 'MlInference' */
@@ -117,7 +119,8 @@ export class BatchStack extends Stack {
       dataBucket: props.dataBucket,
       table: props.table,
       dataAccessPolicy: props.dataAccessPolicy,
-      endpoint: props.endpoint,
+      modelParameters: props.modelParameters,
+      modelArchives: props.modelArchives,
       logKey: key,
       logRetentionDays: props.logRetentionDays,
       vcpus: props.vcpus,
@@ -133,6 +136,7 @@ export class BatchStack extends Stack {
       encryptionKey: key,
       logRetentionDays: props.logRetentionDays,
       scheduleDeadLetterQueue: scheduleDlq,
+      maxTasks: props.maxTasks,
     });
 
     this.analytics = new Analytics(this, 'Analytics', {

@@ -112,6 +112,7 @@ export class InferenceStack extends Stack {
       prefix: props.modelParameterPrefix,
       activeVersion: baselineVersion,
       versions: { [baselineVersion]: 'baseline', [candidateVersion]: 'candidate' },
+      archives: this.endpoint.archives,
     });
 
     const defaults: FunctionDefaults = {

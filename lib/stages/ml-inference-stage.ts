@@ -14,7 +14,7 @@ import { pipelineStepRoleArn } from '../pipeline/step-roles';
 import { createRolloutPolicy, DEV_ROLLOUT_POLICY, type RolloutPolicy } from '../../services/rollout/policy';
 import { registryReaderRoleName } from '../../services/registry/names';
 import { DEV_ROLLOUT_TRAFFIC, type RolloutTrafficConfig } from '../../services/traffic/config';
-import type { StageConfig } from './stage-config';
+import { batchMaxTasks, type StageConfig } from './stage-config';
 
 /** Properties of {@link MlInferenceStage}. */
 export interface MlInferenceStageProps extends StageProps {
@@ -156,12 +156,13 @@ export class MlInferenceStage extends Stage {
           'Object keys are named after each stream batch (partition and sequence-number range), not known at deploy time.',
       }).policy,
       table: data.table,
-      endpoint: this.inferenceStack.endpoint,
+      modelArchives: [...this.inferenceStack.endpoint.archives.values()],
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
       logLevel: config.logLevel,
       vcpus: config.batch?.vcpus,
       memoryMiB: config.batch?.memoryMiB,
       maxVcpus: config.batch?.maxVcpus,
+      maxTasks: batchMaxTasks(config.batch),
       athenaBytesScannedCutoffMiB: config.batch?.athenaBytesScannedCutoffMiB,
     });
 

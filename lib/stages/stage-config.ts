@@ -45,6 +45,13 @@ export interface BatchScoringConfig {
   readonly memoryMiB?: number;
   /** Most vCPUs the Fargate compute environment runs at once (1-256). @default 16 */
   readonly maxVcpus?: number;
+  /**
+   * Most scoring tasks one run runs at once, each on its own shard of `pending/` (1-1000, and
+   * `maxTasks × vcpus` within `maxVcpus` so they all run together). Each task writes to the predictions
+   * table at its own pace: size it against the table's write capacity (docs/BATCH.md).
+   * @default - 4, or as many as `maxVcpus` holds if fewer ({@link batchMaxTasks})
+   */
+  readonly maxTasks?: number;
   /** Athena cancels a query of the analytics workgroup that scans more than this, in MiB (>= 10). @default 1024 */
   readonly athenaBytesScannedCutoffMiB?: number;
 }
@@ -275,12 +282,27 @@ function checkBatch(key: string, batch: BatchScoringConfig, problems: string[]):
       `${key}.batch.maxVcpus: ${maxVcpus} must be a whole number from 1 to 256 and at least vcpus`,
     );
   }
+  const maxTasks = batch.maxTasks;
+  if (maxTasks === undefined) {
+    // The default fits whatever maxVcpus holds.
+  } else if (!isWholeInRange(maxTasks, 1, 1000)) {
+    problems.push(`${key}.batch.maxTasks: ${maxTasks} must be a whole number from 1 to 1000`);
+  } else if (range && maxTasks * vcpus > (maxVcpus ?? 16)) {
+    problems.push(
+      `${key}.batch.maxTasks: ${maxTasks} tasks of ${vcpus} vCPU need ${maxTasks * vcpus} vCPUs, over maxVcpus ${maxVcpus ?? 16}; lower maxTasks or raise maxVcpus (docs/BATCH.md)`,
+    );
+  }
   const cutoff = batch.athenaBytesScannedCutoffMiB;
   if (cutoff !== undefined && !(Number.isInteger(cutoff) && cutoff >= 10)) {
     problems.push(
       `${key}.batch.athenaBytesScannedCutoffMiB: ${cutoff} must be a whole number of MiB >= 10 (Athena's minimum)`,
     );
   }
+}
+
+/** The scoring tasks a run may run at once: `maxTasks`, or 4 if `maxVcpus` holds that many (else as many as it holds). */
+export function batchMaxTasks(batch: BatchScoringConfig = {}): number {
+  return batch.maxTasks ?? Math.max(1, Math.min(4, Math.floor((batch.maxVcpus ?? 16) / (batch.vcpus ?? 1))));
 }
 
 const isWholeInRange = (value: number, min: number, max: number): boolean =>

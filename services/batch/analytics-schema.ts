@@ -16,8 +16,13 @@ export const predictionColumns: readonly GlueColumn[] = [
   { name: 'timestamp', type: 'string', comment: 'ISO-8601 UTC time of the prediction' },
   { name: 'modelversion', type: 'string', comment: 'modelVersion, e.g. v1.0.0' },
   { name: 'invokedvariant', type: 'string', comment: 'SageMaker production variant' },
-  { name: 'predictedlabel', type: 'string', comment: 'prediction.label' },
-  { name: 'probabilities', type: 'array<double>', comment: 'prediction.probabilities, in label order' },
+  { name: 'predictedlabel', type: 'string', comment: 'prediction.label (classification)' },
+  {
+    name: 'probabilities',
+    type: 'array<double>',
+    comment: 'prediction.probabilities, in label order (classification)',
+  },
+  { name: 'predictedvalue', type: 'double', comment: 'prediction.value (regression)' },
   { name: 'inputfeatures', type: 'array<double>', comment: 'inputFeatures' },
   { name: 'expirationtime', type: 'bigint', comment: 'DynamoDB TTL, epoch seconds' },
   {
@@ -61,8 +66,9 @@ export interface AnalyticsRecord {
   readonly timestamp: string;
   readonly modelVersion: string;
   readonly invokedVariant: string;
-  readonly predictedLabel: string;
-  readonly probabilities: number[];
+  readonly predictedLabel?: string;
+  readonly probabilities?: number[];
+  readonly predictedValue?: number;
   readonly inputFeatures: number[];
   readonly expirationTime: number;
   readonly source: PredictionItem['source'];
@@ -80,8 +86,9 @@ export function toAnalyticsRecord(item: PredictionItem): AnalyticsRecord {
     timestamp: item.timestamp,
     modelVersion: item.modelVersion,
     invokedVariant: item.invokedVariant,
-    predictedLabel: item.prediction.label,
-    probabilities: item.prediction.probabilities,
+    ...('value' in item.prediction
+      ? { predictedValue: item.prediction.value }
+      : { predictedLabel: item.prediction.label, probabilities: item.prediction.probabilities }),
     inputFeatures: item.inputFeatures,
     expirationTime: item.expirationTime,
     source: item.source,
@@ -96,7 +103,9 @@ export function analyticsLine(item: PredictionItem): string {
   let line =
     `{"predictionId":${json(item.predictionId)},"timestamp":${json(item.timestamp)},` +
     `"modelVersion":${json(item.modelVersion)},"invokedVariant":${json(item.invokedVariant)},` +
-    `"predictedLabel":${json(item.prediction.label)},"probabilities":${json(item.prediction.probabilities)},` +
+    ('value' in item.prediction
+      ? `"predictedValue":${json(item.prediction.value)},`
+      : `"predictedLabel":${json(item.prediction.label)},"probabilities":${json(item.prediction.probabilities)},`) +
     `"inputFeatures":${json(item.inputFeatures)},"expirationTime":${json(item.expirationTime)},` +
     `"source":${json(item.source)}`;
   if (item.requestId !== undefined) line += `,"requestId":${json(item.requestId)}`;

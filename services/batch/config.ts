@@ -8,11 +8,17 @@ export interface BatchConfig {
   readonly analyticsPrefix: string;
   /** DynamoDB predictions table. */
   readonly tableName: string;
-  /** SageMaker endpoint that scores the rows. */
-  readonly endpointName: string;
-  /** Rows per InvokeEndpoint request. */
+  /** `/<project>/<stage>/model`: the registry whose `active-version` the run scores with. */
+  readonly modelParameterPrefix: string;
+  /** Writable folder the model archive is unpacked into. */
+  readonly modelDir: string;
+  /** Shards the run's pending keys are split into (tasks of the array job). */
+  readonly shardCount: number;
+  /** The shard this task scores, 0 to `shardCount` - 1 (the array job's child index). */
+  readonly shardIndex: number;
+  /** Rows per model call. */
   readonly batchSize: number;
-  /** Input objects handled per run; the rest waits for the next run. */
+  /** Input objects of this shard handled per run; the rest waits for the next run. */
   readonly maxObjects: number;
   /** Larger input objects go to `failed/` unread. */
   readonly maxObjectBytes: number;
@@ -38,9 +44,16 @@ export const CONFIG_HELP = `Environment:
   ANALYTICS_BUCKET    (required) bucket of the Glue predictions table
   ANALYTICS_PREFIX    prefix of the Glue table location (default analytics/predictions/)
   TABLE_NAME          (required) DynamoDB predictions table
-  ENDPOINT_NAME       (required) SageMaker endpoint
-  BATCH_SIZE          rows per endpoint request, 1-1000 (default 500)
-  MAX_OBJECTS         input objects per run, >= 1 (default 100)
+  MODEL_PARAMETER_PREFIX (required) model registry in Parameter Store, /<project>/<stage>/model: the
+                      run scores with <prefix>/active-version, whose archive and SHA-256 are in
+                      <prefix>/versions/<version>
+  MODEL_DIR           writable folder the model archive is unpacked into (default /tmp/model)
+  SHARD_COUNT         shards pending/ is split into, 1-10000 (default 1); each key belongs to one shard
+                      by its SHA-256
+  AWS_BATCH_JOB_ARRAY_INDEX  this task's shard, 0 to SHARD_COUNT - 1 (set by AWS Batch for each child
+                      of an array job; default 0)
+  BATCH_SIZE          rows per model call, 1-1000 (default 500)
+  MAX_OBJECTS         input objects of this shard per run, >= 1 (default 100)
   MAX_OBJECT_BYTES    larger inputs go to failed/ (default and maximum 5368709120 = 5 GiB, the
                       largest object CopyObject moves; objects are streamed, memory does not grow
                       with their size)
@@ -54,7 +67,8 @@ export const CONFIG_HELP = `Environment:
 const MAX_COPY_BYTES = 5 * 1024 * 1024 * 1024;
 const S3_BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
-const ENDPOINT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+const PARAMETER_PREFIX = /^(\/[A-Za-z0-9_.-]+)+$/;
+const MAX_SHARDS = 10_000;
 
 /** Reads and validates the scorer's settings; throws {@link ConfigError} naming each bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv): BatchConfig {
@@ -90,7 +104,10 @@ export function loadConfig(env: NodeJS.ProcessEnv): BatchConfig {
     analyticsBucket: required('ANALYTICS_BUCKET', S3_BUCKET_NAME, 'S3 bucket name'),
     analyticsPrefix,
     tableName: required('TABLE_NAME', TABLE_NAME, 'DynamoDB table name'),
-    endpointName: required('ENDPOINT_NAME', ENDPOINT_NAME, 'SageMaker endpoint name'),
+    modelParameterPrefix: required('MODEL_PARAMETER_PREFIX', PARAMETER_PREFIX, 'Parameter Store path'),
+    modelDir: env.MODEL_DIR?.trim() || '/tmp/model',
+    shardCount: integer('SHARD_COUNT', 1, 1, MAX_SHARDS),
+    shardIndex: integer('AWS_BATCH_JOB_ARRAY_INDEX', 0, 0, MAX_SHARDS - 1),
     batchSize: integer('BATCH_SIZE', 500, 1, 1000),
     maxObjects: integer('MAX_OBJECTS', 100, 1, 100_000),
     maxObjectBytes: integer('MAX_OBJECT_BYTES', MAX_COPY_BYTES, 1, MAX_COPY_BYTES),
@@ -98,6 +115,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): BatchConfig {
     scoreConcurrency: integer('SCORE_CONCURRENCY', 8, 1, 64),
     progressIntervalSeconds: integer('PROGRESS_INTERVAL_SECONDS', 30, 1, 3600),
   };
+  if (config.shardIndex >= config.shardCount) {
+    problems.push(
+      `AWS_BATCH_JOB_ARRAY_INDEX=${config.shardIndex} must be below SHARD_COUNT=${config.shardCount}`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

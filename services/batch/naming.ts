@@ -99,3 +99,14 @@ export function destinationKeyFor(pendingKey: string, outcome: 'processed' | 'fa
     : pendingKey;
   return `${BATCH_PREFIXES[outcome]}${relative}`;
 }
+
+/**
+ * The shard (0 to `shardCount` - 1) that scores a pending key: the key's SHA-256 decides, so every task
+ * of a run, and a retried task, agrees on who owns a key whatever order or moment it lists `pending/`.
+ */
+export function shardOf(key: string, shardCount: number): number {
+  return createHash('sha256').update(key, 'utf8').digest().readUInt32BE(0) % shardCount;
+}
+
+/** `invokedVariant` of batch predictions: scored in the batch task's own process, by no endpoint variant. */
+export const IN_PROCESS_VARIANT = 'in-process';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BatchConfig } from './config';
 import { analyticsLine } from './analytics-schema';
-import { InvalidModelInputError, type ModelEndpoint, type ModelPrediction } from './adapters/model-endpoint';
+import { InvalidModelInputError, type ModelPrediction, type ScoringModel } from './scoring-model';
 import { ObjectChangedError, type ObjectInfo, type ObjectStore } from './adapters/object-store';
 import type { PredictionItem, PredictionsTable } from './adapters/predictions-table';
 import { parseLine, splitLines, type InputRow, type MalformedLine } from './input';
@@ -9,11 +9,13 @@ import { TextBufferPool, type TextBuffer } from './text-buffer';
 import {
   BATCH_PREFIXES,
   LINES_PER_PART,
+  IN_PROCESS_VARIANT,
   analyticsKeyFor,
   checkpointKeyFor,
   destinationKeyFor,
   predictionIdsFor,
   rejectedKeyFor,
+  shardOf,
   type InputObjectId,
 } from './naming';
 
@@ -27,7 +29,8 @@ export interface ProgressLog {
 export interface ScorerDeps {
   readonly store: ObjectStore;
   readonly table: PredictionsTable;
-  readonly endpoint: ModelEndpoint;
+  /** The run's model, loaded once before it starts (model-loader.ts). */
+  readonly model: ScoringModel;
   readonly log: ProgressLog;
   readonly now?: () => Date;
 }
@@ -69,7 +72,7 @@ export interface ObjectSummary {
 export interface StageSeconds {
   /** Waiting for input bytes and parsing lines. */
   read: number;
-  /** Endpoint calls. */
+  /** Model inference, in this process. */
   score: number;
   /** S3 writes: analytics and rejected parts, checkpoints, moves. */
   writeS3: number;
@@ -104,7 +107,6 @@ interface ScoredRow {
   readonly row: InputRow;
   readonly prediction: ModelPrediction;
   readonly modelVersion: string;
-  readonly variant: string;
   readonly latencyMs?: number;
 }
 
@@ -130,12 +132,24 @@ class RunProgress {
 }
 
 /**
- * Scores up to `maxObjects` objects under `pending/`, one after another, logging progress every
- * `progressIntervalSeconds`; throws only on infrastructure errors (bad input lines are isolated).
+ * Scores up to `maxObjects` objects of this task's shard under `pending/`, one after another, logging
+ * progress every `progressIntervalSeconds`; throws only on infrastructure errors (bad input lines are
+ * isolated). Tasks of one run own disjoint keys ({@link shardOf}), so each object has one scorer.
  */
 export async function runScorer(config: BatchConfig, deps: ScorerDeps): Promise<RunSummary> {
-  const inputs = await deps.store.list(config.batchBucket, BATCH_PREFIXES.pending, config.maxObjects);
-  deps.log.info('run started', { pendingObjects: inputs.length, bucket: config.batchBucket });
+  const { shardCount, shardIndex } = config;
+  const inputs = await deps.store.list(
+    config.batchBucket,
+    BATCH_PREFIXES.pending,
+    config.maxObjects,
+    shardCount > 1 ? (key) => shardOf(key, shardCount) === shardIndex : undefined,
+  );
+  deps.log.info('run started', {
+    pendingObjects: inputs.length,
+    bucket: config.batchBucket,
+    shard: `${shardIndex + 1}/${shardCount}`,
+    modelVersion: deps.model.version,
+  });
   const progress = new RunProgress();
   let current = '';
   let lastRows = 0;
@@ -328,7 +342,7 @@ export async function scoreObject(
   };
 
   const writeBatch = async (part: Part, rows: InputRow[]): Promise<void> => {
-    const { scored, rejected } = await scoreRows(deps.endpoint, rows, progress);
+    const { scored, rejected } = await scoreRows(deps.model, rows, progress);
     for (const r of rejected) reject(part, r.lineNumber, r.reason, lineOf(rows, r.lineNumber));
     const owned: ScoredRow[] = [];
     const shared: ScoredRow[] = [];
@@ -712,8 +726,8 @@ function itemFactory(id: InputObjectId, scoredAt: string): (scored: ScoredRow) =
       predictionId: predictionIdFor(row.lineNumber, row.requestId),
       timestamp: scoredAt,
       modelVersion: scored.modelVersion,
-      invokedVariant: scored.variant,
-      prediction: { label: scored.prediction.label, probabilities: scored.prediction.probabilities },
+      invokedVariant: IN_PROCESS_VARIANT,
+      prediction: scored.prediction,
       inputFeatures: row.features,
       expirationTime,
       source: 'batch',
@@ -728,21 +742,42 @@ interface ScoredRows {
   readonly rejected: MalformedLine[];
 }
 
-/** Scores rows; when the model rejects a batch, halves it until the offending rows are isolated. */
+/**
+ * Scores rows in this process: rows of the wrong width are rejected, and when the model rejects a
+ * batch it is halved until the offending rows are isolated.
+ */
 async function scoreRows(
-  endpoint: ModelEndpoint,
+  model: ScoringModel,
   rows: readonly InputRow[],
   progress: RunProgress,
 ): Promise<ScoredRows> {
+  if (rows.some((r) => r.features.length !== model.featureCount)) {
+    const fitting = rows.filter((r) => r.features.length === model.featureCount);
+    const scored =
+      fitting.length > 0 ? await scoreRows(model, fitting, progress) : { scored: [], rejected: [] };
+    const misfits = rows
+      .filter((r) => r.features.length !== model.featureCount)
+      .map((r) => ({
+        lineNumber: r.lineNumber,
+        reason: `rejected by the model: ${r.features.length} features; model ${model.version} takes ${model.featureCount}`,
+      }));
+    return { scored: scored.scored, rejected: [...scored.rejected, ...misfits] };
+  }
   try {
-    const batch = await progress.timed('score', () => endpoint.score(rows.map((r) => r.features)));
+    const started = performance.now();
+    const predictions = await progress.timed('score', () => model.predict(rows.map((r) => r.features)));
+    const latencyMs = performance.now() - started;
+    if (predictions.length !== rows.length) {
+      throw new Error(
+        `model ${model.version} answered ${predictions.length} predictions for ${rows.length} rows`,
+      );
+    }
     return {
       scored: rows.map((row, i) => ({
         row,
-        prediction: batch.predictions[i],
-        modelVersion: batch.modelVersion,
-        variant: batch.variant,
-        latencyMs: batch.latencyMs,
+        prediction: predictions[i],
+        modelVersion: model.version,
+        latencyMs,
       })),
       rejected: [],
     };
@@ -756,8 +791,8 @@ async function scoreRows(
     }
     const middle = Math.ceil(rows.length / 2);
     const [left, right] = await Promise.all([
-      scoreRows(endpoint, rows.slice(0, middle), progress),
-      scoreRows(endpoint, rows.slice(middle), progress),
+      scoreRows(model, rows.slice(0, middle), progress),
+      scoreRows(model, rows.slice(middle), progress),
     ]);
     return { scored: [...left.scored, ...right.scored], rejected: [...left.rejected, ...right.rejected] };
   }

@@ -79,9 +79,15 @@ describe('batch scoring on AWS Batch', () => {
     const env = Object.fromEntries(
       (container.Environment as { Name: string; Value: unknown }[]).map((e) => [e.Name, e.Value]),
     );
-    for (const name of ['BATCH_BUCKET', 'ANALYTICS_BUCKET', 'TABLE_NAME', 'ENDPOINT_NAME']) {
+    for (const name of ['BATCH_BUCKET', 'ANALYTICS_BUCKET', 'TABLE_NAME']) {
       expect(env[name]).toBeDefined();
     }
+    expect(env.MODEL_PARAMETER_PREFIX).toBe(`/${testConfig.project}/${testConfig.dev.stageName}/model`);
+    expect(env).not.toHaveProperty('ENDPOINT_NAME');
+    // The one writable path of the read-only task: a task-storage volume (a name, no host path).
+    expect(container.ReadonlyRootFilesystem).toBe(true);
+    expect(container.Volumes).toEqual([{ Name: 'model' }]);
+    expect(container.MountPoints).toEqual([{ ContainerPath: env.MODEL_DIR, SourceVolume: 'model' }]);
     expect(env.ANALYTICS_PREFIX).toBe('analytics/predictions/');
     expect(job.Properties.RetryStrategy).toMatchObject({ Attempts: 2 });
   });
@@ -104,10 +110,11 @@ describe('batch scoring on AWS Batch', () => {
     const services = JSON.stringify(
       Object.values(network.findResources('AWS::EC2::VPCEndpoint')).map((e) => e.Properties.ServiceName),
     );
-    for (const service of ['ecr.api', 'ecr.dkr', 'logs', '.s3']) expect(services).toContain(service);
+    // ssm: the scorer reads the model registry at the start of each run.
+    for (const service of ['ecr.api', 'ecr.dkr', 'logs', '.s3', '.ssm"']) expect(services).toContain(service);
   });
 
-  it('scopes the job role to its prefixes, the table, the data key and this endpoint', () => {
+  it('scopes the job role to its prefixes, the table, the data key, the registry and the model archives', () => {
     const job = only(batch, 'AWS::Batch::JobDefinition');
     const roleId = (job.Properties.ContainerProperties as { JobRoleArn: { 'Fn::GetAtt': [string, string] } })
       .JobRoleArn['Fn::GetAtt'][0];
@@ -116,11 +123,33 @@ describe('batch scoring on AWS Batch', () => {
     const objectResources = statements
       .filter((s) => asList(s.Action).some((a) => /^s3:(Get|Put|Delete)Object$/.test(a)))
       .flatMap((s) => asList(s.Resource).map((r) => JSON.stringify(r)));
-    const prefixes = objectResources.map((r) => /\/([a-z/-]+)\/\*"/.exec(r)?.[1]).sort();
+    const prefixes = objectResources
+      .filter((r) => !r.includes('.tar.gz'))
+      .map((r) => /\/([a-z/-]+)\/\*"/.exec(r)?.[1])
+      .sort();
     expect(prefixes).toEqual(['analytics/predictions', 'checkpoints', 'failed', 'pending', 'processed']);
-    const invoke = statements.filter((s) => asList(s.Action).includes('sagemaker:InvokeEndpoint'));
-    expect(invoke).toHaveLength(1);
-    expect(JSON.stringify(invoke[0].Resource)).not.toContain('*');
+    // Batch never calls the real-time endpoint: no SageMaker action at all.
+    expect(statements.flatMap((s) => asList(s.Action)).filter((a) => a.startsWith('sagemaker:'))).toEqual([]);
+    // Reads exactly the model archives the endpoint serves (each one object), and the registry by name.
+    const archives = statements.filter((s) => JSON.stringify(s.Resource).includes('.tar.gz'));
+    expect(archives).toHaveLength(1);
+    expect(asList(archives[0].Action)).toEqual(['s3:GetObject']);
+    expect(new Set(asList(archives[0].Resource).map((r) => JSON.stringify(r)))).toEqual(
+      new Set(
+        [...stage.inferenceStack.endpoint.archives.values()].map((a) =>
+          JSON.stringify(stage.batchStack.resolve(a.objectArn)),
+        ),
+      ),
+    );
+    const registry = statements.filter((s) => asList(s.Action).includes('ssm:GetParameter'));
+    expect(registry).toHaveLength(1);
+    expect(asList(registry[0].Action)).toEqual(['ssm:GetParameter']);
+    // The parameters by reference (active-version and one per deployed version), no path wildcard.
+    const parameters = asList(registry[0].Resource).map((r) => JSON.stringify(r));
+    expect(parameters).toHaveLength(3);
+    expect(parameters.join()).toContain('ModelRegistryActiveVersion');
+    expect(parameters.filter((p) => /ModelRegistryVersionv\d/.test(p))).toHaveLength(2);
+    expect(parameters.join()).not.toContain('*');
     const writes = statements.filter((s) => asList(s.Action).includes('dynamodb:PutItem'));
     expect(writes).toHaveLength(1);
     // Single items for requestId rows (conditional put, then a read on conflict); batches for the rest.

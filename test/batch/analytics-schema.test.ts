@@ -6,7 +6,7 @@ import {
   toAnalyticsRecord,
 } from '../../services/batch/analytics-schema';
 import type { PredictionItem } from '../../services/batch/adapters/predictions-table';
-import type { ModelEndpoint } from '../../services/batch/adapters/model-endpoint';
+import type { ModelPrediction, ScoringModel } from '../../services/batch/scoring-model';
 import type { BatchConfig } from '../../services/batch/config';
 import { LINES_PER_PART } from '../../services/batch/naming';
 import { runScorer } from '../../services/batch/scorer';
@@ -17,7 +17,10 @@ const config: BatchConfig = {
   analyticsBucket: 'analytics',
   analyticsPrefix: 'analytics/predictions/',
   tableName: 'predictions',
-  endpointName: 'endpoint',
+  modelParameterPrefix: '/test/dev/model',
+  modelDir: '/unused',
+  shardCount: 1,
+  shardIndex: 0,
   batchSize: 10,
   maxObjects: 10,
   maxObjectBytes: 1 << 20,
@@ -26,13 +29,13 @@ const config: BatchConfig = {
   progressIntervalSeconds: 60,
 };
 
-const endpoint: ModelEndpoint = {
-  score: async (rows) => ({
-    modelVersion: 'v1.1.0',
-    variant: 'VariantB',
-    predictions: rows.map(() => ({ label: 'virginica', probabilities: [0.01, 0.09, 0.9] })),
-  }),
-};
+/** A model that answers `prediction` for every row: the analytics mapping is what these tests hold. */
+const constantModel = (prediction: ModelPrediction): ScoringModel => ({
+  version: 'v1.1.0',
+  featureCount: 4,
+  predict: async (rows) => rows.map(() => prediction),
+});
+const classifier = constantModel({ label: 'virginica', probabilities: [0.01, 0.09, 0.9] });
 
 /** Whether a JSON value can be read by the OpenX JSON SerDe as the given Hive type. */
 function matchesHiveType(value: unknown, type: string): boolean {
@@ -51,55 +54,62 @@ function matchesHiveType(value: unknown, type: string): boolean {
   }
 }
 
-test('every analytics line the scorer writes fits the Glue columns and types, under Glue partitions', async () => {
-  const store = memoryStore();
-  const lines = [
-    JSON.stringify({ features: [6.3, 3.3, 6.0, 2.5], requestId: 'req-1' }),
-    JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] }),
-  ];
-  await store.putText('batch', 'pending/in.jsonl', lines.join('\n'), 'application/x-ndjson');
-  await runScorer(config, {
-    store,
-    table: memoryTable(),
-    endpoint,
-    log: { info: () => undefined, warn: () => undefined },
-    now: () => new Date('2026-11-20T07:45:00.000Z'),
-  });
-
-  const outputs = [...store.objects.entries()].filter(([k]) => k.startsWith('analytics/'));
-  expect(outputs).toHaveLength(1);
-  const [path, body] = outputs[0];
-  const partitions = /^analytics\/analytics\/predictions\/([^/]+)\/([^/]+)\/[^/]+\.json$/.exec(path);
-  expect(partitions?.slice(1)).toEqual(['dt=2026-11-20', 'hour=07']);
-  expect(partitionKeys.map((p) => p.name)).toEqual(['dt', 'hour']);
-
-  const columns = new Map(predictionColumns.map((c) => [c.name, c.type]));
-  const records = body
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(records).toHaveLength(2);
-  for (const record of records) {
-    for (const [key, value] of Object.entries(record)) {
-      const type = columns.get(key.toLowerCase());
-      expect([key, type !== undefined]).toEqual([key, true]);
-      expect([key, matchesHiveType(value, type!)]).toEqual([key, true]);
-    }
-    const present = Object.keys(record).map((k) => k.toLowerCase());
-    const optional = [
-      ...(record.requestId === undefined ? ['requestid'] : []),
-      ...(record.modelLatencyMs === undefined ? ['modellatencyms'] : []),
+test.each([
+  ['classification', classifier, { predictedLabel: 'virginica' }, 'predictedvalue'],
+  ['regression', constantModel({ value: 12.5 }), { predictedValue: 12.5 }, 'predictedlabel,probabilities'],
+] as const)(
+  'every %s analytics line the scorer writes fits the Glue columns and types, under Glue partitions',
+  async (_task, model, answer, absent) => {
+    const store = memoryStore();
+    const lines = [
+      JSON.stringify({ features: [6.3, 3.3, 6.0, 2.5], requestId: 'req-1' }),
+      JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] }),
     ];
-    expect([...columns.keys()].filter((c) => !present.includes(c))).toEqual(optional);
-  }
-  expect(records.find((r) => r.requestId === 'req-1')).toMatchObject({
-    modelVersion: 'v1.1.0',
-    invokedVariant: 'VariantB',
-    predictedLabel: 'virginica',
-    source: 'batch',
-    timestamp: '2026-11-20T07:45:00.000Z',
-  });
-});
+    await store.putText('batch', 'pending/in.jsonl', lines.join('\n'), 'application/x-ndjson');
+    await runScorer(config, {
+      store,
+      table: memoryTable(),
+      model,
+      log: { info: () => undefined, warn: () => undefined },
+      now: () => new Date('2026-11-20T07:45:00.000Z'),
+    });
+
+    const outputs = [...store.objects.entries()].filter(([k]) => k.startsWith('analytics/'));
+    expect(outputs).toHaveLength(1);
+    const [path, body] = outputs[0];
+    const partitions = /^analytics\/analytics\/predictions\/([^/]+)\/([^/]+)\/[^/]+\.json$/.exec(path);
+    expect(partitions?.slice(1)).toEqual(['dt=2026-11-20', 'hour=07']);
+    expect(partitionKeys.map((p) => p.name)).toEqual(['dt', 'hour']);
+
+    const columns = new Map(predictionColumns.map((c) => [c.name, c.type]));
+    const records = body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records).toHaveLength(2);
+    for (const record of records) {
+      for (const [key, value] of Object.entries(record)) {
+        const type = columns.get(key.toLowerCase());
+        expect([key, type !== undefined]).toEqual([key, true]);
+        expect([key, matchesHiveType(value, type!)]).toEqual([key, true]);
+      }
+      const present = Object.keys(record).map((k) => k.toLowerCase());
+      const optional = [
+        ...absent.split(','),
+        ...(record.requestId === undefined ? ['requestid'] : []),
+        ...(record.modelLatencyMs === undefined ? ['modellatencyms'] : []),
+      ];
+      expect([...columns.keys()].filter((c) => !present.includes(c)).sort()).toEqual(optional.sort());
+    }
+    expect(records.find((r) => r.requestId === 'req-1')).toMatchObject({
+      modelVersion: 'v1.1.0',
+      invokedVariant: 'in-process',
+      ...answer,
+      source: 'batch',
+      timestamp: '2026-11-20T07:45:00.000Z',
+    });
+  },
+);
 
 test('column names are unique lower-case Hive identifiers and partitions are projected', () => {
   const names = [...predictionColumns, ...partitionKeys].map((c) => c.name);
@@ -124,6 +134,7 @@ test('analyticsLine writes exactly JSON.stringify(toAnalyticsRecord(item)), opti
     item,
     { ...item, requestId: 'r-1' },
     { ...item, requestId: 'r-2', modelLatencyMs: 1.5 },
+    { ...item, prediction: { value: -3.25 } },
   ]) {
     expect(analyticsLine(variant)).toBe(JSON.stringify(toAnalyticsRecord(variant)));
   }
@@ -140,7 +151,7 @@ test('a long object is written in parts of LINES_PER_PART lines, each row in exa
 
   const summary = await runScorer(
     { ...config, batchSize: 37, scoreConcurrency: 4 },
-    { store, table, endpoint, log: { info: () => undefined, warn: () => undefined } },
+    { store, table, model: classifier, log: { info: () => undefined, warn: () => undefined } },
   );
 
   expect(summary.objects[0]).toMatchObject({ written: total - 1, malformed: 1 });

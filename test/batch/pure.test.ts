@@ -7,6 +7,7 @@ import {
   partitionPath,
   predictionIdFor,
   rejectedKeyFor,
+  shardOf,
 } from '../../services/batch/naming';
 import { chunk, mapLimit } from '../../services/batch/scorer';
 import { TextBuffer, TextBufferPool } from '../../services/batch/text-buffer';
@@ -18,7 +19,7 @@ const env = {
   BATCH_BUCKET: 'batch-input',
   ANALYTICS_BUCKET: 'analytics-data',
   TABLE_NAME: 'predictions',
-  ENDPOINT_NAME: 'ml-endpoint',
+  MODEL_PARAMETER_PREFIX: '/ml/dev/model',
 };
 
 describe('loadConfig', () => {
@@ -28,7 +29,10 @@ describe('loadConfig', () => {
       analyticsBucket: 'analytics-data',
       analyticsPrefix: 'analytics/predictions/',
       tableName: 'predictions',
-      endpointName: 'ml-endpoint',
+      modelParameterPrefix: '/ml/dev/model',
+      modelDir: '/tmp/model',
+      shardCount: 1,
+      shardIndex: 0,
       batchSize: 500,
       maxObjects: 100,
       maxObjectBytes: 5 * 1024 * 1024 * 1024,
@@ -42,7 +46,15 @@ describe('loadConfig', () => {
   test('names every bad variable at once', () => {
     let error: unknown;
     try {
-      loadConfig({ BATCH_BUCKET: 'Bad_Bucket', TABLE_NAME: 'ab', BATCH_SIZE: '0', MAX_OBJECTS: 'ten' });
+      loadConfig({
+        BATCH_BUCKET: 'Bad_Bucket',
+        TABLE_NAME: 'ab',
+        MODEL_PARAMETER_PREFIX: 'ml/dev/model',
+        SHARD_COUNT: '4',
+        AWS_BATCH_JOB_ARRAY_INDEX: '4',
+        BATCH_SIZE: '0',
+        MAX_OBJECTS: 'ten',
+      });
     } catch (e) {
       error = e;
     }
@@ -51,10 +63,18 @@ describe('loadConfig', () => {
       'BATCH_BUCKET="Bad_Bucket" is not a valid S3 bucket name',
       'ANALYTICS_BUCKET is required (S3 bucket name)',
       'TABLE_NAME="ab" is not a valid DynamoDB table name',
-      'ENDPOINT_NAME is required (SageMaker endpoint name)',
+      'MODEL_PARAMETER_PREFIX="ml/dev/model" is not a valid Parameter Store path',
       'BATCH_SIZE="0" must be an integer from 1 to 1000',
       'MAX_OBJECTS="ten" must be an integer from 1 to 100000',
+      'AWS_BATCH_JOB_ARRAY_INDEX=4 must be below SHARD_COUNT=4',
     ]);
+  });
+
+  test('reads the shard of an array job child', () => {
+    expect(loadConfig({ ...env, SHARD_COUNT: '3', AWS_BATCH_JOB_ARRAY_INDEX: '2' })).toMatchObject({
+      shardCount: 3,
+      shardIndex: 2,
+    });
   });
 });
 
@@ -188,5 +208,19 @@ describe('itemAttributes', () => {
     const bad = { ...item, prediction: { label: 'setosa', probabilities: [Number.NaN, 1] } };
     expect(() => marshall(bad)).toThrow();
     expect(() => itemAttributes(bad)).toThrow(/NaN cannot be stored in DynamoDB/);
+  });
+});
+
+describe('shardOf', () => {
+  test('splits keys into every shard, the same way on every call', () => {
+    const keys = Array.from({ length: 400 }, (_, i) => `pending/2026/day-${i}.jsonl`);
+    const shards = keys.map((k) => shardOf(k, 4));
+    expect(keys.map((k) => shardOf(k, 4))).toEqual(shards);
+    for (let shard = 0; shard < 4; shard++) {
+      const share = shards.filter((s) => s === shard).length / keys.length;
+      expect(share).toBeGreaterThan(0.18);
+      expect(share).toBeLessThan(0.32);
+    }
+    expect(new Set(keys.map((k) => shardOf(k, 1)))).toEqual(new Set([0]));
   });
 });

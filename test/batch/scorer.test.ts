@@ -5,7 +5,7 @@ import {
   createDynamoPredictionsTable,
   type PredictionsTable,
 } from '../../services/batch/adapters/predictions-table';
-import { createSageMakerEndpoint, type ModelEndpoint } from '../../services/batch/adapters/model-endpoint';
+import type { ScoringModel } from '../../services/batch/scoring-model';
 import {
   runScorer,
   type ObjectSummary,
@@ -13,30 +13,45 @@ import {
   type ScorerDeps,
 } from '../../services/batch/scorer';
 import { startLocalDynamo, startLocalS3, type LocalDynamo, type LocalS3 } from './support/local-aws';
-import { LOCAL_ENDPOINT_NAME, startLocalEndpoint, type LocalEndpoint } from './support/local-endpoint';
+import { fixtureLabel, loadFixtureModel } from './support/model-fixture';
 
 let s3: LocalS3;
 let dynamo: LocalDynamo;
-let model: LocalEndpoint;
+let fixture: Awaited<ReturnType<typeof loadFixtureModel>>;
 let store: ObjectStore;
-let endpoint: ModelEndpoint;
+let model: ScoringModel;
 let testNumber = 0;
 
 const silent: ProgressLog = { info: () => undefined, warn: () => undefined };
 
 beforeAll(async () => {
-  [s3, dynamo, model] = await Promise.all([
+  [s3, dynamo, fixture] = await Promise.all([
     startLocalS3([]),
     startLocalDynamo(),
-    startLocalEndpoint({ VariantA: 'v1.0.0', VariantB: 'v1.1.0' }),
+    loadFixtureModel('v3.1.4'),
   ]);
   store = createS3ObjectStore(s3.client);
-  endpoint = createSageMakerEndpoint(model.client, LOCAL_ENDPOINT_NAME);
+  model = fixture.model;
 });
 
 afterAll(async () => {
-  await Promise.all([s3?.close(), dynamo?.close(), model?.close()]);
+  await Promise.all([s3?.close(), dynamo?.close(), fixture?.close()]);
 });
+
+/** The fixture model with a hook before each call, and a count of its calls. */
+function hookedModel(before: () => Promise<void> = async () => undefined): ScoringModel & { calls: number } {
+  const hooked = {
+    version: model.version,
+    featureCount: model.featureCount,
+    calls: 0,
+    async predict(rows: readonly (readonly number[])[]) {
+      hooked.calls++;
+      await before();
+      return model.predict(rows);
+    },
+  };
+  return hooked;
+}
 
 /** Fresh buckets and table per test, so counts belong to that test alone. */
 async function freshConfig(overrides: Partial<BatchConfig> = {}): Promise<BatchConfig> {
@@ -46,7 +61,10 @@ async function freshConfig(overrides: Partial<BatchConfig> = {}): Promise<BatchC
     analyticsBucket: `analytics-${testNumber}`,
     analyticsPrefix: 'analytics/predictions/',
     tableName: `predictions-${testNumber}`,
-    endpointName: LOCAL_ENDPOINT_NAME,
+    modelParameterPrefix: '/test/dev/model',
+    modelDir: '/unused',
+    shardCount: 1,
+    shardIndex: 0,
     batchSize: 50,
     maxObjects: 100,
     maxObjectBytes: 1024 * 1024,
@@ -98,7 +116,7 @@ function deps(config: BatchConfig, overrides: Partial<ScorerDeps> = {}): ScorerD
   return {
     store,
     table: createDynamoPredictionsTable(dynamo.client, config.tableName),
-    endpoint,
+    model,
     log: silent,
     ...overrides,
   };
@@ -147,16 +165,23 @@ test('scores every object, writes table items and partitioned analytics lines, m
   const withRequestId = items.filter((i) => typeof i.requestId === 'string');
   expect(withRequestId).toHaveLength(80);
   expect(items.every((i) => i.source === 'batch')).toBe(true);
-  const versionByVariant = new Set(items.map((i) => `${i.invokedVariant}=${i.modelVersion}`));
-  expect(versionByVariant).toEqual(new Set(['VariantA=v1.0.0', 'VariantB=v1.1.0']));
-  expect(items.map((i) => (i.prediction as { label: string }).label)).toEqual(
-    expect.arrayContaining(['setosa', 'versicolor', 'virginica']),
+  // Every output records the version the run loaded, scored in this process (no endpoint variant).
+  expect(new Set(items.map((i) => `${i.invokedVariant}=${i.modelVersion}`))).toEqual(
+    new Set(['in-process=v3.1.4']),
+  );
+  const lines = await analyticsLines(config);
+  expect(new Set(lines.map((l) => l.modelVersion))).toEqual(new Set(['v3.1.4']));
+  for (const item of items) {
+    const features = item.inputFeatures as number[];
+    const prediction = item.prediction as { label: string; probabilities: number[] };
+    expect(prediction.label).toBe(fixtureLabel(features.reduce((a, b) => a + b, 0)));
+    expect(prediction.probabilities).toHaveLength(3);
+  }
+  expect(new Set(items.map((i) => (i.prediction as { label: string }).label))).toEqual(
+    new Set(['low', 'high']),
   );
   expect(items[0].expirationTime).toBe(
     Math.floor(Date.parse(items[0].timestamp as string) / 1000) + 30 * 86400,
-  );
-  expect(model.invocations()).toBeGreaterThanOrEqual(
-    Math.ceil(130 / 50) + Math.ceil(80 / 50) + Math.ceil(45 / 50),
   );
 });
 
@@ -202,11 +227,11 @@ test('a crash after the analytics object is written but before the move: the re-
   };
 
   await expect(runScorer(config, deps(config, { store: crashingStore }))).rejects.toThrow('before move');
-  const invocationsBefore = model.invocations();
-  const rerun = await runScorer(config, deps(config));
+  const counting = hookedModel();
+  const rerun = await runScorer(config, deps(config, { model: counting }));
 
   expect(rerun.objects[0]).toMatchObject({ outcome: 'processed', resumed: true, written: 0 });
-  expect(model.invocations()).toBe(invocationsBefore);
+  expect(counting.calls).toBe(0);
   await expectExactlyOnce(config, 60);
   expect(await s3.keys(config.batchBucket)).toEqual(['processed/only.jsonl']);
 });
@@ -271,12 +296,12 @@ test('routes objects that cannot be processed to failed/ with a reason, and coun
   expect(await analyticsLines(config)).toHaveLength(2);
 });
 
-test('an endpoint failure fails the run and leaves the input in pending/', async () => {
+test('a model failure fails the run and leaves the input in pending/', async () => {
   const config = await freshConfig();
   await putInput(config, 'pending/a.jsonl', jsonLines(10));
-  const down: ModelEndpoint = { score: () => Promise.reject(new Error('endpoint unavailable')) };
+  const broken = hookedModel(() => Promise.reject(new Error('session lost')));
 
-  await expect(runScorer(config, deps(config, { endpoint: down }))).rejects.toThrow('endpoint unavailable');
+  await expect(runScorer(config, deps(config, { model: broken }))).rejects.toThrow('session lost');
 
   expect(await s3.keys(config.batchBucket, 'pending/')).toEqual(['pending/a.jsonl']);
   expect(await dynamo.scanAll(config.tableName)).toHaveLength(0);
@@ -333,20 +358,17 @@ test('an input overwritten while it is scored: both versions are scored exactly 
   const second = jsonLines(70, false, 'v2').replace(/"features":\[4,/g, '"features":[4.25,');
   await putInput(config, 'pending/day.jsonl', first);
   let overwritten = false;
-  const overwriting: ModelEndpoint = {
-    async score(rows) {
-      if (!overwritten) {
-        overwritten = true;
-        // The uploader is not the scorer: a fresh stack keeps its PutObject out of the scorer's calls.
-        await new Promise((resolve, reject) =>
-          setImmediate(() => putInput(config, 'pending/day.jsonl', second).then(resolve, reject)),
-        );
-      }
-      return endpoint.score(rows);
-    },
-  };
+  const overwriting = hookedModel(async () => {
+    if (!overwritten) {
+      overwritten = true;
+      // The uploader is not the scorer: a fresh stack keeps its PutObject out of the scorer's calls.
+      await new Promise((resolve, reject) =>
+        setImmediate(() => putInput(config, 'pending/day.jsonl', second).then(resolve, reject)),
+      );
+    }
+  });
 
-  const run1 = await runScorer(config, deps(config, { endpoint: overwriting }));
+  const run1 = await runScorer(config, deps(config, { model: overwriting }));
 
   expect(run1.objects[0]).toMatchObject({ outcome: 'processed', written: 300, superseded: true });
   expect(await s3.keys(config.batchBucket, 'pending/')).toEqual(['pending/day.jsonl']);
@@ -421,19 +443,14 @@ test('a crash during batch writes of rows without requestId, then a re-run: noth
 test('progress is logged at a steady interval while an object is scored', async () => {
   const config = await freshConfig({ progressIntervalSeconds: 1, batchSize: 10, scoreConcurrency: 1 });
   await putInput(config, 'pending/slow.jsonl', jsonLines(60));
-  const slow: ModelEndpoint = {
-    score: async (rows) => {
-      await new Promise((resolve) => setTimeout(resolve, 450));
-      return endpoint.score(rows);
-    },
-  };
+  const slow = hookedModel(() => new Promise((resolve) => setTimeout(resolve, 450)));
   const lines: Record<string, unknown>[] = [];
   const log: ProgressLog = {
     info: (message, fields) => void (message === 'progress' && lines.push(fields)),
     warn: () => undefined,
   };
 
-  await runScorer(config, deps(config, { endpoint: slow, log }));
+  await runScorer(config, deps(config, { model: slow, log }));
 
   expect(lines.length).toBeGreaterThanOrEqual(2);
   expect(lines[0]).toMatchObject({ key: 'pending/slow.jsonl', rowsScored: expect.any(Number) });
@@ -441,4 +458,103 @@ test('progress is logged at a steady interval while an object is scored', async 
     [...lines.map((l) => l.rowsScored as number)].sort((a, b) => a - b),
   );
   expect(lines.at(-1)!.rowsPerSecond).toBeGreaterThan(0);
+});
+
+test('a row the model cannot score is isolated by halving its batch; its neighbours are scored', async () => {
+  const config = await freshConfig({ batchSize: 40 });
+  const lines = jsonLines(40).trim().split('\n');
+  // Within the input checks (below 2^53), but the model's fourth-power term overflows to a NaN output.
+  lines[17] = JSON.stringify({ features: [9e15, 1, 1, 1] });
+  await putInput(config, 'pending/a.jsonl', lines.join('\n') + '\n');
+
+  const summary = await runScorer(config, deps(config));
+
+  expect(summary.objects[0]).toMatchObject({ outcome: 'processed', lines: 40, written: 39, malformed: 1 });
+  const rejected = await rejectedLines(config, summary.objects[0]);
+  expect(rejected).toEqual([
+    expect.objectContaining({
+      lineNumber: 18,
+      reason: expect.stringMatching(/^rejected by the model: .*not finite/),
+    }),
+  ]);
+  await expectExactlyOnce(config, 39);
+});
+
+describe('shards', () => {
+  const shardConfig = (config: BatchConfig, shardIndex: number, shardCount = 2): BatchConfig => ({
+    ...config,
+    shardCount,
+    shardIndex,
+  });
+
+  async function seedObjects(config: BatchConfig, count: number): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      const rows = 20 + i * 7;
+      // Every third object shares requestIds with the first: the shards race on the same conditional puts.
+      await putInput(
+        config,
+        `pending/part-${i}.jsonl`,
+        jsonLines(rows, i % 3 === 0, i % 3 === 0 ? 'shared' : `o${i}`),
+      );
+      total += rows;
+    }
+    return total;
+  }
+
+  test('concurrent tasks on disjoint shards score every row exactly once and each object once', async () => {
+    const config = await freshConfig();
+    await seedObjects(config, 8);
+
+    const [first, second] = await Promise.all([
+      runScorer(shardConfig(config, 0), deps(config)),
+      runScorer(shardConfig(config, 1), deps(config)),
+    ]);
+
+    const keys = [...first.objects, ...second.objects].map((o) => o.key);
+    expect(new Set(keys).size).toBe(8);
+    expect(keys).toHaveLength(8);
+    expect(first.objects.length).toBeGreaterThan(0);
+    expect(second.objects.length).toBeGreaterThan(0);
+    // Rows with the same requestId and features collapse onto one prediction whichever shard wins.
+    const sharedRows = Math.max(...[0, 3, 6].map((i) => 20 + i * 7));
+    const distinct = [1, 2, 4, 5, 7].reduce((sum, i) => sum + 20 + i * 7, 0) + sharedRows;
+    await expectExactlyOnce(config, distinct);
+    const duplicates = [...first.objects, ...second.objects].reduce((sum, o) => sum + o.duplicates, 0);
+    expect(duplicates).toBe(20 + 41 + 62 - sharedRows);
+    expect(await s3.keys(config.batchBucket, 'pending/')).toEqual([]);
+  });
+
+  test("a crashed shard's retry resumes its own objects only, without duplicates", async () => {
+    const config = await freshConfig({ batchSize: 10 });
+    const total = await seedObjects(config, 6).then(() => 0);
+    void total;
+    const realTable = createDynamoPredictionsTable(dynamo.client, config.tableName);
+    let writes = 0;
+    const crashingTable: PredictionsTable = {
+      ...realTable,
+      async putOwned(items) {
+        if (++writes > 4) throw new Error('task killed');
+        return realTable.putOwned(items);
+      },
+    };
+
+    const [healthy, crashed] = await Promise.allSettled([
+      runScorer(shardConfig(config, 0), deps(config)),
+      runScorer(shardConfig(config, 1), deps(config, { table: crashingTable })),
+    ]);
+    expect(healthy.status).toBe('fulfilled');
+    expect(crashed.status).toBe('rejected');
+    const left = await s3.keys(config.batchBucket, 'pending/');
+    expect(left.length).toBeGreaterThan(0);
+
+    // AWS Batch retries the child with the same index: it finds only its own shard's leftovers.
+    const retry = await runScorer(shardConfig(config, 1), deps(config));
+
+    expect(retry.objects.map((o) => o.key).sort()).toEqual(left.sort());
+    expect(retry.objects.some((o) => o.recovered > 0)).toBe(true);
+    const distinct = [1, 2, 4, 5].reduce((sum, i) => sum + 20 + i * 7, 0) + (20 + 3 * 7);
+    await expectExactlyOnce(config, distinct);
+    expect(await s3.keys(config.batchBucket, 'pending/')).toEqual([]);
+  });
 });

@@ -176,6 +176,19 @@ describe('validateConfig', () => {
       /dev\.batch\.maxVcpus: 2 must be a whole number from 1 to 256 and at least vcpus/,
     ],
     [
+      'more concurrent batch tasks than the compute environment holds',
+      (c) => ({
+        ...c,
+        prod: { ...c.prod, batch: { vcpus: 2, memoryMiB: 4096, maxVcpus: 16, maxTasks: 10 } },
+      }),
+      /prod\.batch\.maxTasks: 10 tasks of 2 vCPU need 20 vCPUs, over maxVcpus 16; lower maxTasks or raise maxVcpus/,
+    ],
+    [
+      'batch tasks that are not a whole number from 1 to 1000',
+      (c) => ({ ...c, dev: { ...c.dev, batch: { maxTasks: 0 } } }),
+      /dev\.batch\.maxTasks: 0 must be a whole number from 1 to 1000/,
+    ],
+    [
       'Athena scan limit under 10 MiB',
       (c) => ({ ...c, prod: { ...c.prod, batch: { athenaBytesScannedCutoffMiB: 5 } } }),
       /prod\.batch\.athenaBytesScannedCutoffMiB: 5 must be a whole number of MiB >= 10/,

@@ -12,7 +12,8 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledge, Finding } from '../../compliance';
 import { ANALYTICS_PREFIX } from './batch-data-access';
-import type { ModelEndpoint } from '../model/model-endpoint';
+import type { ModelArchive } from '../model/model-archive';
+import type { ModelParameters } from '../model/model-parameters';
 import { SERVICES_DIR } from '../service-function';
 
 /**
@@ -48,8 +49,10 @@ export interface BatchScoringProps {
   readonly table: dynamodb.ITable;
   /** The scorer's access to the buckets, table and data key (a `BatchDataAccess` policy in the data stack). */
   readonly dataAccessPolicy: iam.IManagedPolicy;
-  /** Endpoint that scores the rows. */
-  readonly endpoint: ModelEndpoint;
+  /** The stage's model registry: the scorer reads the active version and its archive's location and SHA-256. */
+  readonly modelParameters: ModelParameters;
+  /** The `model.tar.gz` of every version the registry can name active; the scorer reads exactly these objects. */
+  readonly modelArchives: readonly ModelArchive[];
   /** Key of the job's log group (owned by the calling stack). */
   readonly logKey: kms.IKey;
   /** Days the job logs are kept. */
@@ -66,10 +69,15 @@ export interface BatchScoringProps {
   readonly scorerEnvironment?: Record<string, string>;
 }
 
+/** Where the job unpacks the model archive: an ephemeral volume, the one writable path of the task. */
+export const MODEL_DIR = '/tmp/model';
+
 /**
  * AWS Batch on Fargate running the batch scorer from `services/batch`: an image asset, a compute
  * environment in the isolated subnets whose security group only lets HTTPS out, a job queue and a
- * job definition with an explicit command, a least-privilege job role and retries on failure.
+ * job definition with an explicit command, a least-privilege job role and retries on failure. The
+ * job runs the stage's active model in its own process (ONNX Runtime): its role can read the registry
+ * and the model archives, and cannot call the real-time endpoint, which belongs to users and rollouts.
  */
 export class BatchScoring extends Construct {
   /** Queue jobs are submitted to. */
@@ -123,10 +131,20 @@ export class BatchScoring extends Construct {
 
     this.jobRole = new iam.Role(this, 'JobRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: 'Batch scorer: batch input prefixes, analytics prefix, predictions table, endpoint',
+      description:
+        'Batch scorer: batch input prefixes, analytics prefix, predictions table, model registry and archives',
       managedPolicies: [props.dataAccessPolicy],
     });
-    props.endpoint.grantInvoke(this.jobRole);
+    // String parameters: GetParameter needs no key. The archives are CDK file assets: the bootstrap
+    // bucket's key (aws/s3 by default) lets any principal of the account decrypt through S3, as it does
+    // for the SageMaker models reading the same objects (docs/BATCH.md, "Permissions").
+    props.modelParameters.grantRead(this.jobRole);
+    this.jobRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [...new Set(props.modelArchives.map((archive) => archive.objectArn))],
+      }),
+    );
 
     const container = new batch.EcsFargateContainerDefinition(this, 'Container', {
       image: ecs.ContainerImage.fromDockerImageAsset(image),
@@ -139,7 +157,8 @@ export class BatchScoring extends Construct {
         ANALYTICS_BUCKET: props.dataBucket.bucketName,
         ANALYTICS_PREFIX,
         TABLE_NAME: props.table.tableName,
-        ENDPOINT_NAME: props.endpoint.endpointName,
+        MODEL_PARAMETER_PREFIX: props.modelParameters.prefix,
+        MODEL_DIR,
         AWS_REGION: Stack.of(this).region,
         ...props.scorerEnvironment,
       },
@@ -149,6 +168,8 @@ export class BatchScoring extends Construct {
       fargateOperatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
       assignPublicIp: false,
       readonlyRootFilesystem: true,
+      // A volume without a host path is task storage on Fargate; the model is unpacked there.
+      volumes: [batch.EcsVolume.host({ name: 'model', containerPath: MODEL_DIR })],
     });
     this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
       container,
@@ -161,6 +182,11 @@ export class BatchScoring extends Construct {
       ],
       propagateTags: true,
     });
+    // EcsVolume.host renders `Host: {}`; on Fargate a bind-mount volume is a name alone (AWS Batch
+    // documents `host` as not applicable there).
+    (this.jobDefinition.node.defaultChild as batch.CfnJobDefinition).addPropertyDeletionOverride(
+      'ContainerProperties.Volumes.0.Host',
+    );
     acknowledge(
       container.executionRole,
       [Finding.awsSolutions('IAM5[Resource::*]')],

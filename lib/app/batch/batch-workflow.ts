@@ -35,12 +35,23 @@ export interface BatchWorkflowProps {
   readonly schedule?: events.Schedule;
   /** An execution running longer is stopped. @default Duration.hours(3) */
   readonly timeout?: Duration;
+  /**
+   * Most scoring tasks (shards) of one run, each an AWS Batch array child with its share of `pending/`
+   * (1-1000: one ListObjectsV2 page counts them). @default 4
+   */
+  readonly maxTasks?: number;
 }
 
+/** One ListObjectsV2 page: the most pending objects the workflow counts to size a run. */
+export const MAX_TASKS = 1000;
+
 /**
- * The scheduled batch run: look for input under `pending/`; with none, succeed without starting a
- * job; otherwise run the scorer job on AWS Batch and wait for it (`.sync`). A failed job (after the
- * job definition's own retries) is announced on the alert topic and fails the execution.
+ * The scheduled batch run: count the input under `pending/`, up to `maxTasks` objects; with none,
+ * succeed without starting a job; with one, run one scorer task; otherwise run an AWS Batch array job
+ * of that many children, each scoring the pending keys of its shard (`SHARD_COUNT`, and the child's
+ * `AWS_BATCH_JOB_ARRAY_INDEX`; services/batch/naming.ts `shardOf`), and wait for it (`.sync`). A
+ * failed job (after the job definition's own retries of each child) is announced on the alert topic
+ * and fails the execution.
  */
 export class BatchWorkflow extends Construct {
   /** The workflow. */
@@ -51,12 +62,19 @@ export class BatchWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: BatchWorkflowProps) {
     super(scope, id);
 
+    const maxTasks = props.maxTasks ?? 4;
+    if (!Number.isInteger(maxTasks) || maxTasks < 1 || maxTasks > MAX_TASKS) {
+      throw new Error(
+        `BatchWorkflow: maxTasks must be a whole number from 1 to ${MAX_TASKS}, got ${maxTasks}`,
+      );
+    }
     const findPending = new tasks.CallAwsService(this, 'FindPendingInput', {
       service: 's3',
       action: 'listObjectsV2',
       iamAction: 's3:ListBucket',
       iamResources: [props.batchBucket.bucketArn],
-      parameters: { Bucket: props.batchBucket.bucketName, Prefix: BATCH_PREFIXES.pending, MaxKeys: 1 },
+      // KeyCount is then min(pending objects, maxTasks): the number of shards of this run.
+      parameters: { Bucket: props.batchBucket.bucketName, Prefix: BATCH_PREFIXES.pending, MaxKeys: maxTasks },
       resultSelector: { count: sfn.JsonPath.numberAt('$.KeyCount') },
       resultPath: '$.pending',
     });
@@ -67,17 +85,28 @@ export class BatchWorkflow extends Construct {
       maxAttempts: 3,
     });
 
-    const score = new tasks.BatchSubmitJob(this, 'ScorePendingInput', {
-      jobName: 'batch-scoring',
-      jobQueueArn: props.jobQueue.jobQueueArn,
-      jobDefinitionArn: props.jobDefinition.jobDefinitionArn,
-      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
-      resultSelector: {
-        jobId: sfn.JsonPath.stringAt('$.JobId'),
-        status: sfn.JsonPath.stringAt('$.Status'),
-      },
-      resultPath: '$.job',
-    });
+    const submit = (id: string, shards: 'one' | 'many'): tasks.BatchSubmitJob =>
+      new tasks.BatchSubmitJob(this, id, {
+        jobName: 'batch-scoring',
+        jobQueueArn: props.jobQueue.jobQueueArn,
+        jobDefinitionArn: props.jobDefinition.jobDefinitionArn,
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+        ...(shards === 'many' ? { arraySize: sfn.JsonPath.numberAt('$.pending.count') } : {}),
+        containerOverrides: {
+          environment: {
+            SHARD_COUNT:
+              shards === 'many' ? sfn.JsonPath.format('{}', sfn.JsonPath.stringAt('$.pending.count')) : '1',
+          },
+        },
+        resultSelector: {
+          jobId: sfn.JsonPath.stringAt('$.JobId'),
+          status: sfn.JsonPath.stringAt('$.Status'),
+        },
+        resultPath: '$.job',
+      });
+    // An array job has at least 2 children; one pending object is one plain job.
+    const scoreOne = submit('ScorePendingInput', 'one');
+    const scoreShards = submit('ScorePendingInputInShards', 'many');
 
     const notifyFailure = new tasks.SnsPublish(this, 'NotifyFailure', {
       topic: props.alertTopic,
@@ -99,14 +128,16 @@ export class BatchWorkflow extends Construct {
     });
     const failureChain = notifyFailure.next(failed);
     findPending.addCatch(failureChain, { resultPath: '$.failure' });
-    score.addCatch(failureChain, { resultPath: '$.failure' });
+    const scored = new sfn.Succeed(this, 'Scored');
+    for (const score of [scoreOne, scoreShards]) {
+      score.addCatch(failureChain, { resultPath: '$.failure' });
+      score.next(scored);
+    }
 
     const definition = findPending.next(
-      new sfn.Choice(this, 'AnyPendingInput?')
-        .when(
-          sfn.Condition.numberGreaterThan('$.pending.count', 0),
-          score.next(new sfn.Succeed(this, 'Scored')),
-        )
+      new sfn.Choice(this, 'HowMuchPendingInput?')
+        .when(sfn.Condition.numberGreaterThan('$.pending.count', 1), scoreShards)
+        .when(sfn.Condition.numberEquals('$.pending.count', 1), scoreOne)
         .otherwise(new sfn.Succeed(this, 'NothingToScore')),
     );
 

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { AssetStaging, FileAssetPackaging, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { modelArchivePath, type ModelVersion } from '../../../services/model/artifacts';
@@ -13,6 +15,12 @@ export class ModelArchive extends Construct {
   readonly s3Url: string;
   /** ARN of that one object. */
   readonly objectArn: string;
+  /** Bucket of the object (the stage environment's asset bucket). */
+  readonly bucketName: string;
+  /** Key of the object. */
+  readonly objectKey: string;
+  /** Hex SHA-256 of the archive's bytes, recorded in the registry so readers can check what they load. */
+  readonly sha256: string;
 
   constructor(scope: Construct, id: string, version: ModelVersion) {
     super(scope, id);
@@ -25,6 +33,11 @@ export class ModelArchive extends Construct {
       sourceHash: `${staging.assetHash}.tar`,
     });
     this.s3Url = location.s3ObjectUrl;
+    this.bucketName = location.bucketName;
+    this.objectKey = location.objectKey;
+    this.sha256 = createHash('sha256')
+      .update(readFileSync(modelArchivePath(version)))
+      .digest('hex');
     this.objectArn = `arn:${stack.partition}:s3:::${location.bucketName}/${location.objectKey}`;
   }
 }

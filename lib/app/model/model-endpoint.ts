@@ -72,6 +72,8 @@ export class ModelEndpoint extends Construct {
   readonly executionRole: iam.Role;
   /** Security group of the model containers. */
   readonly securityGroup: ec2.SecurityGroup;
+  /** The `model.tar.gz` asset of each version the variants serve. */
+  readonly archives: ReadonlyMap<ModelVersion, ModelArchive>;
 
   constructor(scope: Construct, id: string, props: ModelEndpointProps) {
     super(scope, id);
@@ -162,6 +164,7 @@ export class ModelEndpoint extends Construct {
       });
     }
     this.variantNames = props.variants.map((v) => v.name);
+    this.archives = modelDataByVersion;
 
     const endpointConfig = new sagemaker.CfnEndpointConfig(this, 'Config', {
       productionVariants,

@@ -2,6 +2,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { loadModelMetadata, type ModelVersion } from '../../../services/model/artifacts';
+import type { ModelArchive } from './model-archive';
 
 /** Lifecycle status of a model version, as the rollout controller sets it. */
 export type ModelVersionStatus = 'baseline' | 'candidate' | 'active' | 'rejected';
@@ -14,6 +15,11 @@ export interface ModelParametersProps {
   readonly activeVersion: ModelVersion;
   /** Deployed versions and their status; metadata is read from `models/<version>/metadata.json`. */
   readonly versions: Partial<Record<ModelVersion, ModelVersionStatus>>;
+  /**
+   * Each deployed version's `model.tar.gz`, recorded as `artifact: {bucket, key, sha256}` so the batch
+   * scorer loads the active version itself and checks its bytes. @default - no artifact recorded
+   */
+  readonly archives?: ReadonlyMap<string, ModelArchive>;
 }
 
 /**
@@ -50,6 +56,7 @@ export class ModelParameters extends Construct {
             status,
             // Training-data bins: the drift job compares recent inputs against them (PSI).
             featureStats: metadata.featureStats,
+            ...artifactOf(props.archives?.get(version)),
           }),
           description: `Metadata of model ${version}`,
         }),
@@ -69,3 +76,6 @@ export class ModelParameters extends Construct {
     });
   }
 }
+
+const artifactOf = (archive: ModelArchive | undefined): { artifact?: Record<string, string> } =>
+  archive ? { artifact: { bucket: archive.bucketName, key: archive.objectKey, sha256: archive.sha256 } } : {};

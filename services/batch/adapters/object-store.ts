@@ -32,8 +32,16 @@ export class ObjectChangedError extends Error {
 
 /** The S3 operations the scorer uses. Calls that take an `etag` act only on that version of the key. */
 export interface ObjectStore {
-  /** Objects under `prefix` in key order, at most `limit`, skipping folder placeholders. */
-  list(bucket: string, prefix: string, limit: number): Promise<ObjectInfo[]>;
+  /**
+   * Objects under `prefix` in key order, at most `limit` of those whose key `accept`s (all by default),
+   * skipping folder placeholders.
+   */
+  list(
+    bucket: string,
+    prefix: string,
+    limit: number,
+    accept?: (key: string) => boolean,
+  ): Promise<ObjectInfo[]>;
   /** The body of version `etag` as it streams in; throws {@link ObjectChangedError} if the key holds another. */
   read(bucket: string, key: string, etag: string): Promise<AsyncIterable<Uint8Array | string>>;
   /** The object's text, or undefined when it does not exist. */
@@ -74,7 +82,7 @@ export function createS3ObjectStore(client: S3Client): ObjectStore {
   };
 
   return {
-    async list(bucket, prefix, limit) {
+    async list(bucket, prefix, limit, accept = () => true) {
       const found: ObjectInfo[] = [];
       let token: string | undefined;
       do {
@@ -83,11 +91,12 @@ export function createS3ObjectStore(client: S3Client): ObjectStore {
             Bucket: bucket,
             Prefix: prefix,
             ContinuationToken: token,
-            MaxKeys: Math.min(1000, limit - found.length + 1),
+            MaxKeys: 1000,
           }),
         );
         for (const object of page.Contents ?? []) {
-          if (!object.Key || object.Key.endsWith('/') || found.length >= limit) continue;
+          if (!object.Key || object.Key.endsWith('/') || found.length >= limit || !accept(object.Key))
+            continue;
           found.push({
             key: object.Key,
             etag: (object.ETag ?? '').replace(/"/g, ''),

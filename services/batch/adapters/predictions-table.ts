@@ -13,7 +13,8 @@ export interface PredictionItem {
   readonly timestamp: string;
   readonly modelVersion: string;
   readonly invokedVariant: string;
-  readonly prediction: { readonly label: string; readonly probabilities: number[] };
+  /** A classifier's label and probabilities, or a regressor's value. */
+  readonly prediction: StoredPrediction;
   readonly inputFeatures: number[];
   readonly expirationTime: number;
   readonly source: 'api' | 'stream' | 'batch' | 'synthetic';
@@ -21,6 +22,10 @@ export interface PredictionItem {
   /** Round trip of the batched model call that scored it, ms. */
   readonly modelLatencyMs?: number;
 }
+
+/** What a model answered for one row (services/model `Prediction`). */
+export type StoredPrediction =
+  { readonly label: string; readonly probabilities: number[] } | { readonly value: number };
 
 /** Outcome of a conditional put: the item written now, or the one already stored under that id. */
 export type PutOutcome =
@@ -66,7 +71,10 @@ export function itemAttributes(item: PredictionItem): Record<string, AttributeVa
     modelVersion: { S: item.modelVersion },
     invokedVariant: { S: item.invokedVariant },
     prediction: {
-      M: { label: { S: item.prediction.label }, probabilities: numbers(item.prediction.probabilities) },
+      M:
+        'value' in item.prediction
+          ? { value: number(item.prediction.value) }
+          : { label: { S: item.prediction.label }, probabilities: numbers(item.prediction.probabilities) },
     },
     inputFeatures: numbers(item.inputFeatures),
     expirationTime: number(item.expirationTime),

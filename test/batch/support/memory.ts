@@ -24,9 +24,9 @@ export function memoryStore(): ObjectStore & { readonly objects: Map<string, str
   };
   return {
     objects,
-    async list(bucket, prefix, limit) {
+    async list(bucket, prefix, limit, accept = () => true) {
       return [...objects.entries()]
-        .filter(([k]) => k.startsWith(id(bucket, prefix)))
+        .filter(([k]) => k.startsWith(id(bucket, prefix)) && accept(k.slice(bucket.length + 1)))
         .sort(([a], [b]) => a.localeCompare(b))
         .slice(0, limit)
         .map(([k, body]): ObjectInfo => ({
