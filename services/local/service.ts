@@ -18,6 +18,7 @@ import { createGetPredictionHandler } from '../inference/get-prediction-handler'
 import { createPredictHandler } from '../inference/predict-handler';
 import { extractModelArchive, loadModelMetadata, modelArchivePath, modelVersions } from '../model/artifacts';
 import type { ModelVersion } from '../model/artifacts';
+import { inputSchemaOf } from '../inference/input-schema';
 import { createModelServer } from '../model/server';
 import { createApiAdapter } from './api-adapter';
 import { LOCAL_TRAFFIC_CALLER, LOCAL_TRAFFIC_ROLE_ARN } from './callers';
@@ -48,8 +49,6 @@ export interface LocalServiceOptions {
   readonly host?: string;
   /** @default {@link defaultLocalVariants} */
   readonly variants?: readonly LocalVariant[];
-  /** Version the predict handler validates against (the Parameter Store pointer). @default the first variant's */
-  readonly activeVersion?: ModelVersion;
   /** Handler log level. @default WARN */
   readonly logLevel?: LogLevel;
   /** Progress lines while starting and stopping. @default none */
@@ -155,7 +154,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
         predict: createPredictHandler({
           model: createSageMakerEndpoint({ client: runtime, endpointName: LOCAL_ENDPOINT_NAME }),
           store,
-          parameters: inMemoryParameters(options.activeVersion ?? variants[0]!.modelVersion),
+          parameters: inMemoryParameters(variants.map((v) => v.modelVersion)),
           logger: new Logger({ serviceName: 'predict', logLevel }),
           metrics: quietMetrics('predict'),
           syntheticCallerRoleArns: [LOCAL_TRAFFIC_ROLE_ARN],
@@ -209,10 +208,10 @@ async function startModelServer(
   return { variant: variant.name, modelVersion: variant.modelVersion, url, stop };
 }
 
-/** Parameter Store's view of the active model, from the committed metadata. */
-function inMemoryParameters(version: ModelVersion): ModelParameters {
-  const { featureCount, labels } = loadModelMetadata(version);
-  return { activeModel: async () => ({ version, featureCount, labels }) };
+/** Parameter Store's `input-schema` of the served versions, from their committed metadata (as synth writes it). */
+function inMemoryParameters(versions: readonly ModelVersion[]): ModelParameters {
+  const schema = inputSchemaOf(versions.map((version) => loadModelMetadata(version)));
+  return { inputSchema: async () => schema };
 }
 
 /** EMF lines would flood a terminal; the local run only needs the answers. */
