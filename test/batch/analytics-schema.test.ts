@@ -87,6 +87,8 @@ test('every analytics line the scorer writes fits the Glue columns and types, un
     }
     const present = Object.keys(record).map((k) => k.toLowerCase());
     const optional = [
+      // A classifier's line; a regressor's lacks predictedlabel and probabilities instead.
+      ...(record.predictedValue === undefined ? ['predictedvalue'] : []),
       ...(record.requestId === undefined ? ['requestid'] : []),
       ...(record.modelLatencyMs === undefined ? ['modellatencyms'] : []),
     ];
@@ -99,6 +101,31 @@ test('every analytics line the scorer writes fits the Glue columns and types, un
     source: 'batch',
     timestamp: '2026-11-20T07:45:00.000Z',
   });
+});
+
+test("a regressor's line has predictedValue where a classifier's has predictedLabel and probabilities", () => {
+  const columns = new Map(predictionColumns.map((c) => [c.name, c.type]));
+  const record = JSON.parse(
+    analyticsLine({
+      predictionId: '0f8c6a4e-1b2c-8d3e-9f40-123456789abd',
+      timestamp: '2026-11-20T07:45:00.000Z',
+      modelVersion: 'v2.0.0',
+      invokedVariant: 'VariantA',
+      prediction: { value: 182.5 },
+      inputFeatures: [1, 2, 3, 4, 5, 6, 7, 8],
+      expirationTime: 1766216700,
+      source: 'api',
+    }),
+  ) as Record<string, unknown>;
+  expect(record).toMatchObject({ predictedValue: 182.5 });
+  expect(record).not.toHaveProperty('predictedLabel');
+  expect(record).not.toHaveProperty('probabilities');
+  for (const [key, value] of Object.entries(record)) {
+    expect([key, matchesHiveType(value, columns.get(key.toLowerCase()) ?? 'unknown-column')]).toEqual([
+      key,
+      true,
+    ]);
+  }
 });
 
 test('column names are unique lower-case Hive identifiers and partitions are projected', () => {
@@ -124,6 +151,8 @@ test('analyticsLine writes exactly JSON.stringify(toAnalyticsRecord(item)), opti
     item,
     { ...item, requestId: 'r-1' },
     { ...item, requestId: 'r-2', modelLatencyMs: 1.5 },
+    { ...item, prediction: { value: -12.25 } },
+    { ...item, prediction: { value: 3e-7 }, requestId: 'r-3' },
   ]) {
     expect(analyticsLine(variant)).toBe(JSON.stringify(toAnalyticsRecord(variant)));
   }
