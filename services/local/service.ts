@@ -16,7 +16,7 @@ import { createPredictionStore } from '../inference/adapters/predictions-table';
 import { createSageMakerEndpoint } from '../inference/adapters/sagemaker-endpoint';
 import { createGetPredictionHandler } from '../inference/get-prediction-handler';
 import { createPredictHandler } from '../inference/predict-handler';
-import { extractModelArchive, loadModelMetadata, modelArchivePath, modelVersions } from '../model/artifacts';
+import { extractModelArchive, loadModelMetadata, modelArchivePath, modelsRoot } from '../model/artifacts';
 import type { ModelVersion } from '../model/artifacts';
 import { inputSchemaOf } from '../inference/input-schema';
 import { createModelServer } from '../model/server';
@@ -33,10 +33,12 @@ export interface LocalVariant {
 }
 
 /** Variants as the stage deploys them before a rollout: baseline 100 %, the candidate enters at 0 %. */
-export const defaultLocalVariants: readonly LocalVariant[] = [
-  { name: 'VariantA', modelVersion: modelVersions[0], weight: 100 },
-  { name: 'VariantB', modelVersion: modelVersions[1], weight: 0 },
-];
+export function stageVariants(baseline: ModelVersion, candidate: ModelVersion): readonly LocalVariant[] {
+  return [
+    { name: 'VariantA', modelVersion: baseline, weight: 100 },
+    { name: 'VariantB', modelVersion: candidate, weight: 0 },
+  ];
+}
 
 /** Endpoint name the local SageMaker runtime stand-in serves (smoke `--endpoint-name`). */
 export const LOCAL_ENDPOINT_NAME = 'local-endpoint';
@@ -47,8 +49,10 @@ export interface LocalServiceOptions {
   readonly port?: number;
   /** @default 127.0.0.1 */
   readonly host?: string;
-  /** @default {@link defaultLocalVariants} */
-  readonly variants?: readonly LocalVariant[];
+  /** What each variant serves, e.g. {@link stageVariants}. */
+  readonly variants: readonly LocalVariant[];
+  /** Folder of the version folders. @default the repository's models/ */
+  readonly modelsRoot?: string;
   /** Handler log level. @default WARN */
   readonly logLevel?: LogLevel;
   /** Progress lines while starting and stopping. @default none */
@@ -92,9 +96,9 @@ export interface LocalService {
  * and an HTTP adapter in place of API Gateway. Everything started is stopped again
  * if a later step fails.
  */
-export async function startLocalService(options: LocalServiceOptions = {}): Promise<LocalService> {
+export async function startLocalService(options: LocalServiceOptions): Promise<LocalService> {
   const log = options.log ?? (() => undefined);
-  const variants = options.variants ?? defaultLocalVariants;
+  const variants = options.variants;
   const cleanups: (() => Promise<unknown>)[] = [];
   const stop = async () => {
     const steps = cleanups.splice(0).reverse();
@@ -109,7 +113,9 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     cleanups.push(() => table.close());
 
     const modelServers = await Promise.all(
-      variants.map((variant) => startModelServer(variant, modelsDir, log, cleanups)),
+      variants.map((variant) =>
+        startModelServer(variant, options.modelsRoot ?? modelsRoot, modelsDir, log, cleanups),
+      ),
     );
 
     const standIn = createSageMakerRuntimeStandIn({
@@ -154,7 +160,10 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
         predict: createPredictHandler({
           model: createSageMakerEndpoint({ client: runtime, endpointName: LOCAL_ENDPOINT_NAME }),
           store,
-          parameters: inMemoryParameters(variants.map((v) => v.modelVersion)),
+          parameters: inMemoryParameters(
+            variants.map((v) => v.modelVersion),
+            options.modelsRoot ?? modelsRoot,
+          ),
           logger: new Logger({ serviceName: 'predict', logLevel }),
           metrics: quietMetrics('predict'),
           syntheticCallerRoleArns: [LOCAL_TRAFFIC_ROLE_ARN],
@@ -191,12 +200,13 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
 
 async function startModelServer(
   variant: LocalVariant,
+  root: string,
   modelsDir: string,
   log: (line: string) => void,
   cleanups: (() => Promise<unknown>)[],
 ): Promise<LocalModelServer> {
   const modelDir = path.join(modelsDir, variant.modelVersion);
-  await extractModelArchive(modelArchivePath(variant.modelVersion), modelDir);
+  await extractModelArchive(modelArchivePath(variant.modelVersion, root), modelDir);
   const server = createModelServer({ modelDir, port: 0, host: '127.0.0.1' });
   const port = await server.start();
   let stopped: Promise<void> | undefined;
@@ -208,9 +218,9 @@ async function startModelServer(
   return { variant: variant.name, modelVersion: variant.modelVersion, url, stop };
 }
 
-/** Parameter Store's `input-schema` of the served versions, from their committed metadata (as synth writes it). */
-function inMemoryParameters(versions: readonly ModelVersion[]): ModelParameters {
-  const schema = inputSchemaOf(versions.map((version) => loadModelMetadata(version)));
+/** Parameter Store's `input-schema` of the served versions, from their metadata (as synth writes it). */
+function inMemoryParameters(versions: readonly ModelVersion[], root: string): ModelParameters {
+  const schema = inputSchemaOf(versions.map((version) => loadModelMetadata(version, root)));
   return { inputSchema: async () => schema };
 }
 
