@@ -13,7 +13,7 @@ async function main(iterations: number): Promise<void> {
     logger,
     metrics,
     parameters: {
-      activeModel: async () => ({ version: 'v1.0.0', featureCount: 4, labels: ['a', 'b', 'c'] }),
+      inputSchema: async () => ({ task: 'classification', featureCount: 4, versions: ['v1.0.0'] }),
     },
     model: {
       score: async () => ({

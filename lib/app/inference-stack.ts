@@ -144,7 +144,7 @@ export class InferenceStack extends Stack {
     });
     this.endpoint.grantInvoke(this.predictFunction);
     grantItemAccess(props, this.predictFunction, 'write');
-    this.modelParameters.grantRead(this.predictFunction);
+    this.modelParameters.grantReadInputSchema(this.predictFunction);
 
     this.getPredictionFunction = new ServiceFunction(this, 'GetPrediction', {
       defaults,
@@ -171,7 +171,7 @@ export class InferenceStack extends Stack {
     });
     this.endpoint.grantInvoke(this.stream.consumer);
     grantItemAccess(props, this.stream.consumer, 'write');
-    this.modelParameters.grantRead(this.stream.consumer);
+    this.modelParameters.grantReadInputSchema(this.stream.consumer);
 
     this.apiUrlOutput = new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     this.endpointNameOutput = new CfnOutput(this, 'EndpointName', { value: this.endpoint.endpointName });

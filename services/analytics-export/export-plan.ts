@@ -1,5 +1,4 @@
-import type { PredictionItem } from '../batch/adapters/predictions-table';
-import { toAnalyticsRecord, type AnalyticsRecord } from '../batch/analytics-schema';
+import { toAnalyticsRecord, type AnalyticsItem, type AnalyticsRecord } from '../batch/analytics-schema';
 import { partitionPath } from '../batch/naming';
 
 /** What the exporter needs of one stream record: its sequence number and, for an INSERT, the new item. */
@@ -39,9 +38,15 @@ export function itemProblem(candidate: object): string | undefined {
   }
   if (Number.isNaN(Date.parse(item.timestamp as string))) return 'timestamp is not an ISO-8601 time';
   const prediction = item.prediction as Record<string, unknown> | undefined;
-  if (typeof prediction !== 'object' || prediction === null || !isString(prediction.label))
-    return 'prediction.label is missing';
-  if (!isNumberList(prediction.probabilities)) return 'prediction.probabilities is not a number list';
+  if (typeof prediction !== 'object' || prediction === null) return 'prediction is missing';
+  if ('value' in prediction) {
+    // A regressor's answer: the value alone.
+    if (typeof prediction.value !== 'number' || !Number.isFinite(prediction.value))
+      return 'prediction.value is not a finite number';
+  } else {
+    if (!isString(prediction.label)) return 'prediction.label is missing';
+    if (!isNumberList(prediction.probabilities)) return 'prediction.probabilities is not a number list';
+  }
   if (!isNumberList(item.inputFeatures)) return 'inputFeatures is not a number list';
   if (typeof item.expirationTime !== 'number') return 'expirationTime is not a number';
   if (!SOURCES.includes(item.source)) return `source ${JSON.stringify(item.source)} is unknown`;
@@ -59,7 +64,7 @@ export function decide(change: StreamChange): ChangeDecision {
   if (!change.newItem) return { kind: 'invalid', reason: 'INSERT without a NewImage' };
   const problem = itemProblem(change.newItem);
   if (problem) return { kind: 'invalid', reason: problem };
-  const item = change.newItem as PredictionItem;
+  const item = change.newItem as AnalyticsItem;
   if (item.source === 'batch') return { kind: 'skip', reason: 'batch-source' };
   return { kind: 'export', record: toAnalyticsRecord(item) };
 }

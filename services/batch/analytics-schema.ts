@@ -16,13 +16,21 @@ export const predictionColumns: readonly GlueColumn[] = [
   { name: 'timestamp', type: 'string', comment: 'ISO-8601 UTC time of the prediction' },
   { name: 'modelversion', type: 'string', comment: 'modelVersion, e.g. v1.0.0' },
   { name: 'invokedvariant', type: 'string', comment: 'SageMaker production variant' },
-  { name: 'predictedlabel', type: 'string', comment: 'prediction.label (classification)' },
+  {
+    name: 'predictedlabel',
+    type: 'string',
+    comment: 'prediction.label (classifiers; absent for regressors)',
+  },
   {
     name: 'probabilities',
     type: 'array<double>',
-    comment: 'prediction.probabilities, in label order (classification)',
+    comment: 'prediction.probabilities, in label order (classifiers; absent for regressors)',
   },
-  { name: 'predictedvalue', type: 'double', comment: 'prediction.value (regression)' },
+  {
+    name: 'predictedvalue',
+    type: 'double',
+    comment: 'prediction.value (regressors; absent for classifiers)',
+  },
   { name: 'inputfeatures', type: 'array<double>', comment: 'inputFeatures' },
   { name: 'expirationtime', type: 'bigint', comment: 'DynamoDB TTL, epoch seconds' },
   {
@@ -60,16 +68,25 @@ export const partitionProjection: Readonly<Record<string, string>> = {
   'projection.hour.digits': '2',
 };
 
-/** One line of an analytics object: the table item with `prediction` flattened (CONTRACTS.md). */
+/** A table item of either task: a classifier's `{label, probabilities}` or a regressor's `{value}`. */
+export type AnalyticsItem = Omit<PredictionItem, 'prediction'> & {
+  readonly prediction:
+    { readonly label: string; readonly probabilities: readonly number[] } | { readonly value: number };
+};
+
+/**
+ * One line of an analytics object: the table item with `prediction` flattened (CONTRACTS.md):
+ * `predictedLabel` and `probabilities` for a classifier, `predictedValue` for a regressor.
+ */
 export interface AnalyticsRecord {
   readonly predictionId: string;
   readonly timestamp: string;
   readonly modelVersion: string;
   readonly invokedVariant: string;
   readonly predictedLabel?: string;
-  readonly probabilities?: number[];
+  readonly probabilities?: readonly number[];
   readonly predictedValue?: number;
-  readonly inputFeatures: number[];
+  readonly inputFeatures: readonly number[];
   readonly expirationTime: number;
   readonly source: PredictionItem['source'];
   readonly requestId?: string;
@@ -80,15 +97,16 @@ export interface AnalyticsRecord {
  * Maps a table item to its analytics line. JSON keys keep the item's camelCase; the OpenX JSON SerDe
  * matches them to the lower-case Glue column names case-insensitively.
  */
-export function toAnalyticsRecord(item: PredictionItem): AnalyticsRecord {
+export function toAnalyticsRecord(item: AnalyticsItem): AnalyticsRecord {
+  const { prediction } = item;
   return {
     predictionId: item.predictionId,
     timestamp: item.timestamp,
     modelVersion: item.modelVersion,
     invokedVariant: item.invokedVariant,
-    ...('value' in item.prediction
-      ? { predictedValue: item.prediction.value }
-      : { predictedLabel: item.prediction.label, probabilities: item.prediction.probabilities }),
+    ...('value' in prediction
+      ? { predictedValue: prediction.value }
+      : { predictedLabel: prediction.label, probabilities: prediction.probabilities }),
     inputFeatures: item.inputFeatures,
     expirationTime: item.expirationTime,
     source: item.source,
@@ -98,14 +116,15 @@ export function toAnalyticsRecord(item: PredictionItem): AnalyticsRecord {
 }
 
 /** `JSON.stringify(toAnalyticsRecord(item))` without the intermediate object: one line per scored row. */
-export function analyticsLine(item: PredictionItem): string {
+export function analyticsLine(item: AnalyticsItem): string {
   const json = JSON.stringify;
+  const { prediction } = item;
   let line =
     `{"predictionId":${json(item.predictionId)},"timestamp":${json(item.timestamp)},` +
     `"modelVersion":${json(item.modelVersion)},"invokedVariant":${json(item.invokedVariant)},` +
-    ('value' in item.prediction
-      ? `"predictedValue":${json(item.prediction.value)},`
-      : `"predictedLabel":${json(item.prediction.label)},"probabilities":${json(item.prediction.probabilities)},`) +
+    ('value' in prediction
+      ? `"predictedValue":${json(prediction.value)},`
+      : `"predictedLabel":${json(prediction.label)},"probabilities":${json(prediction.probabilities)},`) +
     `"inputFeatures":${json(item.inputFeatures)},"expirationTime":${json(item.expirationTime)},` +
     `"source":${json(item.source)}`;
   if (item.requestId !== undefined) line += `,"requestId":${json(item.requestId)}`;

@@ -42,7 +42,7 @@ export interface PredictHandlerDeps {
 }
 
 /**
- * `POST /predict`: validate against the active model's metadata, score, store
+ * `POST /predict`: validate against the deployed models' shared input schema, score, store
  * idempotently, answer `{predictionId, result, modelVersion, variant}`. Malformed
  * input is refused before anything is scored or written.
  */
@@ -53,9 +53,10 @@ export function createPredictHandler(deps: PredictHandlerDeps): ApiHandler {
     try {
       const contentTypeError = validateContentType(header(event, 'content-type'));
       if (contentTypeError) throw contentTypeError;
-      const { featureCount } = await deps.parameters.activeModel();
+      const { featureCount, versions } = await deps.parameters.inputSchema();
       const validated = validateRequest(decodeBody(event), {
         featureCount,
+        versions,
         maxBodyBytes: deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       });
       if (!validated.ok) throw validated.error;

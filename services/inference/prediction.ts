@@ -12,10 +12,25 @@ const predictionIdPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0
  */
 export type PredictionSource = 'api' | 'stream' | 'batch' | 'synthetic';
 
-/** One row's answer from the model server. */
-export interface ModelPrediction {
+/** A classifier's answer for one row: the most probable label and one probability per label. */
+export interface ClassPrediction {
   readonly label: string;
   readonly probabilities: readonly number[];
+}
+
+/** A regressor's answer for one row. */
+export interface ValuePrediction {
+  readonly value: number;
+}
+
+/** One row's answer from the model server, by the deployed model's task; discriminate with `'value' in p`. */
+export type ModelPrediction = ClassPrediction | ValuePrediction;
+
+/** A copy of a prediction with exactly its task's fields (nothing else the server sent is stored). */
+export function copyPrediction(prediction: ModelPrediction): ModelPrediction {
+  return 'value' in prediction
+    ? { value: prediction.value }
+    : { label: prediction.label, probabilities: [...prediction.probabilities] };
 }
 
 /** The predictions-table item, exactly the shape CONTRACTS.md fixes. */
@@ -110,7 +125,7 @@ export function buildPredictionItem(input: PredictionInput): PredictionItem {
     timestamp: input.now.toISOString(),
     modelVersion: input.modelVersion,
     invokedVariant: input.invokedVariant,
-    prediction: { label: input.prediction.label, probabilities: [...input.prediction.probabilities] },
+    prediction: copyPrediction(input.prediction),
     inputFeatures: [...input.features],
     expirationTime: Math.floor(input.now.getTime() / 1000) + ttlDays * secondsPerDay,
     source: input.source,

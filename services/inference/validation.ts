@@ -8,10 +8,16 @@ export interface PredictRequest {
   readonly requestId?: string;
 }
 
-/** What a valid request depends on: the active model's input width and the body size cap. */
-export interface ValidationLimits {
-  /** Number of features the active model expects (from its Parameter Store metadata). */
+/** The input width a request must have: the deployed versions' shared `featureCount`, and who takes it. */
+export interface FeatureShape {
+  /** Number of features every deployed version takes (`<prefix>/input-schema`). */
   readonly featureCount: number;
+  /** The deployed versions, named in the refusal so a caller knows which models' width it missed. */
+  readonly versions?: readonly string[];
+}
+
+/** What a valid request depends on: the deployed models' input width and the body size cap. */
+export interface ValidationLimits extends FeatureShape {
   /** Largest accepted body, in UTF-8 bytes. */
   readonly maxBodyBytes: number;
 }
@@ -28,7 +34,7 @@ const requestIdPattern = new RegExp(REQUEST_ID_PATTERN);
 
 /**
  * Checks a raw request body against the `POST /predict` contract before anything
- * is scored or written: a JSON object with exactly `featureCount` numbers that pass
+ * is scored or written: a JSON object with exactly the deployed models' `featureCount` numbers that pass
  * {@link checkFeatureValues},
  * an optional safe `requestId`, and no other fields. Pure, so the API and the
  * stream consumer apply the same rules.
@@ -46,11 +52,11 @@ export function validateRequest(body: string | null | undefined, limits: Validat
   } catch {
     return refuse('InvalidJson', 'The request body is not valid JSON.');
   }
-  return validateRequestObject(parsed, limits.featureCount);
+  return validateRequestObject(parsed, limits);
 }
 
 /** Same rules as {@link validateRequest} for an already parsed value. */
-export function validateRequestObject(value: unknown, featureCount: number): ValidationResult {
+export function validateRequestObject(value: unknown, shape: FeatureShape): ValidationResult {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return refuse('InvalidRequest', 'The request body must be a JSON object.');
   }
@@ -62,7 +68,7 @@ export function validateRequestObject(value: unknown, featureCount: number): Val
     );
   }
   const { features, requestId } = value as Record<string, unknown>;
-  const featuresError = checkFeatures(features, featureCount);
+  const featuresError = checkFeatures(features, shape);
   if (featuresError) return { ok: false, error: featuresError };
   if (requestId !== undefined && (typeof requestId !== 'string' || !requestIdPattern.test(requestId))) {
     return refuse(
@@ -89,14 +95,20 @@ export function validateContentType(contentType: string | undefined): Validation
     : new ValidationError('UnsupportedMediaType', 'Send the request as application/json.');
 }
 
-function checkFeatures(features: unknown, featureCount: number): ValidationError | undefined {
+function checkFeatures(
+  features: unknown,
+  { featureCount, versions }: FeatureShape,
+): ValidationError | undefined {
   if (!Array.isArray(features)) {
     return new ValidationError('InvalidFeatures', 'features must be an array of numbers.');
   }
   if (features.length !== featureCount) {
+    const models = versions?.length
+      ? `, the input of the deployed model${versions.length > 1 ? 's' : ''} ${versions.join(' and ')}`
+      : '';
     return new ValidationError(
       'InvalidFeatures',
-      `features must have exactly ${featureCount} entries; got ${features.length}.`,
+      `features must have exactly ${featureCount} entries${models}; got ${features.length}.`,
     );
   }
   const problem = checkFeatureValues(features);

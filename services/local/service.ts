@@ -18,6 +18,7 @@ import { createGetPredictionHandler } from '../inference/get-prediction-handler'
 import { createPredictHandler } from '../inference/predict-handler';
 import { extractModelArchive, loadModelMetadata, modelArchivePath, modelsRoot } from '../model/artifacts';
 import type { ModelVersion } from '../model/artifacts';
+import { inputSchemaOf } from '../inference/input-schema';
 import { createModelServer } from '../model/server';
 import { createApiAdapter } from './api-adapter';
 import { LOCAL_TRAFFIC_CALLER, LOCAL_TRAFFIC_ROLE_ARN } from './callers';
@@ -52,8 +53,6 @@ export interface LocalServiceOptions {
   readonly variants: readonly LocalVariant[];
   /** Folder of the version folders. @default the repository's models/ */
   readonly modelsRoot?: string;
-  /** Version the predict handler validates against (the Parameter Store pointer). @default the first variant's */
-  readonly activeVersion?: ModelVersion;
   /** Handler log level. @default WARN */
   readonly logLevel?: LogLevel;
   /** Progress lines while starting and stopping. @default none */
@@ -162,7 +161,7 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
           model: createSageMakerEndpoint({ client: runtime, endpointName: LOCAL_ENDPOINT_NAME }),
           store,
           parameters: inMemoryParameters(
-            options.activeVersion ?? variants[0]!.modelVersion,
+            variants.map((v) => v.modelVersion),
             options.modelsRoot ?? modelsRoot,
           ),
           logger: new Logger({ serviceName: 'predict', logLevel }),
@@ -219,11 +218,10 @@ async function startModelServer(
   return { variant: variant.name, modelVersion: variant.modelVersion, url, stop };
 }
 
-/** Parameter Store's view of the active model, from the committed metadata. */
-function inMemoryParameters(version: ModelVersion, root: string): ModelParameters {
-  const metadata = loadModelMetadata(version, root);
-  const labels = metadata.task === 'classification' ? metadata.labels : [];
-  return { activeModel: async () => ({ version, featureCount: metadata.featureCount, labels }) };
+/** Parameter Store's `input-schema` of the served versions, from their metadata (as synth writes it). */
+function inMemoryParameters(versions: readonly ModelVersion[], root: string): ModelParameters {
+  const schema = inputSchemaOf(versions.map((version) => loadModelMetadata(version, root)));
+  return { inputSchema: async () => schema };
 }
 
 /** EMF lines would flood a terminal; the local run only needs the answers. */

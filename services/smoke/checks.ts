@@ -4,14 +4,48 @@
  * call these directly and the CLI stays a thin adapter.
  */
 
-/** A golden request: features whose label a model version is known to predict. */
-export interface GoldenCase {
-  readonly features: readonly number[];
-  readonly label: string;
-}
+/**
+ * A golden request: features whose label (classifier) or value (regressor) a model version is known
+ * to predict; discriminate with `'value' in golden`.
+ */
+export type GoldenCase =
+  | { readonly features: readonly number[]; readonly label: string }
+  | { readonly features: readonly number[]; readonly value: number };
 
-/** Golden requests per model version, from each version's `metadata.json`. */
+/** Golden requests per deployed model version, from each version's `metadata.json`. */
 export type GoldenByVersion = Readonly<Record<string, readonly GoldenCase[]>>;
+
+/** A classifier's or a regressor's result (CONTRACTS.md). */
+export type PredictResult =
+  { readonly label: string; readonly probabilities: readonly number[] } | { readonly value: number };
+
+/**
+ * Default tolerance of a golden value: the served value may differ from the one `model:add` computed
+ * by float32 rounding and another CPU's kernels, so |served - golden| <= tolerance x max(1, |golden|).
+ */
+export const DEFAULT_VALUE_TOLERANCE = 1e-4;
+
+/** Why `prediction` is not the golden answer (label, or value within `tolerance`); undefined when it is. */
+export function goldenMismatch(
+  golden: GoldenCase,
+  prediction: unknown,
+  tolerance = DEFAULT_VALUE_TOLERANCE,
+): string | undefined {
+  const answer = (typeof prediction === 'object' && prediction !== null ? prediction : {}) as Record<
+    string,
+    unknown
+  >;
+  if ('value' in golden) {
+    const { value } = answer;
+    if (
+      typeof value === 'number' &&
+      Math.abs(value - golden.value) <= tolerance * Math.max(1, Math.abs(golden.value))
+    )
+      return undefined;
+    return `got ${typeof value === 'number' ? value : 'no value'}, expected ${golden.value} ± ${tolerance * Math.max(1, Math.abs(golden.value))}`;
+  }
+  return answer.label === golden.label ? undefined : `got ${String(answer.label)}, expected ${golden.label}`;
+}
 
 /** Deployed production variants and the model version each one serves. */
 export type DeployedVariants = Readonly<Record<string, string>>;
@@ -19,7 +53,7 @@ export type DeployedVariants = Readonly<Record<string, string>>;
 /** The `POST /predict` 200 answer (CONTRACTS.md). */
 export interface PredictAnswer {
   readonly predictionId: string;
-  readonly result: { readonly label: string; readonly probabilities: readonly number[] };
+  readonly result: PredictResult;
   readonly modelVersion: string;
   readonly variant: string;
 }
@@ -64,7 +98,18 @@ export function contractViolation(body: unknown): string | undefined {
     return 'modelVersion is not a non-empty string';
   if (typeof variant !== 'string' || variant === '') return 'variant is not a non-empty string';
   if (typeof result !== 'object' || result === null) return 'result is not an object';
-  const { label, probabilities } = result as Record<string, unknown>;
+  return resultViolation(result as Record<string, unknown>);
+}
+
+/** A classifier's `{label, probabilities}` or a regressor's `{value}`, nothing in between. */
+function resultViolation(result: Record<string, unknown>): string | undefined {
+  const { label, probabilities, value } = result;
+  if ('value' in result) {
+    if (typeof value !== 'number' || !Number.isFinite(value)) return 'result.value is not a finite number';
+    return label === undefined && probabilities === undefined
+      ? undefined
+      : 'result has both a value and a label or probabilities';
+  }
   if (typeof label !== 'string') return 'result.label is not a string';
   if (
     !Array.isArray(probabilities) ||
@@ -97,43 +142,43 @@ export function checkContract(exchanges: readonly Exchange[]): Verdict {
 }
 
 /**
- * The golden label a model version predicts for these features, if that version
- * lists them among its golden requests (a version's golden set says nothing about
- * rows it does not list).
+ * The golden request of a model version with these features, if that version lists them (a version's
+ * golden set says nothing about rows it does not list).
  */
-export function expectedLabel(
+export function goldenCaseFor(
   golden: GoldenByVersion,
   modelVersion: string,
   features: readonly number[],
-): string | undefined {
-  return golden[modelVersion]?.find((g) => sameFeatures(g.features, features))?.label;
+): GoldenCase | undefined {
+  return golden[modelVersion]?.find((g) => sameFeatures(g.features, features));
 }
 
 /**
- * Each answer's label equals the golden label of the model version that served it.
- * Answers from a version that does not list those features cannot be judged and are
+ * Each answer is the golden label, or the golden value within `tolerance`, of the model version that
+ * served it. Answers from a version that does not list those features cannot be judged and are
  * counted, not failed; at least one answer must be judged.
  */
-export function checkLabels(exchanges: readonly GoldenExchange[], golden: GoldenByVersion): Verdict {
+export function checkLabels(
+  exchanges: readonly GoldenExchange[],
+  golden: GoldenByVersion,
+  tolerance = DEFAULT_VALUE_TOLERANCE,
+): Verdict {
   let judged = 0;
   const wrong: string[] = [];
   for (const exchange of exchanges) {
     const answer = asAnswer(exchange);
     if (!answer) continue;
-    const expected = expectedLabel(golden, answer.modelVersion, exchange.features);
+    const expected = goldenCaseFor(golden, answer.modelVersion, exchange.features);
     if (expected === undefined) continue;
     judged += 1;
-    if (answer.result.label !== expected) {
-      wrong.push(
-        `[${exchange.features.join(', ')}] on ${answer.modelVersion}: got ${answer.result.label}, expected ${expected}`,
-      );
-    }
+    const mismatch = goldenMismatch(expected, answer.result, tolerance);
+    if (mismatch) wrong.push(`[${exchange.features.join(', ')}] on ${answer.modelVersion}: ${mismatch}`);
   }
   const served = exchanges.filter((e) => asAnswer(e) !== undefined).length;
   if (judged === 0) return fail(`none of ${served} answers could be judged against its version's golden set`);
   return wrong.length === 0
-    ? pass(`${judged} labels match the serving version's golden label (${served - judged} not judgeable)`)
-    : fail(`${wrong.length}/${judged} wrong labels: ${summarize(wrong)}`);
+    ? pass(`${judged} answers match the serving version's golden answer (${served - judged} not judgeable)`)
+    : fail(`${wrong.length}/${judged} wrong answers: ${summarize(wrong)}`);
 }
 
 /** Every answer names a deployed variant, and that variant's model version. */
@@ -167,7 +212,8 @@ export type VariantExchange =
 
 /**
  * A variant invoked directly (bypassing the weights) answers from that variant, with the model
- * version it is deployed with, and predicts that version's golden label for every golden row.
+ * version it is deployed with, and predicts that version's golden label (or value, within
+ * `tolerance`) for every golden row.
  * This is what proves a candidate at weight 0 before any user request reaches it.
  */
 export function checkVariantDirect(
@@ -175,6 +221,7 @@ export function checkVariantDirect(
   version: string,
   exchange: VariantExchange,
   cases: readonly GoldenCase[],
+  tolerance = DEFAULT_VALUE_TOLERANCE,
 ): Verdict {
   if (cases.length === 0) return fail(`${version} has no golden requests to send to ${variant}`);
   if (!exchange.ok) return fail(`InvokeEndpoint on ${variant} failed: ${exchange.error}`);
@@ -186,20 +233,17 @@ export function checkVariantDirect(
   if (body.modelVersion !== version) {
     return fail(`${variant} serves ${String(body.modelVersion)}, deployed ${version}`);
   }
-  const predictions = Array.isArray(body.predictions) ? (body.predictions as { label?: unknown }[]) : [];
+  const predictions: unknown[] = Array.isArray(body.predictions) ? body.predictions : [];
   if (predictions.length !== cases.length) {
     return fail(`${predictions.length} predictions for ${cases.length} golden rows`);
   }
-  const wrong = cases.flatMap((golden, index) =>
-    predictions[index]?.label === golden.label
-      ? []
-      : [
-          `[${golden.features.join(', ')}]: got ${String(predictions[index]?.label)}, expected ${golden.label}`,
-        ],
-  );
+  const wrong = cases.flatMap((golden, index) => {
+    const mismatch = goldenMismatch(golden, predictions[index], tolerance);
+    return mismatch ? [`[${golden.features.join(', ')}]: ${mismatch}`] : [];
+  });
   return wrong.length === 0
-    ? pass(`${variant} (${version}) answered ${cases.length} golden labels directly`)
-    : fail(`${wrong.length}/${cases.length} wrong labels on ${variant}: ${summarize(wrong)}`);
+    ? pass(`${variant} (${version}) answered ${cases.length} golden rows directly`)
+    : fail(`${wrong.length}/${cases.length} wrong answers on ${variant}: ${summarize(wrong)}`);
 }
 
 /** A malformed request is refused with 4xx and `{"error": {"code", "message"}}`. */
@@ -230,12 +274,18 @@ export function checkStoredRecord(
   if (exchange.status !== 200) return fail(`HTTP ${exchange.status} ${describeError(exchange.body)}`);
   if (typeof exchange.body !== 'object' || exchange.body === null) return fail('body is not a JSON object');
   const record = exchange.body as Record<string, unknown>;
-  const result = record.result as { label?: unknown } | undefined;
+  const result = record.result as { label?: unknown; value?: unknown } | undefined;
   const mismatches = [
     record.predictionId === answer.predictionId ? undefined : 'predictionId',
     record.modelVersion === answer.modelVersion ? undefined : 'modelVersion',
     record.variant === answer.variant ? undefined : 'variant',
-    result?.label === answer.result.label ? undefined : 'result.label',
+    'value' in answer.result
+      ? result?.value === answer.result.value
+        ? undefined
+        : 'result.value'
+      : result?.label === answer.result.label
+        ? undefined
+        : 'result.label',
   ].filter((field): field is string => field !== undefined);
   if (mismatches.length > 0) return fail(`stored record differs in ${mismatches.join(', ')}`);
   const { expirationTime } = record;

@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { modelsRoot } from '../model/artifacts';
-import { readModelVersions } from '../registry/model-versions';
 import { parseModelMetadata } from '../model/metadata';
+import { readModelVersions } from '../registry/model-versions';
 import {
   asAnswer,
   checkContract,
@@ -52,6 +52,8 @@ export interface SmokeRun {
    */
   readonly invokeVariant?: InvokeVariant;
   readonly latencyBudgetMs: number;
+  /** Relative tolerance of golden values (regression). @default {@link DEFAULT_VALUE_TOLERANCE} */
+  readonly valueTolerance?: number;
   /** Called with each result as soon as it is known. */
   readonly onResult?: (result: CheckResult) => void;
   /** @default Date.now */
@@ -86,7 +88,7 @@ export async function runSmoke(run: SmokeRun): Promise<SmokeReport> {
       );
       timed(
         `variant-${variant}`,
-        () => checkVariantDirect(variant, version, exchange, cases),
+        () => checkVariantDirect(variant, version, exchange, cases, run.valueTolerance),
         exchange.latencyMs,
       );
     }
@@ -105,7 +107,7 @@ export async function runSmoke(run: SmokeRun): Promise<SmokeReport> {
     }
   }
   timed('contract', () => checkContract(exchanges), performance.now() - goldenStarted);
-  timed('golden-labels', () => checkLabels(exchanges, run.golden));
+  timed('golden-labels', () => checkLabels(exchanges, run.golden, run.valueTolerance));
   timed('variants', () => checkVariants(exchanges, run.variants));
 
   const malformed = await run.send({ method: 'POST', path: '/predict', body: '{"features": "not-a-list"}' });
@@ -132,28 +134,29 @@ export async function runSmoke(run: SmokeRun): Promise<SmokeReport> {
   return { results, ok: results.every((r) => r.ok), wallMs: performance.now() - started };
 }
 
-/** Golden requests of every model version under `modelsDir` (each `<version>/metadata.json`). */
-export function loadGolden(modelsDir: string): GoldenByVersion {
-  const versions = readdirSync(modelsDir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(path.join(modelsDir, entry.name, 'metadata.json')))
-    .map((entry) => entry.name)
-    .sort();
-  if (versions.length === 0) throw new Error(`No <version>/metadata.json under ${modelsDir}`);
+/**
+ * Golden requests of the deployed versions only (`<modelsDir>/<version>/metadata.json` each): a folder
+ * the stage does not deploy has no say in its smoke test.
+ * @throws Error naming the version whose metadata is missing or invalid.
+ */
+export function loadGolden(modelsDir: string, versions: readonly string[]): GoldenByVersion {
   return Object.fromEntries(
-    versions.map((version) => {
+    [...new Set(versions)].map((version) => {
       const file = path.join(modelsDir, version, 'metadata.json');
+      if (!existsSync(file)) throw new Error(`${version} is deployed but ${file} does not exist`);
       const metadata = parseModelMetadata(JSON.parse(readFileSync(file, 'utf8')));
-      // Regression golden rows need a tolerance the checks do not have yet (issue 21, h21c).
-      return [metadata.version, metadata.task === 'classification' ? metadata.golden : []];
+      if (metadata.version !== version)
+        throw new Error(`${file} describes ${metadata.version}, not ${version}`);
+      return [version, metadata.golden];
     }),
   );
 }
 
-/** Variants as the stage deploys them: the baseline on VariantA, the candidate on VariantB. */
-export const defaultVariants: DeployedVariants = {
-  VariantA: readModelVersions().dev.baselineVersion,
-  VariantB: readModelVersions().dev.candidateVersion,
-};
+/** Variants as config/model-versions.json deploys them to dev: the baseline on VariantA, the candidate on VariantB. */
+export function defaultVariants(): DeployedVariants {
+  const { baselineVersion, candidateVersion } = readModelVersions().dev;
+  return { VariantA: baselineVersion, VariantB: candidateVersion };
+}
 
 /**
  * The CLI: parses arguments, runs the checks, prints a line per check, writes the
@@ -171,8 +174,10 @@ export async function main(argv: readonly string[], io: SmokeIo = processIo): Pr
   }
   const options = command.options;
   let golden: GoldenByVersion;
+  let variants: DeployedVariants;
   try {
-    golden = loadGolden(options.modelsDir ?? modelsRoot);
+    variants = options.variants ?? defaultVariants();
+    golden = loadGolden(options.modelsDir ?? modelsRoot, Object.values(variants));
   } catch (error) {
     io.err(`Cannot read the golden requests: ${(error as Error).message}`);
     return 2;
@@ -206,7 +211,8 @@ export async function main(argv: readonly string[], io: SmokeIo = processIo): Pr
   const report = await runSmoke({
     golden,
     invokeVariant,
-    variants: options.variants ?? defaultVariants,
+    variants,
+    valueTolerance: options.valueTolerance,
     send: createApiClient({
       apiUrl: options.apiUrl,
       signingRegion: options.sign ? region : undefined,

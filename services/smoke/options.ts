@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { DeployedVariants } from './checks';
+import { DEFAULT_VALUE_TOLERANCE, type DeployedVariants } from './checks';
 
 /** Settings of one smoke run. */
 export interface SmokeOptions {
@@ -13,8 +13,10 @@ export interface SmokeOptions {
   readonly junitFile: string;
   /** Folder with one `<version>/metadata.json` per model version; the repository's `models/` when absent. */
   readonly modelsDir?: string;
-  /** Variant → model version; `VariantA=v1.0.0,VariantB=v1.1.0` when absent. */
+  /** Variant → model version; dev's baseline and candidate in config/model-versions.json when absent. */
   readonly variants?: DeployedVariants;
+  /** Relative tolerance of regression golden values. */
+  readonly valueTolerance: number;
   readonly requestTimeoutMs: number;
   /** SageMaker endpoint whose variants are invoked directly (`EndpointName` output). @default - none */
   readonly endpointName?: string;
@@ -39,9 +41,10 @@ export const usage = `Usage: npm run smoke -- --api-url URL [options]
 Post-deploy smoke test. With --endpoint-name, first invokes each deployed variant
 directly (SageMaker InvokeEndpoint with TargetVariant, so a candidate at weight 0 is
 proven before any user request reaches it) with its version's golden requests. Then
-POST /predict and GET /predictions/{id}: sends every model version's golden requests
-and checks the answer contract, labels, variants, a malformed request, the stored
-record's TTL and the latency p95.
+POST /predict and GET /predictions/{id}: sends the deployed versions' golden requests
+and checks the answer contract, golden labels (classifiers) or values within a
+tolerance (regressors), variants, a malformed request, the stored record's TTL and
+the latency p95.
 
 Options:
   --api-url URL              API base URL, stage included (required)
@@ -50,8 +53,11 @@ Options:
   --latency-budget-ms N      p95 budget in ms (default ${DEFAULT_LATENCY_BUDGET_MS})
   --junit FILE               JUnit XML report (default ${DEFAULT_JUNIT_FILE})
   --models-dir DIR           folder of <version>/metadata.json (default: the repository's models/)
-  --variants A=v1,B=v2       deployed variants and their model versions
-                             (default VariantA=v1.0.0,VariantB=v1.1.0)
+  --variants A=v1,B=v2       deployed variants and their model versions; only their
+                             golden requests are sent (default: dev's baselineVersion
+                             and candidateVersion in config/model-versions.json)
+  --tolerance R              a regression answer passes when |value - golden| <=
+                             R x max(1, |golden|) (default ${DEFAULT_VALUE_TOLERANCE})
   --endpoint-name NAME       SageMaker endpoint (EndpointName output): invoke each variant directly
   --runtime-url URL          SageMaker runtime stand-in to use instead of AWS (npm start prints it)
   --timeout-ms N             per-request timeout (default 10000)
@@ -78,6 +84,7 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
         'timeout-ms': { type: 'string' },
         'endpoint-name': { type: 'string' },
         'runtime-url': { type: 'string' },
+        tolerance: { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -94,11 +101,14 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
     return { kind: 'error', message: '--latency-budget-ms must be a positive integer' };
   const timeout = positiveInt(values['timeout-ms'], 10_000);
   if (timeout === undefined) return { kind: 'error', message: '--timeout-ms must be a positive integer' };
+  const valueTolerance = values.tolerance === undefined ? DEFAULT_VALUE_TOLERANCE : Number(values.tolerance);
+  if (!Number.isFinite(valueTolerance) || valueTolerance < 0)
+    return { kind: 'error', message: '--tolerance must be a number >= 0' };
   let variants: DeployedVariants | undefined;
   if (values.variants !== undefined) {
     variants = parseVariants(values.variants);
     if (!variants)
-      return { kind: 'error', message: '--variants must look like VariantA=v1.0.0,VariantB=v1.1.0' };
+      return { kind: 'error', message: '--variants must look like VariantA=v2.0.0,VariantB=v2.1.0' };
   }
   const endpointName = values['endpoint-name'];
   if (endpointName !== undefined && !/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(endpointName))
@@ -118,6 +128,7 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
       junitFile: values.junit ?? DEFAULT_JUNIT_FILE,
       modelsDir: values['models-dir'],
       variants,
+      valueTolerance,
       requestTimeoutMs: timeout,
       endpointName,
       runtimeUrl,

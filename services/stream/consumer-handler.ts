@@ -18,6 +18,7 @@ import { createObservability, positiveIntEnv, requiredEnv, type Env } from '../i
 import { scoringAdaptersFromEnv } from '../inference/scoring-adapters';
 import { createDeadLetterQueue, type DeadLetterQueue } from './adapters/dead-letter-queue';
 import { planRecord, toPoisonMessage, type ValidRecord } from './records';
+import type { FeatureShape } from '../inference/validation';
 
 /** Rows per InvokeEndpoint call; the model server accepts up to 1000, the ESM delivers at most 100. */
 const scoringChunk = 100;
@@ -88,14 +89,14 @@ async function planSteps(
   records: readonly KinesisStreamRecord[],
   deps: ConsumerHandlerDeps,
 ): Promise<Step[]> {
-  let featureCount: number;
+  let shape: FeatureShape;
   try {
-    ({ featureCount } = await deps.parameters.activeModel());
+    shape = await deps.parameters.inputSchema();
   } catch (error) {
     const retry = error instanceof UpstreamError ? error : new UpstreamError('unavailable', { cause: error });
     return records.map(() => ({ kind: 'retry', error: retry }));
   }
-  const planned = records.map((record) => planRecord(record, featureCount));
+  const planned = records.map((record) => planRecord(record, shape));
   const valid = planned.filter((p): p is ValidRecord => p.kind === 'valid');
   const scores = await scoreAll(valid, deps.model);
   return planned.map((p): Step => {

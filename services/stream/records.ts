@@ -5,7 +5,7 @@ import {
   predictionIdForStreamRecord,
   STREAM_NAMESPACE,
 } from '../inference/prediction';
-import { validateRequest, type PredictRequest } from '../inference/validation';
+import { validateRequest, type FeatureShape, type PredictRequest } from '../inference/validation';
 
 /** Kinesis caps a record at 1 MiB; validation refuses anything larger up front. */
 const maxRecordBytes = 1024 * 1024;
@@ -30,9 +30,9 @@ export interface PoisonRecord {
  * The predictionId comes from `requestId` (namespace `stream`) when present, else from the
  * payload, so redeliveries and producer retries of the record hit the same item.
  */
-export function planRecord(record: KinesisStreamRecord, featureCount: number): ValidRecord | PoisonRecord {
+export function planRecord(record: KinesisStreamRecord, shape: FeatureShape): ValidRecord | PoisonRecord {
   const data = Buffer.from(record.kinesis.data, 'base64').toString('utf8');
-  const validated = validateRequest(data, { featureCount, maxBodyBytes: maxRecordBytes });
+  const validated = validateRequest(data, { ...shape, maxBodyBytes: maxRecordBytes });
   if (!validated.ok) {
     return {
       kind: 'poison',

@@ -54,6 +54,8 @@ describe('itemProblem', () => {
   it.each([
     ['predictionId is not a non-empty string', { ...good, predictionId: '' }],
     ['prediction.label is missing', { ...good, prediction: { probabilities: [1] } }],
+    ['prediction.value is not a finite number', { ...good, prediction: { value: 'high' } }],
+    ['prediction is missing', { ...good, prediction: undefined }],
     ['inputFeatures is not a number list', { ...good, inputFeatures: ['1'] }],
     ['expirationTime is not a number', { ...good, expirationTime: '1' }],
     ['source "cli" is unknown', { ...good, source: 'cli' }],
@@ -61,6 +63,14 @@ describe('itemProblem', () => {
     expect(itemProblem(item)).toBe(problem);
   });
   it('accepts a well-formed item', () => expect(itemProblem(good)).toBeUndefined());
+  it("accepts a regressor's item and exports its value", () => {
+    const regression = { ...good, prediction: { value: -4.5 } };
+    expect(itemProblem(regression)).toBeUndefined();
+    expect(decide({ sequenceNumber: '1', eventName: 'INSERT', newItem: regression })).toEqual({
+      kind: 'export',
+      record: expect.objectContaining({ predictedValue: -4.5 }),
+    });
+  });
 });
 
 describe('partitionObjects', () => {

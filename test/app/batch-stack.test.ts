@@ -224,7 +224,20 @@ describe('analytics', () => {
       'ModelLatency',
       'PredictionVolume',
       'SyntheticTraffic',
+      'ValueDistribution',
     ]);
+  });
+
+  it('reads each task from its own columns: classes from classifiers, values from regressors', () => {
+    const sql = (name: string) =>
+      (Object.values(batch.findResources('AWS::Athena::NamedQuery')) as Resource[]).find(
+        (q) => q.Properties.Name === name,
+      )!.Properties.QueryString as string;
+    expect(sql('ClassDistribution')).toContain('AND predictedlabel IS NOT NULL');
+    expect(sql('Confidence')).toContain('AND probabilities IS NOT NULL');
+    expect(sql('ValueDistribution')).toMatch(
+      /approx_percentile\(predictedvalue, .*AND predictedvalue IS NOT NULL/s,
+    );
   });
 
   it("leaves synthetic predictions out of every users' query, and shows them only in their own", () => {
@@ -242,6 +255,7 @@ describe('analytics', () => {
       'ClassDistribution',
       'Confidence',
       'ModelLatency',
+      'ValueDistribution',
     ]) {
       const clause = where(queries[name]!);
       expect({ name, clause }).toEqual({ name, clause: expect.stringContaining(`AND ${USERS_ONLY}`) });

@@ -44,7 +44,7 @@ function outcomes(line: string): { api: boolean; batch: boolean } {
   const value = JSON.parse(line) as { features?: unknown };
   const width = Array.isArray(value?.features) ? value.features.length : 4;
   return {
-    api: validateRequestObject(value, width).ok,
+    api: validateRequestObject(value, { featureCount: width }).ok,
     batch: !('reason' in parseLine(line, 1)),
   };
 }

@@ -33,7 +33,9 @@ beforeAll(async () => {
   predict = createPredictHandler({
     model: createSageMakerEndpoint({ client: sagemaker, endpointName: endpoint.endpointName }),
     store,
-    parameters: { activeModel: async () => ({ version: 'v1.0.0', featureCount: 4, labels: [] }) },
+    parameters: {
+      inputSchema: async () => ({ task: 'classification' as const, featureCount: 4, versions: ['v7.0.0'] }),
+    },
     logger: silent(),
     metrics: quietMetrics(),
   });

@@ -69,7 +69,9 @@ describe('no request payload in the logs at INFO or above', () => {
     createPredictHandler({
       model,
       store,
-      parameters: { activeModel: async () => ({ version: 'v1.0.0', featureCount: 4, labels: [] }) },
+      parameters: {
+        inputSchema: async () => ({ task: 'classification' as const, featureCount: 4, versions: ['v7.0.0'] }),
+      },
       logger: new Logger({ serviceName: 'predict', logLevel: 'INFO' }),
       metrics: new Metrics({ namespace: 'Test', logger: new Logger({ logLevel: 'SILENT' }) }),
     });

@@ -53,7 +53,9 @@ describe('the handlers answer what the document says', () => {
       credentials: localCredentials,
     });
     const store = createPredictionStore({ client: table.client, tableName: table.tableName });
-    const parameters = { activeModel: async () => ({ version: 'v1.0.0', featureCount: 4, labels: [] }) };
+    const parameters = {
+      inputSchema: async () => ({ task: 'classification' as const, featureCount: 4, versions: ['v7.0.0'] }),
+    };
     predict = createPredictHandler({
       model: createSageMakerEndpoint({ client: sagemaker, endpointName: endpoint.endpointName }),
       store,
@@ -103,7 +105,9 @@ describe('the handlers answer what the document says', () => {
     const down = createPredictHandler({
       model: await unreachableModelEndpoint(endpoint.endpointName),
       store: createPredictionStore({ client: table.client, tableName: table.tableName }),
-      parameters: { activeModel: async () => ({ version: 'v1.0.0', featureCount: 4, labels: [] }) },
+      parameters: {
+        inputSchema: async () => ({ task: 'classification' as const, featureCount: 4, versions: ['v7.0.0'] }),
+      },
       logger: silent(),
       metrics: metrics(),
     });
@@ -125,5 +129,97 @@ describe('the handlers answer what the document says', () => {
     ];
     expect(results.map((r) => r.statusCode)).toEqual([200, 400, 404]);
     for (const result of results) expectDocumented('GET /predictions/{id}', result);
+  });
+});
+
+describe('one answer schema for both tasks', () => {
+  let table: LocalPredictionsTable;
+  const silent = () => new Logger({ logLevel: 'SILENT' });
+  const predictedValue = 41.75;
+
+  beforeAll(async () => {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    table = await startPredictionsTable();
+  });
+
+  afterAll(async () => {
+    delete process.env.POWERTOOLS_METRICS_DISABLED;
+    await table.close();
+  });
+
+  /** A predict handler over a regressor stand-in that takes 8 features (a fixture, no shipped version). */
+  const regressionHandlers = () => {
+    const store = createPredictionStore({ client: table.client, tableName: table.tableName });
+    const metrics = new Metrics({ namespace: 'Test', logger: silent() });
+    const scored: number[][] = [];
+    const predict = createPredictHandler({
+      model: {
+        score: async (rows) => {
+          scored.push(...rows.map((row) => [...row]));
+          return {
+            modelVersion: 'v3.0.0',
+            variant: 'VariantB',
+            predictions: rows.map(() => ({ value: predictedValue })),
+          };
+        },
+      },
+      store,
+      parameters: {
+        inputSchema: async () => ({ task: 'regression', featureCount: 8, versions: ['v2.0.0', 'v3.0.0'] }),
+      },
+      logger: silent(),
+      metrics,
+    });
+    const getPrediction = createGetPredictionHandler({ store, logger: silent(), metrics });
+    return { predict, getPrediction, scored };
+  };
+
+  it('a regressor answers {value}, which PredictAnswer and PredictionRecord accept', async () => {
+    const { predict, getPrediction } = regressionHandlers();
+    const features = [1, 2, 3, 4, 5, 6, 7, 8];
+    const answer = await predict(apiEvent({ body: JSON.stringify({ features }) }));
+    expect(answer.statusCode).toBe(200);
+    const body = JSON.parse(answer.body) as { predictionId: string; result: unknown };
+    expect(body.result).toEqual({ value: predictedValue });
+    expect(validators.PredictAnswer!(body)).toBe(true);
+    const id = body.predictionId;
+    const record = await getPrediction(
+      apiEvent({ method: 'GET', path: `/predictions/${id}`, pathParameters: { id } }),
+    );
+    expect(record.statusCode).toBe(200);
+    const stored: unknown = JSON.parse(record.body);
+    expect(stored).toMatchObject({ result: { value: predictedValue }, features });
+    expect(validators.PredictionRecord!(stored)).toBe(true);
+  });
+
+  it("refuses a request of another width with 400 naming the deployed models' count, and scores nothing", async () => {
+    const { predict, scored } = regressionHandlers();
+    const result = await predict(apiEvent({ body: JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] }) }));
+    expect(result.statusCode).toBe(400);
+    expect(JSON.parse(result.body)).toEqual({
+      error: {
+        code: 'InvalidFeatures',
+        message:
+          'features must have exactly 8 entries, the input of the deployed models v2.0.0 and v3.0.0; got 4.',
+      },
+    });
+    expect(validators.ErrorAnswer!(JSON.parse(result.body))).toBe(true);
+    expect(scored).toEqual([]);
+  });
+
+  it('the result schema accepts exactly one task shape', () => {
+    const answer = (result: unknown) => ({
+      predictionId: '00000000-0000-4000-8000-000000000000',
+      result,
+      modelVersion: 'v3.0.0',
+      variant: 'VariantA',
+    });
+    const accepts = (result: unknown) => validators.PredictAnswer!(answer(result));
+    expect(accepts({ label: 'yes', probabilities: [0.8, 0.2] })).toBe(true);
+    expect(accepts({ value: -3.5 })).toBe(true);
+    expect(accepts({ label: 'yes', probabilities: [0.8, 0.2], value: 1 })).toBe(false);
+    expect(accepts({ value: 'high' })).toBe(false);
+    expect(accepts({ label: 'yes' })).toBe(false);
+    expect(accepts({})).toBe(false);
   });
 });

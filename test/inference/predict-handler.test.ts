@@ -49,12 +49,10 @@ beforeAll(async () => {
   const metadata = endpoint.metadata['v1.0.0']!;
   golden = metadata.golden[0]! as { features: number[]; label: string };
   ssm = await startSsmStandIn({
-    [`${prefix}/active-version`]: 'v1.0.0',
-    [`${prefix}/versions/v1.0.0`]: JSON.stringify({
-      version: 'v1.0.0',
+    [`${prefix}/input-schema`]: JSON.stringify({
+      task: 'classification',
       featureCount: metadata.featureCount,
-      labels: metadata.labels,
-      status: 'active',
+      versions: ['v1.0.0', 'v1.1.0'],
     }),
   });
   restoreEnv = useLocalAwsEnv({
@@ -152,7 +150,7 @@ describe('POST /predict', () => {
 
   it('reads Parameter Store through a cache, not once per request', async () => {
     await Promise.all(Array.from({ length: 10 }, () => post({ features: golden.features })));
-    expect(ssm.getParameterCalls()).toBe(2);
+    expect(ssm.getParameterCalls()).toBe(1);
   });
 
   it('answers 502 ModelError with no internal text when the model container fails', async () => {
@@ -311,7 +309,9 @@ describe('POST /predict with the endpoint down', () => {
     const handler = createPredictHandler({
       model: await unreachableModelEndpoint(endpoint.endpointName),
       store: createPredictionStore({ client: table.client, tableName: table.tableName }),
-      parameters: { activeModel: async () => ({ version: 'v1.0.0', featureCount: 4, labels: [] }) },
+      parameters: {
+        inputSchema: async () => ({ task: 'classification' as const, featureCount: 4, versions: ['v7.0.0'] }),
+      },
       logger: new Logger({ logLevel: 'SILENT' }),
       metrics: new Metrics({ namespace: 'Test' }),
     });

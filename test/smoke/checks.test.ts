@@ -6,7 +6,9 @@ import {
   checkStoredRecord,
   checkVariantDirect,
   checkVariants,
-  expectedLabel,
+  goldenCaseFor,
+  goldenMismatch,
+  DEFAULT_VALUE_TOLERANCE,
   formatResult,
   junitXml,
   percentile,
@@ -73,7 +75,10 @@ describe('checkContract', () => {
 
 describe('checkLabels', () => {
   it('judges each answer against the golden set of the version that served it', () => {
-    expect(expectedLabel(golden, 'v1.1.0', [1, 2, 3, 4])).toBe('versicolor');
+    expect(goldenCaseFor(golden, 'v1.1.0', [1, 2, 3, 4])).toEqual({
+      features: [1, 2, 3, 4],
+      label: 'versicolor',
+    });
     const verdict = checkLabels(
       [
         exchange(answer()),
@@ -87,7 +92,7 @@ describe('checkLabels', () => {
       ],
       golden,
     );
-    expect(verdict).toEqual({ ok: true, detail: expect.stringContaining('2 labels match') });
+    expect(verdict).toEqual({ ok: true, detail: expect.stringContaining('2 answers match') });
   });
 
   it('fails a label that differs from the serving version golden label', () => {
@@ -101,6 +106,76 @@ describe('checkLabels', () => {
     const unlisted = answer({ modelVersion: 'v1.1.0', variant: 'VariantB' });
     expect(checkLabels([exchange(unlisted, [5, 6, 7, 8]), exchange(answer())], golden).ok).toBe(true);
     expect(checkLabels([exchange(unlisted, [5, 6, 7, 8])], golden).ok).toBe(false);
+  });
+});
+
+describe('regression golden values', () => {
+  const regressionGolden: GoldenByVersion = {
+    'v4.0.0': [{ features: [1, 2, 3, 4, 5, 6, 7, 8], value: 250 }],
+    'v4.1.0': [{ features: [1, 2, 3, 4, 5, 6, 7, 8], value: -0.5 }],
+  };
+  const valueAnswer = (value: number, modelVersion = 'v4.0.0') =>
+    exchange(answer({ modelVersion, result: { value } }), [1, 2, 3, 4, 5, 6, 7, 8]);
+
+  it('passes a value within the relative tolerance of the serving version, and fails one outside it', () => {
+    expect(checkContract([valueAnswer(250)]).ok).toBe(true);
+    expect(checkLabels([valueAnswer(250 + 250 * DEFAULT_VALUE_TOLERANCE * 0.9)], regressionGolden).ok).toBe(
+      true,
+    );
+    const off = checkLabels([valueAnswer(250 + 250 * DEFAULT_VALUE_TOLERANCE * 1.1)], regressionGolden);
+    expect(off.ok).toBe(false);
+    expect(off.detail).toMatch(/on v4.0.0: got 250\.02\d*, expected 250 ± 0\.025/);
+  });
+
+  it('never lets the tolerance shrink below its absolute floor near zero', () => {
+    expect(
+      goldenMismatch({ features: [], value: -0.5 }, { value: -0.5 + 0.9 * DEFAULT_VALUE_TOLERANCE }),
+    ).toBeUndefined();
+    expect(
+      goldenMismatch({ features: [], value: -0.5 }, { value: -0.5 + 1.1 * DEFAULT_VALUE_TOLERANCE }),
+    ).toMatch(/expected -0.5/);
+  });
+
+  it('judges each value against the version that served it, with the tolerance asked for', () => {
+    expect(checkLabels([valueAnswer(-0.5, 'v4.1.0')], regressionGolden).ok).toBe(true);
+    expect(checkLabels([valueAnswer(-0.5, 'v4.0.0')], regressionGolden).ok).toBe(false);
+    expect(checkLabels([valueAnswer(251)], regressionGolden, 0.01).ok).toBe(true);
+  });
+
+  it('refuses a label where a value is expected, and a result with both shapes', () => {
+    expect(
+      checkLabels([exchange(answer({ modelVersion: 'v4.0.0' }), [1, 2, 3, 4, 5, 6, 7, 8])], regressionGolden)
+        .detail,
+    ).toMatch(/got no value/);
+    const mixed = { ...answer(), result: { value: 1, label: 'x', probabilities: [1] } };
+    expect(checkContract([exchange(mixed)]).detail).toMatch(/both a value and a label/);
+    expect(checkContract([exchange({ ...answer(), result: { value: 'high' } })]).detail).toMatch(
+      /result.value/,
+    );
+  });
+
+  it('proves a regression variant directly by its values', () => {
+    const cases = regressionGolden['v4.0.0']!;
+    const direct = (value: number) => ({
+      ok: true as const,
+      invokedVariant: 'VariantB',
+      body: { modelVersion: 'v4.0.0', predictions: [{ value }] },
+      latencyMs: 3,
+    });
+    expect(checkVariantDirect('VariantB', 'v4.0.0', direct(250.001), cases).ok).toBe(true);
+    expect(checkVariantDirect('VariantB', 'v4.0.0', direct(260), cases)).toEqual({
+      ok: false,
+      detail: expect.stringMatching(/1\/1 wrong answers on VariantB: .*got 260, expected 250/),
+    });
+  });
+
+  it('compares a stored regression record by its value', () => {
+    const now = Date.UTC(2026, 10, 25);
+    const stored = answer({ modelVersion: 'v4.0.0', result: { value: 250 } });
+    const record = (value: number) =>
+      exchange({ ...stored, result: { value }, expirationTime: now / 1000 + 30 * 86_400 });
+    expect(checkStoredRecord(record(250), stored, now).ok).toBe(true);
+    expect(checkStoredRecord(record(7), stored, now).detail).toMatch(/result.value/);
   });
 });
 
@@ -236,6 +311,18 @@ describe('command line', () => {
     });
   });
 
+  it('reads the regression tolerance, and refuses a negative one', () => {
+    const base = ['--api-url', 'http://127.0.0.1:3000'];
+    expect(parseCommand(base)).toMatchObject({ options: { valueTolerance: DEFAULT_VALUE_TOLERANCE } });
+    expect(parseCommand([...base, '--tolerance', '0.01'])).toMatchObject({
+      options: { valueTolerance: 0.01 },
+    });
+    expect(parseCommand([...base, '--tolerance=-1'])).toEqual({
+      kind: 'error',
+      message: '--tolerance must be a number >= 0',
+    });
+  });
+
   it('answers help and refuses bad arguments with a message', () => {
     expect(parseCommand(['--help'])).toEqual({ kind: 'help' });
     expect(parseCommand([])).toEqual({ kind: 'error', message: '--api-url is required' });
@@ -264,7 +351,7 @@ describe('checkVariantDirect', () => {
 
   it('passes when the variant answers its deployed version with every golden label', () => {
     const verdict = checkVariantDirect('VariantA', 'v1.0.0', answered(labels('setosa', 'virginica')), cases);
-    expect(verdict).toEqual({ ok: true, detail: 'VariantA (v1.0.0) answered 2 golden labels directly' });
+    expect(verdict).toEqual({ ok: true, detail: 'VariantA (v1.0.0) answered 2 golden rows directly' });
   });
 
   it.each([
@@ -286,7 +373,7 @@ describe('checkVariantDirect', () => {
     [
       'a label is wrong',
       answered(labels('setosa', 'setosa')),
-      /1\/2 wrong labels on VariantA: \[5, 6, 7, 8\]: got setosa, expected virginica/,
+      /1\/2 wrong answers on VariantA: \[5, 6, 7, 8\]: got setosa, expected virginica/,
     ],
     ['a prediction is missing', answered(labels('setosa')), /1 predictions for 2 golden rows/],
   ])('fails when %s', (_name, exchange, message) => {

@@ -12,6 +12,9 @@ const smoke = async (junit: string) => {
   const err: string[] = [];
   const args = ['--api-url', service.url, '--no-sign', '--junit', path.join(reports, junit)];
   const direct = ['--endpoint-name', LOCAL_ENDPOINT_NAME, '--runtime-url', service.runtimeUrl];
+  // What the local service serves, not the shipped config: only these versions' golden rows are sent.
+  const variants = service.modelServers.map((server) => `${server.variant}=${server.modelVersion}`);
+  args.push('--variants', variants.join(','));
   const code = await main([...args, ...direct, '--region', 'us-east-1'], {
     out: (line) => out.push(line),
     err: (line) => err.push(line),
@@ -51,7 +54,7 @@ describe('smoke CLI against npm start', () => {
     // The candidate at 0 % gets no request through the API, yet it was proven directly.
     expect(run.out).toMatch(/^✓ variants — \d+ ms — served by VariantA×\d+$/m);
     expect(run.out).toMatch(
-      /^✓ variant-VariantB — \d+ ms — VariantB \(v1\.1\.0\) answered \d+ golden labels directly/m,
+      /^✓ variant-VariantB — \d+ ms — VariantB \(v[\d.]+\) answered \d+ golden rows directly/m,
     );
     const xml = await readFile(path.join(reports, 'healthy.xml'), 'utf8');
     expect(xml).toContain('tests="8" failures="0"');

@@ -71,11 +71,10 @@ beforeAll(async () => {
     startSqsStandIn(),
   ]);
   ssm = await startSsmStandIn({
-    [`${parameterPrefix}/active-version`]: 'v1.0.0',
-    [`${parameterPrefix}/versions/v1.0.0`]: JSON.stringify({
-      version: 'v1.0.0',
+    [`${parameterPrefix}/input-schema`]: JSON.stringify({
+      task: 'classification',
       featureCount: 4,
-      labels: [],
+      versions: ['v1.0.0', 'v1.1.0'],
     }),
   });
   sqsClient = new SQSClient({ endpoint: sqs.url, region: localRegion, credentials: localCredentials });
@@ -336,7 +335,9 @@ describe('stream consumer, one invocation', () => {
     const unreachable = createConsumerHandler({
       model: await unreachableModelEndpoint(endpoint.endpointName),
       store: createPredictionStore({ client: table.client, tableName: table.tableName }),
-      parameters: { activeModel: async () => ({ version: 'v1.0.0', featureCount: 4, labels: [] }) },
+      parameters: {
+        inputSchema: async () => ({ task: 'classification' as const, featureCount: 4, versions: ['v7.0.0'] }),
+      },
       deadLetters: createDeadLetterQueue({ client: sqsClient, queueUrl }),
       logger: new Logger({ logLevel: 'SILENT' }),
       metrics: new Metrics({ namespace: 'Test', logger: new Logger({ logLevel: 'SILENT' }) }),

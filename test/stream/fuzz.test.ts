@@ -76,7 +76,9 @@ describe('stream consumer fuzz (seeded)', () => {
     const consumer = createConsumerHandler({
       model: createSageMakerEndpoint({ client: sagemaker, endpointName: endpoint.endpointName }),
       store: createPredictionStore({ client: table.client, tableName: table.tableName }),
-      parameters: { activeModel: async () => ({ version: 'v1.0.0', featureCount: 4, labels: [] }) },
+      parameters: {
+        inputSchema: async () => ({ task: 'classification' as const, featureCount: 4, versions: ['v7.0.0'] }),
+      },
       deadLetters: createDeadLetterQueue({ client: sqsClient, queueUrl }),
       logger: new Logger({ logLevel: 'SILENT' }),
       metrics: new Metrics({ namespace: 'Test', logger: new Logger({ logLevel: 'SILENT' }) }),
@@ -92,7 +94,7 @@ describe('stream consumer fuzz (seeded)', () => {
     );
     const misplaced: string[] = [];
     for (const record of records) {
-      const planned = planRecord(record, 4);
+      const planned = planRecord(record, { featureCount: 4 });
       const messages = poison.filter((m) => m.sequenceNumber === record.kinesis.sequenceNumber);
       // This record's features are the stored ones (a repeated requestId with other features is poison).
       const isStored =

@@ -163,10 +163,14 @@ export function actionOf(commandName: string, service: string): string {
   return service === 'dynamodb' ? (DOCUMENT_COMMANDS[base] ?? base) : base;
 }
 
-/** Which stage resource a parameter name is, given the registry layout `<prefix>/active-version`, `<prefix>/versions/<v>`. */
+/**
+ * Which stage resource a parameter name is, given the registry layout `<prefix>/active-version`,
+ * `<prefix>/versions/<v>`, `<prefix>/input-schema`.
+ */
 function parameterKind(name: string, prefix: string | undefined): string {
   const rest = prefix && name.startsWith(`${prefix}/`) ? name.slice(prefix.length + 1) : name;
   if (/(^|\/)active-version$/.test(rest)) return 'parameter:active-version';
+  if (/(^|\/)input-schema$/.test(rest)) return 'parameter:input-schema';
   const version = /(^|\/)versions\/[^/]+(\/.*)?$/.exec(rest);
   if (version) return `parameter:versions/*${version[2] ?? ''}`;
   return `parameter:${rest}`;

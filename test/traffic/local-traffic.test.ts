@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { LOCAL_TRAFFIC_CALLER } from '../../services/local/callers';
 import { startLocalService, type LocalService } from '../../services/local/service';
 import { createApiClient } from '../../services/smoke/http-client';
@@ -27,7 +30,7 @@ const credentials = {
   secretAccessKey: LOCAL_TRAFFIC_CALLER.secretAccessKey,
 };
 
-async function traffic(args: string[], signal?: AbortSignal) {
+async function traffic(args: string[], signal?: AbortSignal, keys = credentials) {
   const out: string[] = [];
   const err: string[] = [];
   const started = performance.now();
@@ -36,7 +39,7 @@ async function traffic(args: string[], signal?: AbortSignal) {
     err: (line) => err.push(line),
     env: {},
     signal,
-    credentials,
+    credentials: keys,
   });
   return { code, out: out.join('\n'), err: err.join('\n'), wallMs: performance.now() - started };
 }
@@ -106,5 +109,58 @@ describe('traffic source against npm start', () => {
     const run = await traffic(['--rate', '50']);
     expect(run.code).toBe(2);
     expect(run.err).toMatch(/--rate must be more than 0 and at most 20/);
+  });
+
+  describe('when no request succeeds, the hint names the cause', () => {
+    let dir: string;
+    let requestsFile: string;
+
+    beforeAll(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), 'traffic-requests-'));
+      requestsFile = path.join(dir, 'requests.json');
+      // A request set of a model the local service does not deploy: 8 features a row.
+      const requests = [{ features: [1, 2, 3, 4, 5, 6, 7, 8], label: 'yes' }];
+      await writeFile(requestsFile, JSON.stringify({ version: 'v6.0.0', source: 'fixture', requests }));
+    });
+
+    afterAll(() => rm(dir, { recursive: true, force: true }));
+
+    it("quotes the API's refusal of the requests, not URLs and credentials", async () => {
+      const run = await traffic(['--rate', '10', '--duration-seconds', '0.3', '--requests', requestsFile]);
+      expect(run.code).toBe(1);
+      expect(run.err).toMatch(
+        /no request succeeded: \d+ answered HTTP 400 \(InvalidFeatures: features must have exactly \d+ entries, the input of the deployed models? .*; got 8\.\): the API refused the requests themselves; the request set \(v6\.0\.0, 8 features per row\) may not fit/,
+      );
+      expect(run.err).not.toMatch(/credentials/);
+    });
+
+    it('names credentials and region when the API refuses the caller', async () => {
+      const run = await traffic(['--rate', '10', '--duration-seconds', '0.2'], undefined, {
+        ...credentials,
+        secretAccessKey: 'guessed',
+      });
+      expect(run.code).toBe(1);
+      expect(run.err).toMatch(
+        /answered HTTP 403 .*the API refused the caller; check your credentials and --region us-east-1/,
+      );
+    });
+
+    it('names the URL when nothing answers', async () => {
+      const closed = 'http://127.0.0.1:9';
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(
+        ['--api-url', closed, '--no-sign', '--rate', '10', '--duration-seconds', '0.1'],
+        {
+          out: (line) => out.push(line),
+          err: (line) => err.push(line),
+          env: {},
+        },
+      );
+      expect(code).toBe(1);
+      expect(err.join('\n')).toMatch(
+        /answered nothing .*check --api-url http:\/\/127\.0\.0\.1:9 and that the API is up/,
+      );
+    });
   });
 });

@@ -158,7 +158,7 @@ ORDER BY dt DESC, hour DESC`,
         `SELECT invokedvariant, modelversion, predictedlabel, count(*) AS predictions,
   round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY invokedvariant, modelversion), 2) AS percent
 FROM ${table}
-WHERE ${lastDays(7)}
+WHERE ${lastDays(7)} AND predictedlabel IS NOT NULL
 GROUP BY invokedvariant, modelversion, predictedlabel
 ORDER BY invokedvariant, modelversion, predictions DESC`,
       ],
@@ -168,7 +168,16 @@ ORDER BY invokedvariant, modelversion, predictions DESC`,
   avg(array_max(probabilities)) AS mean_confidence,
   approx_percentile(array_max(probabilities), 0.1) AS p10_confidence
 FROM ${table}
-WHERE ${lastDays(7)}
+WHERE ${lastDays(7)} AND probabilities IS NOT NULL
+GROUP BY invokedvariant, modelversion`,
+      ],
+      ValueDistribution: [
+        'Regressors: mean and deciles of the predicted value per variant and model version (last 7 days)',
+        `SELECT invokedvariant, modelversion, count(*) AS predictions,
+  avg(predictedvalue) AS mean_value,
+  approx_percentile(predictedvalue, ARRAY[0.1, 0.5, 0.9]) AS p10_p50_p90
+FROM ${table}
+WHERE ${lastDays(7)} AND predictedvalue IS NOT NULL
 GROUP BY invokedvariant, modelversion`,
       ],
       ModelLatency: [

@@ -20,7 +20,7 @@ const features: apigateway.JsonSchema = {
   type: ARRAY,
   minItems: 1,
   description:
-    "Exactly the active model's featureCount values; finite, magnitude at most 2^53 - 1, non-zero values not below about 7e-46 (CONTRACTS.md, Feature values).",
+    'Exactly the featureCount values every deployed model version takes (both variants share it); finite, magnitude at most 2^53 - 1, non-zero values not below about 7e-46 (CONTRACTS.md, Feature values).',
   items: { type: NUMBER, minimum: -MAX_FEATURE_MAGNITUDE, maximum: MAX_FEATURE_MAGNITUDE },
 };
 const requestId: apigateway.JsonSchema = {
@@ -30,7 +30,7 @@ const requestId: apigateway.JsonSchema = {
   maxLength: 128,
   description: 'Idempotency key, scoped to the calling IAM principal.',
 };
-const result: apigateway.JsonSchema = {
+const classificationResult: apigateway.JsonSchema = {
   type: OBJECT,
   required: ['label', 'probabilities'],
   additionalProperties: false,
@@ -38,10 +38,25 @@ const result: apigateway.JsonSchema = {
     label: { type: STRING, description: 'The most probable label.' },
     probabilities: {
       type: ARRAY,
+      minItems: 2,
       items: { type: NUMBER, minimum: 0, maximum: 1 },
       description: "One per label, in the model's label order.",
     },
   },
+};
+const regressionResult: apigateway.JsonSchema = {
+  type: OBJECT,
+  required: ['value'],
+  additionalProperties: false,
+  properties: { value: { type: NUMBER, description: 'The predicted value.' } },
+};
+const result: apigateway.JsonSchema = {
+  description:
+    "By the deployed models' task: a classifier answers label and probabilities, a regressor a value.",
+  oneOf: [
+    { ...classificationResult, title: 'ClassificationResult' },
+    { ...regressionResult, title: 'RegressionResult' },
+  ],
 };
 const answerProperties: Record<string, apigateway.JsonSchema> = {
   predictionId,

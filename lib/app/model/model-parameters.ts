@@ -1,6 +1,7 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { inputSchemaOf } from '../../../services/inference/input-schema';
 import { loadModelMetadata, type ModelVersion } from '../../../services/model/artifacts';
 import type { ModelArchive } from './model-archive';
 
@@ -23,15 +24,18 @@ export interface ModelParametersProps {
 }
 
 /**
- * The model registry in Parameter Store (docs/CONTRACTS.md): `<prefix>/active-version` and one
- * `<prefix>/versions/<version>` JSON document per deployed version, built from the committed
- * metadata so feature count and labels always match the artifacts that ship.
+ * The model registry in Parameter Store (docs/CONTRACTS.md): `<prefix>/active-version`, one
+ * `<prefix>/versions/<version>` JSON document per deployed version, and `<prefix>/input-schema`, the
+ * input the deployed versions share, all built from the committed metadata so feature count and
+ * labels always match the artifacts that ship.
  */
 export class ModelParameters extends Construct {
   /** `/<project>/<stage>/model`, passed to functions as `MODEL_PARAMETER_PREFIX`. */
   readonly prefix: string;
   /** Every parameter, for read grants by name. */
   readonly parameters: ssm.StringParameter[] = [];
+  /** `<prefix>/input-schema`: what the API and the stream consumer validate requests against. */
+  readonly inputSchema: ssm.StringParameter;
 
   constructor(scope: Construct, id: string, props: ModelParametersProps) {
     super(scope, id);
@@ -43,8 +47,18 @@ export class ModelParameters extends Construct {
         description: 'Model version the inference functions serve as active',
       }),
     );
-    for (const [version, status] of Object.entries(props.versions) as [ModelVersion, ModelVersionStatus][]) {
-      const metadata = loadModelMetadata(version);
+    const deployed = Object.entries(props.versions) as [ModelVersion, ModelVersionStatus][];
+    const metadataOf = new Map(deployed.map(([version]) => [version, loadModelMetadata(version)]));
+    // Written by every deploy from the versions it deploys, so it can never name a version the
+    // endpoint no longer serves (active-version, which the rollout rewrites, can).
+    this.inputSchema = new ssm.StringParameter(this, 'InputSchema', {
+      parameterName: `${props.prefix}/input-schema`,
+      stringValue: JSON.stringify(inputSchemaOf([...metadataOf.values()])),
+      description: 'Task and feature count every deployed model version takes',
+    });
+    this.parameters.push(this.inputSchema);
+    for (const [version, status] of deployed) {
+      const metadata = metadataOf.get(version)!;
       this.parameters.push(
         new ssm.StringParameter(this, `Version${version.replace(/\W/g, '')}`, {
           parameterName: `${props.prefix}/versions/${version}`,
@@ -62,6 +76,15 @@ export class ModelParameters extends Construct {
         }),
       );
     }
+  }
+
+  /** Allows `ssm:GetParameter` on `<prefix>/input-schema` only: all that request validation reads. */
+  grantReadInputSchema(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ssm:GetParameter'],
+      resourceArns: [this.inputSchema.parameterArn],
+    });
   }
 
   /**

@@ -113,9 +113,11 @@ function parseModelAnswer(
     : undefined;
 }
 
-function toModelPrediction(value: unknown): ModelPrediction | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { label, probabilities } = value as Record<string, unknown>;
+/** A classifier's `{label, probabilities}` or a regressor's `{value}` (CONTRACTS.md, model server). */
+function toModelPrediction(answer: unknown): ModelPrediction | undefined {
+  if (typeof answer !== 'object' || answer === null) return undefined;
+  const { label, probabilities, value } = answer as Record<string, unknown>;
+  if (typeof value === 'number') return Number.isFinite(value) ? { value } : undefined;
   if (typeof label !== 'string' || !Array.isArray(probabilities)) return undefined;
   return probabilities.every((p) => typeof p === 'number' && Number.isFinite(p))
     ? { label, probabilities: probabilities as number[] }

@@ -1,0 +1,64 @@
+/** What a deployed model predicts. */
+export type ModelTask = 'classification' | 'regression';
+
+/**
+ * The input every model version a stage deploys takes (synth refuses variants that differ), as
+ * validation needs it: a request is scored by whichever variant SageMaker picks. Parameter Store
+ * holds it as `<prefix>/input-schema` (docs/CONTRACTS.md).
+ */
+export interface InputSchema {
+  readonly task: ModelTask;
+  readonly featureCount: number;
+  /** The deployed versions that share it, baseline first; error messages name them. */
+  readonly versions: readonly string[];
+}
+
+/** The fields of a version's metadata the schema comes from (`task` absent reads as classification). */
+export interface VersionShape {
+  readonly version: string;
+  readonly featureCount: number;
+  readonly task?: ModelTask;
+}
+
+/**
+ * The schema the deployed versions share.
+ * @throws Error naming both versions when they differ in task or feature count, or when none is given.
+ */
+export function inputSchemaOf(deployed: readonly VersionShape[]): InputSchema {
+  const [first, ...rest] = deployed;
+  if (!first) throw new Error('inputSchemaOf: no deployed version');
+  const task = first.task ?? 'classification';
+  for (const other of rest) {
+    const otherTask = other.task ?? 'classification';
+    if (otherTask !== task || other.featureCount !== first.featureCount) {
+      throw new Error(
+        `Model versions ${first.version} (${task}, ${first.featureCount} features) and ${other.version} ` +
+          `(${otherTask}, ${other.featureCount} features) cannot serve one endpoint: every variant of a ` +
+          'stage must take the same input and have the same task',
+      );
+    }
+  }
+  return { task, featureCount: first.featureCount, versions: [...new Set(deployed.map((d) => d.version))] };
+}
+
+/**
+ * Checks an `input-schema` document: `{task, featureCount, versions}`.
+ * @throws Error naming the parameter and the field.
+ */
+export function parseInputSchema(name: string, document: unknown): InputSchema {
+  const record = (typeof document === 'object' && document !== null ? document : {}) as Record<
+    string,
+    unknown
+  >;
+  const { task, featureCount, versions } = record;
+  if (task !== 'classification' && task !== 'regression') {
+    throw new Error(`${name}: task must be "classification" or "regression"`);
+  }
+  if (typeof featureCount !== 'number' || !Number.isInteger(featureCount) || featureCount < 1) {
+    throw new Error(`${name}: featureCount must be a positive integer`);
+  }
+  if (!Array.isArray(versions) || !versions.every((v): v is string => typeof v === 'string')) {
+    throw new Error(`${name}: versions must be an array of version names`);
+  }
+  return { task, featureCount, versions };
+}
