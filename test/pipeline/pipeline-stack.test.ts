@@ -107,14 +107,18 @@ describe('pipeline', () => {
     expect(buildSpecOf(projectOfAction(update.Actions[0]))).toContain('cdk -a . deploy MlInferencePipeline');
   });
 
-  it('runs npm ci, the tests, cdk synth and the compliance report in the synth step, in that order', () => {
+  it('runs npm ci, the tests, cdk synth, the offline evaluation of each stage and the compliance report in the synth step, in that order', () => {
     const synth = stages.find((s) => s.Name === 'Build')!.Actions[0];
     const commands = (
       JSON.parse(buildSpecOf(projectOfAction(synth))) as { phases: { build: { commands: string[] } } }
     ).phases.build.commands;
     expect(commands).toEqual(SYNTH_COMMANDS);
     expect(commands.slice(0, 3)).toEqual(['npm ci --ignore-scripts', 'npm test', 'npx cdk synth']);
-    expect(commands).toContain('npm run compliance');
+    expect(commands.slice(3)).toEqual([
+      'npm run evaluate -- --stage dev --out cdk.out/quality/dev.json',
+      'npm run evaluate -- --stage prod --out cdk.out/quality/prod.json',
+      'npm run compliance',
+    ]);
   });
 
   it('keeps artifacts in a KMS-encrypted, rotated, access-logged, TLS-only bucket', () => {
