@@ -13,8 +13,18 @@ import { onnx } from 'onnx-proto';
 import { parseCli } from './cli';
 import * as ort from 'onnxruntime-node';
 import { packTarGz } from '../services/model/archive';
-import { modelArtifactDir, ModelVersion, modelVersions } from '../services/model/artifacts';
-import { FeatureStats, GoldenRequest, ModelMetadata, parseModelMetadata } from '../services/model/metadata';
+import { modelArtifactDir } from '../services/model/artifacts';
+import {
+  ClassificationGolden as GoldenRequest,
+  ClassificationMetadata,
+  FeatureStats,
+  ModelMetadata,
+  parseModelMetadata,
+} from '../services/model/metadata';
+
+/** The Iris demo's two versions. */
+const modelVersions = ['v1.0.0', 'v1.1.0'] as const;
+type ModelVersion = (typeof modelVersions)[number];
 import { mulberry32 as seededRandom } from './seeded-random';
 
 /** Hyper-parameters of one model version. */
@@ -344,7 +354,9 @@ export function buildArtifacts(config: TrainingConfig): ArtifactFiles {
 
 /** Runs the exported graph on the golden rows: the ONNX file must agree with the trained model. */
 async function verifyWithOnnxRuntime(files: ArtifactFiles): Promise<void> {
-  const metadata = parseModelMetadata(JSON.parse(files.get('metadata.json')!.toString('utf8')));
+  const metadata = parseModelMetadata(
+    JSON.parse(files.get('metadata.json')!.toString('utf8')),
+  ) as ClassificationMetadata;
   const session = await ort.InferenceSession.create(files.get('model.onnx')!);
   try {
     const rows = metadata.golden.map((g) => g.features);
@@ -402,7 +414,7 @@ async function main(args: readonly string[]): Promise<number> {
     await mkdir(modelArtifactDir(version), { recursive: true });
     for (const [name, bytes] of files) await writeFile(path.join(modelArtifactDir(version), name), bytes);
     process.stdout.write(
-      `${version}: held-out accuracy ${metadata.training.accuracy}, ${metadata.golden.length} golden rows, ` +
+      `${version}: held-out accuracy ${metadata.training?.accuracy}, ${metadata.golden.length} golden rows, ` +
         `model.tar.gz ${files.get('model.tar.gz')!.length} bytes\n`,
     );
   }

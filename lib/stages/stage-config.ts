@@ -1,6 +1,6 @@
 import { RegionInfo } from 'aws-cdk-lib/region-info';
-import { modelVersions } from '../../services/model/artifacts';
 import { qualityMarginProblems, type QualityMargin } from '../../services/evaluation/evaluate';
+import { unknownVersionProblem } from '../../services/model/artifacts';
 import { createRolloutPolicy, RolloutPolicyError, type RolloutPolicy } from '../../services/rollout/policy';
 import { trafficConfigProblems, type RolloutTrafficConfig } from '../../services/traffic/config';
 
@@ -304,11 +304,8 @@ const isWholeInRange = (value: number, min: number, max: number): boolean =>
 function checkEndpoint(key: string, endpoint: EndpointConfig, problems: string[]): void {
   for (const field of ['baselineVersion', 'candidateVersion'] as const) {
     const version = endpoint[field];
-    if (version !== undefined && !(modelVersions as readonly string[]).includes(version)) {
-      problems.push(
-        `${key}.endpoint.${field}: '${version}' is not one of ${modelVersions.join(', ')} (models/)`,
-      );
-    }
+    const problem = version === undefined ? undefined : unknownVersionProblem(version);
+    if (problem) problems.push(`${key}.endpoint.${field}: ${problem}`);
   }
   if ('baselineWeightPercent' in endpoint) {
     problems.push(

@@ -44,8 +44,9 @@ export class ModelParameters extends Construct {
           parameterName: `${props.prefix}/versions/${version}`,
           stringValue: JSON.stringify({
             version,
+            task: metadata.task,
             featureCount: metadata.featureCount,
-            labels: metadata.labels,
+            ...(metadata.task === 'classification' ? { labels: metadata.labels } : {}),
             status,
             // Training-data bins: the drift job compares recent inputs against them (PSI).
             featureStats: metadata.featureStats,
