@@ -260,6 +260,8 @@ describe('post-deploy steps', () => {
     expect(commands[smoke]).toContain('--endpoint-name "$ENDPOINT_NAME"');
     expect(commands[smoke]).toContain('--variants VariantA=v1.0.0,VariantB=v1.1.0');
     expect(commands[smoke]).toMatch(/--region [a-z]+-[a-z]+-\d /);
+    // The truth check judges the candidate with the stage's quality margin (defaults here).
+    expect(commands[smoke]).toContain('--margin-accuracy 0.01 --margin-mae 0.05');
     const reports = Object.values(spec.reports);
     expect(reports).toHaveLength(1);
     expect(reports[0]['file-format']).toBe('JUNITXML');

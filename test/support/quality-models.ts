@@ -48,6 +48,13 @@ function linearClassifier(defect: ClassifierDefect): { weights: number[]; bias: 
   return { weights, bias };
 }
 
+/** The label the fixture classifier with this defect predicts for a row (the ONNX graph's argmax). */
+export function fixturePrediction(defect: ClassifierDefect, features: readonly number[]): string {
+  const { weights, bias } = linearClassifier(defect);
+  const logits = bias.map((b, k) => b + features[0] * weights[k] + features[1] * weights[3 + k]);
+  return FIXTURE_LABELS[logits.indexOf(Math.max(...logits))];
+}
+
 function floatTensor(name: string, dims: number[], values: readonly number[]): onnx.ITensorProto {
   const raw = Buffer.alloc(values.length * 4);
   values.forEach((v, i) => raw.writeFloatLE(v, i * 4));
@@ -110,6 +117,11 @@ function uniformStats(name: string) {
 export interface FixturePackage {
   readonly version: string;
   readonly defect?: ClassifierDefect;
+  /**
+   * Packs a model with this defect into model.tar.gz (what the container serves) while model.onnx
+   * stays the evaluated one: a container that does not reproduce what was evaluated. @default - the same model
+   */
+  readonly servedDefect?: ClassifierDefect;
   /** Rows of its evaluation.jsonl. @default fixtureRows(300) */
   readonly rows?: readonly { features: readonly number[]; label: string }[];
 }
@@ -122,7 +134,14 @@ export async function writeFixturePackage(modelsDir: string, fixture: FixturePac
   const dir = path.join(modelsDir, fixture.version);
   await mkdir(dir, { recursive: true });
   const rows = fixture.rows ?? fixtureRows(300);
-  const golden = FIXTURE_LABELS.map((label, k) => ({ features: [CENTRES[k], 0.5], label }));
+  const defect = fixture.defect ?? {};
+  // As a builder chooses them: rows the model itself is sure of, labelled with its own answer.
+  const golden = CENTRES.map((c) => [c, 0.5]).map((features) => ({
+    features,
+    label: fixturePrediction(defect, features),
+  }));
+  const accuracy =
+    rows.filter((row) => fixturePrediction(defect, row.features) === row.label).length / rows.length;
   const metadata = {
     version: fixture.version,
     task: 'classification',
@@ -132,10 +151,10 @@ export async function writeFixturePackage(modelsDir: string, fixture: FixturePac
     outputs: { probabilities: 'probabilities' },
     featureStats: FIXTURE_FEATURES.map(uniformStats),
     golden,
-    evaluation: { rows: rows.length, source: 'test/support/quality-models.ts', metrics: {} },
+    evaluation: { rows: rows.length, source: 'test/support/quality-models.ts', metrics: { accuracy } },
     training: { dataset: 'fixture', rows: rows.length, seed: 0, epochs: 1, accuracy: 1 },
   };
-  const model = classifierOnnx(fixture.defect);
+  const model = classifierOnnx(defect);
   const metadataBytes = Buffer.from(`${JSON.stringify(metadata, null, 2)}\n`);
   await Promise.all([
     writeFile(path.join(dir, 'model.onnx'), model),
@@ -143,7 +162,7 @@ export async function writeFixturePackage(modelsDir: string, fixture: FixturePac
     writeFile(
       path.join(dir, 'model.tar.gz'),
       packTarGz([
-        { name: 'model.onnx', data: model },
+        { name: 'model.onnx', data: fixture.servedDefect ? classifierOnnx(fixture.servedDefect) : model },
         { name: 'metadata.json', data: metadataBytes },
       ]),
     ),
