@@ -17,6 +17,8 @@ import { acknowledgeAccessLogBucket, secureBucket } from '../app/secure-bucket';
 import { acknowledgeGrantPolicies } from '../compliance';
 import { MlInferenceStage } from '../stages/ml-inference-stage';
 import type { AppConfig } from '../stages/stage-config';
+import { qualityReportFile } from '../../services/evaluation/run';
+import { STAGE_KEYS } from '../../services/registry/model-versions';
 import { DEV_ROLLOUT_POLICY, PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
 import { DEV_ROLLOUT_TRAFFIC, PROD_ROLLOUT_TRAFFIC } from '../../services/traffic/config';
 
@@ -28,9 +30,19 @@ export interface PipelineStackProps extends StackProps {
 
 /**
  * Commands of the synth step: a clean install without install scripts, the full test suite, synth with the compliance checks,
- * then the compliance report, written into the synth artifact (`compliance/compliance.html`).
+ * the offline evaluation of each stage's candidate against its baseline (a refused candidate fails the
+ * build, so nothing deploys; docs/QUALITY.md), then the compliance report. The evaluation and compliance
+ * reports are written into the synth artifact (`quality/<stage>.json`, `compliance/compliance.html`).
  */
-export const SYNTH_COMMANDS = [...npmInstallCommands(), 'npm test', 'npx cdk synth', 'npm run compliance'];
+export const SYNTH_COMMANDS = [
+  ...npmInstallCommands(),
+  'npm test',
+  'npx cdk synth',
+  ...STAGE_KEYS.map(
+    (stage) => `npm run evaluate -- --stage ${stage} --out cdk.out/${qualityReportFile(stage)}`,
+  ),
+  'npm run compliance',
+];
 
 /**
  * The delivery pipeline: a push to the configured branch is built and tested, the pipeline updates

@@ -5,6 +5,7 @@ import * as pipelines from 'aws-cdk-lib/pipelines';
 import type { ReleaseStore } from './release-store';
 import type { MlInferenceStage } from '../stages/ml-inference-stage';
 import { npmInstallCommands } from './installs';
+import { DEFAULT_QUALITY_MARGIN } from '../../services/evaluation/evaluate';
 import { pipelineStepRoleOf } from './step-roles';
 
 /** Where the smoke test writes its JUnit report, relative to the source root. */
@@ -47,6 +48,12 @@ function variantsArgument(stage: MlInferenceStage): string {
   return `VariantA=${baselineVersion},VariantB=${candidateVersion}`;
 }
 
+/** `--margin-accuracy F --margin-mae F` as the stage's quality margin sets them (the defaults otherwise). */
+function marginArguments(stage: MlInferenceStage): string {
+  const margin = { ...DEFAULT_QUALITY_MARGIN, ...stage.stageConfig.quality?.margin };
+  return `--margin-accuracy ${margin.accuracy} --margin-mae ${margin.relativeMae}`;
+}
+
 /**
  * The smoke test of a deployed stage: the smoke CLI against the stage's API URL (a stack output),
  * SigV4-signed with the stage's smoke-test role, which may only invoke that API and the stage's
@@ -71,7 +78,7 @@ export function smokeTestStep(
     commands: [
       ...npmInstallCommands(),
       ...assumeRoleCommands('SMOKE_ROLE_ARN', 'smoke'),
-      `npm run smoke -- --api-url "$API_URL" --endpoint-name "$ENDPOINT_NAME" --region ${stage.region ?? '"$AWS_REGION"'} --variants ${variantsArgument(stage)} --junit ${SMOKE_JUNIT_FILE}`,
+      `npm run smoke -- --api-url "$API_URL" --endpoint-name "$ENDPOINT_NAME" --region ${stage.region ?? '"$AWS_REGION"'} --variants ${variantsArgument(stage)} ${marginArguments(stage)} --junit ${SMOKE_JUNIT_FILE}`,
     ],
     partialBuildSpec: codebuild.BuildSpec.fromObject({
       reports: {

@@ -1,4 +1,5 @@
 import { RegionInfo } from 'aws-cdk-lib/region-info';
+import { qualityMarginProblems, type QualityMargin } from '../../services/evaluation/evaluate';
 import { unknownVersionProblem } from '../../services/model/artifacts';
 import { createRolloutPolicy, RolloutPolicyError, type RolloutPolicy } from '../../services/rollout/policy';
 import { trafficConfigProblems, type RolloutTrafficConfig } from '../../services/traffic/config';
@@ -27,6 +28,17 @@ export interface EndpointConfig {
   readonly targetInvocationsPerInstance?: number;
   /** Percent of requests and responses captured to the data bucket for drift analysis. @default 100 */
   readonly dataCapturePercent?: number;
+}
+
+/** How much worse than its baseline a candidate may predict (docs/QUALITY.md). */
+export interface QualityConfig {
+  /**
+   * The margin of every quality gate: offline evaluation in the build, the smoke test's truth check,
+   * and the alarm on labelled feedback. Accuracy in points as a fraction, MAE as a share of the
+   * baseline's.
+   * @default - { accuracy: 0.01, relativeMae: 0.05 } (DEFAULT_QUALITY_MARGIN)
+   */
+  readonly margin?: QualityMargin;
 }
 
 /** API Gateway throttling of the inference API. */
@@ -105,6 +117,8 @@ export interface StageConfig {
   readonly rolloutTraffic?: RolloutTrafficConfig;
   /** Batch scoring job size and Athena scan limit. @default - see {@link BatchScoringConfig} */
   readonly batch?: BatchScoringConfig;
+  /** Prediction-quality gates. @default - see {@link QualityConfig} */
+  readonly quality?: QualityConfig;
 }
 
 /** The source repository the pipeline builds from. */
@@ -249,6 +263,7 @@ function checkStage(key: string, stage: StageConfig | undefined, problems: strin
     );
   }
   checkBatch(key, stage.batch ?? {}, problems);
+  problems.push(...qualityMarginProblems(stage.quality?.margin ?? {}).map((p) => `${key}.quality.${p}`));
 }
 
 /** Memory range (MiB) Fargate accepts for each vCPU size. */

@@ -24,6 +24,15 @@ import {
 } from './checks';
 import { createApiClient, type SendRequest } from './http-client';
 import { parseCommand, regionFromApiUrl, usage, type SmokeOptions } from './options';
+import { loadTruthSet } from './truth-set';
+import {
+  checkCandidateAccuracy,
+  checkServedMatchesOffline,
+  servedAnswers,
+  TRUTH_BATCH_ROWS,
+  type ServedAnswers,
+  type TruthSet,
+} from './truth';
 import { createVariantInvoker, type InvokeVariant } from './variant-client';
 
 /** Where the CLI writes; tests capture it. */
@@ -51,6 +60,13 @@ export interface SmokeRun {
    * @default - no direct variant checks
    */
   readonly invokeVariant?: InvokeVariant;
+  /**
+   * Labelled rows and each version's offline answers: with `invokeVariant`, every variant answers
+   * them directly and must reproduce the offline answers; VariantB (the candidate) must be as
+   * accurate as VariantA (the baseline) within the margin.
+   * @default - no truth check
+   */
+  readonly truth?: TruthSet;
   readonly latencyBudgetMs: number;
   /** Relative tolerance of golden values (regression). @default {@link DEFAULT_VALUE_TOLERANCE} */
   readonly valueTolerance?: number;
@@ -94,6 +110,8 @@ export async function runSmoke(run: SmokeRun): Promise<SmokeReport> {
     }
   }
 
+  if (run.invokeVariant && run.truth) await truthChecks(run.invokeVariant, run.variants, run.truth, record);
+
   const exchanges: GoldenExchange[] = [];
   const goldenStarted = performance.now();
   for (const cases of Object.values(run.golden)) {
@@ -132,6 +150,54 @@ export async function runSmoke(run: SmokeRun): Promise<SmokeReport> {
     ),
   );
   return { results, ok: results.every((r) => r.ok), wallMs: performance.now() - started };
+}
+
+/** The baseline and candidate variants as the stage deploys them. */
+const BASELINE_VARIANT = 'VariantA';
+const CANDIDATE_VARIANT = 'VariantB';
+
+/** Sends the truth rows to each variant directly, in batches, and judges the answers. */
+async function truthChecks(
+  invokeVariant: InvokeVariant,
+  variants: DeployedVariants,
+  truth: TruthSet,
+  record: (name: string, durationMs: number, verdict: Verdict) => void,
+): Promise<void> {
+  const batches: (readonly number[])[][] = [];
+  for (let start = 0; start < truth.rows.length; start += TRUTH_BATCH_ROWS) {
+    batches.push(truth.rows.slice(start, start + TRUTH_BATCH_ROWS).map((row) => row.features));
+  }
+  const served: Record<string, ServedAnswers> = {};
+  for (const [variant, version] of Object.entries(variants)) {
+    const started = performance.now();
+    const exchanges = [];
+    for (const batch of batches) {
+      const exchange = await invokeVariant(variant, batch);
+      exchanges.push(exchange);
+      if (!exchange.ok) break;
+    }
+    served[variant] = servedAnswers(
+      variant,
+      exchanges,
+      batches.map((batch) => batch.length),
+    );
+    record(
+      `truth-${variant}`,
+      performance.now() - started,
+      checkServedMatchesOffline(variant, version, served[variant], truth),
+    );
+  }
+  const baseline = variants[BASELINE_VARIANT];
+  const candidate = variants[CANDIDATE_VARIANT];
+  if (baseline !== undefined && candidate !== undefined) {
+    const started = performance.now();
+    const verdict = checkCandidateAccuracy(
+      { version: baseline, served: served[BASELINE_VARIANT] },
+      { version: candidate, served: served[CANDIDATE_VARIANT] },
+      truth,
+    );
+    record('truth-accuracy', performance.now() - started, verdict);
+  }
 }
 
 /**
@@ -208,11 +274,24 @@ export async function main(argv: readonly string[], io: SmokeIo = processIo): Pr
           timeoutMs: options.requestTimeoutMs,
         })
       : undefined;
+  let truth: TruthSet | undefined;
+  if (invokeVariant) {
+    try {
+      truth = await loadTruthSet(options.modelsDir ?? modelsRoot, Object.values(variants), options.margin);
+    } catch (error) {
+      io.err(`Cannot prepare the truth check: ${(error as Error).message}`);
+      return 2;
+    }
+    io.out(
+      `Truth check: ${truth.rows.length} labelled rows to every variant, answers compared with the offline evaluation's`,
+    );
+  }
   const report = await runSmoke({
     golden,
     invokeVariant,
     variants,
     valueTolerance: options.valueTolerance,
+    truth,
     send: createApiClient({
       apiUrl: options.apiUrl,
       signingRegion: options.sign ? region : undefined,

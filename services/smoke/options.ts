@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { QualityMargin } from '../evaluation/evaluate';
 import { DEFAULT_VALUE_TOLERANCE, type DeployedVariants } from './checks';
 
 /** Settings of one smoke run. */
@@ -22,6 +23,8 @@ export interface SmokeOptions {
   readonly endpointName?: string;
   /** Base URL of a SageMaker runtime stand-in (`npm start` prints it). @default - AWS */
   readonly runtimeUrl?: string;
+  /** The stage's quality margin for the truth check. @default DEFAULT_QUALITY_MARGIN */
+  readonly margin?: QualityMargin;
 }
 
 /** What the command line asked for. */
@@ -40,7 +43,10 @@ export const usage = `Usage: npm run smoke -- --api-url URL [options]
 
 Post-deploy smoke test. With --endpoint-name, first invokes each deployed variant
 directly (SageMaker InvokeEndpoint with TargetVariant, so a candidate at weight 0 is
-proven before any user request reaches it) with its version's golden requests. Then
+proven before any user request reaches it) with its version's golden requests, then
+with the labelled evaluation rows of the deployed versions (the truth check: every
+answer must equal the offline evaluation's for that version, and the candidate's
+accuracy may not fall below the baseline's by more than the margin). Then
 POST /predict and GET /predictions/{id}: sends the deployed versions' golden requests
 and checks the answer contract, golden labels (classifiers) or values within a
 tolerance (regressors), variants, a malformed request, the stored record's TTL and
@@ -61,6 +67,9 @@ Options:
   --endpoint-name NAME       SageMaker endpoint (EndpointName output): invoke each variant directly
   --runtime-url URL          SageMaker runtime stand-in to use instead of AWS (npm start prints it)
   --timeout-ms N             per-request timeout (default 10000)
+  --margin-accuracy F        truth check: accuracy points the candidate may lose, as a fraction
+                             (default 0.01; the stage's quality.margin)
+  --margin-mae F             truth check: share of the baseline's MAE the candidate may add (default 0.05)
   --help                     show this text
 
 Exits 0 when every check passes, 1 when a check fails, 2 on bad arguments.`;
@@ -85,6 +94,8 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
         'endpoint-name': { type: 'string' },
         'runtime-url': { type: 'string' },
         tolerance: { type: 'string' },
+        'margin-accuracy': { type: 'string' },
+        'margin-mae': { type: 'string' },
         help: { type: 'boolean' },
       },
     }));
@@ -118,6 +129,18 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
     return { kind: 'error', message: `--runtime-url must be an http(s) URL: ${runtimeUrl}` };
   if (runtimeUrl !== undefined && endpointName === undefined)
     return { kind: 'error', message: '--runtime-url needs --endpoint-name' };
+  const margin: { accuracy?: number; relativeMae?: number } = {};
+  for (const [flag, field] of [
+    ['margin-accuracy', 'accuracy'],
+    ['margin-mae', 'relativeMae'],
+  ] as const) {
+    const raw = values[flag];
+    if (raw === undefined) continue;
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value >= 1)
+      return { kind: 'error', message: `--${flag} must be a fraction from 0 to below 1` };
+    margin[field] = value;
+  }
   return {
     kind: 'run',
     options: {
@@ -132,6 +155,7 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
       requestTimeoutMs: timeout,
       endpointName,
       runtimeUrl,
+      margin,
     },
   };
 }

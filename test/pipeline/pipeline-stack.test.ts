@@ -107,14 +107,18 @@ describe('pipeline', () => {
     expect(buildSpecOf(projectOfAction(update.Actions[0]))).toContain('cdk -a . deploy MlInferencePipeline');
   });
 
-  it('runs npm ci, the tests, cdk synth and the compliance report in the synth step, in that order', () => {
+  it('runs npm ci, the tests, cdk synth, the offline evaluation of each stage and the compliance report in the synth step, in that order', () => {
     const synth = stages.find((s) => s.Name === 'Build')!.Actions[0];
     const commands = (
       JSON.parse(buildSpecOf(projectOfAction(synth))) as { phases: { build: { commands: string[] } } }
     ).phases.build.commands;
     expect(commands).toEqual(SYNTH_COMMANDS);
     expect(commands.slice(0, 3)).toEqual(['npm ci --ignore-scripts', 'npm test', 'npx cdk synth']);
-    expect(commands).toContain('npm run compliance');
+    expect(commands.slice(3)).toEqual([
+      'npm run evaluate -- --stage dev --out cdk.out/quality/dev.json',
+      'npm run evaluate -- --stage prod --out cdk.out/quality/prod.json',
+      'npm run compliance',
+    ]);
   });
 
   it('keeps artifacts in a KMS-encrypted, rotated, access-logged, TLS-only bucket', () => {
@@ -256,6 +260,8 @@ describe('post-deploy steps', () => {
     expect(commands[smoke]).toContain('--endpoint-name "$ENDPOINT_NAME"');
     expect(commands[smoke]).toContain('--variants VariantA=v1.0.0,VariantB=v1.1.0');
     expect(commands[smoke]).toMatch(/--region [a-z]+-[a-z]+-\d /);
+    // The truth check judges the candidate with the stage's quality margin (defaults here).
+    expect(commands[smoke]).toContain('--margin-accuracy 0.01 --margin-mae 0.05');
     const reports = Object.values(spec.reports);
     expect(reports).toHaveLength(1);
     expect(reports[0]['file-format']).toBe('JUNITXML');
