@@ -9,6 +9,7 @@ import {
   isRegression,
   simFor,
   standardScenarios,
+  TRAFFIC_DEFAULTS,
   type CloudWatchModel,
   type Scenario,
   type TrafficMode,
@@ -28,6 +29,8 @@ export interface BenchRow {
   readonly canaryOverdispersion: number;
   readonly cloudwatch: CloudWatchModel;
   readonly traffic: TrafficMode;
+  /** The traffic source's highest rate in req/s (`--traffic-rate`, else the mode's stage default; 0 when off). */
+  readonly trafficRate: number;
   readonly policy: 'prod' | 'dev';
   readonly trials: number;
   /** Regressions: share rolled back by the judge or an alarm BEFORE the canary reached 100 %. */
@@ -63,6 +66,8 @@ export interface BenchOptions {
   readonly canaryOverdispersion?: number;
   readonly cloudwatch: CloudWatchModel;
   readonly traffic: TrafficMode;
+  /** The traffic source's rate in req/s; default: the mode's stage default. */
+  readonly trafficRate?: number;
   readonly policy: 'prod' | 'dev';
   readonly trials: number;
   readonly seed: number;
@@ -115,8 +120,9 @@ export function runScenario(
       world.cloudwatch,
       world.traffic,
       options.policy,
-      // Only a canary CV of its own seeds differently: the same worlds keep their figures.
+      // Only a canary CV or traffic rate of its own seeds differently: the same worlds keep their figures.
       ...(world.canaryOverdispersion === undefined ? [] : [world.canaryOverdispersion]),
+      ...(world.trafficRate === undefined ? [] : [`traffic ${world.trafficRate}`]),
     ),
   );
   const sim = simFor(world, scenario, random);
@@ -141,6 +147,8 @@ export function runScenario(
     canaryOverdispersion: world.canaryOverdispersion ?? world.overdispersion,
     cloudwatch: world.cloudwatch,
     traffic: world.traffic,
+    trafficRate:
+      world.traffic === 'off' ? 0 : (world.trafficRate ?? TRAFFIC_DEFAULTS[world.traffic].requestsPerSecond),
     policy: options.policy,
     trials: options.trials,
     detectionRate: regression ? share(detected.length) : null,
@@ -167,6 +175,7 @@ function worldOf(options: BenchOptions): World {
       : { canaryOverdispersion: options.canaryOverdispersion }),
     cloudwatch: options.cloudwatch,
     traffic: options.traffic,
+    ...(options.trafficRate === undefined ? {} : { trafficRate: options.trafficRate }),
   };
 }
 

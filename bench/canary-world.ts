@@ -13,6 +13,13 @@ import type { BaselineMinute, LatencyReference, PeriodMetrics } from '../service
 import { MIN_REFERENCE_SAMPLES } from '../services/rollout/latency-reference';
 import type { RolloutPolicy } from '../services/rollout/policy';
 import {
+  DEV_ROLLOUT_TRAFFIC,
+  PROD_ROLLOUT_TRAFFIC,
+  requestsForMinute,
+  type RolloutTrafficConfig,
+  type TrafficMode,
+} from '../services/traffic/config';
+import {
   binomial,
   latencyMinute,
   normalCdf,
@@ -22,17 +29,14 @@ import {
   rateMultiplier,
 } from './canary-sim';
 
+export type { TrafficMode } from '../services/traffic/config';
+
 /** How CloudWatch publishes: `ideal` (complete 60 s after close) or `realistic` (see USAGE). */
 export type CloudWatchModel = 'realistic' | 'ideal';
 
-/** The rollout traffic source (docs/ROLLOUT.md, contract defaults). */
-export type TrafficMode = 'off' | 'always' | 'top-up';
-
-/** The contract's traffic defaults: dev `always` 5 req/s; prod `top-up` below 120/min, at most 2 req/s. */
-export const TRAFFIC_DEFAULTS = Object.freeze({
-  always: Object.freeze({ requestsPerSecond: 5 }),
-  'top-up': Object.freeze({ requestsPerSecond: 2, floorRequestsPerMinute: 120 }),
-});
+/** The stages' traffic source defaults by mode: `always` is dev's, `top-up` prod's (services/traffic/config.ts). */
+export const TRAFFIC_DEFAULTS: Readonly<Record<Exclude<TrafficMode, 'off'>, RolloutTrafficConfig>> =
+  Object.freeze({ always: DEV_ROLLOUT_TRAFFIC, 'top-up': PROD_ROLLOUT_TRAFFIC });
 
 /** A canary's true behaviour relative to the baseline. */
 export interface Scenario {
@@ -72,6 +76,8 @@ export interface World {
   readonly canaryOverdispersion?: number;
   readonly cloudwatch: CloudWatchModel;
   readonly traffic: TrafficMode;
+  /** The traffic source's rate in req/s; default: the mode's stage default (TRAFFIC_DEFAULTS). */
+  readonly trafficRate?: number;
 }
 
 /** The standard ways a canary can differ from its baseline (error scenarios need a baseline rate). */
@@ -278,14 +284,14 @@ function publish(sim: Sim, minute: number, a: TrueVariant, b: TrueVariant): Publ
   };
 }
 
-/** The synthetic requests the traffic source sends in one minute. */
+/** The synthetic requests the traffic source sends in one minute, by the source's own arithmetic. */
 function syntheticThisMinute(world: World, organicPreviousMinute: number): number {
-  if (world.traffic === 'always') return TRAFFIC_DEFAULTS.always.requestsPerSecond * 60;
-  if (world.traffic === 'top-up') {
-    const { requestsPerSecond, floorRequestsPerMinute } = TRAFFIC_DEFAULTS['top-up'];
-    return Math.min(requestsPerSecond * 60, Math.max(0, floorRequestsPerMinute - organicPreviousMinute));
-  }
-  return 0;
+  if (world.traffic === 'off') return 0;
+  const config = TRAFFIC_DEFAULTS[world.traffic];
+  return requestsForMinute(
+    { ...config, requestsPerSecond: world.trafficRate ?? config.requestsPerSecond },
+    organicPreviousMinute,
+  );
 }
 
 /**

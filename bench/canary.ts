@@ -9,6 +9,8 @@
 import { CANARY_ALARM_DEFAULTS } from '../services/rollout/canary-alarms';
 import { GRID, runBench, formatTable, type BenchOptions } from './canary-report';
 import { STRATEGIES, type Strategy } from './canary-strategies';
+import { TRAFFIC_DEFAULTS } from './canary-world';
+import { MAX_TRAFFIC_RATE } from '../services/traffic/config';
 
 const USAGE = `Usage: npm run bench:canary -- [flags]
 
@@ -47,7 +49,9 @@ Flags:
                             the canary's own CV, for a candidate that fails in bursts production
                             never had (default: --overdispersion)
   --cloudwatch <model>      realistic | ideal (default realistic)
-  --traffic <mode>          off | always (5 req/s) | top-up (to 120 req/min, at most 2 req/s) (default off)
+  --traffic <mode>          off | always (dev's source: ${TRAFFIC_DEFAULTS.always.requestsPerSecond} req/s) | top-up (prod's: to
+                            ${TRAFFIC_DEFAULTS['top-up'].floorRequestsPerMinute} req/min, at most ${TRAFFIC_DEFAULTS['top-up'].requestsPerSecond} req/s) (default off)
+  --traffic-rate <req/s>    the traffic source's rate instead of the mode's default (at most ${MAX_TRAFFIC_RATE})
   --policy <stage>          prod | dev rollout policy for ours (default prod)
   --trials <n>              rollouts per strategy and scenario (default 1000)
   --seed <int>              PRNG seed (default 1)
@@ -76,6 +80,7 @@ const VALUE_FLAGS = [
   'canary-overdispersion',
   'cloudwatch',
   'traffic',
+  'traffic-rate',
   'policy',
   'trials',
   'seed',
@@ -152,6 +157,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     ),
     cloudwatch: oneOf('cloudwatch', values.get('cloudwatch'), ['realistic', 'ideal'] as const, 'realistic'),
     traffic: oneOf('traffic', values.get('traffic'), ['off', 'always', 'top-up'] as const, 'off'),
+    trafficRate: num(
+      'traffic-rate',
+      undefined,
+      (v) => v > 0 && v <= MAX_TRAFFIC_RATE,
+      `a rate in (0, ${MAX_TRAFFIC_RATE}] requests per second`,
+    ),
     policy: oneOf('policy', values.get('policy'), ['prod', 'dev'] as const, 'prod'),
     trials: num('trials', 1000, (v) => Number.isInteger(v) && v > 0, 'a positive integer') as number,
     seed: num('seed', 1, Number.isInteger, 'an integer') as number,
