@@ -5,7 +5,8 @@
  * Pure and deterministic (no clock, no I/O), so the handler, the unit tests and the benchmark all
  * exercise the same decision. This module only decides; each evidence family has its own module under
  * `evidence/` with its statistics in its header: which minutes count (`periods.ts`), the 5xx error
- * rate (`errors.ts`), latency (`latency.ts`).
+ * rate (`errors.ts`), latency (`latency.ts`), prediction quality (`quality.ts`: accuracy on labelled
+ * traffic and the predicted-class distribution).
  *
  * ## Rollback (anytime-valid, union of the families' tests, alpha split by ALPHA_SHARES)
  * A canary alarm in ALARM, or any family's rollback test reaching its share of alpha. Each test is an
@@ -14,9 +15,9 @@
  * ## Promotion (intersection-union: every test at level alpha)
  * Promotion needs every family's promote test to reject its null; rejecting a union of nulls by
  * rejecting each at level alpha keeps P(promoting when any one holds) ≤ alpha, with no alpha split.
- * Every alarm must be OK, the step must have baked, and the error rollback test's log-evidence must be
- * below PROMOTION_HOLD_LOG_EVIDENCE (errors that lean towards a regression hold the promotion; the
- * rollback test stays valid however long it watches). Missing, invalid or too little data can only
+ * Every alarm must be OK, the step must have baked, and neither the errors nor the accuracy may lean
+ * towards a regression (they hold the promotion; the rollback tests stay valid however long they
+ * watch). Missing, invalid or too little data can only
  * ever lead to wait or, at the deadline, rollback.
  *
  * ## Low traffic
@@ -44,6 +45,7 @@ import {
 } from './policy';
 import { round } from './stats';
 import { judgeErrors, type ErrorTest, type VariantTotals } from './evidence/errors';
+import { judgeQuality, type QualityConfig, type QualitySummary } from './evidence/quality';
 import {
   judgeLatency,
   latencyThresholds,
@@ -77,6 +79,7 @@ export {
   type PromoteShares,
   type VariantTotals,
 } from './evidence/errors';
+export type { QualityConfig, QualitySummary } from './evidence/quality';
 export {
   latencyRatioToRuleOut,
   latencyThresholds,
@@ -111,6 +114,11 @@ export interface Evidence extends PeriodSource {
    * dispersion estimates, without touching any test's validity.
    */
   readonly baselineHourBefore?: readonly BaselineMinute[] | null;
+  /**
+   * The classes of the periods' `predicted` counts. With it the judge also weighs prediction quality
+   * (accuracy on labelled traffic, predicted-class distribution); without it that family is not judged.
+   */
+  readonly quality?: QualityConfig | null;
 }
 
 /** What the judge saw and computed: logged with every decision and returned to the state machine. */
@@ -134,6 +142,8 @@ export interface EvidenceSummary {
     readonly p50: PercentileTest;
     readonly p99: PercentileTest;
   };
+  /** Online accuracy and predicted-class distribution per variant; null when quality is not judged. */
+  readonly quality: QualitySummary | null;
   /** log(1/level) each log-evidence above must reach to count. */
   readonly logThresholds: {
     readonly errorRollback: number;
@@ -142,6 +152,9 @@ export interface EvidenceSummary {
     readonly errorPromote: number;
     readonly errorRatioPromote: number;
     readonly latencyPromote: number;
+    /** The quality rollback tests' levels, as log(1/level) of each bound (null: quality not judged). */
+    readonly accuracyRollback: number | null;
+    readonly distributionRollback: number | null;
   };
   readonly bakePassed: boolean;
   readonly deadlinePassed: boolean;
@@ -157,14 +170,18 @@ export interface Judgement {
 }
 
 /**
- * How the rollback alpha is split between the tests (Bonferroni). Errors get half because a broken
- * model shows up in 5xx first and every minute of it costs users. Promotion needs no split
+ * How the rollback alpha is split between the tests (Bonferroni). Errors get the most because a broken
+ * model shows up in 5xx first and every minute of it costs users; the quality tests get a tenth each:
+ * what they guard against is gross (a label bug, moved predictions) and shows within a few labelled
+ * answers. The shares add up to one whether or not quality is judged. Promotion needs no split
  * (intersection-union), so every promote test runs at the full alpha.
  */
 export const ALPHA_SHARES = Object.freeze({
-  errorRollback: 0.5,
-  p50Rollback: 0.25,
-  p99Rollback: 0.25,
+  errorRollback: 0.4,
+  p50Rollback: 0.2,
+  p99Rollback: 0.2,
+  accuracyRollback: 0.1,
+  distributionRollback: 0.1,
 });
 
 /**
@@ -194,6 +211,12 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
     p50: ALPHA_SHARES.p50Rollback * policy.alpha,
     p99: ALPHA_SHARES.p99Rollback * policy.alpha,
   });
+  const quality = evidence.quality
+    ? judgeQuality(periods, evidence.quality, policy, evidence.stepIndex, {
+        accuracy: ALPHA_SHARES.accuracyRollback * policy.alpha,
+        distribution: ALPHA_SHARES.distributionRollback * policy.alpha,
+      })
+    : null;
 
   const lastPromotion = nextStepWeight(policy, evidence.stepIndex) >= 100;
   const alarmsInAlarm = evidence.alarms.filter((a) => a.state === 'ALARM').map((a) => a.name);
@@ -223,6 +246,7 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
     canary: errors.canary,
     errorTest: errors.test,
     latencyTest: { p50: latency.p50, p99: latency.p99 },
+    quality: quality?.summary ?? null,
     logThresholds: {
       errorRollback: round(errors.logThresholds.rollback),
       p50Rollback: round(latency.logThresholds.p50Rollback),
@@ -230,6 +254,8 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
       errorPromote: round(errors.logThresholds.promote),
       errorRatioPromote: round(errors.logThresholds.ratioPromote),
       latencyPromote: round(latency.logThresholds.promote),
+      accuracyRollback: quality ? round(quality.logThresholds.accuracyRollback) : null,
+      distributionRollback: quality ? round(quality.logThresholds.distributionRollback) : null,
     },
     bakePassed,
     deadlinePassed,
@@ -245,7 +271,7 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
   if (alarmsInAlarm.length > 0) {
     return decide('rollback', `canary alarm in ALARM: ${alarmsInAlarm.join(', ')}`);
   }
-  const rollback = errors.rollback ?? latency.rollback;
+  const rollback = errors.rollback ?? latency.rollback ?? quality?.rollback;
   if (rollback) return decide('rollback', rollback);
   // Low traffic: a step whose share of the endpoint's requests is too few to judge is passed on (never
   // the last promotion), so the evidence gathers at a weight that sees requests.
@@ -257,6 +283,7 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
     !lastPromotion &&
     alarmsNotOk.length === 0 &&
     !errors.leans &&
+    !quality?.leans &&
     requestsPerMinute !== null &&
     (requestsPerMinute * canaryWeight) / 100 < minCanary
   ) {
@@ -269,6 +296,7 @@ export function judge(evidence: Evidence, policy: RolloutPolicy, now: number): J
     ...(alarmsNotOk.length > 0 ? [`alarms not OK: ${alarmsNotOk.join(', ')}`] : []),
     ...errors.missing,
     ...latency.missing,
+    ...(quality?.missing ?? []),
     ...(bakePassed ? [] : ['minimum bake of this step not reached']),
   ];
   if (missing.length === 0) {

@@ -29,6 +29,15 @@ export interface VariantPeriodMetrics {
    * that order: CloudWatch's `PR(:v)` × SampleCount ÷ 100, rounded. A null entry: no datapoint.
    */
   readonly atOrBelow?: readonly (number | null)[] | null;
+  /** Labelled answers this variant gave (the traffic source's `LabelledAnswers` sum); absent: none. */
+  readonly labelled?: number | null;
+  /** Of those, the answers equal to the row's label (`CorrectAnswers` sum). */
+  readonly correct?: number | null;
+  /**
+   * Answers per predicted class (the predict function's `Predictions` by `PredictedClass`: a label, or
+   * a regression bin), in the order of the evidence's `quality.classes`. A null entry: no datapoint.
+   */
+  readonly predicted?: readonly (number | null)[] | null;
 }
 
 /** Both variants' figures for one CloudWatch period. */
@@ -87,6 +96,9 @@ export interface UsablePeriod {
   readonly eB: number;
   readonly latA: LatencyPoint | null;
   readonly latB: LatencyPoint | null;
+  /** The period's figures as read, for the quality family, which checks its own counts. */
+  readonly baseline: VariantPeriodMetrics;
+  readonly canary: VariantPeriodMetrics;
 }
 
 interface CleanVariant {
@@ -97,7 +109,7 @@ interface CleanVariant {
   readonly incomplete: boolean;
 }
 
-function isCount(value: number | null | undefined): value is number {
+export function isCount(value: number | null | undefined): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 && Number.isInteger(value);
 }
 
@@ -199,7 +211,17 @@ export function usablePeriods(
       incomplete += 1;
       continue;
     }
-    periods.push({ start, nA: a.n, eA: a.e, nB: b.n, eB: b.e, latA: a.lat, latB: b.lat });
+    periods.push({
+      start,
+      nA: a.n,
+      eA: a.e,
+      nB: b.n,
+      eB: b.e,
+      latA: a.lat,
+      latB: b.lat,
+      baseline: only.baseline,
+      canary: only.canary,
+    });
   }
   return { periods, discarded, incomplete };
 }

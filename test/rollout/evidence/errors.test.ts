@@ -9,7 +9,17 @@ import { createRolloutPolicy, PROD_ROLLOUT_POLICY } from '../../../services/roll
 const policy = createRolloutPolicy(PROD_ROLLOUT_POLICY);
 const ALPHA = 0.5 * policy.alpha;
 const minutes = (count: number, nA: number, eA: number, nB: number, eB: number): UsablePeriod[] =>
-  Array.from({ length: count }, (_, i) => ({ start: i * 60_000, nA, eA, nB, eB, latA: null, latB: null }));
+  Array.from({ length: count }, (_, i) => ({
+    start: i * 60_000,
+    nA,
+    eA,
+    nB,
+    eB,
+    latA: null,
+    latB: null,
+    baseline: {},
+    canary: {},
+  }));
 
 describe('the error family', () => {
   it('rolls back ten times the baseline error rate and says by how much', () => {

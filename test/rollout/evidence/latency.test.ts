@@ -33,6 +33,8 @@ function minutes(
     eB: 0,
     latA: point(slowA),
     latB: point(slowB),
+    baseline: {},
+    canary: {},
   }));
 }
 /** Share of lognormal (σ 1) requests of median `median` above v. */
