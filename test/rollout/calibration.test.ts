@@ -4,7 +4,8 @@
  * the canary is as good as the baseline or sits exactly at the latency threshold, and of the 10× error
  * regression. A few hundred trials per cell; `npm run bench:canary` measures the same at 1000.
  */
-import { runScenario, type Scenario, type World } from '../../bench/canary';
+import { runScenario } from '../../bench/canary-report';
+import type { Scenario, World } from '../../bench/canary-world';
 import { PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
 
 const TRIALS = 200;

@@ -1,15 +1,8 @@
-import {
-  GUARDRAILS_CANARY,
-  parseArgs,
-  poisson,
-  runBench,
-  runScenario,
-  STRATEGIES,
-  UsageError,
-  type BenchOptions,
-  type World,
-} from '../../bench/canary';
-import { percentileLevels, rateMultiplier } from '../../bench/canary-sim';
+import { parseArgs, UsageError } from '../../bench/canary';
+import { runBench, runScenario, type BenchOptions } from '../../bench/canary-report';
+import { percentileLevels, poisson, rateMultiplier } from '../../bench/canary-sim';
+import { GUARDRAILS_CANARY, STRATEGIES } from '../../bench/canary-strategies';
+import type { World } from '../../bench/canary-world';
 import { mulberry32 } from '../../scripts/seeded-random';
 
 const options: BenchOptions = {
@@ -37,6 +30,7 @@ const FIELDS = [
   'canaryOverdispersion',
   'cloudwatch',
   'traffic',
+  'trafficRate',
   'policy',
   'trials',
   'detectionRate',
@@ -190,6 +184,8 @@ describe('parseArgs', () => {
         '--cloudwatch',
         'ideal',
         '--traffic=top-up',
+        '--traffic-rate',
+        '1.5',
         '--policy',
         'dev',
         '--trials',
@@ -211,6 +207,7 @@ describe('parseArgs', () => {
       canaryOverdispersion: 1,
       cloudwatch: 'ideal',
       traffic: 'top-up',
+      trafficRate: 1.5,
       policy: 'dev',
       trials: 50,
       seed: 9,
