@@ -81,7 +81,22 @@ export interface RolloutPolicy {
    * walks every step whatever the traffic. @default DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE (20)
    */
   readonly minCanaryRequestsPerMinute?: number;
+  /**
+   * Accuracy (a fraction: 0.01 = one point) the canary may be below the baseline on labelled traffic
+   * before the rollback test rolls it back. @default DEFAULT_ACCURACY_MARGIN (0.01)
+   */
+  readonly accuracyMargin?: number;
+  /**
+   * Total variation between the variants' predicted-class distributions the last promotion must rule
+   * out (the rollback test guards half of it). @default DEFAULT_DISTRIBUTION_MARGIN (0.1)
+   */
+  readonly distributionMargin?: number;
 }
+
+/** Accuracy points (as a fraction) a canary may lose on labelled traffic, unless the policy says otherwise. */
+export const DEFAULT_ACCURACY_MARGIN = 0.01;
+/** Total-variation margin of the predicted-class distribution, unless the policy says otherwise. */
+export const DEFAULT_DISTRIBUTION_MARGIN = 0.1;
 
 /** Canary requests a minute a step needs to be judged at, unless the policy says otherwise. */
 export const DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE = 20;
@@ -112,6 +127,8 @@ export const DEV_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
   tailLatencyMarginRatio: DEFAULT_TAIL_LATENCY_MARGIN_RATIO,
   publicationLagMinutes: DEFAULT_PUBLICATION_LAG_MINUTES,
   minCanaryRequestsPerMinute: DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE,
+  accuracyMargin: DEFAULT_ACCURACY_MARGIN,
+  distributionMargin: DEFAULT_DISTRIBUTION_MARGIN,
 });
 
 /** Gradual rollout for prod; the defaults the benchmark measures. */
@@ -128,6 +145,8 @@ export const PROD_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
   tailLatencyMarginRatio: DEFAULT_TAIL_LATENCY_MARGIN_RATIO,
   publicationLagMinutes: DEFAULT_PUBLICATION_LAG_MINUTES,
   minCanaryRequestsPerMinute: DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE,
+  accuracyMargin: DEFAULT_ACCURACY_MARGIN,
+  distributionMargin: DEFAULT_DISTRIBUTION_MARGIN,
 });
 
 function isFiniteNumber(value: unknown): value is number {
@@ -154,6 +173,8 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
   const tailLatencyMarginRatio = input.tailLatencyMarginRatio ?? DEFAULT_TAIL_LATENCY_MARGIN_RATIO;
   const minCanaryRequestsPerMinute =
     input.minCanaryRequestsPerMinute ?? DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE;
+  const accuracyMargin = input.accuracyMargin ?? DEFAULT_ACCURACY_MARGIN;
+  const distributionMargin = input.distributionMargin ?? DEFAULT_DISTRIBUTION_MARGIN;
 
   if (!Array.isArray(steps) || steps.length === 0) {
     problems.push(
@@ -244,6 +265,16 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
       `minCanaryRequestsPerMinute must be a number >= 0 (0 walks every step), got ${JSON.stringify(minCanaryRequestsPerMinute)}`,
     );
   }
+  if (!isFiniteNumber(accuracyMargin) || accuracyMargin <= 0 || accuracyMargin >= 1) {
+    problems.push(
+      `accuracyMargin must be a fraction in (0, 1) (0.01 = one accuracy point), got ${JSON.stringify(accuracyMargin)}`,
+    );
+  }
+  if (!isFiniteNumber(distributionMargin) || distributionMargin <= 0 || distributionMargin >= 1) {
+    problems.push(
+      `distributionMargin must be a total variation in (0, 1), e.g. 0.1, got ${JSON.stringify(distributionMargin)}`,
+    );
+  }
   if (problems.length > 0) {
     throw new RolloutPolicyError(problems);
   }
@@ -259,6 +290,8 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
     tailLatencyMarginRatio: tailLatencyMarginRatio as number,
     publicationLagMinutes: publicationLagMinutes as number,
     minCanaryRequestsPerMinute: minCanaryRequestsPerMinute as number,
+    accuracyMargin: accuracyMargin as number,
+    distributionMargin: distributionMargin as number,
   });
 }
 

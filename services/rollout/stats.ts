@@ -81,3 +81,15 @@ export function pearsonDispersion(
   const prior = 1 + priorCv2 * (e / used);
   return Math.max(1, (chi2 + priorMinutes * prior) / (Math.max(0, used - 1) + priorMinutes));
 }
+
+/** log of the equal-weight mixture of e-values given as logs. */
+export function mixture(sums: readonly number[]): number {
+  return logSumExp(sums.map((sum) => sum - Math.log(sums.length)));
+}
+
+/** `value` rounded to `digits` decimals for reports (non-finite values unchanged). */
+export function round(value: number, digits = 3): number {
+  if (!Number.isFinite(value)) return value;
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
