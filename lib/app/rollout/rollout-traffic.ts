@@ -90,7 +90,10 @@ export class RolloutTraffic extends Construct {
       wildcardResourceReason:
         'cloudwatch:GetMetricData (top-up counts organic invocations) supports no resource-level permissions and is read-only.',
       bundledFiles: {
-        [REQUEST_SET_FILE]: path.join(modelArtifactDir(props.candidateVersion, props.modelsDir), REQUEST_SET_FILE),
+        [REQUEST_SET_FILE]: path.join(
+          modelArtifactDir(props.candidateVersion, props.modelsDir),
+          REQUEST_SET_FILE,
+        ),
       },
     });
     // A failed or late lease is dropped, never replayed after the rollout moved on or ended.
