@@ -173,6 +173,7 @@ function parameterKind(name: string, prefix: string | undefined): string {
   if (/(^|\/)input-schema$/.test(rest)) return 'parameter:input-schema';
   const version = /(^|\/)versions\/[^/]+(\/.*)?$/.exec(rest);
   if (version) return `parameter:versions/*${version[2] ?? ''}`;
+  if (/(^|\/)rejected\/[0-9a-f]{64}$/.test(rest)) return 'parameter:rejected/*';
   return `parameter:${rest}`;
 }
 
