@@ -5,51 +5,66 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   CreateTableCommand,
   DynamoDBClient,
   ScanCommand,
   type ScanCommandOutput,
 } from '@aws-sdk/client-dynamodb';
+import { createHash } from 'node:crypto';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SCORER_COMMAND } from '../lib/app/batch/batch-scoring';
 import { predictionsTableInput } from '../services/local/predictions-table';
 import type { BatchConfig } from '../services/batch/config';
-import { createSageMakerEndpoint } from '../services/batch/adapters/model-endpoint';
+import { shardOf } from '../services/batch/naming';
 import { runScorer, type StageSeconds } from '../services/batch/scorer';
-import { startLocalS3 } from '../test/batch/support/local-aws';
+import type { ScoringModel } from '../services/batch/scoring-model';
+import { startLocalS3, type LocalS3 } from '../test/batch/support/local-aws';
 import { LOCAL_ENDPOINT_NAME } from '../test/batch/support/local-endpoint';
+import { registryParameters, startLocalSsm } from '../test/batch/support/local-ssm';
 import { memoryStore, memoryTable } from '../test/batch/support/memory';
+import { loadArchiveModel } from './support/archive-model';
+import { endpointModel } from './support/endpoint-model';
+
+/** The committed model version both paths score with (demo data, used here as a realistic workload). */
+const BENCH_MODEL = 'v1.0.0';
+const BENCH_ARCHIVE = join(__dirname, '..', 'models', BENCH_MODEL, 'model.tar.gz');
+const REGISTRY_PREFIX = '/bench/dev/model';
+const OBJECTS_PER_TASK = 2;
 
 const HELP = `npm run bench:batch -- [options]
 
-Scores one N-row JSON-lines object from s3rver with the bundled batch scorer (services/batch/main.ts,
-bundled as the image does and run by node with the job definition's options, in a child process like
-the container) against the ONNX model server behind the
-SageMaker-runtime stand-in, writing to dynalite and s3rver. dynalite and the model server each run in
-their own process, s3rver in this one. Then, in the same run:
+Scores N rows of JSON-lines input from s3rver with --tasks scorer processes, as the array job runs
+them: each is the bundled batch scorer (services/batch/main.ts, bundled as the image does and run by
+node with the job definition's options) with SHARD_COUNT and its AWS_BATCH_JOB_ARRAY_INDEX, loading
+the model version the registry names (a Parameter Store stand-in) from s3rver and scoring in its own
+process with ONNX Runtime, writing to dynalite and s3rver. The input is split into objects whose keys
+fall evenly on the shards (2 per task), so the figure measures the stores, not the hash's luck with
+few keys. dynalite runs in its own process, s3rver and the registry in this one. Every row must be in
+the table and in the analytics parts exactly once, or the run fails. Then, in the same run:
   - the ceiling of dynalite alone: BatchWriteItem of the same number of rows (at most 20000),
-    25 per request, --write-concurrency in flight, from another child process;
-  - the scorer alone: runScorer in this process with in-memory S3 and DynamoDB stand-ins and the
-    same model server (at most --scorer-only-rows rows).
-Progress goes to stderr; one JSON object with the figures to stdout.
+    25 per request, --write-concurrency in flight per process, from --tasks child processes;
+  - the scorer alone, both model paths on the same rows: runScorer in this process with in-memory S3
+    and DynamoDB stand-ins, (a) the model in this process, (b) the former path, every batch sent to
+    the model server (its own process) through the SageMaker-runtime stand-in
+    (at most --scorer-only-rows rows).
+Progress goes to stderr; one JSON object with the figures to stdout. The model is the committed
+demo version ${BENCH_MODEL} (models/${BENCH_MODEL}/model.tar.gz), which the model server stand-in serves too.
 
 Options:
-  --rows N               rows in the input object (default 100000)
-  --batch-size N         rows per endpoint request (default 500, the scorer's)
+  --rows N               rows of input (default 100000)
+  --tasks N              scorer processes on disjoint shards, 1-16 (default 1)
+  --batch-size N         rows per model call (default 500, the scorer's)
   --write-concurrency N  DynamoDB requests in flight (default 32)
   --score-concurrency N  batches in flight (default 8)
   --max-heap-mib N       cap the scorer's V8 old space (--max-old-space-size), as a container limit would
   --scorer-only-rows N   rows for the scorer-only figure, 0 to skip (default min(rows, 200000))
   --cpu-prof DIR         write a V8 CPU profile of the scorer process to DIR
-  --baseline-entry FILE  also run another scorer entry file (e.g. services/batch/main.ts of an older
-                         commit: git archive main services/batch | tar -x -C DIR) end to end, after
-                         this one, on the same input and stand-ins, and report both
   --memory-only          only the scorer's memory as input grows: runScorer (bench/support/scorer-rss.ts,
-                         bundled and run like the container) in a child process over
-                         the object streamed from s3rver, scored by the model server, with the table
+                         bundled and run like the container) in a child process over one
+                         object streamed from s3rver, the model in that process, with the table
                          replaced by a write sink (dynalite would take hours at 1,000,000 rows here);
                          prints rows, seconds, rowsPerSecond, rowsPerCpuSecond, peakRssMiB
   --help                 this text
@@ -58,13 +73,13 @@ Exit codes: 0 done, 1 the run failed (message on stderr), 2 unknown or bad optio
 
 const OPTIONS = {
   rows: { type: 'string', default: '100000' },
+  tasks: { type: 'string', default: '1' },
   'batch-size': { type: 'string', default: '500' },
   'write-concurrency': { type: 'string', default: '32' },
   'score-concurrency': { type: 'string', default: '8' },
   'max-heap-mib': { type: 'string' },
   'scorer-only-rows': { type: 'string' },
   'cpu-prof': { type: 'string' },
-  'baseline-entry': { type: 'string' },
   'memory-only': { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
@@ -83,9 +98,9 @@ function positive(name: string, raw: string | undefined, allowZero = false): num
 
 const progress = (text: string): void => void process.stderr.write(`bench:batch: ${text}\n`);
 
-function inputBody(rows: number): string {
+function inputBody(rows: number, from = 0): string {
   const lines: string[] = [];
-  for (let i = 0; i < rows; i++) {
+  for (let i = from; i < from + rows; i++) {
     const f = [4.3 + (i % 37) * 0.1, 2 + (i % 23) * 0.1, 1 + (i % 59) * 0.1, 0.1 + (i % 25) * 0.1];
     lines.push(JSON.stringify({ features: f.map((x) => Number(x.toFixed(2))) }));
   }
@@ -136,6 +151,8 @@ async function bundle(entry: string, outfile: string): Promise<void> {
     target: 'node20',
     sourcemap: true,
     outfile,
+    // The native module is installed beside the bundle in the image; here the child finds it via NODE_PATH.
+    external: ['onnxruntime-node'],
     logLevel: 'error',
     nodePaths: [join(__dirname, '..', 'node_modules')],
   });
@@ -161,6 +178,71 @@ function runChild(
   });
 }
 
+/** `count` keys under pending/ whose shards are spread evenly over `tasks` (keys tried in order). */
+function balancedKeys(count: number, tasks: number): string[] {
+  const perShard = new Array<number>(tasks).fill(0);
+  const keys: string[] = [];
+  for (let i = 0; keys.length < count; i++) {
+    const key = `pending/bench-${i}.jsonl`;
+    const shard = shardOf(key, tasks);
+    if (perShard[shard]! < Math.ceil(count / tasks)) {
+      perShard[shard]!++;
+      keys.push(key);
+    }
+  }
+  return keys;
+}
+
+/** Every analytics line's predictionId under `prefix` of `bucket`. */
+async function analyticsIds(s3: LocalS3, bucket: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (const key of await s3.keys(bucket, 'analytics/')) {
+    const { Body } = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    for (const line of (await Body!.transformToString()).split('\n')) {
+      if (line) ids.push((JSON.parse(line) as { predictionId: string }).predictionId);
+    }
+  }
+  return ids;
+}
+
+/** Scorer-only figure of one model path: runScorer in this process over in-memory stores. */
+async function scorerOnly(
+  label: string,
+  model: ScoringModel,
+  rows: number,
+  config: Omit<BatchConfig, 'batchBucket' | 'analyticsBucket'>,
+): Promise<Record<string, unknown>> {
+  progress(`scorer only (${label}): ${rows} rows, in-memory S3 and DynamoDB`);
+  const store = memoryStore();
+  await store.putText('batch', 'pending/bench.jsonl', inputBody(rows), 'application/x-ndjson');
+  const started = performance.now();
+  const cpuBefore = process.cpuUsage();
+  const summary = await runScorer(
+    { ...config, batchBucket: 'batch', analyticsBucket: 'analytics' },
+    {
+      store,
+      table: memoryTable(),
+      model,
+      log: {
+        info: (message, fields) =>
+          message === 'progress' &&
+          progress(`scorer only (${label}): ${fields.rowsScored} rows, ${fields.rowsPerSecond} rows/s`),
+        warn: (message) => progress(message),
+      },
+    },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  if (summary.written !== rows) throw new Error(`scorer only (${label}) wrote ${summary.written} rows`);
+  return {
+    rows,
+    seconds: round(seconds, 2),
+    rowsPerSecond: Math.round(rows / seconds),
+    benchProcessCpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
+    stageSeconds: summary.stageSeconds,
+  };
+}
+
 async function main(): Promise<number> {
   let values;
   try {
@@ -173,10 +255,12 @@ async function main(): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  let rows: number, batchSize: number, writeConcurrency: number, scoreConcurrency: number;
+  let rows: number, tasks: number, batchSize: number, writeConcurrency: number, scoreConcurrency: number;
   let scorerOnlyRows: number;
   try {
     rows = positive('rows', values.rows);
+    tasks = positive('tasks', values.tasks);
+    if (tasks > 16) throw new UsageError(`--tasks must be at most 16 here, got ${tasks}`);
     batchSize = positive('batch-size', values['batch-size']);
     writeConcurrency = positive('write-concurrency', values['write-concurrency']);
     scoreConcurrency = positive('score-concurrency', values['score-concurrency']);
@@ -192,47 +276,55 @@ async function main(): Promise<number> {
   }
 
   const work = mkdtempSync(join(tmpdir(), 'bench-batch-'));
-  const [s3, dynamo, model] = await Promise.all([
-    startLocalS3([]),
+  const archive = readFileSync(BENCH_ARCHIVE);
+  const artifact = {
+    version: BENCH_MODEL,
+    bucket: 'bench-models',
+    key: `${BENCH_MODEL}/model.tar.gz`,
+    sha256: createHash('sha256').update(archive).digest('hex'),
+  };
+  const [s3, dynamo, ssm] = await Promise.all([
+    startLocalS3(['bench-models']),
     startStandIn('dynamo'),
-    startStandIn('model'),
+    startLocalSsm(registryParameters(REGISTRY_PREFIX, artifact)),
   ]);
+  await s3.client.send(new PutObjectCommand({ Bucket: artifact.bucket, Key: artifact.key, Body: archive }));
   const local = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
   const http = () => new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 64 } });
   const dynamoClient = new DynamoDBClient({ ...local, endpoint: dynamo.endpoint, requestHandler: http() });
-  const modelClient = new SageMakerRuntimeClient({
-    ...local,
-    endpoint: model.endpoint,
-    requestHandler: http(),
-  });
   const createTable = (name: string) =>
     dynamoClient.send(new CreateTableCommand(predictionsTableInput(name)));
+  const heap = values['max-heap-mib'] ? [`--max-old-space-size=${values['max-heap-mib']}`] : [];
+  // The bundles leave onnxruntime-node external, as the image installs it beside them.
+  const childEnv = { ...process.env, NODE_PATH: join(__dirname, '..', 'node_modules') };
   try {
-    progress(`generating a ${rows}-row input object`);
-    let body: string | undefined = inputBody(rows);
-    const inputMiB = Buffer.byteLength(body) / 1048576;
+    const inputMiB =
+      (Buffer.byteLength(inputBody(Math.min(rows, 1000))) / 1048576) * (rows / Math.min(rows, 1000));
 
     if (values['memory-only']) {
       await s3.client.send(new CreateBucketCommand({ Bucket: 'memory-batch' }));
+      progress(`generating a ${rows}-row input object`);
       await s3.client.send(
-        new PutObjectCommand({ Bucket: 'memory-batch', Key: 'pending/bench.jsonl', Body: body }),
+        new PutObjectCommand({ Bucket: 'memory-batch', Key: 'pending/bench.jsonl', Body: inputBody(rows) }),
       );
-      body = undefined;
-      progress(`memory only: ${rows} rows streamed from s3rver, table replaced by a write sink`);
+      progress(
+        `memory only: ${rows} rows streamed from s3rver, model in process, table replaced by a write sink`,
+      );
       let result: { written: number; seconds: number; cpuSeconds: number; peakRssMiB: number } | undefined;
       const harness = join(work, 'scorer-rss.js');
       await bundle(join(__dirname, 'support', 'scorer-rss.ts'), harness);
       const exit = await runChild(
         [
           ...CONTAINER_NODE_OPTIONS,
-          ...(values['max-heap-mib'] ? [`--max-old-space-size=${values['max-heap-mib']}`] : []),
+          ...heap,
           harness,
           s3.endpoint,
-          model.endpoint,
-          LOCAL_ENDPOINT_NAME,
+          BENCH_ARCHIVE,
+          BENCH_MODEL,
+          join(work, 'rss-model'),
           'memory-batch',
         ],
-        { ...process.env, BATCH_SIZE: String(batchSize), SCORE_CONCURRENCY: String(scoreConcurrency) },
+        { ...childEnv, BATCH_SIZE: String(batchSize), SCORE_CONCURRENCY: String(scoreConcurrency) },
         (line) => {
           result = line as typeof result;
         },
@@ -258,137 +350,136 @@ async function main(): Promise<number> {
       return 0;
     }
 
-    /** One end-to-end run of a scorer entry file over its own buckets and table. */
-    const endToEnd = async (
-      label: string,
-      entry: string,
-      profileDir?: string,
-    ): Promise<{
-      seconds: number;
-      peakRssMiB: number;
-      cpuSeconds: number;
-      finished: Record<string, unknown>;
-    }> => {
-      const scorer = join(work, `${label}.js`);
-      await bundle(entry, scorer);
-      const rssFile = join(work, `${label}.maxrss`);
-      const preload = join(work, `${label}-report-rss.js`);
-      writeFileSync(
-        preload,
-        `process.on('exit', () => { const u = process.resourceUsage(); require('fs').writeFileSync(${JSON.stringify(rssFile)}, JSON.stringify({ maxRssKiB: u.maxRSS, cpuMicros: u.userCPUTime + u.systemCPUTime })); });\n`,
-      );
-      const names = {
-        batch: `${label}-batch`,
-        analytics: `${label}-analytics`,
-        table: `${label}-predictions`,
-      };
-      for (const bucket of [names.batch, names.analytics])
-        await s3.client.send(new CreateBucketCommand({ Bucket: bucket }));
-      await createTable(names.table);
+    // End to end: --tasks scorer processes on disjoint shards of the same buckets and table.
+    const names = { batch: 'bench-batch', analytics: 'bench-analytics', table: 'bench-predictions' };
+    for (const bucket of [names.batch, names.analytics])
+      await s3.client.send(new CreateBucketCommand({ Bucket: bucket }));
+    await createTable(names.table);
+    const keys = balancedKeys(tasks * OBJECTS_PER_TASK, tasks);
+    progress(`generating ${rows} rows in ${keys.length} objects for ${tasks} task(s)`);
+    let from = 0;
+    for (const [i, key] of keys.entries()) {
+      const count = Math.floor(rows / keys.length) + (i < rows % keys.length ? 1 : 0);
       await s3.client.send(
-        new PutObjectCommand({ Bucket: names.batch, Key: 'pending/bench.jsonl', Body: body }),
+        new PutObjectCommand({ Bucket: names.batch, Key: key, Body: inputBody(count, from) }),
       );
-
-      progress(`end to end (${label}): scorer process → s3rver, model server, dynalite`);
-      let finished: Record<string, unknown> | undefined;
-      const started = performance.now();
-      const heap = values['max-heap-mib'] ? [`--max-old-space-size=${values['max-heap-mib']}`] : [];
-      const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-      const exitCode = await runChild(
-        [...CONTAINER_NODE_OPTIONS, ...heap, ...profile, '--require', preload, scorer],
-        {
-          ...process.env,
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'S3RVER',
-          AWS_SECRET_ACCESS_KEY: 'S3RVER',
-          AWS_ENDPOINT_URL_S3: s3.endpoint,
-          AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-          AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: model.endpoint,
-          AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
-          AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
-          S3_FORCE_PATH_STYLE: 'true',
-          BATCH_BUCKET: names.batch,
-          ANALYTICS_BUCKET: names.analytics,
-          TABLE_NAME: names.table,
-          ENDPOINT_NAME: LOCAL_ENDPOINT_NAME,
-          BATCH_SIZE: String(batchSize),
-          WRITE_CONCURRENCY: String(writeConcurrency),
-          SCORE_CONCURRENCY: String(scoreConcurrency),
-          MAX_OBJECT_BYTES: String(1024 ** 3),
-          PROGRESS_INTERVAL_SECONDS: '2',
-        },
-        (line) => {
-          if (line.message === 'progress') {
-            progress(`${label}: scored ${line.rowsScored} rows, ${line.rowsPerSecond} rows/s`);
-          } else if (line.message === 'run finished') {
-            finished = line;
-          } else if (line.level === 'ERROR' || line.level === 'WARN') {
-            process.stderr.write(`${JSON.stringify(line)}\n`);
-          }
-        },
-      );
-      const seconds = (performance.now() - started) / 1000;
-      if (exitCode !== 0 || !finished) throw new Error(`the ${label} scorer exited with ${exitCode}`);
-      if (finished.written !== rows)
-        throw new Error(`the ${label} scorer wrote ${String(finished.written)} of ${rows} rows`);
-      progress(`counting the ${label} table`);
-      let stored = 0;
-      let start: ScanCommandOutput['LastEvaluatedKey'];
-      do {
-        const page = await dynamoClient.send(
-          new ScanCommand({ TableName: names.table, Select: 'COUNT', ExclusiveStartKey: start }),
+      from += count;
+    }
+    const scorer = join(work, 'scorer.js');
+    await bundle(join(__dirname, '..', 'services', 'batch', 'main.ts'), scorer);
+    progress(`end to end: ${tasks} scorer process(es) → s3rver, registry, dynalite; model in each process`);
+    const started = performance.now();
+    const usages: { maxRssKiB: number; cpuMicros: number }[] = [];
+    const finished: Record<string, unknown>[] = [];
+    await Promise.all(
+      Array.from({ length: tasks }, async (_, index) => {
+        const rssFile = join(work, `task-${index}.usage`);
+        const preload = join(work, `task-${index}-report-usage.js`);
+        writeFileSync(
+          preload,
+          `process.on('exit', () => { const u = process.resourceUsage(); require('fs').writeFileSync(${JSON.stringify(rssFile)}, JSON.stringify({ maxRssKiB: u.maxRSS, cpuMicros: u.userCPUTime + u.systemCPUTime })); });\n`,
         );
-        stored += page.Count ?? 0;
-        start = page.LastEvaluatedKey;
-      } while (start);
-      if (stored !== rows) throw new Error(`expected ${rows} predictions in the table, found ${stored}`);
-      const usage = JSON.parse(readFileSync(rssFile, 'utf8')) as { maxRssKiB: number; cpuMicros: number };
-      return { seconds, peakRssMiB: usage.maxRssKiB / 1024, cpuSeconds: usage.cpuMicros / 1e6, finished };
-    };
-
-    const candidate = await endToEnd(
-      'candidate',
-      join(__dirname, '..', 'services', 'batch', 'main.ts'),
-      values['cpu-prof'],
+        const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+        const exitCode = await runChild(
+          [...CONTAINER_NODE_OPTIONS, ...heap, ...profile, '--require', preload, scorer],
+          {
+            ...childEnv,
+            AWS_REGION: 'us-east-1',
+            AWS_ACCESS_KEY_ID: 'S3RVER',
+            AWS_SECRET_ACCESS_KEY: 'S3RVER',
+            AWS_ENDPOINT_URL_S3: s3.endpoint,
+            AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+            AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+            AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+            AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
+            S3_FORCE_PATH_STYLE: 'true',
+            BATCH_BUCKET: names.batch,
+            ANALYTICS_BUCKET: names.analytics,
+            TABLE_NAME: names.table,
+            MODEL_PARAMETER_PREFIX: REGISTRY_PREFIX,
+            MODEL_DIR: join(work, `model-${index}`),
+            SHARD_COUNT: String(tasks),
+            AWS_BATCH_JOB_ARRAY_INDEX: String(index),
+            BATCH_SIZE: String(batchSize),
+            WRITE_CONCURRENCY: String(writeConcurrency),
+            SCORE_CONCURRENCY: String(scoreConcurrency),
+            MAX_OBJECT_BYTES: String(1024 ** 3),
+            PROGRESS_INTERVAL_SECONDS: '2',
+          },
+          (line) => {
+            if (line.message === 'progress') {
+              progress(`task ${index}: scored ${line.rowsScored} rows, ${line.rowsPerSecond} rows/s`);
+            } else if (line.message === 'run finished') {
+              finished.push(line);
+            } else if (line.level === 'ERROR' || line.level === 'WARN') {
+              process.stderr.write(`${JSON.stringify(line)}\n`);
+            }
+          },
+        );
+        if (exitCode !== 0) throw new Error(`scorer task ${index} exited with ${exitCode}`);
+        usages.push(JSON.parse(readFileSync(rssFile, 'utf8')) as { maxRssKiB: number; cpuMicros: number });
+      }),
     );
-    const baseline = values['baseline-entry']
-      ? await endToEnd('baseline', values['baseline-entry'])
-      : undefined;
-    body = undefined;
-    const { seconds, peakRssMiB, cpuSeconds, finished } = candidate;
+    const seconds = (performance.now() - started) / 1000;
+    const written = finished.reduce((sum, f) => sum + Number(f.written), 0);
+    if (finished.length !== tasks || written !== rows) {
+      throw new Error(`the ${tasks} task(s) reported ${written} rows written of ${rows}`);
+    }
+    progress('checking every row is in the table and the analytics parts exactly once');
+    let stored = 0;
+    let start: ScanCommandOutput['LastEvaluatedKey'];
+    do {
+      const page = await dynamoClient.send(
+        new ScanCommand({ TableName: names.table, Select: 'COUNT', ExclusiveStartKey: start }),
+      );
+      stored += page.Count ?? 0;
+      start = page.LastEvaluatedKey;
+    } while (start);
+    const ids = await analyticsIds(s3, names.analytics);
+    if (stored !== rows || ids.length !== rows || new Set(ids).size !== rows) {
+      throw new Error(
+        `expected ${rows} rows once each: table ${stored}, analytics ${ids.length} (${new Set(ids).size} distinct)`,
+      );
+    }
+    if ((await s3.keys(names.batch, 'pending/')).length > 0) throw new Error('input left in pending/');
 
     const ceilingRows = Math.min(rows, 20_000);
-    progress(`dynalite alone: BatchWriteItem of ${ceilingRows} rows, ${writeConcurrency} in flight`);
-    await createTable('bench-ceiling');
-    let ceiling: { rows: number; seconds: number } | undefined;
-    const ceilingExit = await runChild(
-      [
-        require.resolve('tsx/cli'),
-        join(__dirname, 'support', 'batch-write-load.ts'),
-        dynamo.endpoint,
-        'bench-ceiling',
-        String(ceilingRows),
-        String(writeConcurrency),
-      ],
-      process.env,
-      (line) => {
-        ceiling = line as { rows: number; seconds: number };
-      },
+    progress(
+      `dynalite alone: BatchWriteItem of ${ceilingRows} rows from ${tasks} process(es), ${writeConcurrency} in flight each`,
     );
-    if (ceilingExit !== 0 || !ceiling) throw new Error(`the dynalite load exited with ${ceilingExit}`);
-    const dynaliteRowsPerSecond = ceiling.rows / ceiling.seconds;
+    await createTable('bench-ceiling');
+    const ceilingStarted = performance.now();
+    await Promise.all(
+      Array.from({ length: tasks }, async (_, i) => {
+        const share = Math.floor(ceilingRows / tasks) + (i < ceilingRows % tasks ? 1 : 0);
+        const exit = await runChild(
+          [
+            require.resolve('tsx/cli'),
+            join(__dirname, 'support', 'batch-write-load.ts'),
+            dynamo.endpoint,
+            'bench-ceiling',
+            String(share),
+            String(writeConcurrency),
+            `w${i}-`,
+          ],
+          process.env,
+          () => undefined,
+        );
+        if (exit !== 0) throw new Error(`the dynalite load exited with ${exit}`);
+      }),
+    );
+    const ceilingSeconds = (performance.now() - ceilingStarted) / 1000;
+    const dynaliteRowsPerSecond = ceilingRows / ceilingSeconds;
 
-    let scorerOnly: Record<string, unknown> | undefined;
+    let scorerOnlyFigures: Record<string, unknown> | string = 'skipped';
     if (scorerOnlyRows > 0) {
-      progress(`scorer only: ${scorerOnlyRows} rows, in-memory S3 and DynamoDB, same model server`);
-      const store = memoryStore();
-      await store.putText('batch', 'pending/bench.jsonl', inputBody(scorerOnlyRows), 'application/x-ndjson');
-      const config: BatchConfig = {
-        batchBucket: 'batch',
-        analyticsBucket: 'analytics',
+      const config = {
         analyticsPrefix: 'analytics/predictions/',
         tableName: 'predictions',
-        endpointName: LOCAL_ENDPOINT_NAME,
+        modelParameterPrefix: REGISTRY_PREFIX,
+        modelDir: join(work, 'scorer-only-model'),
+        shardCount: 1,
+        shardIndex: 0,
         batchSize,
         maxObjects: 1,
         maxObjectBytes: 5 * 1024 ** 3,
@@ -396,38 +487,43 @@ async function main(): Promise<number> {
         scoreConcurrency,
         progressIntervalSeconds: 2,
       };
-      const memoryStarted = performance.now();
-      const cpuBefore = process.cpuUsage();
-      const summary = await runScorer(config, {
-        store,
-        table: memoryTable(),
-        endpoint: createSageMakerEndpoint(modelClient, LOCAL_ENDPOINT_NAME),
-        log: {
-          info: (message, fields) =>
-            message === 'progress' &&
-            progress(`scorer only: ${fields.rowsScored} rows, ${fields.rowsPerSecond} rows/s`),
-          warn: (message) => progress(message),
-        },
+      const inProcessModel = await loadArchiveModel(BENCH_ARCHIVE, BENCH_MODEL, config.modelDir);
+      const inProcess = await scorerOnly('in process', inProcessModel, scorerOnlyRows, config);
+      const server = await startStandIn('model');
+      const runtime = new SageMakerRuntimeClient({
+        ...local,
+        endpoint: server.endpoint,
+        requestHandler: http(),
       });
-      const memorySeconds = (performance.now() - memoryStarted) / 1000;
-      const cpu = process.cpuUsage(cpuBefore);
-      const memoryCpuSeconds = (cpu.user + cpu.system) / 1e6;
-      if (summary.written !== scorerOnlyRows) throw new Error(`scorer only wrote ${summary.written} rows`);
-      scorerOnly = {
-        rows: scorerOnlyRows,
-        seconds: round(memorySeconds, 2),
-        rowsPerSecond: Math.round(scorerOnlyRows / memorySeconds),
-        cpuSeconds: round(memoryCpuSeconds, 2),
-        rowsPerCpuSecond: Math.round(scorerOnlyRows / memoryCpuSeconds),
-        stageSeconds: summary.stageSeconds,
-      };
+      try {
+        const viaEndpoint = await scorerOnly(
+          'endpoint',
+          endpointModel(runtime, LOCAL_ENDPOINT_NAME, {
+            version: BENCH_MODEL,
+            featureCount: inProcessModel.featureCount,
+          }),
+          scorerOnlyRows,
+          config,
+        );
+        scorerOnlyFigures = {
+          inProcess,
+          endpoint: viaEndpoint,
+          inProcessVsEndpoint: round(Number(inProcess.rowsPerSecond) / Number(viaEndpoint.rowsPerSecond), 2),
+          note: 'endpoint: the former path, each batch through the SageMaker-runtime stand-in to the model server in its own process',
+        };
+      } finally {
+        runtime.destroy();
+        await server.stop();
+      }
     }
 
     const rowsPerSecond = rows / seconds;
+    const cpuSeconds = usages.reduce((sum, u) => sum + u.cpuMicros / 1e6, 0);
     process.stdout.write(
       `${JSON.stringify(
         {
           rows,
+          tasks,
           inputMiB: round(inputMiB, 1),
           batchSize,
           writeConcurrency,
@@ -435,32 +531,21 @@ async function main(): Promise<number> {
           maxHeapMiB: values['max-heap-mib'] ? Number(values['max-heap-mib']) : 'node default',
           seconds: round(seconds, 2),
           rowsPerSecond: Math.round(rowsPerSecond),
-          peakRssMiB: Math.round(peakRssMiB),
+          everyRowExactlyOnce: true,
+          peakRssMiBPerTask: usages.map((u) => Math.round(u.maxRssKiB / 1024)),
           scorerCpuSeconds: round(cpuSeconds, 2),
           rowsPerScorerCpuSecond: Math.round(rows / cpuSeconds),
-          stageSeconds: finished.stageSeconds as StageSeconds,
+          stageSecondsPerTask: finished.map((f) => f.stageSeconds as StageSeconds),
           stageSecondsNote:
-            'busy time per stage summed over concurrent calls (read: waiting for and parsing input)',
-          cpuNote:
-            'rowsPerScorerCpuSecond: rows per CPU second of the scorer process alone, what one free core would score with stores and model answering at once',
+            'busy time per stage summed over concurrent calls (read: waiting for and parsing input; score: ONNX Runtime in the task)',
           dynaliteAlone: {
-            rows: ceiling.rows,
-            seconds: round(ceiling.seconds, 2),
+            rows: ceilingRows,
+            processes: tasks,
+            seconds: round(ceilingSeconds, 2),
             rowsPerSecond: Math.round(dynaliteRowsPerSecond),
           },
           endToEndVsDynaliteAlone: round(rowsPerSecond / dynaliteRowsPerSecond, 2),
-          baseline: baseline
-            ? {
-                entry: values['baseline-entry'],
-                seconds: round(baseline.seconds, 2),
-                rowsPerSecond: Math.round(rows / baseline.seconds),
-                peakRssMiB: Math.round(baseline.peakRssMiB),
-                scorerCpuSeconds: round(baseline.cpuSeconds, 2),
-                rowsPerScorerCpuSecond: Math.round(rows / baseline.cpuSeconds),
-                speedup: round(baseline.seconds / seconds, 2),
-              }
-            : 'not run (--baseline-entry)',
-          scorerOnly: scorerOnly ?? 'skipped',
+          scorerOnly: scorerOnlyFigures,
         },
         null,
         2,
@@ -469,8 +554,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     dynamoClient.destroy();
-    modelClient.destroy();
-    await Promise.all([s3.close(), dynamo.stop(), model.stop()]);
+    await Promise.all([s3.close(), dynamo.stop(), ssm.close()]);
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -41,6 +41,15 @@ export const IMAGE_DOCKERFILES = {
   batch: path.join(REPO_ROOT, 'services', 'batch', 'Dockerfile'),
 } as const;
 
+/**
+ * The build context of each image: the Dockerfile's folder, but services/ for the batch scorer, which
+ * bundles the model server's inference code (services/.dockerignore keeps batch/ and model/ only).
+ */
+export const IMAGE_CONTEXTS: Readonly<Record<keyof typeof IMAGE_DOCKERFILES, string>> = {
+  model: path.join(REPO_ROOT, 'services', 'model'),
+  batch: path.join(REPO_ROOT, 'services'),
+};
+
 /** A reachable engine: the `DOCKER_HOST` value the docker CLI needs for it. */
 export interface Engine {
   readonly dockerHost: string;

@@ -4,7 +4,6 @@
  *   npm run images [-- --no-cache] [-- --only model|batch]
  */
 import { spawn } from 'node:child_process';
-import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseCli } from './cli';
 import {
@@ -12,6 +11,7 @@ import {
   dockerEnv,
   ensureEngine,
   ensureLocalBase,
+  IMAGE_CONTEXTS,
   IMAGE_DOCKERFILES,
   type Engine,
 } from './container-engine';
@@ -43,9 +43,11 @@ function build(
   noCache: boolean,
   progress: (line: string) => void,
 ): Promise<void> {
-  const context = path.dirname(IMAGE_DOCKERFILES[component]);
+  const context = IMAGE_CONTEXTS[component];
   const args = [
     'build',
+    '--file',
+    IMAGE_DOCKERFILES[component],
     '--network',
     'host',
     '--build-arg',

@@ -1,14 +1,14 @@
 /**
  * Child process of `npm run bench:batch`: the ceiling of the DynamoDB stand-in alone. Writes N items
  * shaped like the scorer's through BatchWriteItem (25 per request, C requests in flight) and prints
- * `{"rows", "seconds"}`. Arguments: ENDPOINT TABLE ROWS CONCURRENCY.
+ * `{"rows", "seconds"}`. Arguments: ENDPOINT TABLE ROWS CONCURRENCY [ID_PREFIX] (for loaders running side by side).
  */
 import { BatchWriteItemCommand, DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { itemAttributes, type PredictionItem } from '../../services/batch/adapters/predictions-table';
 
 async function main(): Promise<void> {
-  const [endpoint, table, rowsArg, concurrencyArg] = process.argv.slice(2);
+  const [endpoint, table, rowsArg, concurrencyArg, idPrefix = ''] = process.argv.slice(2);
   const rows = Number(rowsArg);
   const concurrency = Number(concurrencyArg);
   // The scorer's own attribute values, so the client spends as little CPU as the scorer does on them.
@@ -19,10 +19,10 @@ async function main(): Promise<void> {
     requestHandler: new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 64 } }),
   });
   const item = (i: number): PredictionItem => ({
-    predictionId: `ceiling-${i}`,
+    predictionId: `${idPrefix}ceiling-${i}`,
     timestamp: '2026-12-01T00:00:00.000Z',
     modelVersion: 'v1.0.0',
-    invokedVariant: 'VariantA',
+    invokedVariant: 'in-process',
     prediction: { label: 'setosa', probabilities: [0.97, 0.02, 0.01] },
     inputFeatures: [5.1, 3.5, 1.4, 0.2],
     expirationTime: 1767225600,

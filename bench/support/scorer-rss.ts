@@ -1,21 +1,20 @@
 /**
  * Child process of `npm run bench:batch -- --memory-only`: the scorer's own memory as input grows.
- * Runs runScorer over the object `pending/bench.jsonl` of BUCKET, streamed from S3 (s3rver), scored by
- * the model server, analytics parts and rejected lines written to S3, with the table replaced by a
+ * Runs runScorer over the object `pending/bench.jsonl` of BUCKET, streamed from S3 (s3rver), scored
+ * in this process by the model of ARCHIVE (the scorer's own loader), analytics parts and rejected lines written to S3, with the table replaced by a
  * write sink that counts puts (the real table is remote: what it stores is not the scorer's memory).
- * Prints `{"written", "seconds", "cpuSeconds", "peakRssMiB"}` (CPU of the whole process). Arguments: S3_ENDPOINT MODEL_ENDPOINT ENDPOINT_NAME BUCKET.
- * Bundled and run by `bench/batch.ts` like the container (no imports of the model server here).
+ * Prints `{"written", "seconds", "cpuSeconds", "peakRssMiB"}` (CPU of the whole process, model included).
+ * Arguments: S3_ENDPOINT ARCHIVE VERSION WORK_DIR BUCKET. Bundled and run by `bench/batch.ts` like the container.
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { createSageMakerEndpoint } from '../../services/batch/adapters/model-endpoint';
 import { createS3ObjectStore } from '../../services/batch/adapters/object-store';
 import type { PredictionsTable } from '../../services/batch/adapters/predictions-table';
 import { runScorer } from '../../services/batch/scorer';
+import { loadArchiveModel } from './archive-model';
 
 async function main(): Promise<void> {
-  const [s3Endpoint, modelEndpoint, endpointName, bucket] = process.argv.slice(2);
+  const [s3Endpoint, archive, version, workDir, bucket] = process.argv.slice(2);
   const http = () => new NodeHttpHandler({ httpAgent: { keepAlive: true, maxSockets: 64 } });
   const s3 = new S3Client({
     endpoint: s3Endpoint,
@@ -26,12 +25,7 @@ async function main(): Promise<void> {
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: http(),
   });
-  const model = new SageMakerRuntimeClient({
-    endpoint: modelEndpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    requestHandler: http(),
-  });
+  const model = await loadArchiveModel(archive!, version!, workDir!);
   let puts = 0;
   const sink: PredictionsTable = {
     putIfAbsent: async () => {
@@ -48,7 +42,10 @@ async function main(): Promise<void> {
       analyticsBucket: bucket!,
       analyticsPrefix: 'analytics/predictions/',
       tableName: 'sink',
-      endpointName: endpointName!,
+      modelParameterPrefix: '/bench/model',
+      modelDir: workDir!,
+      shardCount: 1,
+      shardIndex: 0,
       batchSize: Number(process.env.BATCH_SIZE ?? 100),
       maxObjects: 1,
       maxObjectBytes: 5 * 1024 ** 3,
@@ -59,7 +56,7 @@ async function main(): Promise<void> {
     {
       store: createS3ObjectStore(s3),
       table: sink,
-      endpoint: createSageMakerEndpoint(model, endpointName!),
+      model,
       log: {
         info: (message, fields) =>
           message === 'progress' &&
@@ -77,7 +74,6 @@ async function main(): Promise<void> {
     `${JSON.stringify({ written: summary.written, seconds, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6, peakRssMiB: usage.maxRSS / 1024 })}\n`,
   );
   s3.destroy();
-  model.destroy();
 }
 
 main().catch((error: unknown) => {

@@ -714,6 +714,23 @@ export const RESOURCE_KINDS: readonly { readonly pattern: RegExp; readonly resol
         : 'no state machine of the stage passes alarm names to this function';
     },
   },
+  {
+    // Every model.tar.gz a SageMaker model of the stage serves: the registry can name any of them active.
+    pattern: /^model-archive$/,
+    resolve: (_m, _principal, stage) => {
+      const urls = Object.entries(stage.stacks).flatMap(([stack, template]) =>
+        Object.values(template.Resources ?? {})
+          .filter((r) => r.Type === 'AWS::SageMaker::Model')
+          .map((r) => {
+            const container = (r.Properties as { PrimaryContainer?: { ModelDataUrl?: unknown } })
+              .PrimaryContainer;
+            return resolve(container?.ModelDataUrl, stage, stack);
+          }),
+      );
+      const arns = [...new Set(urls)].map((url) => url.replace(/^s3:\/\//, `arn:${stage.partition}:s3:::`));
+      return arns.length > 0 ? arns.map((arn) => [arn]) : 'no SageMaker model of the stage has model data';
+    },
+  },
   { pattern: /^\*$/, resolve: () => [['*']] },
 ];
 

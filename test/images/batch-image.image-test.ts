@@ -3,42 +3,45 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
 import { imageTag } from '../../scripts/images';
-import { loadModelMetadata } from '../../services/model/artifacts';
 import {
   createSageMakerRuntimeStandIn,
   type SageMakerRuntimeStandIn,
 } from '../../services/local/sagemaker-runtime';
 import { startLocalDynamo, startLocalS3, type LocalDynamo, type LocalS3 } from '../batch/support/local-aws';
+import { registryParameters, startLocalSsm, type LocalSsm } from '../batch/support/local-ssm';
+import { fixtureArchive, fixtureLabel } from '../batch/support/model-fixture';
 import { templateOnlyContext, tempOutdir, testConfig } from '../support/cdk-app';
-import { Containers, engineWithImage, freePort, pollUntil, unpackedModel } from './support/containers';
+import { Containers, engineWithImage } from './support/containers';
 
 /**
  * The batch scorer image run as AWS Batch on Fargate runs it: the job definition's command,
- * environment and read-only root file system from the synthesized template, against s3rver and
- * dynalite, scoring through the SageMaker-runtime stand-in in front of the model server image.
+ * environment, read-only root file system and task-storage volume from the synthesized template,
+ * against s3rver, dynalite and a Parameter Store stand-in holding the registry. The model is loaded
+ * from its archive in S3 into the scorer's own process (ONNX Runtime in the image): no model server
+ * container runs, and a SageMaker-runtime stand-in the job could reach counts zero invocations.
  */
 interface JobContainer {
   Command: string[];
   Environment: { Name: string; Value: unknown }[];
   ReadonlyRootFilesystem?: boolean;
+  MountPoints?: { ContainerPath: string; SourceVolume: string }[];
 }
 
 const engine = engineWithImage('batch');
-engineWithImage('model');
 const containers = new Containers(engine);
+const fixture = fixtureArchive('v4.0.2', 'model-artifacts', 'assets/fixture.tar.gz');
 
 let job: JobContainer;
 let s3: LocalS3;
 let dynamo: LocalDynamo;
+let ssm: LocalSsm;
 let standIn: SageMakerRuntimeStandIn;
 let standInUrl: string;
-let model: Awaited<ReturnType<typeof unpackedModel>>;
 
 const local = {
   BATCH_BUCKET: 'batch-input',
   ANALYTICS_BUCKET: 'analytics-data',
   TABLE_NAME: 'predictions',
-  ENDPOINT_NAME: 'batch-endpoint',
 };
 
 beforeAll(async () => {
@@ -48,29 +51,32 @@ beforeAll(async () => {
     Template.fromStack(stage.batchStack).findResources('AWS::Batch::JobDefinition'),
   ) as { Properties: { ContainerProperties: JobContainer } }[];
   job = definition.Properties.ContainerProperties;
+  const prefix = job.Environment.find((e) => e.Name === 'MODEL_PARAMETER_PREFIX')?.Value;
+  if (typeof prefix !== 'string') throw new Error('the job definition names no MODEL_PARAMETER_PREFIX');
 
-  model = await unpackedModel('v1.0.0');
-  const port = await freePort();
-  containers.start(imageTag('model'), {
-    args: ['--env', `PORT=${port}`, '--volume', `${model.dir}:/opt/ml/model:ro`],
-    command: ['serve'],
-  });
-  [s3, dynamo] = await Promise.all([
-    startLocalS3([local.BATCH_BUCKET, local.ANALYTICS_BUCKET]),
+  [s3, dynamo, ssm] = await Promise.all([
+    startLocalS3([local.BATCH_BUCKET, local.ANALYTICS_BUCKET, fixture.artifact.bucket]),
     startLocalDynamo(),
+    startLocalSsm(registryParameters(prefix, fixture.artifact)),
   ]);
+  await s3.client.send(
+    new PutObjectCommand({
+      Bucket: fixture.artifact.bucket,
+      Key: fixture.artifact.key,
+      Body: fixture.archive,
+    }),
+  );
   await dynamo.createPredictionsTable(local.TABLE_NAME);
-  await pollUntil(`http://127.0.0.1:${port}/ping`, 200, 30_000);
+  // Nothing listens behind it: the job must never call it.
   standIn = createSageMakerRuntimeStandIn({
-    variants: [{ name: 'VariantA', weight: 1, url: `http://127.0.0.1:${port}` }],
-    endpointName: local.ENDPOINT_NAME,
+    variants: [{ name: 'VariantA', weight: 1, url: 'http://127.0.0.1:9' }],
   });
-  standInUrl = await standIn.listen();
+  standInUrl = await standIn.listen(0, '127.0.0.1');
 }, 180_000);
 
 afterAll(async () => {
   containers.removeAll();
-  await Promise.all([s3?.close(), dynamo?.close(), standIn?.close(), model?.remove()]);
+  await Promise.all([s3?.close(), dynamo?.close(), ssm?.close(), standIn?.close()]);
 });
 
 /**
@@ -91,10 +97,9 @@ function jobEnvironment(): Record<string, string> {
 }
 
 describe('batch scorer image', () => {
-  it('scores a JSON-lines input end to end: table items, analytics lines, input moved to processed/', async () => {
-    const golden = loadModelMetadata('v1.0.0').golden;
+  it('scores a JSON-lines input in process end to end: table items, analytics lines, input moved to processed/', async () => {
     const rows = Array.from({ length: 30 }, (_, i) => ({
-      features: golden[i % golden.length].features,
+      features: [i % 6, 1.5, 2, (i % 4) * 1.25],
       requestId: `image-test-${i}`,
     }));
     await s3.client.send(
@@ -110,6 +115,7 @@ describe('batch scorer image', () => {
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
       AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME: standInUrl,
       S3_FORCE_PATH_STYLE: 'true',
       AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
@@ -120,6 +126,8 @@ describe('batch scorer image', () => {
     const name = containers.start(imageTag('batch'), {
       args: [
         ...(job.ReadonlyRootFilesystem ? ['--read-only'] : []),
+        // Fargate task storage of the job's volumes: writable, gone with the task.
+        ...(job.MountPoints ?? []).flatMap((m) => ['--mount', `type=tmpfs,destination=${m.ContainerPath}`]),
         ...Object.entries(env).flatMap(([key, value]) => ['--env', `${key}=${value}`]),
       ],
       command: job.Command,
@@ -137,8 +145,8 @@ describe('batch scorer image', () => {
         modelVersion: string;
         prediction: { label: string };
       };
-      expect(item).toMatchObject({ source: 'batch', modelVersion: 'v1.0.0' });
-      expect(item.prediction.label).toBe(golden[i % golden.length].label);
+      expect(item).toMatchObject({ source: 'batch', modelVersion: 'v4.0.2' });
+      expect(item.prediction.label).toBe(fixtureLabel(rows[i]!.features.reduce((a, b) => a + b, 0)));
     });
 
     const analyticsKeys = await s3.keys(local.ANALYTICS_BUCKET, env.ANALYTICS_PREFIX);
@@ -156,7 +164,11 @@ describe('batch scorer image', () => {
 
     expect(await s3.keys(local.BATCH_BUCKET, 'pending/')).toEqual([]);
     expect(await s3.keys(local.BATCH_BUCKET, 'processed/')).toContain('processed/2026-12-01/input.jsonl');
-    expect(standIn.invocations.length).toBeGreaterThan(0);
+    expect(standIn.invocations).toHaveLength(0);
+    expect(ssm.reads).toEqual([
+      `${env.MODEL_PARAMETER_PREFIX}/active-version`,
+      `${env.MODEL_PARAMETER_PREFIX}/versions/v4.0.2`,
+    ]);
     process.stdout.write(
       `batch image ${imageTag('batch')}: scored ${rows.length} rows in ${seconds.toFixed(1)} s (docker run to exit)\n`,
     );

@@ -32,6 +32,7 @@ export const COMPONENT_ENTRIES: Readonly<Record<string, Component>> = {
   'services/drift/handler.ts': 'drift',
   'services/batch/main.ts': 'batch-scorer',
   'services/batch/scorer.ts': 'batch-scorer',
+  'services/batch/model-loader.ts': 'batch-scorer',
   'services/rollout/judge-handler.ts': 'rollout-judge',
   'services/analytics-export/handler.ts': 'analytics-export',
   'services/registry/guard-main.ts': 'registry-guard',
@@ -205,6 +206,8 @@ export function resourceKindOf(
       return (hints.QueueUrl && envKind(hints.QueueUrl, env)) ?? 'dlq';
     case 's3': {
       const bucket = hints.Bucket ?? '';
+      // A model version's archive, read by the batch scorer from where the registry records it.
+      if (/\.tar\.gz$/.test(hints.Key ?? '') && envKind(bucket, env) === undefined) return 'model-archive';
       const kind = envKind(bucket, env) ?? (/analytics/.test(bucket) ? 'analytics-bucket' : 'batch-bucket');
       if (!hints.Key && hints.Prefix === undefined) return kind;
       const key = hints.Key ?? hints.Prefix ?? '';

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, Size, Stack } from 'aws-cdk-lib';
+import { Duration, IgnoreMode, Size, Stack } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -94,8 +94,12 @@ export class BatchScoring extends Construct {
   constructor(scope: Construct, id: string, props: BatchScoringProps) {
     super(scope, id);
 
+    // Context services/: the image bundles the model server's inference code with the scorer
+    // (services/.dockerignore keeps batch/ and model/ only).
     const image = new ecrAssets.DockerImageAsset(this, 'Image', {
-      directory: path.join(SERVICES_DIR, 'batch'),
+      directory: SERVICES_DIR,
+      file: path.join('batch', 'Dockerfile'),
+      ignoreMode: IgnoreMode.DOCKER,
       // Same architecture as the job's runtime platform below.
       platform: ecrAssets.Platform.LINUX_AMD64,
     });
