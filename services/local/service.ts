@@ -159,7 +159,10 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
       createPredictHandler({
         model: createSageMakerEndpoint({ client: runtime, endpointName: LOCAL_ENDPOINT_NAME }),
         store,
-        parameters: inMemoryParameters(options.activeVersion ?? variants[0]!.modelVersion),
+        parameters: inMemoryParameters(
+          variants.map((v) => v.modelVersion),
+          options.modelsRoot ?? modelsRoot,
+        ),
         logger: new Logger({ serviceName: 'predict', logLevel }),
         metrics: quietMetrics('predict'),
         syntheticCallerRoleArns,
