@@ -1,5 +1,5 @@
 /** The dossier as one Markdown page and one standalone HTML page (inline CSS and SVG, no scripts). */
-import { isFailedRollout, type Dossier } from './dossier';
+import { describeShape, isFailedRollout, type Dossier } from './dossier';
 import type { AcknowledgementEntry } from './compliance-changes';
 import type { PermissionChange } from './infra-diff';
 import { rolloutChartSvg } from './rollout-chart';
@@ -58,6 +58,7 @@ export function renderMarkdown(d: Dossier): string {
     `- Compared with: ${d.previous ? `release ${d.previous.id} (commit ${shortId(d.previous.commit.id)}, recorded ${when(d.previous.recordedAt)})` : 'nothing (first release)'}`,
   );
   out.push(`- Models in dev: ${d.models.before ?? '?'} before, ${d.models.after ?? '?'} after`);
+  for (const shape of d.modelShapes) out.push(`  - ${shape.version}: ${describeShape(shape)}`);
   out.push(`- Generated: ${when(d.generatedAt)}`, '');
 
   out.push(`## Permission changes (${d.permissions.length})`, '');
@@ -238,6 +239,7 @@ export function renderHtml(d: Dossier): string {
       : 'nothing: this is the first recorded release',
   );
   fact('Models in dev', `${esc(d.models.before ?? '?')} before → ${esc(d.models.after ?? '?')} after`);
+  for (const shape of d.modelShapes) fact(`Model ${esc(shape.version)}`, esc(describeShape(shape)));
   fact('Generated', esc(when(d.generatedAt)));
   b.push('</dl>');
 
