@@ -5,8 +5,9 @@ import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import { readCompliance } from './compliance';
 import { parseS3Url, S3Store } from '../services/dossier/adapters/s3-store';
-import { buildDossier } from '../services/dossier/dossier';
+import { buildDossier, type ModelShape } from '../services/dossier/dossier';
 import { Fields } from '../services/dossier/fields';
+import { loadModelMetadata, modelsRoot } from '../services/model/artifacts';
 import { parseJunit } from '../services/dossier/junit';
 import {
   commitOf,
@@ -21,7 +22,7 @@ import {
   type CommitInfo,
 } from '../services/dossier/release';
 import { renderHtml, renderMarkdown, permissionSummary } from '../services/dossier/render';
-import { parseRolloutRecord } from '../services/dossier/rollout-record';
+import { isRolloutFailure, parseRolloutRecord } from '../services/dossier/rollout-record';
 import { ruleCatalog } from '../services/dossier/rule-catalog';
 
 export const USAGE = `Usage: npm run dossier -- [options]
@@ -41,6 +42,8 @@ Inputs
                        first run (empty store) compares against nothing and says so
   --smoke FILE         dev smoke test JUnit XML (the SmokeTest step's reports/smoke-junit.xml)
   --rollout FILE       dev canary rollout record (scripts/run-rollout.sh --output FILE)
+  --models-dir DIR     version folders the rollout's models are described from (task, features,
+                       labels) (default: the repository's models/)
   --commit SHA         commit id (default: $COMMIT_ID, $CODEBUILD_RESOLVED_SOURCE_VERSION, git HEAD)
   --execution-id ID    pipeline execution id (default: $PIPELINE_EXECUTION_ID)
                        (message, author and time come from $COMMIT_MESSAGE, $COMMIT_AUTHOR,
@@ -74,6 +77,22 @@ const defaultIo: Io = {
 };
 
 class UsageError extends Error {}
+
+/** Task and shape of the versions whose metadata is under `root`; a version without a folder is left out. */
+function modelShapes(versions: readonly string[], root: string): ModelShape[] {
+  return versions.flatMap((version) => {
+    let metadata;
+    try {
+      metadata = loadModelMetadata(version, root);
+    } catch {
+      return [];
+    }
+    const { task, featureCount } = metadata;
+    return [
+      { version, task, featureCount, ...(task === 'classification' ? { labels: metadata.labels } : {}) },
+    ];
+  });
+}
 
 function git(args: string[]): string | null {
   try {
@@ -129,6 +148,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         store: { type: 'string' },
         smoke: { type: 'string' },
         rollout: { type: 'string' },
+        'models-dir': { type: 'string' },
         commit: { type: 'string' },
         'execution-id': { type: 'string' },
         out: { type: 'string' },
@@ -216,6 +236,13 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       previous,
       smoke,
       rollout,
+      modelShapes:
+        rollout && !isRolloutFailure(rollout)
+          ? modelShapes(
+              [rollout.baselineVersion, rollout.candidateVersion],
+              values['models-dir'] ?? modelsRoot,
+            )
+          : [],
       catalog: ruleCatalog(),
       now: io.now(),
     });

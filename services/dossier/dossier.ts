@@ -58,6 +58,23 @@ export type RolloutSection =
     }
   | RolloutFailure;
 
+/** What a model version predicts and from what: its task and input width, labels for a classifier. */
+export interface ModelShape {
+  readonly version: string;
+  readonly task: 'classification' | 'regression';
+  readonly featureCount: number;
+  /** A classifier's labels, in probability order; absent for a regressor. */
+  readonly labels?: readonly string[];
+}
+
+/** `classification, 8 features, labels no, yes` or `regression, 6 features`. */
+export function describeShape(shape: ModelShape): string {
+  const features = `${shape.featureCount} feature${shape.featureCount === 1 ? '' : 's'}`;
+  return shape.task === 'regression'
+    ? `regression, ${features}`
+    : `classification, ${features}, labels ${(shape.labels ?? []).join(', ')}`;
+}
+
 /** The dossier. */
 export interface Dossier {
   readonly format: 'release-dossier/1';
@@ -75,6 +92,8 @@ export interface Dossier {
   readonly rollout: RolloutSection | null;
   /** Model versions serving in dev before and after the rollout (null when no rollout record was given). */
   readonly models: { readonly before: string | null; readonly after: string | null };
+  /** Task and shape of each model version named above, from its metadata (those the CLI could read). */
+  readonly modelShapes: readonly ModelShape[];
 }
 
 /** What {@link buildDossier} reads. */
@@ -88,6 +107,8 @@ export interface DossierInput {
   readonly rollout?: RolloutRecord | RolloutFailure;
   readonly catalog: RuleCatalog;
   readonly now: Date;
+  /** Shapes of model versions; those of the versions serving before and after are shown. @default none */
+  readonly modelShapes?: readonly ModelShape[];
 }
 
 function rolloutSection(record: RolloutRecord | RolloutFailure): RolloutSection {
@@ -160,6 +181,7 @@ export function buildDossier(input: DossierInput): Dossier {
         `${plural(compliance.added.length, 'new acknowledgement')} and ${plural(compliance.removed.length, 'removed acknowledgement')}.`;
     }
   }
+  const models = modelVersions(input.rollout);
   return {
     format: 'release-dossier/1',
     generatedAt: input.now.toISOString(),
@@ -178,7 +200,10 @@ export function buildDossier(input: DossierInput): Dossier {
     compliance,
     smoke: input.smoke ?? null,
     rollout: input.rollout ? rolloutSection(input.rollout) : null,
-    models: modelVersions(input.rollout),
+    models,
+    modelShapes: [...new Set([models.before, models.after])].flatMap(
+      (version) => input.modelShapes?.filter((shape) => shape.version === version) ?? [],
+    ),
   };
 }
 

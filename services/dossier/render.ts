@@ -1,5 +1,5 @@
 /** The dossier as one Markdown page and one standalone HTML page (inline CSS and SVG, no scripts). */
-import { isFailedRollout, type Dossier } from './dossier';
+import { describeShape, isFailedRollout, type Dossier } from './dossier';
 import type { AcknowledgementEntry } from './compliance-changes';
 import type { PermissionChange } from './infra-diff';
 import { escapeHtml, escapeMarkdown } from './escape';
@@ -61,6 +61,7 @@ export function renderMarkdown(d: Dossier): string {
     `- Compared with: ${d.previous ? `release ${md(d.previous.id)} (commit ${md(shortId(d.previous.commit.id))}, recorded ${md(when(d.previous.recordedAt))})` : 'nothing (first release)'}`,
   );
   out.push(`- Models in dev: ${md(d.models.before ?? '?')} before, ${md(d.models.after ?? '?')} after`);
+  for (const shape of d.modelShapes) out.push(`  - ${md(shape.version)}: ${md(describeShape(shape))}`);
   out.push(`- Generated: ${md(when(d.generatedAt))}`, '');
 
   out.push(`## Permission changes (${md(d.permissions.length)})`, '');
@@ -235,6 +236,7 @@ export function renderHtml(d: Dossier): string {
       : 'nothing: this is the first recorded release',
   );
   fact('Models in dev', `${esc(d.models.before ?? '?')} before → ${esc(d.models.after ?? '?')} after`);
+  for (const shape of d.modelShapes) fact(`Model ${esc(shape.version)}`, esc(describeShape(shape)));
   fact('Generated', esc(when(d.generatedAt)));
   b.push('</dl>');
 

@@ -1,5 +1,6 @@
-/** What a deployed model predicts. */
-export type ModelTask = 'classification' | 'regression';
+import type { ModelTask } from '../model/metadata';
+
+export type { ModelTask };
 
 /**
  * The input every model version a stage deploys takes (synth refuses variants that differ), as

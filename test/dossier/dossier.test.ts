@@ -212,6 +212,26 @@ describe('smoke test and rollout sections', () => {
     expect(renderHtml(d)).toContain('<svg xmlns="http://www.w3.org/2000/svg" class="rollout-chart"');
   });
 
+  it("shows each serving version's task and shape: features and labels, or regression", () => {
+    const d = buildDossier({
+      ...inputOf(base, baseRelease),
+      rollout: parseRolloutRecord(rolloutJson),
+      modelShapes: [
+        { version: 'v1.0.0', task: 'classification', featureCount: 8, labels: ['no', 'yes'] },
+        { version: 'v1.1.0', task: 'regression', featureCount: 1 },
+        { version: 'v9.9.9', task: 'regression', featureCount: 3 },
+      ],
+    });
+    // Only the versions serving before and after; one that is neither is left out.
+    expect(d.modelShapes.map((shape) => shape.version)).toEqual(['v1.0.0', 'v1.1.0']);
+    const md = renderMarkdown(d);
+    expect(md).toContain('  - v1.0.0: classification, 8 features, labels no, yes');
+    expect(md).toContain('  - v1.1.0: regression, 1 feature');
+    expect(md).not.toContain('v9.9.9');
+    expect(renderHtml(d)).toContain('<dt>Model v1.1.0</dt><dd>regression, 1 feature</dd>');
+    expect(buildDossier(inputOf(base, baseRelease)).modelShapes).toEqual([]);
+  });
+
   it('names the field a malformed rollout record gets wrong', () => {
     const broken = JSON.parse(rolloutJson) as { decisions: { verdict: string }[] };
     broken.decisions[2].verdict = 'maybe';

@@ -13,6 +13,7 @@ import { DATA_DRIFT_ALARM_THRESHOLD } from '../../services/drift/psi';
 import { loadModelMetadata } from '../../services/model/artifacts';
 import { startLocalDynamo, type LocalDynamo } from '../batch/support/local-aws';
 import { sampleRows } from './support/synthetic';
+import { buildVersions } from '../support/built-versions';
 
 const { featureStats } = loadModelMetadata('v1.0.0');
 const NOW = new Date('2026-11-20T12:00:00.000Z');
@@ -31,7 +32,7 @@ interface Published {
   data: readonly DriftDatum[];
 }
 
-function harness(rows: number[][]) {
+function harness(rows: number[][], stats = featureStats, version = 'v1.0.0') {
   const published: Published[] = [];
   const warnings: Record<string, unknown>[] = [];
   const queries: unknown[][] = [];
@@ -44,7 +45,7 @@ function harness(rows: number[][]) {
     now: () => NOW,
     log,
     metrics,
-    catalog: { activeVersion: async () => 'v1.0.0', featureStats: async () => [...featureStats] },
+    catalog: { activeVersion: async () => version, featureStats: async () => [...stats] },
     inputs: {
       features: async (...args) => {
         queries.push(args);
@@ -78,6 +79,24 @@ test('shifted inputs publish DataDrift above the alarm threshold with Stage and 
   );
   expect(headline.value).toBe(Math.max(...perFeature.map((d) => d.value)));
   expect(result).toMatchObject({ status: 'published', samples: 1000, maxPsi: headline.value });
+});
+
+test("a regressor's shifted inputs publish DataDrift per feature like a classifier's", async () => {
+  const built = await buildVersions([{ version: 'v3.0.0', onnx: 'regression.onnx', csv: 'regression.csv' }]);
+  try {
+    const regression = loadModelMetadata('v3.0.0', built.root);
+    expect(regression.task).toBe('regression');
+    const stats = regression.featureStats;
+    const shifted = sampleRows(stats, 1000, 11).map((r) => r.map((v, i) => v + 2 * stats[i].std));
+    const { run, published } = harness(shifted, stats, 'v3.0.0');
+    const result = await run();
+    expect(result).toMatchObject({ status: 'published', modelVersion: 'v3.0.0', samples: 1000 });
+    const perFeature = published[0].data.filter((d) => d.dimensions.Feature !== undefined);
+    expect(perFeature.map((d) => d.dimensions.Feature)).toEqual(stats.map((s) => s.name));
+    expect(Math.max(...perFeature.map((d) => d.value))).toBeGreaterThan(DATA_DRIFT_ALARM_THRESHOLD);
+  } finally {
+    await built.remove();
+  }
 });
 
 test('inputs like the training data publish DataDrift below the alarm threshold', async () => {
@@ -115,11 +134,18 @@ describe('recent inputs from the modelVersionIndex GSI (dynalite)', () => {
   beforeAll(async () => {
     dynamo = await startLocalDynamo();
     await dynamo.createPredictionsTable('predictions');
-    const put = (id: string, modelVersion: string, timestamp: string, features: number[], source = 'api') =>
+    const put = (
+      id: string,
+      modelVersion: string,
+      timestamp: string,
+      features: number[],
+      source = 'api',
+      prediction: object = { label: 'a', probabilities: [0.6, 0.4] },
+    ) =>
       dynamo.client.send(
         new PutCommand({
           TableName: 'predictions',
-          Item: { predictionId: id, modelVersion, timestamp, inputFeatures: features, source },
+          Item: { predictionId: id, modelVersion, timestamp, inputFeatures: features, source, prediction },
         }),
       );
     await Promise.all([
@@ -128,6 +154,7 @@ describe('recent inputs from the modelVersionIndex GSI (dynalite)', () => {
       put('b', 'v1.0.0', '2026-11-20T11:00:00.000Z', [2, 2, 2, 2]),
       put('c', 'v1.0.0', '2026-11-20T11:30:00.000Z', [3, 3, 3, 3]),
       put('other', 'v1.1.0', '2026-11-20T11:00:00.000Z', [9, 9, 9, 9]),
+      put('regressor', 'v3.0.0', '2026-11-20T11:00:00.000Z', [1, 2, 3, 4, 5, 6], 'api', { value: 41.5 }),
       put('stream', 'v1.0.0', '2026-11-20T11:40:00.000Z', [4, 4, 4, 4], 'stream'),
       // The rollout traffic source's (and smoke test's) requests are not users' inputs.
       ...Array.from({ length: 5 }, (_, i) =>
@@ -136,6 +163,13 @@ describe('recent inputs from the modelVersionIndex GSI (dynalite)', () => {
     ]);
   });
   afterAll(() => dynamo?.close());
+
+  test("reads a regressor's inputs like a classifier's (drift looks at inputs, not answers)", async () => {
+    const inputs = createTableRecentInputs(dynamo.client, 'predictions');
+    expect(await inputs.features('v3.0.0', '2026-11-19T12:00:00.000Z', NOW.toISOString(), 10)).toEqual([
+      [1, 2, 3, 4, 5, 6],
+    ]);
+  });
 
   test('returns the version’s inputs inside the window, newest first, up to the limit', async () => {
     const inputs = createTableRecentInputs(dynamo.client, 'predictions');

@@ -348,4 +348,47 @@ describe('stream consumer, one invocation', () => {
     await expect(unreachable({ Records: records })).rejects.toThrow(FullBatchFailureError);
     expect(sqs.messages()).toHaveLength(dlqBefore);
   });
+
+  it("stores a regressor's {value} and sends a record of another width to the DLQ naming the deployed count", async () => {
+    const scored: number[][] = [];
+    const regression = createConsumerHandler({
+      model: {
+        score: async (rows) => {
+          scored.push(...rows.map((row) => [...row]));
+          return {
+            modelVersion: 'v3.0.0',
+            variant: 'VariantA',
+            predictions: rows.map((row) => ({ value: row[0]! * 10 })),
+          };
+        },
+      },
+      store: createPredictionStore({ client: table.client, tableName: table.tableName }),
+      parameters: {
+        inputSchema: async () => ({ task: 'regression' as const, featureCount: 6, versions: ['v3.0.0'] }),
+      },
+      deadLetters: createDeadLetterQueue({ client: sqsClient, queueUrl }),
+      logger: new Logger({ logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'Test', logger: new Logger({ logLevel: 'SILENT' }) }),
+    });
+    await stream.put([
+      JSON.stringify({ features: [0.25, 1, 2, 3, 4, 5], requestId: 'regression-1' }),
+      JSON.stringify({ features: [0.5, 1, 2, 3], requestId: 'regression-2' }),
+    ]);
+    const records = (await stream.readAsLambdaRecords()).slice(-2);
+    const poisonBefore = poisonMessages().length;
+
+    expect(await regression({ Records: records })).toEqual({ batchItemFailures: [] });
+
+    expect(scored).toEqual([[0.25, 1, 2, 3, 4, 5]]);
+    const stored = (await table.items()).find((item) => item.requestId === 'regression-1');
+    expect(stored).toMatchObject({ prediction: { value: 2.5 }, modelVersion: 'v3.0.0', source: 'stream' });
+    expect(poisonMessages().slice(poisonBefore)).toEqual([
+      expect.objectContaining({
+        reason: {
+          code: 'InvalidFeatures',
+          message: 'features must have exactly 6 entries, the input of the deployed model v3.0.0; got 4.',
+        },
+      }),
+    ]);
+  });
 });

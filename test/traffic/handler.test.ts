@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import { LOCAL_TRAFFIC_CALLER } from '../../services/local/callers';
-import { startLocalService, type LocalService } from '../../services/local/service';
+import { stageVariants, startLocalService, type LocalService } from '../../services/local/service';
 import { modelArtifactDir } from '../../services/model/artifacts';
 import { startCloudWatchStandIn, type CloudWatchStandIn } from '../support/aws-json-stand-ins';
 import { useLocalAwsEnv } from '../support/local-aws';
+import { buildVersions, CLASSIFIER_PAIR, type BuiltVersions } from '../support/built-versions';
 
 /**
  * The traffic source's Lambda handler, built from its environment as in the stage, against npm
@@ -14,9 +15,16 @@ let service: LocalService;
 let cloudwatch: CloudWatchStandIn;
 let restoreEnv: () => void;
 
+let versions: BuiltVersions | undefined;
+
 beforeAll(async () => {
   [service, cloudwatch] = await Promise.all([
-    startLocalService({ port: 0, logLevel: 'SILENT' }),
+    startLocalService({
+      port: 0,
+      logLevel: 'SILENT',
+      variants: stageVariants(CLASSIFIER_PAIR[0].version, CLASSIFIER_PAIR[1].version),
+      modelsRoot: (versions = await buildVersions(CLASSIFIER_PAIR)).root,
+    }),
     startCloudWatchStandIn(),
   ]);
   restoreEnv = useLocalAwsEnv({
@@ -30,13 +38,17 @@ beforeAll(async () => {
     ENDPOINT_NAME: 'local-endpoint',
     VARIANT_NAMES: 'VariantA,VariantB',
     METRIC_NAMESPACE: 'MlInference',
-    REQUEST_SET_FILE: path.join(modelArtifactDir('v1.1.0'), 'requests.json'),
+    REQUEST_SET_FILE: path.join(
+      modelArtifactDir(CLASSIFIER_PAIR[1].version, versions!.root),
+      'requests.json',
+    ),
   });
 });
 
 afterAll(async () => {
   restoreEnv();
   await Promise.all([service.stop(), cloudwatch.close()]);
+  await versions?.remove();
 });
 
 it('tops up one lease window to the floor when CloudWatch has no organic datapoint, all synthetic', async () => {

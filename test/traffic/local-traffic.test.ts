@@ -3,14 +3,22 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { LOCAL_PRINCIPAL_HEADER } from '../../services/local/api-adapter';
 import { LOCAL_TRAFFIC_CALLER } from '../../services/local/callers';
-import { startLocalService, type LocalService } from '../../services/local/service';
+import { stageVariants, startLocalService, type LocalService } from '../../services/local/service';
 import { createApiClient } from '../../services/smoke/http-client';
 import { main } from '../../services/traffic/main';
+import { buildVersions, CLASSIFIER_PAIR, type BuiltVersions } from '../support/built-versions';
 
 let service: LocalService;
 
+let versions: BuiltVersions | undefined;
+
 beforeAll(async () => {
-  service = await startLocalService({ port: 0, logLevel: 'SILENT' });
+  service = await startLocalService({
+    port: 0,
+    logLevel: 'SILENT',
+    variants: stageVariants(CLASSIFIER_PAIR[0].version, CLASSIFIER_PAIR[1].version),
+    modelsRoot: (versions = await buildVersions(CLASSIFIER_PAIR)).root,
+  });
   // Warm the handlers and model servers, so the first window measures pacing, not cold starts.
   const warm = createApiClient({ apiUrl: service.url, timeoutMs: 10_000 });
   for (let i = 0; i < 3; i += 1) {
@@ -24,6 +32,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service.stop();
+  await versions?.remove();
 });
 
 const credentials = {

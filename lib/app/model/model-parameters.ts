@@ -100,7 +100,7 @@ export class ModelParameters extends Construct {
       deployed.map(([version]) => [version, loadModelMetadata(version, props.modelsDir)]),
     );
     // Written by every deploy from the versions it deploys, so it can never name a version the
-    // endpoint no longer serves (active-version, which the rollout rewrites, can).
+    // endpoint no longer serves (active-version, which the rollout rewrites, can). A few dozen bytes.
     this.inputSchema = new ssm.StringParameter(this, 'InputSchema', {
       parameterName: `${props.prefix}/input-schema`,
       stringValue: JSON.stringify(inputSchemaOf([...metadataOf.values()])),
