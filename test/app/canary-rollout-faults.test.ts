@@ -118,7 +118,7 @@ describe('CanaryRollout under faults', () => {
     it('3a. a weight change SageMaker rolled back is not taken as applied', async () => {
       const outcome = await run({
         traffic: HEALTHY,
-        faults: [{ kind: 'update-ending', path: 'forward', ending: 'rolling-back', attempt: 2 }],
+        faults: [{ kind: 'update-ending', path: 'forward', ending: 'rolling-back', attempt: 3 }],
       });
       expect(outcome.errorName).toBe('CanaryRolloutFailed');
       expect(outcome.error?.message).toMatch(/does not serve the weights asked/);
@@ -207,22 +207,31 @@ describe('CanaryRollout under faults', () => {
       expect(subjects(outcome)).toEqual(['Canary promotion not restored: v2']);
     });
 
-    it('8a. one DescribeEndpoint error during a shift is one poll without an answer, not a rollback', async () => {
+    it('8a. one DescribeEndpoint error during a shift is retried, not a rollback of an endpoint still updating', async () => {
       const outcome = await run({
         traffic: HEALTHY,
         updatingPolls: 2,
-        faults: [
-          { kind: 'describe-error', error: 'SageMaker.AmazonSageMakerException', attempt: 1 },
-          { kind: 'describe-error', error: 'SageMaker.AmazonSageMakerException', attempt: 2 },
-          { kind: 'describe-error', error: 'SageMaker.AmazonSageMakerException', attempt: 3 },
-          { kind: 'describe-error', error: 'SageMaker.AmazonSageMakerException', attempt: 4 },
-        ],
+        faults: [{ kind: 'describe-error', error: 'SageMaker.AmazonSageMakerException', attempt: 1 }],
       });
       expect(outcome.status).toBe('SUCCEEDED');
       expect(registry(outcome)).toBe('active');
     });
 
-    it('8b. a throttled judge (reserved concurrency) is retried, not taken as evidence', async () => {
+    it('8b. a DescribeEndpoint that keeps failing costs polls within the bound, not a rollback', async () => {
+      const outcome = await run({
+        traffic: HEALTHY,
+        updatingPolls: 2,
+        faults: [1, 2, 3, 4, 5, 6].map((attempt): Fault => ({
+          kind: 'describe-error',
+          error: 'SageMaker.AmazonSageMakerException',
+          attempt,
+        })),
+      });
+      expect(outcome.status).toBe('SUCCEEDED');
+      expect(registry(outcome)).toBe('active');
+    });
+
+    it('8d. a throttled judge (reserved concurrency) is retried, not taken as evidence', async () => {
       const outcome = await run({
         traffic: HEALTHY,
         faults: [{ kind: 'judge-error', error: 'Lambda.TooManyRequestsException', attempt: 1 }],
@@ -231,7 +240,7 @@ describe('CanaryRollout under faults', () => {
       expect(registry(outcome)).toBe('active');
     });
 
-    it('8c. a judge that fails for good rolls back without marking the candidate rejected', async () => {
+    it('8e. a judge that fails for good rolls back without marking the candidate rejected', async () => {
       const outcome = await run({
         traffic: HEALTHY,
         faults: [{ kind: 'judge-error', error: 'InvalidJudgeInputError', attempt: 1 }],
