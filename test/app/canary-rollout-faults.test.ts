@@ -231,7 +231,7 @@ describe('CanaryRollout under faults', () => {
       expect(registry(outcome)).toBe('active');
     });
 
-    it('8d. a throttled judge (reserved concurrency) is retried, not taken as evidence', async () => {
+    it('8c. a throttled judge (reserved concurrency) is retried, not taken as evidence', async () => {
       const outcome = await run({
         traffic: HEALTHY,
         faults: [{ kind: 'judge-error', error: 'Lambda.TooManyRequestsException', attempt: 1 }],
@@ -240,7 +240,7 @@ describe('CanaryRollout under faults', () => {
       expect(registry(outcome)).toBe('active');
     });
 
-    it('8e. a judge that fails for good rolls back without marking the candidate rejected', async () => {
+    it('8d. a judge that fails for good rolls back without marking the candidate rejected', async () => {
       const outcome = await run({
         traffic: HEALTHY,
         faults: [{ kind: 'judge-error', error: 'InvalidJudgeInputError', attempt: 1 }],
