@@ -63,10 +63,38 @@ export interface CanaryRolloutProps {
   readonly bakeInterval?: Duration;
   /** How often the endpoint status is polled while a weight change is in progress. @default Duration.seconds(30) */
   readonly pollInterval?: Duration;
+  /**
+   * How long one weight change may take before the controller gives up on it: a step rolls back, a
+   * rollback (twice as long: it may first wait out the step) alerts. @default Duration.minutes(20)
+   */
+  readonly maxUpdateTime?: Duration;
 }
 
-/** Endpoint statuses during which a weight change is still being applied: keep polling. */
+/** How a rollback ends: `evidence` marks the candidate rejected, `failure` leaves the registry alone. */
+type RollbackKind = 'evidence' | 'failure' | 'rejected-before';
+
+/**
+ * Endpoint statuses during which a weight change is still being applied: keep polling (bounded). A
+ * `RollingBack` endpoint ends `InService` with its old weights, which the read-back then tells apart.
+ */
 const UPDATING_STATUSES = ['Updating', 'SystemUpdating', 'Creating', 'RollingBack'];
+
+/** Judge invocation errors that say nothing about the candidate: retried with backoff. */
+const JUDGE_TRANSIENT = [
+  'Lambda.TooManyRequestsException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Sandbox.Timedout',
+];
+
+/** The candidate has no registry document: nothing was decided. */
+const PARAMETER_NOT_FOUND = 'Ssm.ParameterNotFoundException';
+
+/** Registry statuses of a candidate that has not been decided (docs/CONTRACTS.md). */
+const UNDECIDED = ['candidate', 'baseline'];
+
+const VARIANT = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
 
 /**
  * Throttling of the SageMaker SDK integration is transient; back off and try again. Step Functions
@@ -80,6 +108,47 @@ const VERSION = /^[A-Za-z0-9_.-]+$/;
 /** JSONPath to a variant's weight in the state (bracket notation for names that are not identifiers). */
 function weightPath(variant: string): string {
   return /^[A-Za-z_][A-Za-z0-9_]*$/.test(variant) ? `$.weights.${variant}` : `$.weights['${variant}']`;
+}
+
+/**
+ * The judge's answer fits its contract (docs/ROLLOUT.md) and the policy: a known verdict; a rollback
+ * says why; a promotion moves exactly one policy step from `$.stepIndex`, with that step's weights (which
+ * sum to 100) and `done` true exactly when that step is canary 100 %. Built from the policy at synth.
+ */
+function validAnswer(policy: RolloutPolicy, baseline: string, canary: string): sfn.Condition {
+  const field = (name: string): string => `$.judgement.${name}`;
+  const answerWeight = (variant: string): string =>
+    weightPath(variant).replace('$.weights', '$.judgement.weights');
+  const typed = (path: string, type: (p: string) => sfn.Condition): sfn.Condition =>
+    sfn.Condition.and(sfn.Condition.isPresent(path), type(path));
+  const promotions = policy.steps.slice(0, -1).map((_, index) => {
+    const next = weightsForStep(policy, index + 1);
+    return sfn.Condition.and(
+      sfn.Condition.numberEquals('$.stepIndex', index),
+      sfn.Condition.numberEquals(field('nextStepIndex'), index + 1),
+      sfn.Condition.numberEquals(answerWeight(baseline), next.baseline),
+      sfn.Condition.numberEquals(answerWeight(canary), next.canary),
+      sfn.Condition.booleanEquals(field('done'), next.canary === 100),
+    );
+  });
+  return sfn.Condition.and(
+    typed(field('verdict'), sfn.Condition.isString),
+    sfn.Condition.or(
+      sfn.Condition.stringEquals(field('verdict'), 'wait'),
+      sfn.Condition.and(
+        sfn.Condition.stringEquals(field('verdict'), 'rollback'),
+        typed(field('reason'), sfn.Condition.isString),
+      ),
+      sfn.Condition.and(
+        sfn.Condition.stringEquals(field('verdict'), 'promote'),
+        typed(field('nextStepIndex'), sfn.Condition.isNumeric),
+        typed(answerWeight(baseline), sfn.Condition.isNumeric),
+        typed(answerWeight(canary), sfn.Condition.isNumeric),
+        typed(field('done'), sfn.Condition.isBoolean),
+        sfn.Condition.or(...promotions),
+      ),
+    ),
+  );
 }
 
 /**
@@ -106,12 +175,21 @@ export class CanaryRollout extends Construct {
     const canary = props.canaryVariant ?? 'VariantB';
     const bakeInterval = props.bakeInterval ?? Duration.seconds(60);
     const pollInterval = props.pollInterval ?? Duration.seconds(30);
+    const maxUpdateMinutes = (props.maxUpdateTime ?? Duration.minutes(20)).toMinutes();
+    const maxPolls = Math.ceil((maxUpdateMinutes * 60) / pollInterval.toSeconds());
     const prefix = props.modelParameterPrefix;
     const candidate = props.candidateVersion;
     if (baseline === canary) {
       throw new Error(
         `CanaryRollout: baselineVariant and canaryVariant are both '${baseline}'; use two variants`,
       );
+    }
+    for (const variant of [baseline, canary]) {
+      if (!VARIANT.test(variant)) {
+        throw new Error(
+          `CanaryRollout: variant name '${variant}' is not a SageMaker variant name (letters, digits and '-')`,
+        );
+      }
     }
     if (!Token.isUnresolved(prefix) && !PARAMETER_PREFIX.test(prefix)) {
       throw new Error(
@@ -168,21 +246,7 @@ export class CanaryRollout extends Construct {
     );
 
     // ---- Shared pieces -------------------------------------------------------------------------
-    const setWeights = (stateId: string, weights: Record<string, number | string>): tasks.CallAwsService => {
-      const task = new tasks.CallAwsService(this, stateId, {
-        service: 'sagemaker',
-        action: 'updateEndpointWeightsAndCapacities',
-        iamAction: 'sagemaker:UpdateEndpointWeightsAndCapacities',
-        iamResources: [endpointArn],
-        parameters: {
-          EndpointName: props.endpointName,
-          DesiredWeightsAndCapacities: [baseline, canary].map((variant) => ({
-            VariantName: variant,
-            DesiredWeight: weights[variant],
-          })),
-        },
-        resultPath: sfn.JsonPath.DISCARD,
-      });
+    const retryThrottled = (task: sfn.TaskStateBase): sfn.TaskStateBase =>
       task.addRetry({
         errors: THROTTLED,
         interval: Duration.seconds(2),
@@ -190,34 +254,45 @@ export class CanaryRollout extends Construct {
         maxAttempts: 6,
         jitterStrategy: sfn.JitterType.FULL,
       });
-      return task;
-    };
-    const describeEndpoint = (stateId: string): sfn.TaskStateBase =>
-      new tasks.CallAwsService(this, stateId, {
-        service: 'sagemaker',
-        action: 'describeEndpoint',
-        iamAction: 'sagemaker:DescribeEndpoint',
-        iamResources: [endpointArn],
-        parameters: { EndpointName: props.endpointName },
-        resultSelector: { status: sfn.JsonPath.stringAt('$.EndpointStatus') },
-        resultPath: '$.endpoint',
-      }).addRetry({ errors: THROTTLED, interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6 });
-    const putParameter = (stateId: string, name: string, value: string): sfn.TaskStateBase =>
-      new tasks.CallAwsService(this, stateId, {
-        service: 'ssm',
-        action: 'putParameter',
-        iamAction: 'ssm:PutParameter',
-        iamResources: [parameterArn(name)],
-        parameters: { Name: name, Value: value, Type: 'String', Overwrite: true },
-        resultPath: sfn.JsonPath.DISCARD,
-      }).addRetry({
-        errors: ['States.TaskFailed'],
+    const setWeights = (stateId: string, weights: Record<string, number | string>): sfn.TaskStateBase =>
+      retryThrottled(
+        new tasks.CallAwsService(this, stateId, {
+          service: 'sagemaker',
+          action: 'updateEndpointWeightsAndCapacities',
+          iamAction: 'sagemaker:UpdateEndpointWeightsAndCapacities',
+          iamResources: [endpointArn],
+          parameters: {
+            EndpointName: props.endpointName,
+            DesiredWeightsAndCapacities: [baseline, canary].map((variant) => ({
+              VariantName: variant,
+              DesiredWeight: weights[variant],
+            })),
+          },
+          resultPath: sfn.JsonPath.DISCARD,
+        }),
+      );
+    /** Any other failure of a read, a registry write or an alert may be transient: retried with backoff. */
+    const retryFailures = (task: sfn.TaskStateBase, maxAttempts = 4): sfn.TaskStateBase =>
+      task.addRetry({
+        errors: ['States.ALL'],
         interval: Duration.seconds(2),
         backoffRate: 2,
-        maxAttempts: 4,
+        maxAttempts,
+        jitterStrategy: sfn.JitterType.FULL,
       });
-    /** Reads the candidate's registry document into `$.registry.doc`; a failure goes to `onError`. */
-    const readRegistry = (stateId: string, onError: sfn.IChainable, maxAttempts = 4): sfn.TaskStateBase => {
+    const putParameter = (stateId: string, name: string, value: string): sfn.TaskStateBase =>
+      retryFailures(
+        new tasks.CallAwsService(this, stateId, {
+          service: 'ssm',
+          action: 'putParameter',
+          iamAction: 'ssm:PutParameter',
+          iamResources: [parameterArn(name)],
+          parameters: { Name: name, Value: value, Type: 'String', Overwrite: true },
+          resultPath: sfn.JsonPath.DISCARD,
+        }),
+      );
+    /** Reads the candidate's registry document into `$.registry.doc` (no Catch: the caller decides). */
+    const readRegistry = (stateId: string): sfn.TaskStateBase => {
       const read = new tasks.CallAwsService(this, stateId, {
         service: 'ssm',
         action: 'getParameter',
@@ -227,29 +302,26 @@ export class CanaryRollout extends Construct {
         resultSelector: { doc: sfn.JsonPath.stringToJson(sfn.JsonPath.stringAt('$.Parameter.Value')) },
         resultPath: '$.registry',
       });
-      read.addRetry({
-        errors: ['States.TaskFailed'],
-        interval: Duration.seconds(2),
-        backoffRate: 2,
-        maxAttempts,
-      });
-      read.addCatch(onError, { resultPath: '$.registryError' });
-      return read;
+      // A missing document is an answer, not a transient failure: it is not retried.
+      read.addRetry({ errors: [PARAMETER_NOT_FOUND], maxAttempts: 0 });
+      return retryFailures(read);
     };
-    /** Rewrites the candidate's registry document with a new status, keeping its other fields. */
+    /**
+     * Rewrites the candidate's registry document with a new status, keeping its other fields, then goes
+     * on to `next`. No document: nothing to record. Any other failure (after the retries) goes to `onError`.
+     */
     const recordStatus = (
       stateId: string,
       status: 'active' | 'rejected',
-      next: sfn.State,
+      next: sfn.IChainable,
+      onError: sfn.IChainable,
     ): sfn.IChainable => {
-      // A missing or unreadable document must not stop the outcome (notification, Fail/Succeed).
-      const read = readRegistry(`Read${stateId}`, next);
+      const read = readRegistry(`Read${stateId}`);
+      read.addCatch(next, { errors: [PARAMETER_NOT_FOUND], resultPath: '$.registryError' });
+      read.addCatch(onError, { resultPath: '$.registryError' });
       // Merge, so every other field of the document (feature statistics the drift job reads) survives.
       const update = new sfn.Pass(this, `Set${stateId}`, {
-        parameters: {
-          patch: { status },
-          doc: sfn.JsonPath.objectAt('$.registry.doc'),
-        },
+        parameters: { patch: { status }, doc: sfn.JsonPath.objectAt('$.registry.doc') },
         resultPath: '$.registry',
       }).next(
         new sfn.Pass(this, `Merge${stateId}`, {
@@ -267,100 +339,243 @@ export class CanaryRollout extends Construct {
         versionParameter,
         sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.registry.updated')),
       );
-      write.addCatch(next, { resultPath: '$.registryError' });
-      return read.next(update).next(write).next(next);
+      write.addCatch(onError, { resultPath: '$.registryError' });
+      read.next(update).next(write).next(next);
+      return read;
     };
-    const isUpdating = sfn.Condition.or(
-      ...UPDATING_STATUSES.map((status) => sfn.Condition.stringEquals('$.endpoint.status', status)),
+    /** Publishes to the alert topic (retried), then ends at `end` whether the topic took it or not. */
+    const alert = (stateId: string, subject: string, message: string, end: sfn.State): sfn.State => {
+      const publish = new tasks.SnsPublish(this, stateId, {
+        topic: props.alertTopic,
+        subject,
+        message: sfn.TaskInput.fromText(message),
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      retryFailures(publish, 6);
+      publish.addCatch(end, { resultPath: '$.alertError' });
+      publish.next(end);
+      return publish;
+    };
+    const executionLink = sfn.JsonPath.stringAt('$$.Execution.Id');
+
+    // ---- Reading the endpoint back ---------------------------------------------------------------
+    // DescribeEndpoint's ProductionVariants hold each variant's CurrentWeight, in no promised order.
+    // SageMaker weights are relative: a variant's share is its weight over the sum. "Baseline only"
+    // and "canary only" are compared as shares (one weight 0, the other positive); a partial step must
+    // read back exactly as asked (ASL has no arithmetic to normalise with; the controller only asks
+    // weights that sum to 100, and SageMaker reports the weights it was given).
+    const status = '$.endpoint.EndpointStatus';
+    /** The variant's CurrentWeight is a number and passes `test` (looked up at either position). */
+    const weightOf = (variant: string, test: (path: string) => sfn.Condition): sfn.Condition =>
+      sfn.Condition.or(
+        ...[0, 1].map((position) => {
+          const at = `$.endpoint.ProductionVariants[${position}]`;
+          return sfn.Condition.and(
+            sfn.Condition.isPresent(`${at}.VariantName`),
+            sfn.Condition.stringEquals(`${at}.VariantName`, variant),
+            sfn.Condition.isPresent(`${at}.CurrentWeight`),
+            sfn.Condition.isNumeric(`${at}.CurrentWeight`),
+            test(`${at}.CurrentWeight`),
+          );
+        }),
+      );
+    const readable = sfn.Condition.and(
+      sfn.Condition.isPresent(status),
+      sfn.Condition.isString(status),
+      weightOf(baseline, sfn.Condition.isNumeric),
+      weightOf(canary, sfn.Condition.isNumeric),
     );
+    const inService = sfn.Condition.stringEquals(status, 'InService');
+    const servesBaselineOnly = sfn.Condition.and(
+      inService,
+      weightOf(canary, (w) => sfn.Condition.numberEquals(w, 0)),
+      weightOf(baseline, (w) => sfn.Condition.numberGreaterThan(w, 0)),
+    );
+    const servesCanaryOnly = sfn.Condition.and(
+      inService,
+      weightOf(baseline, (w) => sfn.Condition.numberEquals(w, 0)),
+      weightOf(canary, (w) => sfn.Condition.numberGreaterThan(w, 0)),
+    );
+    const servesAskedWeights = sfn.Condition.or(
+      sfn.Condition.and(sfn.Condition.numberEquals(weightPath(canary), 100), servesCanaryOnly),
+      sfn.Condition.and(
+        inService,
+        weightOf(canary, (w) => sfn.Condition.numberEqualsJsonPath(w, weightPath(canary))),
+        weightOf(baseline, (w) => sfn.Condition.numberEqualsJsonPath(w, weightPath(baseline))),
+      ),
+    );
+    const isUpdating = sfn.Condition.or(
+      ...UPDATING_STATUSES.map((updating) => sfn.Condition.stringEquals(status, updating)),
+    );
+
+    /**
+     * Applies `apply`, then polls the endpoint every `pollInterval` at most `polls` times (the count is
+     * `$.poll.count`, reset on entry only, so re-applying does not restart the bound). Each poll reads
+     * DescribeEndpoint into `$.endpoint`; then `applied` → `onApplied`, still
+     * updating (or not readable) → poll again, anything else → `onOther`; the bound → `onBound`.
+     */
+    const applyAndWatch = (args: {
+      readonly id: string;
+      readonly apply: sfn.TaskStateBase;
+      /** Where a failed `apply` goes. @default - poll again (counted against the bound) */
+      readonly applyFailed?: sfn.IChainable;
+      readonly polls: number;
+      readonly applied: sfn.Condition;
+      readonly onApplied: sfn.IChainable;
+      readonly onOther: sfn.IChainable;
+      readonly onBound: sfn.IChainable;
+    }): sfn.State => {
+      const { id } = args;
+      const reset = new sfn.Pass(this, `Start${id}Polls`, {
+        result: sfn.Result.fromObject({ count: 0 }),
+        resultPath: '$.poll',
+      });
+      const wait = new sfn.Wait(this, `WaitFor${id}`, { time: sfn.WaitTime.duration(pollInterval) });
+      const count = new sfn.Pass(this, `Count${id}Poll`, {
+        parameters: { count: sfn.JsonPath.mathAdd(sfn.JsonPath.numberAt('$.poll.count'), 1) },
+        resultPath: '$.poll',
+      });
+      const describe = new tasks.CallAwsService(this, `DescribeEndpointAfter${id}`, {
+        service: 'sagemaker',
+        action: 'describeEndpoint',
+        iamAction: 'sagemaker:DescribeEndpoint',
+        iamResources: [endpointArn],
+        parameters: { EndpointName: props.endpointName },
+        resultPath: '$.endpoint',
+      });
+      retryThrottled(describe);
+      retryFailures(describe, 3);
+      // A read that fails after its retries is one poll without an answer, not a reason to act.
+      describe.addCatch(wait, { resultPath: '$.describeError' });
+      args.apply.addCatch(args.applyFailed ?? wait, { resultPath: '$.failure' });
+      reset.next(args.apply);
+      args.apply.next(wait);
+      wait
+        .next(count)
+        .next(
+          new sfn.Choice(this, `${id}WithinBound?`)
+            .when(sfn.Condition.numberGreaterThan('$.poll.count', args.polls), args.onBound)
+            .otherwise(describe),
+        );
+      // A status or weight it cannot read is one poll without an answer.
+      describe.next(
+        new sfn.Choice(this, `${id}Applied?`)
+          .when(sfn.Condition.not(readable), wait)
+          .when(args.applied, args.onApplied)
+          .when(isUpdating, wait)
+          .otherwise(args.onOther),
+      );
+      return reset;
+    };
 
     // ---- Rollback path -------------------------------------------------------------------------
-    const rollbackWeights = setWeights('RollBackWeights', { [baseline]: 100, [canary]: 0 });
-    rollbackWeights.addRetry({
-      errors: ['States.TaskFailed'],
-      interval: Duration.seconds(5),
-      maxAttempts: 3,
-    });
-    const rollbackIncomplete = new tasks.SnsPublish(this, 'AlertRollbackIncomplete', {
-      topic: props.alertTopic,
-      subject: `Canary rollback FAILED: ${candidate}`,
-      message: sfn.TaskInput.fromText(sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$'))),
-      resultPath: sfn.JsonPath.DISCARD,
-    }).next(
+    // Entered with `$.rollback = {reason, kind}`; kind `evidence` (the judge's rollback verdict) marks the
+    // candidate rejected, `failure` (anything that is not evidence against the candidate) leaves the
+    // registry as it is, `rejected-before` restores an earlier rejection.
+    const rollbackMinutes = Math.round((2 * maxPolls * pollInterval.toSeconds()) / 60);
+    const rollbackIncomplete = alert(
+      'AlertRollbackIncomplete',
+      `Canary rollback FAILED: ${candidate}`,
+      sfn.JsonPath.format(
+        `Canary rollout of model version ${candidate}: ${baseline} could not be restored to 100 % within ${rollbackMinutes} minutes; the endpoint may still send traffic to the candidate. Fix the endpoint by hand. Rollback reason: {}. Execution: {}`,
+        sfn.JsonPath.stringAt('$.rollback.reason'),
+        executionLink,
+      ),
       new sfn.Fail(this, 'RollbackIncomplete', {
         error: 'CanaryRollbackIncomplete',
-        cause: `Could not restore ${baseline} to 100 %: the endpoint may still send traffic to the rejected candidate`,
+        cause: `Could not restore ${baseline} to 100 %: the endpoint may still send traffic to the candidate`,
       }),
     );
-    rollbackWeights.addCatch(rollbackIncomplete, { resultPath: '$.failure' });
-
-    const waitForRollback = new sfn.Wait(this, 'WaitForRollback', {
-      time: sfn.WaitTime.duration(pollInterval),
-    });
-    const notifyRollback = new tasks.SnsPublish(this, 'NotifyRollback', {
-      topic: props.alertTopic,
-      subject: `Canary rolled back: ${candidate}`,
-      message: sfn.TaskInput.fromText(
-        sfn.JsonPath.format(
-          `Canary rollout of model version ${candidate} rolled back; ${baseline} serves 100 %. Reason: {}`,
-          sfn.JsonPath.stringAt('$.rollback.reason'),
-        ),
-      ),
-      resultPath: sfn.JsonPath.DISCARD,
-    });
-    notifyRollback.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 3 });
-    const sha256 = props.candidateArchiveSha256;
-    let recordRejectedArchive: sfn.State = notifyRollback;
-    if (sha256) {
-      const record = putParameter(
-        'RecordRejectedArchive',
-        rejectedArchiveParameter(prefix, sha256),
-        rejectedArchiveDocument(candidate, sha256),
-      );
-      record.addCatch(notifyRollback, { resultPath: '$.registryError' }).next(notifyRollback);
-      recordRejectedArchive = record;
-    }
     const rolledBack = new sfn.Fail(this, 'RolledBack', {
       error: 'CanaryRolledBack',
       causePath: '$.rollback.reason',
     });
-    rollbackWeights.next(waitForRollback);
-    waitForRollback
-      .next(describeEndpoint('DescribeEndpointAfterRollback'))
-      .next(
-        new sfn.Choice(this, 'RollbackInService?')
-          .when(isUpdating, waitForRollback)
-          .otherwise(recordStatus('RejectedStatus', 'rejected', recordRejectedArchive)),
+    const notifyRollback = alert(
+      'NotifyRollback',
+      `Canary rolled back: ${candidate}`,
+      sfn.JsonPath.format(
+        `Canary rollout of model version ${candidate} rolled back; ${baseline} serves 100 % (read back from the endpoint). Reason: {}`,
+        sfn.JsonPath.stringAt('$.rollback.reason'),
+      ),
+      rolledBack,
+    );
+    const notifyFailure = alert(
+      'NotifyRolloutFailed',
+      `Canary rollout failed: ${candidate}`,
+      sfn.JsonPath.format(
+        `Canary rollout of model version ${candidate} stopped without a verdict on the candidate; ${baseline} serves 100 % (read back from the endpoint) and the candidate keeps its registry status, so the next run tries again. Reason: {}. Execution: {}`,
+        sfn.JsonPath.stringAt('$.rollback.reason'),
+        executionLink,
+      ),
+      new sfn.Fail(this, 'RolloutFailed', { error: 'CanaryRolloutFailed', causePath: '$.rollback.reason' }),
+    );
+    const rejectionUnrecorded = new sfn.Pass(this, 'RejectionNotRecorded', {
+      parameters: {
+        kind: 'evidence',
+        reason: sfn.JsonPath.format(
+          '{} (the registry could not record the rejection: {})',
+          sfn.JsonPath.stringAt('$.rollback.reason'),
+          sfn.JsonPath.stringAt('$.registryError.Error'),
+        ),
+      },
+      resultPath: '$.rollback',
+    }).next(notifyRollback);
+    // The rejection is also recorded by the archive's content, so the same bytes under a new name are refused.
+    const sha256 = props.candidateArchiveSha256;
+    let afterRejected: sfn.IChainable = notifyRollback;
+    if (sha256) {
+      const recordArchive = putParameter(
+        'RecordRejectedArchive',
+        rejectedArchiveParameter(prefix, sha256),
+        rejectedArchiveDocument(candidate, sha256),
       );
-    notifyRollback.next(rolledBack);
+      recordArchive.addCatch(rejectionUnrecorded, { resultPath: '$.registryError' }).next(notifyRollback);
+      afterRejected = recordArchive;
+    }
+    const rollbackDone = new sfn.Choice(this, 'RolledBackOn?')
+      .when(
+        sfn.Condition.stringEquals('$.rollback.kind', 'evidence'),
+        recordStatus('RejectedStatus', 'rejected', afterRejected, rejectionUnrecorded),
+      )
+      .when(
+        sfn.Condition.stringEquals('$.rollback.kind', 'rejected-before'),
+        new sfn.Fail(this, 'CandidateRejectedBefore', {
+          error: 'CanaryRejectedBefore',
+          cause: `Model version ${candidate} was rolled back before (${baseline} serves 100 %); commit a new version (or reset its status in config) to try again`,
+        }),
+      )
+      .otherwise(notifyFailure);
+    const rollbackWeights = setWeights('RollBackWeights', { [baseline]: 100, [canary]: 0 });
+    // Refused while another update runs: the loop waits it out and asks again (below).
+    rollbackWeights.addRetry({
+      errors: ['States.TaskFailed'],
+      interval: Duration.seconds(5),
+      maxAttempts: 2,
+    });
+    const rollback = applyAndWatch({
+      id: 'Rollback',
+      apply: rollbackWeights,
+      polls: 2 * maxPolls,
+      applied: servesBaselineOnly,
+      onApplied: rollbackDone,
+      // Rolled back by SageMaker, Failed, OutOfService, other weights: ask again until the bound.
+      onOther: rollbackWeights,
+      onBound: rollbackIncomplete,
+    });
 
-    const rollbackBecause = (stateId: string, reason: string): sfn.Pass => {
-      const pass = new sfn.Pass(this, stateId, {
-        parameters: { reason },
-        resultPath: '$.rollback',
-      });
-      pass.next(rollbackWeights);
+    const rollbackBecause = (stateId: string, kind: RollbackKind, reason: string): sfn.Pass => {
+      const pass = new sfn.Pass(this, stateId, { parameters: { reason, kind }, resultPath: '$.rollback' });
+      pass.next(rollback);
       return pass;
     };
-    const rollbackOnVerdict = rollbackBecause(
-      'RollbackOnVerdict',
-      sfn.JsonPath.stringAt('$.judgement.reason'),
-    );
-    const rollbackOnError = rollbackBecause(
-      'RollbackOnError',
+    /** "what: Error: Cause" of the Catch output at `errorPath`. */
+    const failedStep = (what: string, errorPath = '$.failure'): string =>
       sfn.JsonPath.format(
-        'rollout step failed: {}: {}',
-        sfn.JsonPath.stringAt('$.failure.Error'),
-        sfn.JsonPath.stringAt('$.failure.Cause'),
-      ),
-    );
-    const rollbackOnEndpoint = rollbackBecause(
-      'RollbackOnEndpointStatus',
-      sfn.JsonPath.format(
-        'endpoint status {} after a weight shift',
-        sfn.JsonPath.stringAt('$.endpoint.status'),
-      ),
-    );
+        `${what}: {}: {}`,
+        sfn.JsonPath.stringAt(`${errorPath}.Error`),
+        sfn.JsonPath.stringAt(`${errorPath}.Cause`),
+      );
+
     // ---- Traffic source --------------------------------------------------------------------------
     // A lease of one bake of traffic, invoked asynchronously: the source sends for that window only,
     // so it stops at most one window after the last lease, however the execution ends (a Fail, an
@@ -386,33 +601,45 @@ export class CanaryRollout extends Construct {
       return lease;
     };
 
-    const rollbackOnUnknownVerdict = new sfn.Pass(this, 'RollbackOnUnknownVerdict', {
-      parameters: { reason: 'the judge answered no known verdict' },
-      resultPath: '$.rollback',
-    }).next(rollbackWeights);
-
     // ---- Forward path --------------------------------------------------------------------------
     const first = weightsForStep(policy, 0);
     const start = new sfn.Pass(this, 'StartRollout', {
       parameters: {
         stepIndex: 0,
         weights: { [baseline]: first.baseline, [canary]: first.canary },
-        complete: first.canary === 100,
         rolloutStartedAt: sfn.JsonPath.stringAt('$$.Execution.StartTime'),
         decisions: [],
       },
     });
-    const applyStep = setWeights('ApplyStepWeights', {
-      [baseline]: sfn.JsonPath.numberAt(weightPath(baseline)),
-      [canary]: sfn.JsonPath.numberAt(weightPath(canary)),
-    });
-    applyStep.addCatch(rollbackOnError, { resultPath: '$.failure' });
-    const waitForStep = new sfn.Wait(this, 'WaitForStep', { time: sfn.WaitTime.duration(pollInterval) });
-    const describeAfterStep = describeEndpoint('DescribeEndpointAfterStep');
-    describeAfterStep.addCatch(rollbackOnError, { resultPath: '$.failure' });
     const stepInService = new sfn.Pass(this, 'StepInService', {
       parameters: { startedAt: sfn.JsonPath.stringAt('$$.State.EnteredTime') },
       resultPath: '$.step',
+    });
+    const applyStep = applyAndWatch({
+      id: 'Step',
+      apply: setWeights('ApplyStepWeights', {
+        [baseline]: sfn.JsonPath.numberAt(weightPath(baseline)),
+        [canary]: sfn.JsonPath.numberAt(weightPath(canary)),
+      }),
+      applyFailed: rollbackBecause('RollbackOnError', 'failure', failedStep('the weight update failed')),
+      polls: maxPolls,
+      applied: servesAskedWeights,
+      onApplied: stepInService,
+      // SageMaker rolled the update back (other weights InService), Failed, OutOfService, ...
+      onOther: rollbackBecause(
+        'RollbackOnEndpointStatus',
+        'failure',
+        sfn.JsonPath.format(
+          'the endpoint is {} and does not serve the weights asked ({}) after a weight shift',
+          sfn.JsonPath.stringAt(status),
+          sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.weights')),
+        ),
+      ),
+      onBound: rollbackBecause(
+        'RollbackOnStuckUpdate',
+        'failure',
+        `the weight shift did not finish within ${maxUpdateMinutes} minutes`,
+      ),
     });
     const bake = new sfn.Wait(this, 'Bake', { time: sfn.WaitTime.duration(bakeInterval) });
     const judge = new tasks.LambdaInvoke(this, 'AskJudge', {
@@ -430,14 +657,23 @@ export class CanaryRollout extends Construct {
         decisions: sfn.JsonPath.listAt('$.decisions'),
       }),
       resultPath: '$.judgement',
-      retryOnServiceExceptions: true,
+      retryOnServiceExceptions: false,
     });
-    judge.addCatch(rollbackOnError, { resultPath: '$.failure' });
+    // Throttling (reserved concurrency) and service faults say nothing about the candidate.
+    judge.addRetry({
+      errors: JUDGE_TRANSIENT,
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 6,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    judge.addCatch(rollbackBecause('RollbackOnJudgeError', 'failure', failedStep('the judge failed')), {
+      resultPath: '$.failure',
+    });
     const nextStep = new sfn.Pass(this, 'NextStep', {
       parameters: {
         stepIndex: sfn.JsonPath.numberAt('$.judgement.nextStepIndex'),
         weights: sfn.JsonPath.objectAt('$.judgement.weights'),
-        complete: sfn.JsonPath.objectAt('$.judgement.done'),
         rolloutStartedAt: sfn.JsonPath.stringAt('$.rolloutStartedAt'),
         decisions: sfn.JsonPath.listAt('$.decisions'),
       },
@@ -454,6 +690,27 @@ export class CanaryRollout extends Construct {
       decisions,
       traffic: { mode: props.trafficSource?.mode ?? 'off' },
     });
+    /** Writes `<prefix>/active-version` (retried); a failure leaves canary 100 % and status active: alert. */
+    const recordActiveVersion = (stateId: string, next: sfn.IChainable): sfn.TaskStateBase => {
+      const write = putParameter(stateId, activeVersionParameter, candidate);
+      write.addCatch(
+        alert(
+          `Alert${stateId}Failed`,
+          `Canary promotion not fully recorded: ${candidate}`,
+          sfn.JsonPath.format(
+            `Model version ${candidate} serves 100 % and its registry status is active, but ${activeVersionParameter} could not be written; run the rollout step again (it re-applies and re-records the promotion). Execution: {}`,
+            executionLink,
+          ),
+          new sfn.Fail(this, `${stateId}Failed`, {
+            error: 'CanaryRecordIncomplete',
+            cause: `${activeVersionParameter} could not be written`,
+          }),
+        ),
+        { resultPath: '$.registryError' },
+      );
+      write.next(next);
+      return write;
+    };
     const summary = new sfn.Pass(this, 'PromotionSummary', {
       parameters: {
         ...record('promoted', sfn.JsonPath.listAt('$.decisions')),
@@ -461,25 +718,72 @@ export class CanaryRollout extends Construct {
       },
     });
     summary.next(new sfn.Succeed(this, 'Promoted'));
-    const promoted = putParameter('RecordActiveVersion', activeVersionParameter, candidate).next(
-      recordStatus('ActiveStatus', 'active', summary),
+    // Status first: "active" must only ever be said of a candidate at 100 %, and a promotion the
+    // registry cannot record is undone rather than left for the next deploy to undo silently.
+    const promoted = recordStatus(
+      'ActiveStatus',
+      'active',
+      recordActiveVersion('RecordActiveVersion', summary),
+      rollbackBecause(
+        'RollbackOnRecordError',
+        'failure',
+        failedStep('the promotion could not be recorded', '$.registryError'),
+      ),
     );
 
     // A decided candidate is not rolled out again: a redeploy must not silently undo the outcome.
-    // No registry document: nothing was decided yet.
-    const readDecision = readRegistry('ReadCandidateStatus', start, 3);
-    // A deploy that changed the endpoint config re-applied its initial weights: restore the decision.
-    const alreadyPromoted = setWeights('RestorePromotedWeights', { [baseline]: 0, [canary]: 100 }).next(
-      new sfn.Pass(this, 'AlreadyPromoted', { parameters: record('already-promoted', []) }).next(
-        new sfn.Succeed(this, 'NothingToRollOut'),
+    const registryUnreadable = alert(
+      'AlertRegistryUnreadable',
+      `Canary rollout not started: ${candidate}`,
+      sfn.JsonPath.format(
+        `The registry document ${versionParameter} could not be read or holds no known status, so whether model version ${candidate} was decided before is unknown; the endpoint was not touched. Check the parameter and run the rollout step again. Execution: {}`,
+        executionLink,
       ),
-    );
-    const alreadyRejected = setWeights('RestoreBaselineWeights', { [baseline]: 100, [canary]: 0 }).next(
-      new sfn.Fail(this, 'CandidateRejectedBefore', {
-        error: 'CanaryRejectedBefore',
-        cause: `Model version ${candidate} was rolled back before (${baseline} serves 100 %); commit a new version (or reset its status in config) to try again`,
+      new sfn.Fail(this, 'RegistryUnreadable', {
+        error: 'CanaryRegistryUnreadable',
+        cause: `${versionParameter} could not be read or holds no known status`,
       }),
     );
+    const readDecision = readRegistry('ReadCandidateStatus');
+    // No document: nothing was decided yet. Any other failure is not an answer.
+    readDecision.addCatch(start, { errors: [PARAMETER_NOT_FOUND], resultPath: '$.registryError' });
+    readDecision.addCatch(registryUnreadable, { resultPath: '$.registryError' });
+    // A deploy that changed the endpoint config re-applied its initial weights: restore the decision.
+    const restoreIncomplete = alert(
+      'AlertRestoreIncomplete',
+      `Canary promotion not restored: ${candidate}`,
+      sfn.JsonPath.format(
+        `Model version ${candidate} was promoted before, but ${canary} could not be restored to 100 % within ${maxUpdateMinutes * 2} minutes; the endpoint serves other weights than the registry says. Execution: {}`,
+        executionLink,
+      ),
+      new sfn.Fail(this, 'RestoreIncomplete', {
+        error: 'CanaryRestoreIncomplete',
+        cause: `Could not restore ${canary} to 100 % for the promoted model version ${candidate}`,
+      }),
+    );
+    const restorePromotion = setWeights('RestorePromotedWeights', { [baseline]: 0, [canary]: 100 });
+    const alreadyPromoted = applyAndWatch({
+      id: 'Restore',
+      apply: restorePromotion,
+      polls: 2 * maxPolls,
+      applied: servesCanaryOnly,
+      onApplied: recordActiveVersion(
+        'RecordRestoredVersion',
+        new sfn.Pass(this, 'AlreadyPromoted', { parameters: record('already-promoted', []) }).next(
+          new sfn.Succeed(this, 'NothingToRollOut'),
+        ),
+      ),
+      onOther: restorePromotion,
+      onBound: restoreIncomplete,
+    });
+    const alreadyRejected = new sfn.Pass(this, 'RestoreRejection', {
+      parameters: {
+        kind: 'rejected-before',
+        reason: `model version ${candidate} was rolled back before`,
+      },
+      resultPath: '$.rollback',
+    });
+    alreadyRejected.next(rollback);
     const decided = (status: string): sfn.Condition =>
       sfn.Condition.and(
         sfn.Condition.isPresent('$.registry.doc.status'),
@@ -489,43 +793,50 @@ export class CanaryRollout extends Construct {
       new sfn.Choice(this, 'CandidateDecided?')
         .when(decided('rejected'), alreadyRejected)
         .when(decided('active'), alreadyPromoted)
-        .otherwise(start),
+        .when(sfn.Condition.or(...UNDECIDED.map(decided)), start)
+        .otherwise(registryUnreadable),
     );
     // Traffic starts before the first step leaves 0 %, so the baseline already has evidence.
     start.next(leaseTraffic('StartTraffic', applyStep));
-    applyStep
-      .next(waitForStep)
-      .next(describeAfterStep)
-      .next(
-        new sfn.Choice(this, 'StepInService?')
-          .when(sfn.Condition.stringEquals('$.endpoint.status', 'InService'), stepInService)
-          .when(isUpdating, waitForStep)
-          .otherwise(rollbackOnEndpoint),
-      );
     // Every bake renews the traffic lease: the source sends while, and only while, the judge judges.
     const renewAndBake = leaseTraffic('RenewTraffic', bake);
+    // The weights were read back, so canary 100 here is the endpoint's, not the judge's word.
     stepInService.next(
       new sfn.Choice(this, 'FullyPromoted?')
-        .when(sfn.Condition.booleanEquals('$.complete', true), promoted)
+        .when(sfn.Condition.numberEquals(weightPath(canary), 100), promoted)
         .otherwise(renewAndBake),
     );
     const verdict = new sfn.Choice(this, 'Verdict?')
-      .when(sfn.Condition.stringEquals('$.judgement.verdict', 'rollback'), rollbackOnVerdict)
+      .when(
+        sfn.Condition.stringEquals('$.judgement.verdict', 'rollback'),
+        rollbackBecause('RollbackOnVerdict', 'evidence', sfn.JsonPath.stringAt('$.judgement.reason')),
+      )
       .when(sfn.Condition.stringEquals('$.judgement.verdict', 'wait'), renewAndBake)
-      .when(sfn.Condition.stringEquals('$.judgement.verdict', 'promote'), nextStep.next(applyStep))
-      .otherwise(rollbackOnUnknownVerdict);
+      .otherwise(nextStep.next(applyStep));
     // The judge's answer carries the decisions so far (docs/CONTRACTS.md); a judge that records none
     // leaves the list as it was.
     const keepDecisions = new sfn.Pass(this, 'KeepDecisions', {
       inputPath: '$.judgement.decisions',
       resultPath: '$.decisions',
     }).next(verdict);
+    // Nothing reads the answer before it is checked against the contract and the policy.
     bake
       .next(judge)
       .next(
-        new sfn.Choice(this, 'DecisionsRecorded?')
-          .when(sfn.Condition.isPresent('$.judgement.decisions'), keepDecisions)
-          .otherwise(verdict),
+        new sfn.Choice(this, 'AnswerValid?')
+          .when(
+            validAnswer(policy, baseline, canary),
+            new sfn.Choice(this, 'DecisionsRecorded?')
+              .when(sfn.Condition.isPresent('$.judgement.decisions'), keepDecisions)
+              .otherwise(verdict),
+          )
+          .otherwise(
+            rollbackBecause(
+              'RollbackOnMalformedAnswer',
+              'failure',
+              'the judge answered outside its contract (see the AskJudge output in the execution history)',
+            ),
+          ),
       );
 
     // ---- State machine -------------------------------------------------------------------------
@@ -537,8 +848,9 @@ export class CanaryRollout extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       tracingEnabled: true,
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
-      // The judge turns "wait" into rollback at the deadline; this only stops a stuck poll loop.
-      timeout: Duration.minutes(policy.deadlineMinutes + 60),
+      // Never reached by design: the judge turns "wait" into rollback at the deadline and every poll
+      // loop is bounded (a step, then a rollback that may first wait out that step, twice the bound).
+      timeout: Duration.minutes(policy.deadlineMinutes + 4 * maxUpdateMinutes + 60),
       comment: `Canary rollout of model version ${candidate}`,
     });
     props.alertTopic.masterKey?.grant(this.stateMachine, 'kms:Decrypt', 'kms:GenerateDataKey*');
