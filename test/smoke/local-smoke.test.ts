@@ -8,7 +8,7 @@ import {
   type LocalService,
 } from '../../services/local/service';
 import { main } from '../../services/smoke/main';
-import { buildVersions, CLASSIFIER_PAIR, type BuiltVersions } from '../support/built-versions';
+import { FIXTURE_BASELINE, FIXTURE_CANDIDATE, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 
 let service: LocalService;
 let reports: string;
@@ -20,7 +20,7 @@ const smoke = async (junit: string) => {
   const direct = ['--endpoint-name', LOCAL_ENDPOINT_NAME, '--runtime-url', service.runtimeUrl];
   // What the local service serves, not the shipped config: only these versions' golden rows are sent.
   const variants = service.modelServers.map((server) => `${server.variant}=${server.modelVersion}`);
-  args.push('--variants', variants.join(','), '--models-dir', versions!.root);
+  args.push('--variants', variants.join(','), '--models-dir', FIXTURE_MODELS_DIR);
   const code = await main([...args, ...direct, '--region', 'us-east-1'], {
     out: (line) => out.push(line),
     err: (line) => err.push(line),
@@ -29,22 +29,19 @@ const smoke = async (junit: string) => {
   return { code, out: out.join('\n'), err: err.join('\n') };
 };
 
-let versions: BuiltVersions | undefined;
-
 beforeAll(async () => {
   reports = await mkdtemp(path.join(tmpdir(), 'smoke-reports-'));
   // As deployed before a rollout: VariantA 100 %, the candidate VariantB at 0 %.
   service = await startLocalService({
     port: 0,
     logLevel: 'SILENT',
-    variants: stageVariants(CLASSIFIER_PAIR[0].version, CLASSIFIER_PAIR[1].version),
-    modelsRoot: (versions = await buildVersions(CLASSIFIER_PAIR)).root,
+    variants: stageVariants(FIXTURE_BASELINE, FIXTURE_CANDIDATE),
+    modelsRoot: FIXTURE_MODELS_DIR,
   });
 });
 
 afterAll(async () => {
   await service.stop();
-  await versions?.remove();
   await rm(reports, { recursive: true, force: true });
 });
 

@@ -4,7 +4,7 @@ import { stageVariants, startLocalService, type LocalService } from '../../servi
 import { modelArtifactDir } from '../../services/model/artifacts';
 import { startCloudWatchStandIn, type CloudWatchStandIn } from '../support/aws-json-stand-ins';
 import { useLocalAwsEnv } from '../support/local-aws';
-import { buildVersions, CLASSIFIER_PAIR, type BuiltVersions } from '../support/built-versions';
+import { FIXTURE_BASELINE, FIXTURE_CANDIDATE, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 
 /**
  * The traffic source's Lambda handler, built from its environment as in the stage, against npm
@@ -15,15 +15,13 @@ let service: LocalService;
 let cloudwatch: CloudWatchStandIn;
 let restoreEnv: () => void;
 
-let versions: BuiltVersions | undefined;
-
 beforeAll(async () => {
   [service, cloudwatch] = await Promise.all([
     startLocalService({
       port: 0,
       logLevel: 'SILENT',
-      variants: stageVariants(CLASSIFIER_PAIR[0].version, CLASSIFIER_PAIR[1].version),
-      modelsRoot: (versions = await buildVersions(CLASSIFIER_PAIR)).root,
+      variants: stageVariants(FIXTURE_BASELINE, FIXTURE_CANDIDATE),
+      modelsRoot: FIXTURE_MODELS_DIR,
     }),
     startCloudWatchStandIn(),
   ]);
@@ -38,17 +36,13 @@ beforeAll(async () => {
     ENDPOINT_NAME: 'local-endpoint',
     VARIANT_NAMES: 'VariantA,VariantB',
     METRIC_NAMESPACE: 'MlInference',
-    REQUEST_SET_FILE: path.join(
-      modelArtifactDir(CLASSIFIER_PAIR[1].version, versions!.root),
-      'requests.json',
-    ),
+    REQUEST_SET_FILE: path.join(modelArtifactDir(FIXTURE_CANDIDATE, FIXTURE_MODELS_DIR), 'requests.json'),
   });
 });
 
 afterAll(async () => {
   restoreEnv();
   await Promise.all([service.stop(), cloudwatch.close()]);
-  await versions?.remove();
 });
 
 it('tops up one lease window to the floor when CloudWatch has no organic datapoint, all synthetic', async () => {

@@ -5,18 +5,16 @@ import { LOCAL_TRAFFIC_CALLER } from '../../services/local/callers';
 import { stageVariants, startLocalService, type LocalService } from '../../services/local/service';
 import { createApiClient } from '../../services/smoke/http-client';
 import { main } from '../../services/traffic/main';
-import { buildVersions, CLASSIFIER_PAIR, type BuiltVersions } from '../support/built-versions';
+import { FIXTURE_BASELINE, FIXTURE_CANDIDATE, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 
 let service: LocalService;
-
-let versions: BuiltVersions | undefined;
 
 beforeAll(async () => {
   service = await startLocalService({
     port: 0,
     logLevel: 'SILENT',
-    variants: stageVariants(CLASSIFIER_PAIR[0].version, CLASSIFIER_PAIR[1].version),
-    modelsRoot: (versions = await buildVersions(CLASSIFIER_PAIR)).root,
+    variants: stageVariants(FIXTURE_BASELINE, FIXTURE_CANDIDATE),
+    modelsRoot: FIXTURE_MODELS_DIR,
   });
   // Warm the handlers and model servers, so the first window measures pacing, not cold starts.
   const warm = createApiClient({ apiUrl: service.url, timeoutMs: 10_000 });
@@ -31,7 +29,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service.stop();
-  await versions?.remove();
 });
 
 const credentials = {
