@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { modelsRoot } from '../model/artifacts';
+import { modelArtifactDir } from '../model/artifacts';
 import { MODEL_VERSIONS_FILE, readModelVersions } from '../registry/model-versions';
 import { createApiClient, type ApiClientOptions } from '../smoke/http-client';
 import { regionFromApiUrl } from '../smoke/options';
@@ -13,7 +13,7 @@ export const MAX_DURATION_SECONDS = 3_600;
 
 /** The request set of the candidate config/model-versions.json deploys to dev (what its rollout replays). */
 function defaultRequests(): string {
-  return path.join(modelsRoot, readModelVersions().dev.candidateVersion, REQUEST_SET_FILE);
+  return path.join(modelArtifactDir(readModelVersions().dev.candidateVersion), REQUEST_SET_FILE);
 }
 
 /** `--help` text. */
