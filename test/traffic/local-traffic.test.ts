@@ -147,7 +147,7 @@ describe('traffic source against npm start', () => {
       });
       expect(run.code).toBe(1);
       expect(run.err).toMatch(
-        /answered HTTP 403 .*the API refused the caller; check your credentials and --region us-east-1/,
+        /answered HTTP 403 .*the API refused the caller; check your credentials and the signing region us-east-1/,
       );
     });
 
@@ -165,7 +165,7 @@ describe('traffic source against npm start', () => {
       );
       expect(code).toBe(1);
       expect(err.join('\n')).toMatch(
-        /answered nothing .*check --api-url http:\/\/127\.0\.0\.1:9 and that the API is up/,
+        /answered nothing .*check the API URL http:\/\/127\.0\.0\.1:9 and that the API is up/,
       );
     });
   });
