@@ -3,7 +3,8 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
 import { imageTag } from '../../scripts/images';
-import { loadModelMetadata } from '../../services/model/artifacts';
+import { loadModelMetadata, type ClassificationMetadata } from '../../services/model/artifacts';
+import { FIXTURE_BASELINE, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 import {
   createSageMakerRuntimeStandIn,
   type SageMakerRuntimeStandIn,
@@ -49,7 +50,7 @@ beforeAll(async () => {
   ) as { Properties: { ContainerProperties: JobContainer } }[];
   job = definition.Properties.ContainerProperties;
 
-  model = await unpackedModel('v1.0.0');
+  model = await unpackedModel(FIXTURE_BASELINE);
   const port = await freePort();
   containers.start(imageTag('model'), {
     args: ['--env', `PORT=${port}`, '--volume', `${model.dir}:/opt/ml/model:ro`],
@@ -92,7 +93,7 @@ function jobEnvironment(): Record<string, string> {
 
 describe('batch scorer image', () => {
   it('scores a JSON-lines input end to end: table items, analytics lines, input moved to processed/', async () => {
-    const golden = loadModelMetadata('v1.0.0').golden;
+    const { golden } = loadModelMetadata(FIXTURE_BASELINE, FIXTURE_MODELS_DIR) as ClassificationMetadata;
     const rows = Array.from({ length: 30 }, (_, i) => ({
       features: golden[i % golden.length].features,
       requestId: `image-test-${i}`,
@@ -137,7 +138,7 @@ describe('batch scorer image', () => {
         modelVersion: string;
         prediction: { label: string };
       };
-      expect(item).toMatchObject({ source: 'batch', modelVersion: 'v1.0.0' });
+      expect(item).toMatchObject({ source: 'batch', modelVersion: FIXTURE_BASELINE });
       expect(item.prediction.label).toBe(golden[i % golden.length].label);
     });
 

@@ -1,10 +1,10 @@
 import * as path from 'node:path';
 import { LOCAL_TRAFFIC_CALLER } from '../../services/local/callers';
-import { stageVariants, startLocalService, type LocalService } from '../../services/local/service';
+import { startLocalService, type LocalService } from '../../services/local/service';
 import { modelArtifactDir } from '../../services/model/artifacts';
 import { startCloudWatchStandIn, type CloudWatchStandIn } from '../support/aws-json-stand-ins';
 import { useLocalAwsEnv } from '../support/local-aws';
-import { FIXTURE_BASELINE, FIXTURE_CANDIDATE, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
+import { FIXTURE_CANDIDATE, FIXTURE_LOCAL_SERVICE, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 
 /**
  * The traffic source's Lambda handler, built from its environment as in the stage, against npm
@@ -17,12 +17,7 @@ let restoreEnv: () => void;
 
 beforeAll(async () => {
   [service, cloudwatch] = await Promise.all([
-    startLocalService({
-      port: 0,
-      logLevel: 'SILENT',
-      variants: stageVariants(FIXTURE_BASELINE, FIXTURE_CANDIDATE),
-      modelsRoot: FIXTURE_MODELS_DIR,
-    }),
+    startLocalService({ port: 0, logLevel: 'SILENT', ...FIXTURE_LOCAL_SERVICE }),
     startCloudWatchStandIn(),
   ]);
   restoreEnv = useLocalAwsEnv({
