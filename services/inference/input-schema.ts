@@ -14,11 +14,11 @@ export interface InputSchema {
   readonly versions: readonly string[];
 }
 
-/** The fields of a version's metadata the schema comes from (`task` absent reads as classification). */
+/** The fields of a version's metadata the schema comes from. */
 export interface VersionShape {
   readonly version: string;
   readonly featureCount: number;
-  readonly task?: ModelTask;
+  readonly task: ModelTask;
 }
 
 /**
@@ -28,18 +28,17 @@ export interface VersionShape {
 export function inputSchemaOf(deployed: readonly VersionShape[]): InputSchema {
   const [first, ...rest] = deployed;
   if (!first) throw new Error('inputSchemaOf: no deployed version');
-  const task = first.task ?? 'classification';
+  const { task, featureCount } = first;
   for (const other of rest) {
-    const otherTask = other.task ?? 'classification';
-    if (otherTask !== task || other.featureCount !== first.featureCount) {
+    if (other.task !== task || other.featureCount !== featureCount) {
       throw new Error(
-        `Model versions ${first.version} (${task}, ${first.featureCount} features) and ${other.version} ` +
-          `(${otherTask}, ${other.featureCount} features) cannot serve one endpoint: every variant of a ` +
+        `Model versions ${first.version} (${task}, ${featureCount} features) and ${other.version} ` +
+          `(${other.task}, ${other.featureCount} features) cannot serve one endpoint: every variant of a ` +
           'stage must take the same input and have the same task',
       );
     }
   }
-  return { task, featureCount: first.featureCount, versions: [...new Set(deployed.map((d) => d.version))] };
+  return { task, featureCount, versions: [...new Set(deployed.map((d) => d.version))] };
 }
 
 /**

@@ -37,6 +37,8 @@ export interface ConvergeIo {
   readonly err: (line: string) => void;
   readonly config?: AppConfig;
   readonly reader?: (registry: StageRegistry, roleArn?: string) => RegistryReader;
+  /** Folder of the version folders. @default the repository's models/ */
+  readonly modelsDir?: string;
 }
 
 /** Runs converge; resolves to the exit code. */
@@ -71,7 +73,7 @@ export async function runConverge(argv: readonly string[], io: ConvergeIo): Prom
   const plan = planConvergence(stage, entry, snapshot);
   io.out(`converge: ${plan.summary}`);
   for (const version of [plan.next.baselineVersion, plan.next.candidateVersion]) {
-    const known = listModelVersions();
+    const known = listModelVersions(io.modelsDir);
     if (!known.includes(version)) {
       io.err(
         `converge: the registry says ${stage} serves ${version}, but models/${version} is not in this checkout ` +

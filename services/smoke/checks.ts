@@ -37,12 +37,9 @@ export function goldenMismatch(
   >;
   if ('value' in golden) {
     const { value } = answer;
-    if (
-      typeof value === 'number' &&
-      Math.abs(value - golden.value) <= tolerance * Math.max(1, Math.abs(golden.value))
-    )
-      return undefined;
-    return `got ${typeof value === 'number' ? value : 'no value'}, expected ${golden.value} ± ${tolerance * Math.max(1, Math.abs(golden.value))}`;
+    const allowed = tolerance * Math.max(1, Math.abs(golden.value));
+    if (typeof value === 'number' && Math.abs(value - golden.value) <= allowed) return undefined;
+    return `got ${typeof value === 'number' ? value : 'no value'}, expected ${golden.value} ± ${allowed}`;
   }
   return answer.label === golden.label ? undefined : `got ${String(answer.label)}, expected ${golden.label}`;
 }
@@ -274,18 +271,15 @@ export function checkStoredRecord(
   if (exchange.status !== 200) return fail(`HTTP ${exchange.status} ${describeError(exchange.body)}`);
   if (typeof exchange.body !== 'object' || exchange.body === null) return fail('body is not a JSON object');
   const record = exchange.body as Record<string, unknown>;
-  const result = record.result as { label?: unknown; value?: unknown } | undefined;
+  const result = record.result as Record<string, unknown> | undefined;
+  const resultKey = 'value' in answer.result ? 'value' : 'label';
   const mismatches = [
     record.predictionId === answer.predictionId ? undefined : 'predictionId',
     record.modelVersion === answer.modelVersion ? undefined : 'modelVersion',
     record.variant === answer.variant ? undefined : 'variant',
-    'value' in answer.result
-      ? result?.value === answer.result.value
-        ? undefined
-        : 'result.value'
-      : result?.label === answer.result.label
-        ? undefined
-        : 'result.label',
+    result?.[resultKey] === (answer.result as Record<string, unknown>)[resultKey]
+      ? undefined
+      : `result.${resultKey}`,
   ].filter((field): field is string => field !== undefined);
   if (mismatches.length > 0) return fail(`stored record differs in ${mismatches.join(', ')}`);
   const { expirationTime } = record;

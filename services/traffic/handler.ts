@@ -11,6 +11,7 @@ import {
 } from './config';
 import { CloudWatchOrganicRequests, type OrganicRequests } from './adapters/organic-requests';
 import { loadRequestSet, REQUEST_SET_FILE, type RequestSet } from './request-set';
+import { failureHint, type HintTarget } from './failure-hint';
 import { sendPaced, type SendFeatures, type TrafficReport } from './source';
 
 /**
@@ -38,6 +39,8 @@ export interface TrafficHandlerDeps {
   readonly organic: OrganicRequests;
   readonly metrics: Pick<Metrics, 'addMetric' | 'addDimension' | 'publishStoredMetrics'>;
   readonly log: Pick<Logger, 'info'>;
+  /** The API and signing region, named in the log's hint when no request of a window succeeded. */
+  readonly target?: HintTarget;
   /** @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -75,6 +78,9 @@ export function createTrafficHandler(
       organicPreviousMinute: organic ?? null,
       planned: count,
       ...report,
+      ...(report.sent > 0 && report.succeeded === 0
+        ? { hint: failureHint(report.failures, deps.requests, deps.target ?? { apiUrl: 'the API' }) }
+        : {}),
       stepIndex: lease?.stepIndex,
       executionId: lease?.executionId,
     });
@@ -103,8 +109,9 @@ export function trafficDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Traffi
   const problems = trafficConfigProblems(config);
   if (problems.length > 0) throw new Error(`Invalid traffic configuration: ${problems.join('; ')}`);
   const region = required(env, 'AWS_REGION');
+  const apiUrl = required(env, 'API_URL');
   const client = createApiClient({
-    apiUrl: required(env, 'API_URL'),
+    apiUrl,
     signingRegion: region,
     timeoutMs: 10_000,
   });
@@ -112,8 +119,7 @@ export function trafficDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Traffi
   return {
     config,
     requests: loadRequestSet(env.REQUEST_SET_FILE ?? path.join(__dirname, REQUEST_SET_FILE)),
-    send: async (features) =>
-      (await client({ method: 'POST', path: '/predict', body: JSON.stringify({ features }) })).status,
+    send: (features) => client({ method: 'POST', path: '/predict', body: JSON.stringify({ features }) }),
     organic: new CloudWatchOrganicRequests(new CloudWatchClient({ region }), {
       endpointName: required(env, 'ENDPOINT_NAME'),
       variantNames: required(env, 'VARIANT_NAMES').split(','),
@@ -121,6 +127,7 @@ export function trafficDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Traffi
     }),
     metrics: new Metrics({ serviceName: 'rollout-traffic', namespace: metricNamespace }),
     log: new Logger({ serviceName: 'rollout-traffic' }),
+    target: { apiUrl, signingRegion: region },
   };
 }
 

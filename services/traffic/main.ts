@@ -1,11 +1,12 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { modelsRoot } from '../model/artifacts';
+import { modelArtifactDir } from '../model/artifacts';
 import { MODEL_VERSIONS_FILE, readModelVersions } from '../registry/model-versions';
 import { createApiClient, type ApiClientOptions } from '../smoke/http-client';
 import { regionFromApiUrl } from '../smoke/options';
 import { MAX_TRAFFIC_RATE } from './config';
 import { loadRequestSet, REQUEST_SET_FILE, type RequestSet } from './request-set';
+import { failureHint } from './failure-hint';
 import { sendPaced, type TrafficReport } from './source';
 
 /** Longest run the CLI accepts: it is a rollout's traffic source, not a load test. */
@@ -13,7 +14,7 @@ export const MAX_DURATION_SECONDS = 3_600;
 
 /** The request set of the candidate config/model-versions.json deploys to dev (what its rollout replays). */
 function defaultRequests(): string {
-  return path.join(modelsRoot, readModelVersions().dev.candidateVersion, REQUEST_SET_FILE);
+  return path.join(modelArtifactDir(readModelVersions().dev.candidateVersion), REQUEST_SET_FILE);
 }
 
 /** `--help` text. */
@@ -135,7 +136,6 @@ export async function main(argv: readonly string[], io: TrafficIo): Promise<numb
       `(${set.requests.length} requests of ${set.version}: ${set.source}; ${parsed.sign ? `SigV4 ${region}` : 'unsigned'})`,
   );
   let progress = 0;
-  const failures = new Map<number, FailedAnswers>();
   const report: TrafficReport = await sendPaced({
     requests: set.requests,
     count,
@@ -144,74 +144,24 @@ export async function main(argv: readonly string[], io: TrafficIo): Promise<numb
     send: async (features) => {
       const exchange = await client({ method: 'POST', path: '/predict', body: JSON.stringify({ features }) });
       progress += 1;
-      if (exchange.status < 200 || exchange.status >= 300) {
-        const seen = failures.get(exchange.status);
-        failures.set(exchange.status, {
-          count: (seen?.count ?? 0) + 1,
-          example: seen?.example ?? exchange.body,
-        });
-      }
       if (progress % Math.max(1, Math.round(parsed.rate * 10)) === 0) io.out(`  ${progress} sent`);
-      return exchange.status;
+      return exchange;
     },
   });
   const line =
     `Traffic source stopped (${report.stoppedBy}): ${report.sent} sent, ${report.succeeded} succeeded, ` +
     `${report.failed} failed in ${(report.elapsedMs / 1000).toFixed(1)} s`;
   if (report.sent > 0 && report.succeeded === 0) {
-    io.err(`${line}; no request succeeded: ${failureHint(failures, set, parsed)}`);
+    io.err(
+      `${line}; no request succeeded: ${failureHint(report.failures, set, {
+        apiUrl: parsed.apiUrl,
+        signingRegion: parsed.sign ? region : undefined,
+      })}`,
+    );
     return 1;
   }
   io.out(line);
   return 0;
-}
-
-/** The failed answers of one HTTP status: how many, and the first one's body (0: no answer, the error text). */
-export interface FailedAnswers {
-  readonly count: number;
-  readonly example: unknown;
-}
-
-/**
- * Why no request succeeded, from what the API answered most often: no answer (URL, network), 403
- * (signature, credentials, region), another 4xx (the API refused the requests themselves: its error
- * message, e.g. a feature count the deployed models do not take), or 5xx (the service failed).
- */
-export function failureHint(
-  failures: ReadonlyMap<number, FailedAnswers>,
-  set: Pick<RequestSet, 'version' | 'requests'>,
-  options: Pick<TrafficOptions, 'apiUrl' | 'sign' | 'region'>,
-): string {
-  const [status, { count, example }] = [...failures].sort(([, a], [, b]) => b.count - a.count)[0] ?? [
-    0,
-    { count: 0, example: undefined },
-  ];
-  const answered = `${count} answered ${status === 0 ? 'nothing' : `HTTP ${status}`}`;
-  const error = errorText(example);
-  if (status === 0) {
-    return `${answered} (${error || 'no answer'}): check --api-url ${options.apiUrl} and that the API is up`;
-  }
-  if (status === 403 || status === 401) {
-    return (
-      `${answered}${error ? ` (${error})` : ''}: the API refused the caller; check your credentials` +
-      (options.sign ? ` and --region${options.region ? ` ${options.region}` : ''}` : ', or sign the requests')
-    );
-  }
-  if (status >= 400 && status < 500) {
-    const width = set.requests[0]?.features.length;
-    return (
-      `${answered}${error ? ` (${error})` : ''}: the API refused the requests themselves; the request set ` +
-      `(${set.version}, ${width} features per row) may not fit the models the stage deploys: pass --requests ` +
-      'with the request set of a deployed version'
-    );
-  }
-  return `${answered}${error ? ` (${error})` : ''}: the service failed; see the predict function's logs`;
-}
-
-function errorText(body: unknown): string {
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-  if (typeof error?.code === 'string') return `${error.code}: ${String(error.message)}`;
-  return typeof body === 'string' ? body.slice(0, 200) : '';
 }
 
 if (require.main === module) {

@@ -4,8 +4,21 @@
  * bound), when its signal aborts (told to stop), and never sends more than `count`.
  */
 
-/** Sends one request; resolves to the HTTP status (0 for a network failure or timeout). */
-export type SendFeatures = (features: readonly number[]) => Promise<number>;
+/** What one request got back: the HTTP status (0 for a network failure or timeout) and the body. */
+export interface SendOutcome {
+  readonly status: number;
+  /** The parsed answer, or the error text when nothing answered; kept for the first failure per status. */
+  readonly body?: unknown;
+}
+
+/** Sends one request. */
+export type SendFeatures = (features: readonly number[]) => Promise<SendOutcome>;
+
+/** The failed answers of one HTTP status: how many, and the first one's body. */
+export interface FailedAnswers {
+  readonly count: number;
+  readonly example: unknown;
+}
 
 /** One bounded run of the traffic source. */
 export interface TrafficRun {
@@ -31,6 +44,8 @@ export interface TrafficReport {
   /** Answered 2xx. */
   readonly succeeded: number;
   readonly failed: number;
+  /** Failed answers by HTTP status (`"0"`: no answer), so a failure names its cause. */
+  readonly failures: Readonly<Record<string, FailedAnswers>>;
   /** `done`: all `count` sent; `bound`: the window ended first; `told`: the signal aborted. */
   readonly stoppedBy: 'done' | 'bound' | 'told';
   readonly elapsedMs: number;
@@ -61,6 +76,12 @@ export async function sendPaced(run: TrafficRun): Promise<TrafficReport> {
   let sent = 0;
   let succeeded = 0;
   let failed = 0;
+  const failures: Record<string, FailedAnswers> = {};
+  const fail = (status: number, body: unknown) => {
+    failed += 1;
+    const seen = failures[status];
+    failures[status] = { count: (seen?.count ?? 0) + 1, example: seen ? seen.example : body };
+  };
   let stoppedBy: TrafficReport['stoppedBy'] = 'done';
   for (let i = 0; i < count; i += 1) {
     await sleep(started + i * interval - now(), run.signal);
@@ -78,17 +99,15 @@ export async function sendPaced(run: TrafficRun): Promise<TrafficReport> {
     const request: Promise<void> = run
       .send(features)
       .then(
-        (status) => {
+        ({ status, body }) => {
           if (status >= 200 && status < 300) succeeded += 1;
-          else failed += 1;
+          else fail(status, body);
         },
-        () => {
-          failed += 1;
-        },
+        (error: unknown) => fail(0, String(error)),
       )
       .finally(() => inFlight.delete(request));
     inFlight.add(request);
   }
   await Promise.all(inFlight);
-  return { sent, succeeded, failed, stoppedBy, elapsedMs: now() - started };
+  return { sent, succeeded, failed, failures, stoppedBy, elapsedMs: now() - started };
 }

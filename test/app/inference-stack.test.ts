@@ -340,6 +340,30 @@ describe('model registry', () => {
     expect(ssm.length).toBeGreaterThan(0);
     for (const s of ssm) expect(JSON.stringify(s.Resource)).not.toContain('*');
   });
+
+  it("publishes the deployed versions' shared input schema, the only parameter request validation may read", () => {
+    const prefix = `/${testConfig.project}/${testConfig.dev.stageName}/model`;
+    const [schemaId, schema] = Object.entries(inference.findResources('AWS::SSM::Parameter')).find(
+      ([, p]) => p.Properties.Name === `${prefix}/input-schema`,
+    )!;
+    expect(JSON.parse(schema.Properties.Value as string)).toEqual({
+      task: 'classification',
+      featureCount: 4,
+      versions: [FIXTURE_BASELINE, FIXTURE_CANDIDATE],
+    });
+    const validators = [
+      ...functionIdByEntry('inference', 'MODEL_PARAMETER_PREFIX'),
+      ...functionIdByEntry('stream'),
+    ];
+    expect(validators).toHaveLength(2);
+    for (const id of validators) {
+      const reads = statementsOfFunction(id).filter((s) => asList(s.Action).includes('ssm:GetParameter'));
+      expect(reads.map((s) => s.Resource)).toEqual([
+        expect.objectContaining({ 'Fn::Join': expect.anything() }),
+      ]);
+      expect(JSON.stringify(reads[0]!.Resource)).toContain(schemaId);
+    }
+  });
 });
 
 describe('outputs', () => {

@@ -1,49 +1,52 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { loadGolden } from '../../services/smoke/main';
-import { metadataDocument } from '../support/model-metadata';
+import { FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 
 let modelsDir: string;
-
-const writeVersion = async (version: string, text: string) => {
-  await mkdir(path.join(modelsDir, version), { recursive: true });
-  await writeFile(path.join(modelsDir, version, 'metadata.json'), text);
-};
+const classifier = 'v2.0.0';
+const regressor = 'v4.0.0';
 
 beforeAll(async () => {
   modelsDir = await mkdtemp(path.join(tmpdir(), 'smoke-golden-'));
-  const classifier = (version: string, label: string) =>
-    JSON.stringify(
-      metadataDocument({
-        version,
-        featureCount: 2,
-        labels: ['no', 'yes'],
-        golden: [{ features: [0.5, -0.5], label }],
-      }),
+  for (const version of [classifier, regressor]) {
+    await mkdir(path.join(modelsDir, version));
+    await copyFile(
+      path.join(FIXTURE_MODELS_DIR, version, 'metadata.json'),
+      path.join(modelsDir, version, 'metadata.json'),
     );
-  await writeVersion('v5.0.0', classifier('v5.0.0', 'no'));
-  await writeVersion('v5.1.0', classifier('v5.1.0', 'yes'));
+  }
   // On disk but not deployed: its (broken) rows must not reach the smoke test.
-  await writeVersion('v5.2.0', '{"version": "v5.2.0"');
+  await mkdir(path.join(modelsDir, 'v9.0.0'));
+  await writeFile(path.join(modelsDir, 'v9.0.0', 'metadata.json'), '{"version": "v9.0.0"');
 });
 
 afterAll(() => rm(modelsDir, { recursive: true, force: true }));
 
+const goldenOf = async (version: string): Promise<unknown> =>
+  (
+    JSON.parse(await readFile(path.join(FIXTURE_MODELS_DIR, version, 'metadata.json'), 'utf8')) as {
+      golden: unknown;
+    }
+  ).golden;
+
 describe('loadGolden', () => {
-  it('reads the golden rows of the deployed versions only', () => {
-    expect(loadGolden(modelsDir, ['v5.0.0', 'v5.1.0'])).toEqual({
-      'v5.0.0': [{ features: [0.5, -0.5], label: 'no' }],
-      'v5.1.0': [{ features: [0.5, -0.5], label: 'yes' }],
-    });
+  it("reads the deployed versions' golden rows only: labels of a classifier, values of a regressor", async () => {
+    const golden = loadGolden(modelsDir, [classifier, regressor]);
+    expect(Object.keys(golden)).toEqual([classifier, regressor]);
+    expect(golden[classifier]).toEqual(await goldenOf(classifier));
+    expect(golden[regressor]).toEqual(await goldenOf(regressor));
+    expect(golden[classifier]!.every((g) => 'label' in g)).toBe(true);
+    expect(golden[regressor]!.every((g) => 'value' in g && typeof g.value === 'number')).toBe(true);
   });
 
   it('reads a version both variants serve once', () => {
-    expect(Object.keys(loadGolden(modelsDir, ['v5.1.0', 'v5.1.0']))).toEqual(['v5.1.0']);
+    expect(Object.keys(loadGolden(modelsDir, [regressor, regressor]))).toEqual([regressor]);
   });
 
   it('names a deployed version that has no metadata', () => {
-    expect(() => loadGolden(modelsDir, ['v5.0.0', 'v5.3.0'])).toThrow(
+    expect(() => loadGolden(modelsDir, [classifier, 'v5.3.0'])).toThrow(
       `v5.3.0 is deployed but ${path.join(modelsDir, 'v5.3.0', 'metadata.json')} does not exist`,
     );
   });

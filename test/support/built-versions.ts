@@ -41,9 +41,3 @@ export async function buildVersions(specs: readonly VersionSpec[]): Promise<Buil
   }
   return { root, remove: () => rm(root, { recursive: true, force: true }) };
 }
-
-/** Two classifier versions of one 4-feature schema (torch MLP; label tensor + probabilities): a stage's pair. */
-export const CLASSIFIER_PAIR: readonly [VersionSpec, VersionSpec] = [
-  { version: 'v2.0.0', onnx: 'mlp-classifier.onnx', csv: 'mlp-classifier.csv' },
-  { version: 'v2.1.0', onnx: 'label-and-probabilities.onnx', csv: 'mlp-classifier.csv' },
-];

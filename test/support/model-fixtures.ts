@@ -40,6 +40,18 @@ export type FixtureVersion = keyof typeof FIXTURE_VERSIONS;
 export const FIXTURE_BASELINE: FixtureVersion = 'v2.0.0';
 export const FIXTURE_CANDIDATE: FixtureVersion = 'v2.1.0';
 
+/** What `npm start` serves in tests: the fixture baseline and candidate, from the fixture folder. */
+export const FIXTURE_LOCAL_SERVICE = {
+  variants: [
+    { name: 'VariantA', modelVersion: FIXTURE_BASELINE, weight: 100 },
+    { name: 'VariantB', modelVersion: FIXTURE_CANDIDATE, weight: 0 },
+  ],
+  modelsRoot: FIXTURE_MODELS_DIR,
+} as const;
+
+/** A row the fixture baseline and candidate score (their first golden row's features). */
+export const FIXTURE_ROW: readonly number[] = [-0.1134, -0.0652, 0.0979, -0.027];
+
 /** Builds one fixture version in memory, exactly as `npm run model:add` would. */
 export function buildFixtureVersion(version: FixtureVersion): Promise<ModelPackage> {
   const { onnx, data } = FIXTURE_VERSIONS[version];

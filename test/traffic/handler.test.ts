@@ -1,10 +1,10 @@
 import * as path from 'node:path';
 import { LOCAL_TRAFFIC_CALLER } from '../../services/local/callers';
-import { stageVariants, startLocalService, type LocalService } from '../../services/local/service';
+import { startLocalService, type LocalService } from '../../services/local/service';
 import { modelArtifactDir } from '../../services/model/artifacts';
 import { startCloudWatchStandIn, type CloudWatchStandIn } from '../support/aws-json-stand-ins';
 import { useLocalAwsEnv } from '../support/local-aws';
-import { buildVersions, CLASSIFIER_PAIR, type BuiltVersions } from '../support/built-versions';
+import { FIXTURE_CANDIDATE, FIXTURE_LOCAL_SERVICE, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 
 /**
  * The traffic source's Lambda handler, built from its environment as in the stage, against npm
@@ -15,16 +15,9 @@ let service: LocalService;
 let cloudwatch: CloudWatchStandIn;
 let restoreEnv: () => void;
 
-let versions: BuiltVersions | undefined;
-
 beforeAll(async () => {
   [service, cloudwatch] = await Promise.all([
-    startLocalService({
-      port: 0,
-      logLevel: 'SILENT',
-      variants: stageVariants(CLASSIFIER_PAIR[0].version, CLASSIFIER_PAIR[1].version),
-      modelsRoot: (versions = await buildVersions(CLASSIFIER_PAIR)).root,
-    }),
+    startLocalService({ port: 0, logLevel: 'SILENT', ...FIXTURE_LOCAL_SERVICE }),
     startCloudWatchStandIn(),
   ]);
   restoreEnv = useLocalAwsEnv({
@@ -38,17 +31,13 @@ beforeAll(async () => {
     ENDPOINT_NAME: 'local-endpoint',
     VARIANT_NAMES: 'VariantA,VariantB',
     METRIC_NAMESPACE: 'MlInference',
-    REQUEST_SET_FILE: path.join(
-      modelArtifactDir(CLASSIFIER_PAIR[1].version, versions!.root),
-      'requests.json',
-    ),
+    REQUEST_SET_FILE: path.join(modelArtifactDir(FIXTURE_CANDIDATE, FIXTURE_MODELS_DIR), 'requests.json'),
   });
 });
 
 afterAll(async () => {
   restoreEnv();
   await Promise.all([service.stop(), cloudwatch.close()]);
-  await versions?.remove();
 });
 
 it('tops up one lease window to the floor when CloudWatch has no organic datapoint, all synthetic', async () => {

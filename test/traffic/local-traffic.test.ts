@@ -3,36 +3,34 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { LOCAL_PRINCIPAL_HEADER } from '../../services/local/api-adapter';
 import { LOCAL_TRAFFIC_CALLER } from '../../services/local/callers';
-import { stageVariants, startLocalService, type LocalService } from '../../services/local/service';
+import { startLocalService, type LocalService } from '../../services/local/service';
 import { createApiClient } from '../../services/smoke/http-client';
 import { main } from '../../services/traffic/main';
-import { buildVersions, CLASSIFIER_PAIR, type BuiltVersions } from '../support/built-versions';
+import { modelArtifactDir } from '../../services/model/artifacts';
+import {
+  FIXTURE_CANDIDATE,
+  FIXTURE_LOCAL_SERVICE,
+  FIXTURE_MODELS_DIR,
+  FIXTURE_ROW,
+} from '../support/model-fixtures';
 
 let service: LocalService;
 
-let versions: BuiltVersions | undefined;
-
 beforeAll(async () => {
-  service = await startLocalService({
-    port: 0,
-    logLevel: 'SILENT',
-    variants: stageVariants(CLASSIFIER_PAIR[0].version, CLASSIFIER_PAIR[1].version),
-    modelsRoot: (versions = await buildVersions(CLASSIFIER_PAIR)).root,
-  });
+  service = await startLocalService({ port: 0, logLevel: 'SILENT', ...FIXTURE_LOCAL_SERVICE });
   // Warm the handlers and model servers, so the first window measures pacing, not cold starts.
   const warm = createApiClient({ apiUrl: service.url, timeoutMs: 10_000 });
   for (let i = 0; i < 3; i += 1) {
     await warm({
       method: 'POST',
       path: '/predict',
-      body: JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] }),
+      body: JSON.stringify({ features: FIXTURE_ROW }),
     });
   }
 });
 
 afterAll(async () => {
   await service.stop();
-  await versions?.remove();
 });
 
 const credentials = {
@@ -44,13 +42,17 @@ async function traffic(args: string[], signal?: AbortSignal, keys = credentials)
   const out: string[] = [];
   const err: string[] = [];
   const started = performance.now();
-  const code = await main(['--api-url', service.url, '--region', 'us-east-1', ...args], {
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    env: {},
-    signal,
-    credentials: keys,
-  });
+  const requests = path.join(modelArtifactDir(FIXTURE_CANDIDATE, FIXTURE_MODELS_DIR), 'requests.json');
+  const code = await main(
+    ['--api-url', service.url, '--region', 'us-east-1', '--requests', requests, ...args],
+    {
+      out: (line) => out.push(line),
+      err: (line) => err.push(line),
+      env: {},
+      signal,
+      credentials: keys,
+    },
+  );
   return { code, out: out.join('\n'), err: err.join('\n'), wallMs: performance.now() - started };
 }
 
@@ -98,7 +100,7 @@ describe('traffic source against npm start', () => {
 
   it('marks by verified identity only: a user request stays api, a forged signature is refused', async () => {
     const user = createApiClient({ apiUrl: service.url, timeoutMs: 5_000 });
-    const body = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
+    const body = JSON.stringify({ features: FIXTURE_ROW });
     const plain = await user({ method: 'POST', path: '/predict', body });
     expect(plain.status).toBe(200);
     const id = (plain.body as { predictionId: string }).predictionId;
@@ -163,7 +165,7 @@ describe('traffic source against npm start', () => {
       });
       expect(run.code).toBe(1);
       expect(run.err).toMatch(
-        /answered HTTP 403 .*the API refused the caller; check your credentials and --region us-east-1/,
+        /answered HTTP 403 .*the API refused the caller; check your credentials and the signing region us-east-1/,
       );
     });
 
@@ -181,7 +183,7 @@ describe('traffic source against npm start', () => {
       );
       expect(code).toBe(1);
       expect(err.join('\n')).toMatch(
-        /answered nothing .*check --api-url http:\/\/127\.0\.0\.1:9 and that the API is up/,
+        /answered nothing .*check the API URL http:\/\/127\.0\.0\.1:9 and that the API is up/,
       );
     });
   });
