@@ -2,7 +2,7 @@
  * Model-server throughput and latency at a fixed concurrency, next to the raw `session.run` time of the same
  * model in the same run.
  *
- *   npm run bench:model [-- --version v1.1.0 --duration 5 --connections 8 --rows 1 --container]
+ *   npm run bench:model [-- --model DIR[,DIR...] --rows 1,100 --duration 5 --connections 8 --container]
  *
  * With `--container`, the same load also runs against the model server image (`npm run images`
  * builds it), so the two throughputs compare within one run.
@@ -15,29 +15,24 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import {
-  extractModelArchive,
-  loadModelMetadata,
-  modelArchivePath,
-  listModelVersions,
-  ModelVersion,
-  unknownVersionProblem,
-} from '../services/model/artifacts';
+import { existsSync, readFileSync } from 'node:fs';
+import { extractModelArchive, listModelVersions, modelArtifactDir } from '../services/model/artifacts';
+import { parseModelMetadata } from '../services/model/metadata';
 import { parseCli } from '../scripts/cli';
 import { docker, findRunningEngine } from '../scripts/container-engine';
 import { imageTag } from '../scripts/images';
 
 /** What to measure. */
 export interface ModelBenchOptions {
-  /** A folder under `models/`. @default the oldest there */
-  readonly version?: ModelVersion;
+  /** A version folder (`model.tar.gz`, `metadata.json`), any task. @default the oldest folder of `models/` */
+  readonly modelDir?: string;
   /** Load duration against the server. @default 5 */
   readonly durationSeconds?: number;
   /** Concurrent keep-alive connections. @default 8 */
   readonly connections?: number;
   /** Rows per invocation. @default 1 */
   readonly rowsPerRequest?: number;
-  /** Timed `session.run` calls. @default 5000 */
+  /** Most timed `session.run` calls (they also stop after `durationSeconds`). @default 5000 */
   readonly rawIterations?: number;
   /** Also load the model server image in a container (needs a running engine and the built image). @default false */
   readonly container?: boolean;
@@ -62,7 +57,9 @@ export interface LatencySummary {
 
 /** One run's numbers. */
 export interface ModelBenchResult {
-  readonly version: ModelVersion;
+  readonly version: string;
+  /** Size of `model.onnx` in bytes. */
+  readonly modelBytes: number;
   readonly connections: number;
   readonly durationSeconds: number;
   readonly rowsPerRequest: number;
@@ -77,6 +74,7 @@ export interface ModelBenchResult {
 }
 
 const WARMUP_RUNS = 200;
+const MIN_TIMED_RUNS = 20;
 const SERVER_START_TIMEOUT_MS = 15_000;
 
 /** p50, p99 and mean of a sample (nearest-rank percentiles). */
@@ -86,11 +84,13 @@ export function summarize(sample: readonly number[]): LatencySummary {
   return { p50: rank(50), p99: rank(99), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length };
 }
 
+/** Times `session.run` up to `iterations` times or for `budgetSeconds`, whichever ends first (large models). */
 async function timeSessionRun(
   modelDir: string,
   rows: number[][],
   iterations: number,
-): Promise<LatencySummary> {
+  budgetSeconds: number,
+): Promise<{ iterations: number; runMicros: LatencySummary }> {
   const session = await InferenceSession.create(path.join(modelDir, 'model.onnx'));
   try {
     const feeds = {
@@ -99,14 +99,16 @@ async function timeSessionRun(
         rows[0].length,
       ]),
     };
-    for (let i = 0; i < WARMUP_RUNS; i++) await session.run(feeds);
+    const warmupEnds = performance.now() + (budgetSeconds * 1000) / 10;
+    for (let i = 0; i < WARMUP_RUNS && performance.now() < warmupEnds; i++) await session.run(feeds);
     const micros: number[] = [];
-    for (let i = 0; i < iterations; i++) {
+    const ends = performance.now() + budgetSeconds * 1000;
+    while (micros.length < iterations && (micros.length < MIN_TIMED_RUNS || performance.now() < ends)) {
       const started = process.hrtime.bigint();
       await session.run(feeds);
       micros.push(Number(process.hrtime.bigint() - started) / 1000);
     }
-    return summarize(micros);
+    return { iterations: micros.length, runMicros: summarize(micros) };
   } finally {
     await session.release();
   }
@@ -234,17 +236,21 @@ async function loadContainer(
  * `model.tar.gz`) with autocannon on 127.0.0.1, then `session.run` of the same model in this process.
  */
 export async function benchModelServer(options: ModelBenchOptions = {}): Promise<ModelBenchResult> {
-  const version = options.version ?? listModelVersions()[0];
+  const versionDir = options.modelDir ?? modelArtifactDir(listModelVersions()[0]);
+  const metadata = parseModelMetadata(
+    JSON.parse(readFileSync(path.join(versionDir, 'metadata.json'), 'utf8')),
+  );
+  const { version, golden } = metadata;
   const durationSeconds = options.durationSeconds ?? 5;
   const connections = options.connections ?? 8;
   const rowsPerRequest = options.rowsPerRequest ?? 1;
   const iterations = options.rawIterations ?? 5000;
-  const golden = loadModelMetadata(version).golden;
   const rows = Array.from({ length: rowsPerRequest }, (_, i) => [...golden[i % golden.length].features]);
 
   const modelDir = await mkdtemp(path.join(tmpdir(), `bench-model-${version}-`));
   try {
-    await extractModelArchive(modelArchivePath(version), modelDir);
+    await extractModelArchive(path.join(versionDir, 'model.tar.gz'), modelDir);
+    const modelBytes = readFileSync(path.join(modelDir, 'model.onnx')).length;
     const body = JSON.stringify(rows.length === 1 ? rows[0] : rows);
     const { child, port } = await startServerProcess(modelDir);
     let server: LoadSummary;
@@ -256,111 +262,142 @@ export async function benchModelServer(options: ModelBenchOptions = {}): Promise
     const container = options.container
       ? await loadContainer(modelDir, body, connections, durationSeconds)
       : undefined;
-    const runMicros = await timeSessionRun(modelDir, rows, iterations);
+    const raw = await timeSessionRun(modelDir, rows, iterations, durationSeconds);
     return {
       version,
+      modelBytes,
       connections,
       durationSeconds,
       rowsPerRequest,
       server,
       container,
-      raw: { iterations, runMicros },
+      raw,
     };
   } finally {
     await rm(modelDir, { recursive: true, force: true });
   }
 }
 
-/** The result as a small aligned table. */
-export function formatModelBench(result: ModelBenchResult): string {
+/** The figures of one run, one line each, so several runs print as columns side by side. */
+function figures(result: ModelBenchResult): [string, string][] {
   const { server, container, raw } = result;
   const loadRows = (name: string, summary: LoadSummary): [string, string][] => [
-    [
-      `${name} throughput`,
-      `${summary.requestsPerSecond.toFixed(0)} req/s (${summary.totalRequests} requests)`,
-    ],
+    [`${name} throughput`, `${summary.requestsPerSecond.toFixed(0)} req/s`],
     [`${name} latency p50`, `${summary.latencyMs.p50.toFixed(2)} ms`],
     [`${name} latency p99`, `${summary.latencyMs.p99.toFixed(2)} ms`],
     [`${name} failures`, String(summary.failures)],
   ];
+  const overheadMs = server.latencyMs.p50 - raw.runMicros.p50 / 1000;
   const rows: [string, string][] = [
-    ...loadRows('server', server),
-    ...(container
-      ? [
-          ...loadRows('container', container),
-          ['container start to /ping', `${container.startToPingMs.toFixed(0)} ms`] as [string, string],
-          [
-            'container / process',
-            `${(container.requestsPerSecond / server.requestsPerSecond).toFixed(2)}× the throughput`,
-          ] as [string, string],
-        ]
-      : []),
+    ['model.onnx', `${(result.modelBytes / 1e6).toFixed(1)} MB`],
+    ['rows per request', String(result.rowsPerRequest)],
     ['raw session.run p50', `${raw.runMicros.p50.toFixed(1)} µs`],
     ['raw session.run p99', `${raw.runMicros.p99.toFixed(1)} µs`],
-    ['raw session.run mean', `${raw.runMicros.mean.toFixed(1)} µs (${raw.iterations} runs)`],
+    ...loadRows('process', server),
+    ['process p50 - session.run p50', `${overheadMs.toFixed(2)} ms`],
   ];
-  const width = Math.max(...rows.map(([name]) => name.length));
-  const title =
-    `model server ${result.version}: ${result.connections} connections, ${result.durationSeconds} s, ` +
-    `${result.rowsPerRequest} row(s) per request`;
-  return [title, ...rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`)].join('\n');
+  if (!container) return rows;
+  return [
+    ...rows,
+    ['container docker run to /ping 200', `${container.startToPingMs.toFixed(0)} ms`],
+    ...loadRows('container', container),
+    ['container / process throughput', (container.requestsPerSecond / server.requestsPerSecond).toFixed(2)],
+  ];
 }
 
-const USAGE = `Usage: npm run bench:model [-- --version v1.0.0] [-- --duration 5] [-- --connections 8]
-                           [-- --rows 1] [-- --container]
+/** Runs as aligned columns (one per model and batch size) under one title. */
+export function formatModelBench(results: readonly ModelBenchResult[]): string {
+  const [first] = results;
+  const columns = results.map(figures);
+  const names = columns
+    .reduce((longest, column) => (column.length > longest.length ? column : longest))
+    .map(([n]) => n);
+  const header = ['', ...results.map((r) => r.version)];
+  const table = [
+    header,
+    ...names.map((name) => [name, ...columns.map((c) => c.find(([n]) => n === name)?.[1] ?? '')]),
+  ];
+  const widths = header.map((_, c) => Math.max(...table.map((row) => row[c].length)));
+  const title =
+    `model server: ${first.connections} connections, ${first.durationSeconds} s per load, ` +
+    'session.run timed for as long (at most 5000 calls)';
+  const line = (row: string[]) =>
+    `  ${row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')}`;
+  return [title, ...table.map(line)].join('\n');
+}
 
-Model-server throughput and p99 (the container entry point in a child process, on 127.0.0.1) next to
-the raw ONNX session.run time of the same model, in one run.
-  --version V       model version, a folder under models/ (default the oldest there)
+const USAGE = `Usage: npm run bench:model [-- --model DIR[,DIR...]] [-- --rows 1[,100]] [-- --duration 5]
+                           [-- --connections 8] [-- --container]
+
+Model-server throughput and latency (the container entry point in a child process, on 127.0.0.1) next to
+the raw ONNX session.run time of the same model, in one run, for each model and batch size.
+  --model DIR,...   version folders (model.tar.gz + metadata.json) or version names under models/
+                    (default the oldest version there); any task
+  --rows N,...      rows per invocation (default 1)
   --duration S      seconds of load (default 5)
   --connections N   concurrent keep-alive connections (default 8)
-  --rows N          rows per invocation (default 1)
-  --container       also load the model server image in a container (\`npm run images\` first) and
-                    print its throughput next to the process's
+  --container       also run the model server image (\`npm run images\` first): time from docker run
+                    to /ping 200 and the same load, next to the process's
   --help            this text`;
 
-function positiveInteger(flag: string, raw: string | undefined): number | undefined {
+function positiveIntegers(flag: string, raw: string | undefined): number[] | undefined {
   if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    process.stderr.write(`--${flag} must be a positive integer, not "${raw}"\n`);
+  const values = raw.split(',').map(Number);
+  if (!values.every((value) => Number.isInteger(value) && value >= 1)) {
+    process.stderr.write(`--${flag} must be positive integers, not "${raw}"\n`);
     process.exit(2);
   }
-  return value;
+  return values;
 }
 
-function parseArgs(args: readonly string[]): ModelBenchOptions {
+function modelDirOf(name: string): string {
+  const dir = existsSync(path.join(name, 'metadata.json')) ? name : modelArtifactDir(name);
+  if (!existsSync(path.join(dir, 'model.tar.gz'))) {
+    process.stderr.write(
+      `--model: ${name} is neither a version folder nor a version under models/ (npm run model:add makes one)\n`,
+    );
+    process.exit(2);
+  }
+  return dir;
+}
+
+function parseArgs(args: readonly string[]): ModelBenchOptions[] {
   const flags = parseCli(args, {
     usage: USAGE,
     flags: {
-      version: 'string',
+      model: 'string',
       duration: 'string',
       connections: 'string',
       rows: 'string',
       container: 'boolean',
     },
   });
-  const problem = flags.version === undefined ? undefined : unknownVersionProblem(flags.version);
-  if (problem) {
-    process.stderr.write(`--version: ${problem}\n`);
-    process.exit(2);
-  }
-  return {
-    version: flags.version,
-    durationSeconds: positiveInteger('duration', flags.duration),
-    connections: positiveInteger('connections', flags.connections),
-    rowsPerRequest: positiveInteger('rows', flags.rows),
+  const models = flags.model?.split(',').map(modelDirOf) ?? [undefined];
+  const rows = positiveIntegers('rows', flags.rows) ?? [1];
+  const common = {
+    durationSeconds: positiveIntegers('duration', flags.duration)?.[0],
+    connections: positiveIntegers('connections', flags.connections)?.[0],
     container: flags.container === true,
   };
+  return models.flatMap((modelDir) =>
+    rows.map((rowsPerRequest) => ({ ...common, modelDir, rowsPerRequest })),
+  );
+}
+
+async function main(runs: readonly ModelBenchOptions[]): Promise<void> {
+  const results: ModelBenchResult[] = [];
+  for (const run of runs) {
+    process.stderr.write(
+      `measuring ${run.modelDir ?? 'the oldest version'}, ${run.rowsPerRequest} row(s) per request\n`,
+    );
+    results.push(await benchModelServer(run));
+  }
+  console.log(formatModelBench(results));
 }
 
 if (require.main === module) {
-  const options = parseArgs(process.argv.slice(2));
-  benchModelServer(options).then(
-    (result) => console.log(formatModelBench(result)),
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      process.exitCode = 1;
-    },
-  );
+  main(parseArgs(process.argv.slice(2))).catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  });
 }

@@ -109,7 +109,7 @@ async function main(args: string[]): Promise<void> {
     );
     console.log(`  warm overhead p50           ${overhead.p50.toFixed(1)} µs`);
     console.log(`  warm overhead p99           ${overhead.p99.toFixed(1)} µs (${iterations} calls)`);
-    console.log(formatModelBench(model));
+    console.log(formatModelBench([model]));
     console.log(
       `  server p50 / raw run p50    ${((model.server.latencyMs.p50 * 1000) / model.raw.runMicros.p50).toFixed(0)}x`,
     );

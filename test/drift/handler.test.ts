@@ -10,12 +10,13 @@ import { loadDriftConfig } from '../../services/drift/config';
 import type { DriftDatum, MetricsPublisher } from '../../services/drift/adapters/metrics';
 import { createTableRecentInputs } from '../../services/drift/adapters/recent-inputs';
 import { DATA_DRIFT_ALARM_THRESHOLD } from '../../services/drift/psi';
+import { FIXTURE_BASELINE, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 import { loadModelMetadata } from '../../services/model/artifacts';
 import { startLocalDynamo, type LocalDynamo } from '../batch/support/local-aws';
 import { sampleRows } from './support/synthetic';
 import { buildVersions } from '../support/built-versions';
 
-const { featureStats } = loadModelMetadata('v1.0.0');
+const { featureStats } = loadModelMetadata(FIXTURE_BASELINE, FIXTURE_MODELS_DIR);
 const NOW = new Date('2026-11-20T12:00:00.000Z');
 const config: DriftConfig = {
   stage: 'dev',

@@ -1,5 +1,6 @@
 import type { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { createModelCatalog } from '../../services/drift/adapters/model-catalog';
+import { FIXTURE_BASELINE, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 import { loadModelMetadata } from '../../services/model/artifacts';
 
 function catalogOver(parameters: Record<string, string>) {
@@ -15,7 +16,7 @@ function catalogOver(parameters: Record<string, string>) {
 
 describe('drift model catalog', () => {
   it('reads the active version and that version’s training bins from the registry entry', async () => {
-    const metadata = loadModelMetadata('v1.1.0');
+    const metadata = loadModelMetadata(FIXTURE_BASELINE, FIXTURE_MODELS_DIR);
     const { catalog, reads } = catalogOver({
       '/p/dev/model/active-version': 'v1.1.0\n',
       '/p/dev/model/versions/v1.1.0': JSON.stringify({

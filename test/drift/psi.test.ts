@@ -6,6 +6,7 @@ import {
   featureDrift,
   psi,
 } from '../../services/drift/psi';
+import { FIXTURE_BASELINE, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 import { loadModelMetadata } from '../../services/model/artifacts';
 import { sampleRows } from './support/synthetic';
 
@@ -38,8 +39,8 @@ test('driftLevel follows the documented thresholds', () => {
   expect(DATA_DRIFT_ALARM_THRESHOLD).toBe(0.25);
 });
 
-describe('featureDrift against the v1.0.0 training bins', () => {
-  const { featureStats } = loadModelMetadata('v1.0.0');
+describe("featureDrift against a version's training bins", () => {
+  const { featureStats } = loadModelMetadata(FIXTURE_BASELINE, FIXTURE_MODELS_DIR);
 
   test('data drawn like the training data stays below the moderate threshold', () => {
     const drift = featureDrift(featureStats, sampleRows(featureStats, 2000, 1));
@@ -52,7 +53,7 @@ describe('featureDrift against the v1.0.0 training bins', () => {
       row.map((v, i) => (i === 2 ? v + featureStats[2].std : v)),
     );
     const drift = featureDrift(featureStats, shifted);
-    expect(drift[2]).toMatchObject({ feature: 'petal_length', level: 'significant' });
+    expect(drift[2]).toMatchObject({ feature: featureStats[2].name, level: 'significant' });
     expect(drift[2].psi).toBeGreaterThan(DATA_DRIFT_ALARM_THRESHOLD);
     expect(drift[0].psi).toBeLessThan(0.1);
   });

@@ -6,6 +6,7 @@ import { createCloudWatchPublisher } from '../../../services/drift/adapters/metr
 import { createModelCatalog } from '../../../services/drift/adapters/model-catalog';
 import { createTableRecentInputs } from '../../../services/drift/adapters/recent-inputs';
 import { createDriftHandler, DATA_DRIFT_METRIC } from '../../../services/drift/handler';
+import { FIXTURE_BASELINE, FIXTURE_MODELS_DIR } from '../../support/model-fixtures';
 import { loadModelMetadata } from '../../../services/model/artifacts';
 import { startLocalDynamo, type LocalDynamo } from '../../batch/support/local-aws';
 import { sampleRows } from '../../drift/support/synthetic';
@@ -24,7 +25,7 @@ import { localCredentials, localRegion } from '../../support/local-aws';
  */
 const PREFIX = '/ml/dev/model';
 const NOW = new Date('2026-11-20T12:00:00.000Z');
-const { featureStats } = loadModelMetadata('v1.0.0');
+const { featureStats } = loadModelMetadata(FIXTURE_BASELINE, FIXTURE_MODELS_DIR);
 
 let dynamo: LocalDynamo;
 let ssm: SsmStandIn;
