@@ -10,6 +10,7 @@ import {
   ENDPOINT,
   HEALTHY,
   POLICY,
+  PREFIX,
   REGION,
   runRollout,
   VERSION_DOC,
@@ -320,8 +321,8 @@ describe('CanaryRollout', () => {
   it("records a rejected candidate's archive SHA-256 where the registry guard looks it up", async () => {
     const sha256 = 'c0'.repeat(32);
     const { definition } = build({ candidateArchiveSha256: sha256 });
-    const outcome = await execute(definition, { traffic: HEALTHY, failAfterUpdate: 2 });
-    expectRolledBack(outcome, /endpoint status Failed after a weight shift/);
+    const outcome = await execute(definition, { traffic: { ...HEALTHY, canaryErrorRate: 0.05 } });
+    expectRolledBack(outcome, /canary 5xx rate is significantly higher than baseline/);
     expect(JSON.parse(outcome.parameters.get(`${PREFIX}/rejected/${sha256}`) ?? 'null')).toEqual({
       version: CANDIDATE,
       archiveSha256: sha256,

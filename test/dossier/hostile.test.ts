@@ -144,6 +144,10 @@ const full = (): Dossier => {
       record,
     },
     models: { before: 'v1', after: 'v2' },
+    modelShapes: [
+      { version: 'v1', task: 'classification', featureCount: 4, labels: ['setosa', 'virginica'] },
+      { version: 'v2', task: 'regression', featureCount: 4 },
+    ],
   };
 };
 
@@ -252,6 +256,9 @@ describe('dossier pages with hostile values in every field', () => {
       'infrastructure.stacks[0].removed[0].logicalId',
       'infrastructure.stacks[0].replaced[0].logicalId',
       'smoke.suite',
+      // Rendered as the words of describeShape ('classification, ...' or 'regression, ...'), not as given.
+      'modelShapes[0].task',
+      'modelShapes[1].task',
     ]);
   });
 
