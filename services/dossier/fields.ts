@@ -131,9 +131,4 @@ export class Fields {
       this.fail(field, 'an object of strings');
     return { ...(v as Record<string, string>) };
   }
-
-  /** Reads an item of an array field as an object. */
-  fieldsOf(item: unknown, where: string): Fields {
-    return Fields.of(item, where, this.error);
-  }
 }

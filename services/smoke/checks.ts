@@ -174,7 +174,12 @@ export function checkLabels(
   const served = exchanges.filter((e) => asAnswer(e) !== undefined).length;
   if (judged === 0) return fail(`none of ${served} answers could be judged against its version's golden set`);
   return wrong.length === 0
-    ? pass(`${judged} answers match the serving version's golden answer (${served - judged} not judgeable)`)
+    ? pass(
+        `${judged} answers match the serving version's golden answer` +
+          (served > judged
+            ? ` (${served - judged} not judgeable: the version that answered lists no golden answer for those features)`
+            : ''),
+      )
     : fail(`${wrong.length}/${judged} wrong answers: ${summarize(wrong)}`);
 }
 
