@@ -19,8 +19,9 @@ import {
   extractModelArchive,
   loadModelMetadata,
   modelArchivePath,
+  listModelVersions,
   ModelVersion,
-  modelVersions,
+  unknownVersionProblem,
 } from '../services/model/artifacts';
 import { parseCli } from '../scripts/cli';
 import { docker, findRunningEngine } from '../scripts/container-engine';
@@ -28,7 +29,7 @@ import { imageTag } from '../scripts/images';
 
 /** What to measure. */
 export interface ModelBenchOptions {
-  /** @default 'v1.0.0' */
+  /** A folder under `models/`. @default the oldest there */
   readonly version?: ModelVersion;
   /** Load duration against the server. @default 5 */
   readonly durationSeconds?: number;
@@ -233,7 +234,7 @@ async function loadContainer(
  * `model.tar.gz`) with autocannon on 127.0.0.1, then `session.run` of the same model in this process.
  */
 export async function benchModelServer(options: ModelBenchOptions = {}): Promise<ModelBenchResult> {
-  const version = options.version ?? 'v1.0.0';
+  const version = options.version ?? listModelVersions()[0];
   const durationSeconds = options.durationSeconds ?? 5;
   const connections = options.connections ?? 8;
   const rowsPerRequest = options.rowsPerRequest ?? 1;
@@ -310,7 +311,7 @@ const USAGE = `Usage: npm run bench:model [-- --version v1.0.0] [-- --duration 5
 
 Model-server throughput and p99 (the container entry point in a child process, on 127.0.0.1) next to
 the raw ONNX session.run time of the same model, in one run.
-  --version V       model version: ${modelVersions.join(', ')} (default v1.0.0)
+  --version V       model version, a folder under models/ (default the oldest there)
   --duration S      seconds of load (default 5)
   --connections N   concurrent keep-alive connections (default 8)
   --rows N          rows per invocation (default 1)
@@ -339,12 +340,13 @@ function parseArgs(args: readonly string[]): ModelBenchOptions {
       container: 'boolean',
     },
   });
-  if (flags.version !== undefined && !modelVersions.includes(flags.version as ModelVersion)) {
-    process.stderr.write(`--version must be one of ${modelVersions.join(', ')}, not "${flags.version}"\n`);
+  const problem = flags.version === undefined ? undefined : unknownVersionProblem(flags.version);
+  if (problem) {
+    process.stderr.write(`--version: ${problem}\n`);
     process.exit(2);
   }
   return {
-    version: flags.version as ModelVersion | undefined,
+    version: flags.version,
     durationSeconds: positiveInteger('duration', flags.duration),
     connections: positiveInteger('connections', flags.connections),
     rowsPerRequest: positiveInteger('rows', flags.rows),

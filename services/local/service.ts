@@ -16,7 +16,7 @@ import { createPredictionStore } from '../inference/adapters/predictions-table';
 import { createSageMakerEndpoint } from '../inference/adapters/sagemaker-endpoint';
 import { createGetPredictionHandler } from '../inference/get-prediction-handler';
 import { createPredictHandler } from '../inference/predict-handler';
-import { extractModelArchive, loadModelMetadata, modelArchivePath, modelVersions } from '../model/artifacts';
+import { extractModelArchive, loadModelMetadata, modelArchivePath, modelsRoot } from '../model/artifacts';
 import type { ModelVersion } from '../model/artifacts';
 import { createModelServer } from '../model/server';
 import { createApiAdapter } from './api-adapter';
@@ -32,10 +32,12 @@ export interface LocalVariant {
 }
 
 /** Variants as the stage deploys them before a rollout: baseline 100 %, the candidate enters at 0 %. */
-export const defaultLocalVariants: readonly LocalVariant[] = [
-  { name: 'VariantA', modelVersion: modelVersions[0], weight: 100 },
-  { name: 'VariantB', modelVersion: modelVersions[1], weight: 0 },
-];
+export function stageVariants(baseline: ModelVersion, candidate: ModelVersion): readonly LocalVariant[] {
+  return [
+    { name: 'VariantA', modelVersion: baseline, weight: 100 },
+    { name: 'VariantB', modelVersion: candidate, weight: 0 },
+  ];
+}
 
 /** Endpoint name the local SageMaker runtime stand-in serves (smoke `--endpoint-name`). */
 export const LOCAL_ENDPOINT_NAME = 'local-endpoint';
@@ -46,8 +48,10 @@ export interface LocalServiceOptions {
   readonly port?: number;
   /** @default 127.0.0.1 */
   readonly host?: string;
-  /** @default {@link defaultLocalVariants} */
-  readonly variants?: readonly LocalVariant[];
+  /** What each variant serves, e.g. {@link stageVariants}. */
+  readonly variants: readonly LocalVariant[];
+  /** Folder of the version folders. @default the repository's models/ */
+  readonly modelsRoot?: string;
   /** Version the predict handler validates against (the Parameter Store pointer). @default the first variant's */
   readonly activeVersion?: ModelVersion;
   /** Handler log level. @default WARN */
@@ -93,9 +97,9 @@ export interface LocalService {
  * and an HTTP adapter in place of API Gateway. Everything started is stopped again
  * if a later step fails.
  */
-export async function startLocalService(options: LocalServiceOptions = {}): Promise<LocalService> {
+export async function startLocalService(options: LocalServiceOptions): Promise<LocalService> {
   const log = options.log ?? (() => undefined);
-  const variants = options.variants ?? defaultLocalVariants;
+  const variants = options.variants;
   const cleanups: (() => Promise<unknown>)[] = [];
   const stop = async () => {
     const steps = cleanups.splice(0).reverse();
@@ -110,7 +114,9 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     cleanups.push(() => table.close());
 
     const modelServers = await Promise.all(
-      variants.map((variant) => startModelServer(variant, modelsDir, log, cleanups)),
+      variants.map((variant) =>
+        startModelServer(variant, options.modelsRoot ?? modelsRoot, modelsDir, log, cleanups),
+      ),
     );
 
     const standIn = createSageMakerRuntimeStandIn({
@@ -155,7 +161,10 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
         predict: createPredictHandler({
           model: createSageMakerEndpoint({ client: runtime, endpointName: LOCAL_ENDPOINT_NAME }),
           store,
-          parameters: inMemoryParameters(options.activeVersion ?? variants[0]!.modelVersion),
+          parameters: inMemoryParameters(
+            options.activeVersion ?? variants[0]!.modelVersion,
+            options.modelsRoot ?? modelsRoot,
+          ),
           logger: new Logger({ serviceName: 'predict', logLevel }),
           metrics: quietMetrics('predict'),
           syntheticCallerRoleArns: [LOCAL_TRAFFIC_ROLE_ARN],
@@ -192,12 +201,13 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
 
 async function startModelServer(
   variant: LocalVariant,
+  root: string,
   modelsDir: string,
   log: (line: string) => void,
   cleanups: (() => Promise<unknown>)[],
 ): Promise<LocalModelServer> {
   const modelDir = path.join(modelsDir, variant.modelVersion);
-  await extractModelArchive(modelArchivePath(variant.modelVersion), modelDir);
+  await extractModelArchive(modelArchivePath(variant.modelVersion, root), modelDir);
   const server = createModelServer({ modelDir, port: 0, host: '127.0.0.1' });
   const port = await server.start();
   let stopped: Promise<void> | undefined;
@@ -210,9 +220,10 @@ async function startModelServer(
 }
 
 /** Parameter Store's view of the active model, from the committed metadata. */
-function inMemoryParameters(version: ModelVersion): ModelParameters {
-  const { featureCount, labels } = loadModelMetadata(version);
-  return { activeModel: async () => ({ version, featureCount, labels }) };
+function inMemoryParameters(version: ModelVersion, root: string): ModelParameters {
+  const metadata = loadModelMetadata(version, root);
+  const labels = metadata.task === 'classification' ? metadata.labels : [];
+  return { activeModel: async () => ({ version, featureCount: metadata.featureCount, labels }) };
 }
 
 /** EMF lines would flood a terminal; the local run only needs the answers. */

@@ -4,29 +4,39 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ModelMetadata, parseModelMetadata } from './metadata';
 import { unscorableInput } from './validation';
 
-/** One row's answer. */
-export interface Prediction {
+/** A classifier's answer for one row: the most probable label and every label's probability. */
+export interface ClassPrediction {
   readonly label: string;
   readonly probabilities: number[];
 }
 
-/** A loaded classifier, ready to score rows. */
+/** A regressor's answer for one row. */
+export interface ValuePrediction {
+  readonly value: number;
+}
+
+/** One row's answer; discriminate with `'value' in prediction`. */
+export type Prediction = ClassPrediction | ValuePrediction;
+
+/** A loaded model, ready to score rows. */
 export interface LoadedModel {
   readonly metadata: ModelMetadata;
   readonly inputName: string;
+  /** The graph output the answers are read from (`metadata.outputs`). */
   readonly outputName: string;
   /** Scores validated rows (each `metadata.featureCount` long), one prediction per row in order. */
   predict(rows: readonly (readonly number[])[]): Promise<Prediction[]>;
   release(): Promise<void>;
 }
 
-/** Thrown when `model.onnx` and `metadata.json` do not describe a classifier the server can serve. */
+/** Thrown when `model.onnx` and `metadata.json` do not describe a model the server can serve. */
 export class ModelLoadError extends Error {
   override readonly name = 'ModelLoadError';
 }
 
-const PREFERRED_OUTPUT = 'probabilities';
 const PROBABILITY_DIGITS = 6;
+/** float32 holds about 7 significant digits; more would print noise. */
+const VALUE_DIGITS = 7;
 
 function tensorMetadata(
   metadata: readonly InferenceSession.ValueMetadata[],
@@ -36,36 +46,30 @@ function tensorMetadata(
   return found?.isTensor ? found : undefined;
 }
 
-function checkLastDimension(
+function checkShape(
   value: InferenceSession.TensorValueMetadata | undefined,
-  expected: number,
+  shapes: readonly (readonly number[])[],
   what: string,
+  implied: string,
 ): void {
   if (!value) return;
   if (value.type !== 'float32')
     throw new ModelLoadError(`${what} "${value.name}" must be float32, is ${value.type}`);
-  const last = value.shape[value.shape.length - 1];
-  if (value.shape.length !== 2 || (typeof last === 'number' && last !== expected)) {
+  // Symbolic dimensions (the batch size) match anything; -1 in `shapes` marks the batch dimension.
+  const fits = shapes.some(
+    (shape) =>
+      shape.length === value.shape.length &&
+      shape.every((d, i) => d === -1 || typeof value.shape[i] !== 'number' || value.shape[i] === d),
+  );
+  if (!fits) {
     throw new ModelLoadError(
-      `${what} "${value.name}" has shape [${value.shape.join(', ')}]; metadata.json implies [N, ${expected}]`,
+      `${what} "${value.name}" has shape [${value.shape.join(', ')}]; metadata.json implies ${implied}`,
     );
   }
 }
 
-/**
- * The output to read: `probabilities` when the graph has it, else its only output.
- * @throws ModelLoadError when the choice is ambiguous.
- */
-export function selectOutputName(outputNames: readonly string[]): string {
-  if (outputNames.includes(PREFERRED_OUTPUT)) return PREFERRED_OUTPUT;
-  if (outputNames.length === 1) return outputNames[0];
-  throw new ModelLoadError(
-    `model.onnx has outputs ${outputNames.join(', ')}; name the class probabilities "${PREFERRED_OUTPUT}"`,
-  );
-}
-
 /** Label and rounded probabilities of each row of a flat `[rows, labels]` output. */
-export function toPredictions(output: Float32Array, labels: readonly string[]): Prediction[] {
+export function toPredictions(output: Float32Array, labels: readonly string[]): ClassPrediction[] {
   const width = labels.length;
   if (output.length % width !== 0) {
     throw new Error(`Model output has ${output.length} values, not a multiple of ${width} labels`);
@@ -77,6 +81,16 @@ export function toPredictions(output: Float32Array, labels: readonly string[]): 
     }
     const best = row.reduce((bestIndex, p, i) => (p > row[bestIndex] ? i : bestIndex), 0);
     return { label: labels[best], probabilities: row.map((p) => Number(p.toFixed(PROBABILITY_DIGITS))) };
+  });
+}
+
+/** The value of each row of a flat `[rows]` or `[rows, 1]` output. */
+export function toValues(output: Float32Array): ValuePrediction[] {
+  return Array.from(output, (v, r) => {
+    if (!Number.isFinite(v)) {
+      throw unscorableInput(`Model output row ${r} is not finite: the model cannot score this input`);
+    }
+    return { value: Number(v.toPrecision(VALUE_DIGITS)) };
   });
 }
 
@@ -103,7 +117,8 @@ async function createSession(modelDir: string): Promise<InferenceSession> {
 
 /**
  * Loads `model.onnx` and `metadata.json` from a model directory, checks that they agree (one float32 input of
- * `[N, featureCount]`, an output of `[N, labels.length]`) and scores one row to prove it.
+ * `[N, featureCount]`; the output `metadata.outputs` names, `[N, labels.length]` for a classifier, `[N]` or
+ * `[N, 1]` for a regressor) and scores one row to prove it.
  * @throws ModelLoadError with a message that says which file is wrong and how.
  */
 export async function loadModel(modelDir: string): Promise<LoadedModel> {
@@ -114,18 +129,37 @@ export async function loadModel(modelDir: string): Promise<LoadedModel> {
       throw new ModelLoadError(`model.onnx must have one input, has ${session.inputNames.join(', ')}`);
     }
     const inputName = session.inputNames[0];
-    const outputName = selectOutputName(session.outputNames);
-    checkLastDimension(tensorMetadata(session.inputMetadata, inputName), metadata.featureCount, 'Input');
-    checkLastDimension(tensorMetadata(session.outputMetadata, outputName), metadata.labels.length, 'Output');
+    const outputName =
+      metadata.task === 'classification' ? metadata.outputs.probabilities : metadata.outputs.value;
+    if (!session.outputNames.includes(outputName)) {
+      throw new ModelLoadError(
+        `metadata.json outputs name "${outputName}", but model.onnx has outputs ${session.outputNames.join(', ')}`,
+      );
+    }
+    checkShape(
+      tensorMetadata(session.inputMetadata, inputName),
+      [[-1, metadata.featureCount]],
+      'Input',
+      `[N, ${metadata.featureCount}]`,
+    );
+    const output = tensorMetadata(session.outputMetadata, outputName);
+    if (metadata.task === 'classification') {
+      const width = metadata.labels.length;
+      checkShape(output, [[-1, width]], 'Output', `[N, ${width}]`);
+    } else {
+      checkShape(output, [[-1], [-1, 1]], 'Output', '[N] or [N, 1]');
+    }
 
     const predict = async (rows: readonly (readonly number[])[]): Promise<Prediction[]> => {
       const input = new Tensor('float32', Float32Array.from(rows.flat()), [
         rows.length,
         metadata.featureCount,
       ]);
-      const output = (await session.run({ [inputName]: input }, [outputName]))[outputName];
-      if (output.type !== 'float32') throw new Error(`Model output is ${output.type}, expected float32`);
-      const predictions = toPredictions(output.data as Float32Array, metadata.labels);
+      const result = (await session.run({ [inputName]: input }, [outputName]))[outputName];
+      if (result.type !== 'float32') throw new Error(`Model output is ${result.type}, expected float32`);
+      const data = result.data as Float32Array;
+      const predictions =
+        metadata.task === 'classification' ? toPredictions(data, metadata.labels) : toValues(data);
       if (predictions.length !== rows.length) {
         throw new Error(`Model answered ${predictions.length} rows for ${rows.length}`);
       }

@@ -103,7 +103,8 @@ export function createModelServer(options: ModelServerOptions): ModelServer {
       maxRows,
     });
     const predictions = await predict(rows);
-    sendJson(res, 200, { modelVersion: metadata.version, labels: metadata.labels, predictions });
+    const labels = metadata.task === 'classification' ? { labels: metadata.labels } : {};
+    sendJson(res, 200, { modelVersion: metadata.version, ...labels, predictions });
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {

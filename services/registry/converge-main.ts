@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { config as appConfig } from '../../bin/config';
 import type { AppConfig } from '../../lib/stages/stage-config';
-import { modelVersions } from '../model/artifacts';
+import { listModelVersions } from '../model/artifacts';
 import { SsmRegistryReader, type RegistryReader } from './adapters/registry';
 import { planConvergence, unifiedDiff } from './converge';
 import {
@@ -37,6 +37,8 @@ export interface ConvergeIo {
   readonly err: (line: string) => void;
   readonly config?: AppConfig;
   readonly reader?: (registry: StageRegistry, roleArn?: string) => RegistryReader;
+  /** Folder of the version folders. @default the repository's models/ */
+  readonly modelsDir?: string;
 }
 
 /** Runs converge; resolves to the exit code. */
@@ -71,10 +73,11 @@ export async function runConverge(argv: readonly string[], io: ConvergeIo): Prom
   const plan = planConvergence(stage, entry, snapshot);
   io.out(`converge: ${plan.summary}`);
   for (const version of [plan.next.baselineVersion, plan.next.candidateVersion]) {
-    if (!(modelVersions as readonly string[]).includes(version)) {
+    const known = listModelVersions(io.modelsDir);
+    if (!known.includes(version)) {
       io.err(
         `converge: the registry says ${stage} serves ${version}, but models/${version} is not in this checkout ` +
-          `(known: ${modelVersions.join(', ')}); check out the commit that added it, then run converge again`,
+          `(known: ${known.join(', ')}); check out the commit that added it, then run converge again`,
       );
       return 1;
     }

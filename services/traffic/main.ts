@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { modelArtifactDir, modelVersions } from '../model/artifacts';
+import { modelArtifactDir } from '../model/artifacts';
+import { readModelVersions } from '../registry/model-versions';
 import { createApiClient, type ApiClientOptions } from '../smoke/http-client';
 import { regionFromApiUrl } from '../smoke/options';
 import { MAX_TRAFFIC_RATE } from './config';
@@ -10,8 +11,9 @@ import { sendPaced, type TrafficReport } from './source';
 /** Longest run the CLI accepts: it is a rollout's traffic source, not a load test. */
 export const MAX_DURATION_SECONDS = 3_600;
 
+// The candidate dev deploys (config/model-versions.json): the version a rollout's traffic exercises.
 const defaultRequests = path.join(
-  modelArtifactDir(modelVersions[modelVersions.length - 1]!),
+  modelArtifactDir(readModelVersions().dev.candidateVersion),
   REQUEST_SET_FILE,
 );
 

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker } from '../../scripts/container-engine';
 import { imageTag } from '../../scripts/images';
-import { loadModelMetadata, modelVersions } from '../../services/model/artifacts';
+import { loadModelMetadata } from '../../services/model/artifacts';
+import { FIXTURE_MODELS_DIR, type FixtureVersion } from '../support/model-fixtures';
 import { Containers, engineWithImage, freePort, pollUntil, unpackedModel } from './support/containers';
 
 /**
@@ -32,8 +33,13 @@ function startServer(modelDir: string, port: number): string {
   });
 }
 
-describe.each(modelVersions)('model server image with %s', (version) => {
-  const metadata = loadModelMetadata(version);
+/** A 3-class classifier, the 8-feature binary classifier and the regressor, as model:add made them. */
+const versions: FixtureVersion[] = ['v2.0.0', 'v3.0.0', 'v4.0.0'];
+const answerOf = (golden: { label: string } | { value: number }) =>
+  'value' in golden ? golden.value : golden.label;
+
+describe.each(versions)('model server image with %s', (version) => {
+  const metadata = loadModelMetadata(version, FIXTURE_MODELS_DIR);
   let model: Awaited<ReturnType<typeof unpackedModel>>;
   let name: string;
   let base: string;
@@ -75,17 +81,20 @@ describe.each(modelVersions)('model server image with %s', (version) => {
         body: JSON.stringify(golden.features),
       });
       expect(res.status).toBe(200);
-      const body = (await res.json()) as { modelVersion: string; predictions: { label: string }[] };
+      const body = (await res.json()) as {
+        modelVersion: string;
+        predictions: ({ label: string } | { value: number })[];
+      };
       expect(body.modelVersion).toBe(version);
-      expect(body.predictions.map((p) => p.label)).toEqual([golden.label]);
+      expect(body.predictions.map(answerOf)).toEqual([answerOf(golden)]);
     }
     const batch = await fetch(`${base}/invocations`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ instances: metadata.golden.map((g) => g.features) }),
     });
-    const body = (await batch.json()) as { predictions: { label: string }[] };
-    expect(body.predictions.map((p) => p.label)).toEqual(metadata.golden.map((g) => g.label));
+    const body = (await batch.json()) as { predictions: ({ label: string } | { value: number })[] };
+    expect(body.predictions.map(answerOf)).toEqual(metadata.golden.map(answerOf));
   });
 
   it('cannot change the model it serves (mounted read-only)', () => {

@@ -1,3 +1,5 @@
+import type { ClassificationMetadata } from '../../services/model/metadata';
+import { FIXTURE_BASELINE, FIXTURE_CANDIDATE } from '../support/model-fixtures';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyResult } from 'aws-lambda';
@@ -46,12 +48,12 @@ beforeAll(async () => {
       },
     }),
   ]);
-  const metadata = endpoint.metadata['v1.0.0']!;
+  const metadata = endpoint.metadata[FIXTURE_BASELINE] as ClassificationMetadata;
   golden = metadata.golden[0]! as { features: number[]; label: string };
   ssm = await startSsmStandIn({
-    [`${prefix}/active-version`]: 'v1.0.0',
-    [`${prefix}/versions/v1.0.0`]: JSON.stringify({
-      version: 'v1.0.0',
+    [`${prefix}/active-version`]: FIXTURE_BASELINE,
+    [`${prefix}/versions/${FIXTURE_BASELINE}`]: JSON.stringify({
+      version: FIXTURE_BASELINE,
       featureCount: metadata.featureCount,
       labels: metadata.labels,
       status: 'active',
@@ -87,18 +89,18 @@ describe('POST /predict', () => {
     expect(Object.keys(answer).sort()).toEqual(['modelVersion', 'predictionId', 'result', 'variant']);
     expect(answer.predictionId).toMatch(uuid);
     const result = answer.result as { label: string; probabilities: number[] };
-    expect(endpoint.metadata['v1.0.0']!.labels).toContain(result.label);
+    expect((endpoint.metadata[FIXTURE_BASELINE] as ClassificationMetadata).labels).toContain(result.label);
     expect(result.probabilities).toHaveLength(3);
     expect(result.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     expect([
-      ['VariantA', 'v1.0.0'],
-      ['VariantB', 'v1.1.0'],
+      ['VariantA', FIXTURE_BASELINE],
+      ['VariantB', FIXTURE_CANDIDATE],
     ]).toContainEqual([answer.variant, answer.modelVersion]);
   });
 
   it('predicts the golden label of the model version that answered', async () => {
-    for (const version of ['v1.0.0', 'v1.1.0']) {
-      for (const request of endpoint.metadata[version]!.golden) {
+    for (const version of [FIXTURE_BASELINE, FIXTURE_CANDIDATE]) {
+      for (const request of (endpoint.metadata[version] as ClassificationMetadata).golden) {
         const result = json(await post({ features: request.features }));
         if (result.modelVersion === version) {
           expect((result.result as { label: string }).label).toBe(request.label);

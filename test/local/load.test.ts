@@ -1,6 +1,7 @@
 import { Agent, request } from 'node:http';
 import { mulberry32 } from '../../scripts/seeded-random';
 import { LOCAL_PRINCIPAL_HEADER } from '../../services/local/api-adapter';
+import { FIXTURE_LOCAL_SERVICE } from '../support/model-fixtures';
 import { startLocalService, type LocalService } from '../../services/local/service';
 
 /**
@@ -81,7 +82,12 @@ describe('local service under load (2,000 requests, 50 concurrent)', () => {
   beforeAll(async () => {
     // The suite shares two cores with synth-heavy files: the test is about consistency under
     // concurrency, so a starved model call must not turn into the 503 a real timeout would be.
-    service = await startLocalService({ port: 0, logLevel: 'SILENT', modelTimeoutMs: 60_000 });
+    service = await startLocalService({
+      port: 0,
+      logLevel: 'SILENT',
+      modelTimeoutMs: 60_000,
+      ...FIXTURE_LOCAL_SERVICE,
+    });
     let next = 0;
     let inFlight = 0;
     const worker = async () => {

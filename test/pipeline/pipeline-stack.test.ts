@@ -10,6 +10,7 @@ import { GUARD_REPORT_FILE } from '../../lib/pipeline/registry-guard-step';
 import { iamMatches } from '../iam/checker';
 import { pipelineRoleNames, type MlInferenceStage } from '../../lib/stages/ml-inference-stage';
 import { cdkJsonContext, tempOutdir, testConfig } from '../support/cdk-app';
+import { FIXTURE_BASELINE, FIXTURE_CANDIDATE } from '../support/model-fixtures';
 
 interface Action {
   Name: string;
@@ -254,7 +255,9 @@ describe('post-deploy steps', () => {
     expect(commands[smoke]).toContain(`--junit ${SMOKE_JUNIT_FILE}`);
     // Each variant is invoked directly, with the versions this stage deploys on them.
     expect(commands[smoke]).toContain('--endpoint-name "$ENDPOINT_NAME"');
-    expect(commands[smoke]).toContain('--variants VariantA=v1.0.0,VariantB=v1.1.0');
+    expect(commands[smoke]).toContain(
+      `--variants VariantA=${FIXTURE_BASELINE},VariantB=${FIXTURE_CANDIDATE}`,
+    );
     expect(commands[smoke]).toMatch(/--region [a-z]+-[a-z]+-\d /);
     const reports = Object.values(spec.reports);
     expect(reports).toHaveLength(1);

@@ -1,11 +1,12 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { SsmRegistryReader } from '../../services/registry/adapters/registry';
 import { runConverge, usage as convergeUsage } from '../../services/registry/converge-main';
 import { runGuard, usage as guardUsage } from '../../services/registry/guard-main';
-import { MODEL_VERSIONS_FILE } from '../../services/registry/model-versions';
+import { formatModelVersions } from '../../services/registry/model-versions';
+import { FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 import type { StageRegistry } from '../../services/registry/stage-registry';
 import { startSsmStandIn, type SsmStandIn } from '../support/aws-json-stand-ins';
 import { localCredentials, localRegion } from '../support/local-aws';
@@ -25,14 +26,14 @@ let empty: SsmStandIn;
 beforeAll(async () => {
   [promoted, rolledBack, empty] = await Promise.all([
     startSsmStandIn({
-      [`${prefix}/active-version`]: 'v1.1.0',
-      [`${prefix}/versions/v1.0.0`]: doc('v1.0.0', 'baseline'),
-      [`${prefix}/versions/v1.1.0`]: doc('v1.1.0', 'active'),
+      [`${prefix}/active-version`]: 'v2.1.0',
+      [`${prefix}/versions/v2.0.0`]: doc('v2.0.0', 'baseline'),
+      [`${prefix}/versions/v2.1.0`]: doc('v2.1.0', 'active'),
     }),
     startSsmStandIn({
-      [`${prefix}/active-version`]: 'v1.0.0',
-      [`${prefix}/versions/v1.0.0`]: doc('v1.0.0', 'baseline'),
-      [`${prefix}/versions/v1.1.0`]: doc('v1.1.0', 'rejected'),
+      [`${prefix}/active-version`]: 'v2.0.0',
+      [`${prefix}/versions/v2.0.0`]: doc('v2.0.0', 'baseline'),
+      [`${prefix}/versions/v2.1.0`]: doc('v2.1.0', 'rejected'),
     }),
     startSsmStandIn({}),
   ]);
@@ -51,6 +52,7 @@ function io(standIn: SsmStandIn) {
       err: (line: string) => err.push(line),
       env: {},
       now: () => new Date('2026-12-01T12:00:00Z'),
+      modelsDir: FIXTURE_MODELS_DIR,
       reader: (_registry: StageRegistry) =>
         new SsmRegistryReader(
           new SSMClient({ endpoint: standIn.url, region: localRegion, credentials: localCredentials }),
@@ -59,10 +61,16 @@ function io(standIn: SsmStandIn) {
   };
 }
 
-/** A scratch copy of the shipped config/model-versions.json (dev: v1.0.0 baseline, v1.1.0 candidate). */
+/** Both stages on the fixture baseline and candidate, whatever the shipped config/model-versions.json says. */
+const BEFORE = formatModelVersions({
+  dev: { baselineVersion: 'v2.0.0', candidateVersion: 'v2.1.0' },
+  prod: { baselineVersion: 'v2.0.0', candidateVersion: 'v2.1.0' },
+});
+
+/** A scratch model versions file holding {@link BEFORE}. */
 function scratchFile(): string {
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'model-versions-')), 'model-versions.json');
-  copyFileSync(MODEL_VERSIONS_FILE, file);
+  writeFileSync(file, BEFORE);
   return file;
 }
 
@@ -76,13 +84,13 @@ describe('npm run converge', () => {
 @@ -1,10 +1,10 @@
  {
    "dev": {
--    "baselineVersion": "v1.0.0",
-+    "baselineVersion": "v1.1.0",
-     "candidateVersion": "v1.1.0"
+-    "baselineVersion": "v2.0.0",
++    "baselineVersion": "v2.1.0",
+     "candidateVersion": "v2.1.0"
    },
    "prod": {`);
-    expect(run.out).toContain('converge: dev: v1.1.0 was promoted; it becomes the baseline');
-    expect(readFileSync(file, 'utf8')).toBe(readFileSync(MODEL_VERSIONS_FILE, 'utf8'));
+    expect(run.out).toContain('converge: dev: v2.1.0 was promoted; it becomes the baseline');
+    expect(readFileSync(file, 'utf8')).toBe(BEFORE);
   });
 
   it('--dry-run after a rollback: the rejected candidate is no longer proposed', async () => {
@@ -90,9 +98,9 @@ describe('npm run converge', () => {
     expect(await runConverge(['--stage', 'dev', '--dry-run', '--file', scratchFile()], run.io)).toBe(0);
     const diff = run.out.join('\n');
     expect(diff).toContain(`   "dev": {
-     "baselineVersion": "v1.0.0",
--    "candidateVersion": "v1.1.0"
-+    "candidateVersion": "v1.0.0"
+     "baselineVersion": "v2.0.0",
+-    "candidateVersion": "v2.1.0"
++    "candidateVersion": "v2.0.0"
    },`);
     expect(diff).not.toMatch(/^[-+] +"baselineVersion"/m);
   });
@@ -111,7 +119,7 @@ describe('npm run converge', () => {
     const file = scratchFile();
     expect(await runConverge(['--stage', 'dev', '--file', file], io(promoted).io)).toBe(0);
     const written = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    expect(written.dev).toEqual({ baselineVersion: 'v1.1.0', candidateVersion: 'v1.1.0' });
+    expect(written.dev).toEqual({ baselineVersion: 'v2.1.0', candidateVersion: 'v2.1.0' });
     const again = io(promoted);
     expect(await runConverge(['--stage', 'dev', '--file', file], again.io)).toBe(0);
     expect(again.out.at(-1)).toMatch(/nothing to change/);
@@ -153,7 +161,7 @@ describe('npm run converge', () => {
 });
 
 describe('npm run guard', () => {
-  it('fails the shipped config after dev promoted v1.1.0, naming the field, and writes the report', async () => {
+  it('fails a config written before dev promoted v2.1.0, naming the field, and writes the report', async () => {
     const file = scratchFile();
     const report = path.join(path.dirname(file), 'reports', 'guard.json');
     const run = io(promoted);
@@ -163,15 +171,15 @@ describe('npm run guard', () => {
     );
     expect(code).toBe(1);
     expect(run.err[0]).toMatch(
-      /^guard: FAIL dev\.baselineVersion: config\/model-versions\.json: dev\.baselineVersion is "v1\.0\.0" but dev serves "v1\.1\.0"/,
+      /^guard: FAIL dev\.baselineVersion: config\/model-versions\.json: dev\.baselineVersion is "v2\.0\.0" but dev serves "v2\.1\.0"/,
     );
     const written = JSON.parse(readFileSync(report, 'utf8')) as Record<string, unknown>;
     expect(written).toMatchObject({ stage: 'dev', outcome: 'fail', commit: 'c0ffee' });
     expect(promoted.calls.map((c) => c.input.Name)).toEqual(
       expect.arrayContaining([
         `${prefix}/active-version`,
-        `${prefix}/versions/v1.0.0`,
-        `${prefix}/versions/v1.1.0`,
+        `${prefix}/versions/v2.0.0`,
+        `${prefix}/versions/v2.1.0`,
       ]),
     );
   });
@@ -186,11 +194,11 @@ describe('npm run guard', () => {
   it('passes an intended rollback read from the registry and records it in the report', async () => {
     const file = scratchFile();
     const versions = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    const reason = 'v1.1.0 mislabels a customer segment (INC-42)';
+    const reason = 'v2.1.0 mislabels a customer segment (INC-42)';
     versions.dev = {
-      baselineVersion: 'v1.0.0',
-      candidateVersion: 'v1.0.0',
-      rollback: { toVersion: 'v1.0.0', reason },
+      baselineVersion: 'v2.0.0',
+      candidateVersion: 'v2.0.0',
+      rollback: { toVersion: 'v2.0.0', reason },
     };
     writeFileSync(file, JSON.stringify(versions));
     const report = path.join(path.dirname(file), 'guard.json');
@@ -199,7 +207,7 @@ describe('npm run guard', () => {
     expect(run.out.at(-1)).toMatch(/^guard: PASS dev \(intended rollback\)/);
     expect(JSON.parse(readFileSync(report, 'utf8'))).toMatchObject({
       outcome: 'pass',
-      intendedRollback: { fromVersion: 'v1.1.0', toVersion: 'v1.0.0', reason },
+      intendedRollback: { fromVersion: 'v2.1.0', toVersion: 'v2.0.0', reason },
     });
   });
 

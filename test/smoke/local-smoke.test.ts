@@ -1,18 +1,32 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { LOCAL_ENDPOINT_NAME, startLocalService, type LocalService } from '../../services/local/service';
 import { main } from '../../services/smoke/main';
+import {
+  FIXTURE_BASELINE,
+  FIXTURE_CANDIDATE,
+  FIXTURE_LOCAL_SERVICE,
+  FIXTURE_MODELS_DIR,
+} from '../support/model-fixtures';
 
 let service: LocalService;
 let reports: string;
+/** Only the two deployed versions' folders: the smoke test replays golden rows of the folders it is given. */
+let deployedModels: string;
 
 const smoke = async (junit: string) => {
   const out: string[] = [];
   const err: string[] = [];
   const args = ['--api-url', service.url, '--no-sign', '--junit', path.join(reports, junit)];
   const direct = ['--endpoint-name', LOCAL_ENDPOINT_NAME, '--runtime-url', service.runtimeUrl];
-  const code = await main([...args, ...direct, '--region', 'us-east-1'], {
+  const models = [
+    '--models-dir',
+    deployedModels,
+    '--variants',
+    `VariantA=${FIXTURE_BASELINE},VariantB=${FIXTURE_CANDIDATE}`,
+  ];
+  const code = await main([...args, ...direct, ...models, '--region', 'us-east-1'], {
     out: (line) => out.push(line),
     err: (line) => err.push(line),
     env: {},
@@ -22,8 +36,12 @@ const smoke = async (junit: string) => {
 
 beforeAll(async () => {
   reports = await mkdtemp(path.join(tmpdir(), 'smoke-reports-'));
+  deployedModels = path.join(reports, 'models');
+  for (const version of [FIXTURE_BASELINE, FIXTURE_CANDIDATE]) {
+    await cp(path.join(FIXTURE_MODELS_DIR, version), path.join(deployedModels, version), { recursive: true });
+  }
   // As deployed before a rollout: VariantA 100 %, the candidate VariantB at 0 %.
-  service = await startLocalService({ port: 0, logLevel: 'SILENT' });
+  service = await startLocalService({ port: 0, logLevel: 'SILENT', ...FIXTURE_LOCAL_SERVICE });
 });
 
 afterAll(async () => {
@@ -51,7 +69,7 @@ describe('smoke CLI against npm start', () => {
     // The candidate at 0 % gets no request through the API, yet it was proven directly.
     expect(run.out).toMatch(/^✓ variants — \d+ ms — served by VariantA×\d+$/m);
     expect(run.out).toMatch(
-      /^✓ variant-VariantB — \d+ ms — VariantB \(v1\.1\.0\) answered \d+ golden labels directly/m,
+      /^✓ variant-VariantB — \d+ ms — VariantB \(v2\.1\.0\) answered \d+ golden labels directly/m,
     );
     const xml = await readFile(path.join(reports, 'healthy.xml'), 'utf8');
     expect(xml).toContain('tests="8" failures="0"');

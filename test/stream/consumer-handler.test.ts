@@ -256,7 +256,7 @@ describe('stream consumer through the event source mapping', () => {
     expect(idOf(records[51]!)).toBe(idOf(records[11]!));
     expect(items.filter((i) => i.predictionId === idOf(records[11]!))).toHaveLength(1);
     for (const item of items) {
-      expect(item).toMatchObject({ source: 'stream', modelVersion: expect.stringMatching(/^v1\.[01]\.0$/) });
+      expect(item).toMatchObject({ source: 'stream', modelVersion: expect.stringMatching(/^v2\.[01]\.0$/) });
       expect((item.inputFeatures as number[])[0]).not.toBe(brokenModel);
       expect(item.expirationTime).toBe(Math.floor(Date.parse(String(item.timestamp)) / 1000) + 30 * 86_400);
     }

@@ -17,6 +17,7 @@ import {
 } from '../../services/inference/adapters/sagemaker-endpoint';
 import { createModelServer, type ModelServer } from '../../services/model/server';
 import { localCredentials, localRegion } from './local-aws';
+import { FIXTURE_BASELINE, FIXTURE_CANDIDATE, FIXTURE_MODELS_DIR } from './model-fixtures';
 import {
   createSageMakerRuntimeStandIn,
   type SageMakerRuntimeStandIn,
@@ -42,8 +43,10 @@ export interface LocalModelEndpoint {
 
 /** Options of {@link startModelEndpoint}. */
 export interface LocalModelEndpointOptions {
-  /** @default VariantA v1.0.0 (weight 80) and VariantB v1.1.0 (weight 20) */
+  /** @default VariantA the fixture baseline (weight 80) and VariantB the fixture candidate (weight 20) */
   readonly variants?: readonly LocalVariant[];
+  /** Folder of the version folders. @default the fixture versions (test/fixtures/models/versions) */
+  readonly modelsDir?: string;
   /** @default 'predict-endpoint' */
   readonly endpointName?: string;
   readonly fault?: SageMakerRuntimeStandInOptions['fault'];
@@ -58,16 +61,17 @@ export async function startModelEndpoint(
   options: LocalModelEndpointOptions = {},
 ): Promise<LocalModelEndpoint> {
   const variants = options.variants ?? [
-    { name: 'VariantA', weight: 80, version: 'v1.0.0' },
-    { name: 'VariantB', weight: 20, version: 'v1.1.0' },
+    { name: 'VariantA', weight: 80, version: FIXTURE_BASELINE },
+    { name: 'VariantB', weight: 20, version: FIXTURE_CANDIDATE },
   ];
+  const modelsDir = options.modelsDir ?? FIXTURE_MODELS_DIR;
   const endpointName = options.endpointName ?? 'predict-endpoint';
   const workDir = await mkdtemp(join(tmpdir(), 'model-endpoint-'));
   const servers: ModelServer[] = [];
   const targets = [];
   for (const variant of variants) {
     const modelDir = join(workDir, variant.name);
-    await extractModelArchive(modelArchivePath(variant.version), modelDir);
+    await extractModelArchive(modelArchivePath(variant.version, modelsDir), modelDir);
     const server = createModelServer({ modelDir, port: 0, host: '127.0.0.1' });
     servers.push(server);
     const port = await server.start();
@@ -81,7 +85,9 @@ export async function startModelEndpoint(
     random: options.random,
   });
   const url = await standIn.listen();
-  const metadata = Object.fromEntries(variants.map((v) => [v.version, loadModelMetadata(v.version)]));
+  const metadata = Object.fromEntries(
+    variants.map((v) => [v.version, loadModelMetadata(v.version, modelsDir)]),
+  );
   return {
     url,
     endpointName,

@@ -4,6 +4,7 @@ import { startLocalService, type LocalService } from '../../services/local/servi
 import { modelArtifactDir } from '../../services/model/artifacts';
 import { startCloudWatchStandIn, type CloudWatchStandIn } from '../support/aws-json-stand-ins';
 import { useLocalAwsEnv } from '../support/local-aws';
+import { FIXTURE_CANDIDATE, FIXTURE_LOCAL_SERVICE, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 
 /**
  * The traffic source's Lambda handler, built from its environment as in the stage, against npm
@@ -16,7 +17,7 @@ let restoreEnv: () => void;
 
 beforeAll(async () => {
   [service, cloudwatch] = await Promise.all([
-    startLocalService({ port: 0, logLevel: 'SILENT' }),
+    startLocalService({ port: 0, logLevel: 'SILENT', ...FIXTURE_LOCAL_SERVICE }),
     startCloudWatchStandIn(),
   ]);
   restoreEnv = useLocalAwsEnv({
@@ -30,7 +31,7 @@ beforeAll(async () => {
     ENDPOINT_NAME: 'local-endpoint',
     VARIANT_NAMES: 'VariantA,VariantB',
     METRIC_NAMESPACE: 'MlInference',
-    REQUEST_SET_FILE: path.join(modelArtifactDir('v1.1.0'), 'requests.json'),
+    REQUEST_SET_FILE: path.join(modelArtifactDir(FIXTURE_CANDIDATE, FIXTURE_MODELS_DIR), 'requests.json'),
   });
 });
 

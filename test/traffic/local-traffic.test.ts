@@ -2,18 +2,26 @@ import { LOCAL_TRAFFIC_CALLER } from '../../services/local/callers';
 import { startLocalService, type LocalService } from '../../services/local/service';
 import { createApiClient } from '../../services/smoke/http-client';
 import { main } from '../../services/traffic/main';
+import * as path from 'node:path';
+import { modelArtifactDir } from '../../services/model/artifacts';
+import {
+  FIXTURE_CANDIDATE,
+  FIXTURE_LOCAL_SERVICE,
+  FIXTURE_MODELS_DIR,
+  FIXTURE_ROW,
+} from '../support/model-fixtures';
 
 let service: LocalService;
 
 beforeAll(async () => {
-  service = await startLocalService({ port: 0, logLevel: 'SILENT' });
+  service = await startLocalService({ port: 0, logLevel: 'SILENT', ...FIXTURE_LOCAL_SERVICE });
   // Warm the handlers and model servers, so the first window measures pacing, not cold starts.
   const warm = createApiClient({ apiUrl: service.url, timeoutMs: 10_000 });
   for (let i = 0; i < 3; i += 1) {
     await warm({
       method: 'POST',
       path: '/predict',
-      body: JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] }),
+      body: JSON.stringify({ features: FIXTURE_ROW }),
     });
   }
 });
@@ -31,13 +39,17 @@ async function traffic(args: string[], signal?: AbortSignal) {
   const out: string[] = [];
   const err: string[] = [];
   const started = performance.now();
-  const code = await main(['--api-url', service.url, '--region', 'us-east-1', ...args], {
-    out: (line) => out.push(line),
-    err: (line) => err.push(line),
-    env: {},
-    signal,
-    credentials,
-  });
+  const requests = path.join(modelArtifactDir(FIXTURE_CANDIDATE, FIXTURE_MODELS_DIR), 'requests.json');
+  const code = await main(
+    ['--api-url', service.url, '--region', 'us-east-1', '--requests', requests, ...args],
+    {
+      out: (line) => out.push(line),
+      err: (line) => err.push(line),
+      env: {},
+      signal,
+      credentials,
+    },
+  );
   return { code, out: out.join('\n'), err: err.join('\n'), wallMs: performance.now() - started };
 }
 
@@ -85,7 +97,7 @@ describe('traffic source against npm start', () => {
 
   it('marks by verified identity only: a user request stays api, a forged signature is refused', async () => {
     const user = createApiClient({ apiUrl: service.url, timeoutMs: 5_000 });
-    const body = JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] });
+    const body = JSON.stringify({ features: FIXTURE_ROW });
     const plain = await user({ method: 'POST', path: '/predict', body });
     expect(plain.status).toBe(200);
     const id = (plain.body as { predictionId: string }).predictionId;

@@ -1,5 +1,6 @@
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { FIXTURE_BASELINE } from '../../support/model-fixtures';
 import type { ModelVersion } from '../../../services/model/artifacts';
 import { startModelEndpoint } from '../../support/model-endpoint';
 import { localCredentials, localRegion } from '../../support/local-aws';
@@ -21,7 +22,7 @@ export interface LocalEndpoint {
  * deterministically) behind the shared stand-in from `test/support/model-endpoint.ts`.
  */
 export async function startLocalEndpoint(
-  variants: Readonly<Record<string, ModelVersion>> = { VariantA: 'v1.0.0' },
+  variants: Readonly<Record<string, ModelVersion>> = { VariantA: FIXTURE_BASELINE },
 ): Promise<LocalEndpoint> {
   const entries = Object.entries(variants);
   let turn = 0;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker, findRunningEngine, type Engine } from '../../../scripts/container-engine';
 import { imageTag, type ImageComponent } from '../../../scripts/images';
+import { FIXTURE_MODELS_DIR } from '../../support/model-fixtures';
 import { extractModelArchive, modelArchivePath, type ModelVersion } from '../../../services/model/artifacts';
 
 /** Every container these tests start carries this label, so a crashed run's leftovers are found too. */
@@ -114,9 +115,10 @@ export class Containers {
  */
 export async function unpackedModel(
   version: ModelVersion,
+  root = FIXTURE_MODELS_DIR,
 ): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `image-model-${version}-`));
-  await extractModelArchive(modelArchivePath(version), dir);
+  await extractModelArchive(modelArchivePath(version, root), dir);
   await chmod(dir, 0o755);
   for (const file of await readdir(dir)) await chmod(join(dir, file), 0o644);
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
