@@ -45,11 +45,13 @@ fall evenly on the shards (2 per task), so the figure measures the stores, not t
 few keys. dynalite runs in its own process, s3rver and the registry in this one. Every row must be in
 the table and in the analytics parts exactly once, or the run fails. Then, in the same run:
   - the ceiling of dynalite alone: BatchWriteItem of the same number of rows (at most 20000),
-    25 per request, --write-concurrency in flight per process, from --tasks child processes;
+    25 per request, --write-concurrency in flight per process, from --tasks child processes, right
+    before and right after the end-to-end run (their mean rate is the ratio's denominator);
   - the scorer alone, both model paths on the same rows: runScorer in this process with in-memory S3
     and DynamoDB stand-ins, (a) the model in this process, (b) the former path, every batch sent to
     the model server (its own process) through the SageMaker-runtime stand-in
-    (at most --scorer-only-rows rows).
+    (at most --scorer-only-rows rows); rows/s and rows per CPU second of the processes each path uses
+    (rows/s favours the path with more processes when other work shares the cores).
 Progress goes to stderr; one JSON object with the figures to stdout. The model is the committed
 demo version ${BENCH_MODEL} (models/${BENCH_MODEL}/model.tar.gz), which the model server stand-in serves too.
 
@@ -109,7 +111,8 @@ function inputBody(rows: number, from = 0): string {
 
 interface StandIn {
   readonly endpoint: string;
-  stop(): Promise<void>;
+  /** Stops it; resolves to the CPU seconds its process used. */
+  stop(): Promise<number>;
 }
 
 /** Starts `bench/support/stand-in.ts KIND` in its own process and waits for its endpoint. */
@@ -120,16 +123,21 @@ function startStandIn(kind: 'dynamo' | 'model'): Promise<StandIn> {
       [require.resolve('tsx/cli'), join(__dirname, 'support', 'stand-in.ts'), kind],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    const exited = new Promise<void>((done) => child.on('exit', () => done()));
+    // 'close': after its stdout ended, so the CPU line it prints last has been read.
+    const exited = new Promise<void>((done) => child.on('close', () => done()));
     child.on('error', reject);
     child.on('exit', (code) => reject(new Error(`the ${kind} stand-in exited with ${code}`)));
-    createInterface({ input: child.stdout }).once('line', (line) => {
-      const { endpoint } = JSON.parse(line) as { endpoint: string };
+    let cpuSeconds = 0;
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const message = JSON.parse(line) as { endpoint?: string; cpuSeconds?: number };
+      if (message.cpuSeconds !== undefined) cpuSeconds = message.cpuSeconds;
+      if (message.endpoint === undefined) return;
       resolve({
-        endpoint,
+        endpoint: message.endpoint,
         async stop() {
           child.stdin.end();
           await exited;
+          return cpuSeconds;
         },
       });
     });
@@ -238,7 +246,7 @@ async function scorerOnly(
     rows,
     seconds: round(seconds, 2),
     rowsPerSecond: Math.round(rows / seconds),
-    benchProcessCpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
+    cpuSeconds: round((cpu.user + cpu.system) / 1e6, 2),
     stageSeconds: summary.stageSeconds,
   };
 }
@@ -365,8 +373,38 @@ async function main(): Promise<number> {
       );
       from += count;
     }
+    const ceilingRows = Math.min(rows, 20_000);
+    /** dynalite alone: BatchWriteItem of ceilingRows rows from --tasks processes; resolves to seconds. */
+    const dynaliteAlone = async (table: string): Promise<number> => {
+      progress(
+        `dynalite alone: BatchWriteItem of ${ceilingRows} rows from ${tasks} process(es), ${writeConcurrency} in flight each`,
+      );
+      await createTable(table);
+      const ceilingStarted = performance.now();
+      await Promise.all(
+        Array.from({ length: tasks }, async (_, i) => {
+          const share = Math.floor(ceilingRows / tasks) + (i < ceilingRows % tasks ? 1 : 0);
+          const exit = await runChild(
+            [
+              require.resolve('tsx/cli'),
+              join(__dirname, 'support', 'batch-write-load.ts'),
+              dynamo.endpoint,
+              table,
+              String(share),
+              String(writeConcurrency),
+              `w${i}-`,
+            ],
+            process.env,
+            () => undefined,
+          );
+          if (exit !== 0) throw new Error(`the dynalite load exited with ${exit}`);
+        }),
+      );
+      return (performance.now() - ceilingStarted) / 1000;
+    };
     const scorer = join(work, 'scorer.js');
     await bundle(join(__dirname, '..', 'services', 'batch', 'main.ts'), scorer);
+    const ceilingBefore = await dynaliteAlone('bench-ceiling-before');
     progress(`end to end: ${tasks} scorer process(es) → s3rver, registry, dynalite; model in each process`);
     const started = performance.now();
     const usages: { maxRssKiB: number; cpuMicros: number }[] = [];
@@ -443,33 +481,10 @@ async function main(): Promise<number> {
     }
     if ((await s3.keys(names.batch, 'pending/')).length > 0) throw new Error('input left in pending/');
 
-    const ceilingRows = Math.min(rows, 20_000);
-    progress(
-      `dynalite alone: BatchWriteItem of ${ceilingRows} rows from ${tasks} process(es), ${writeConcurrency} in flight each`,
-    );
-    await createTable('bench-ceiling');
-    const ceilingStarted = performance.now();
-    await Promise.all(
-      Array.from({ length: tasks }, async (_, i) => {
-        const share = Math.floor(ceilingRows / tasks) + (i < ceilingRows % tasks ? 1 : 0);
-        const exit = await runChild(
-          [
-            require.resolve('tsx/cli'),
-            join(__dirname, 'support', 'batch-write-load.ts'),
-            dynamo.endpoint,
-            'bench-ceiling',
-            String(share),
-            String(writeConcurrency),
-            `w${i}-`,
-          ],
-          process.env,
-          () => undefined,
-        );
-        if (exit !== 0) throw new Error(`the dynalite load exited with ${exit}`);
-      }),
-    );
-    const ceilingSeconds = (performance.now() - ceilingStarted) / 1000;
-    const dynaliteRowsPerSecond = ceilingRows / ceilingSeconds;
+    // Measured right before and right after the end-to-end run, so load that drifts meanwhile (shared
+    // cores) weighs on both sides of the ratio alike.
+    const ceilingSeconds = [ceilingBefore, await dynaliteAlone('bench-ceiling-after')];
+    const dynaliteRowsPerSecond = (2 * ceilingRows) / (ceilingSeconds[0]! + ceilingSeconds[1]!);
 
     let scorerOnlyFigures: Record<string, unknown> | string = 'skipped';
     if (scorerOnlyRows > 0) {
@@ -495,8 +510,9 @@ async function main(): Promise<number> {
         endpoint: server.endpoint,
         requestHandler: http(),
       });
+      let viaEndpoint: Record<string, unknown>;
       try {
-        const viaEndpoint = await scorerOnly(
+        viaEndpoint = await scorerOnly(
           'endpoint',
           endpointModel(runtime, LOCAL_ENDPOINT_NAME, {
             version: BENCH_MODEL,
@@ -505,16 +521,26 @@ async function main(): Promise<number> {
           scorerOnlyRows,
           config,
         );
-        scorerOnlyFigures = {
-          inProcess,
-          endpoint: viaEndpoint,
-          inProcessVsEndpoint: round(Number(inProcess.rowsPerSecond) / Number(viaEndpoint.rowsPerSecond), 2),
-          note: 'endpoint: the former path, each batch through the SageMaker-runtime stand-in to the model server in its own process',
-        };
       } finally {
         runtime.destroy();
-        await server.stop();
       }
+      // The model server's process works for the endpoint path too (its CPU includes loading the model).
+      const serverCpuSeconds = await server.stop();
+      const endpointCpu = Number(viaEndpoint.cpuSeconds) + serverCpuSeconds;
+      scorerOnlyFigures = {
+        inProcess: {
+          ...inProcess,
+          rowsPerCpuSecond: Math.round(scorerOnlyRows / Number(inProcess.cpuSeconds)),
+        },
+        endpoint: {
+          ...viaEndpoint,
+          modelServerCpuSeconds: round(serverCpuSeconds, 2),
+          rowsPerCpuSecond: Math.round(scorerOnlyRows / endpointCpu),
+        },
+        inProcessVsEndpoint: round(Number(inProcess.rowsPerSecond) / Number(viaEndpoint.rowsPerSecond), 2),
+        inProcessVsEndpointPerCpuSecond: round(endpointCpu / Number(inProcess.cpuSeconds), 2),
+        note: 'endpoint: the former path, each batch through the SageMaker-runtime stand-in to the model server in its own process. cpuSeconds: this process (both paths), plus the model server process (endpoint). Per CPU second holds when other work shares the cores; rows/s does not.',
+      };
     }
 
     const rowsPerSecond = rows / seconds;
@@ -541,7 +567,7 @@ async function main(): Promise<number> {
           dynaliteAlone: {
             rows: ceilingRows,
             processes: tasks,
-            seconds: round(ceilingSeconds, 2),
+            secondsBeforeAndAfter: ceilingSeconds.map((x) => round(x, 2)),
             rowsPerSecond: Math.round(dynaliteRowsPerSecond),
           },
           endToEndVsDynaliteAlone: round(rowsPerSecond / dynaliteRowsPerSecond, 2),

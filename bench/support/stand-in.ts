@@ -2,6 +2,7 @@
  * Child process of `npm run bench:batch`: runs one local stand-in in its own process (as the real
  * service is remote), prints `{"endpoint": URL}` once it listens, and stops when stdin closes.
  * Argument: `dynamo` (dynalite) or `model` (model server behind the SageMaker-runtime stand-in).
+ * When it stops it prints `{"cpuSeconds": N}`, the CPU time of its whole process.
  */
 import { startLocalDynamo } from '../../test/batch/support/local-aws';
 import { startLocalEndpoint } from '../../test/batch/support/local-endpoint';
@@ -23,7 +24,12 @@ async function main(kind: string | undefined): Promise<void> {
   process.stdout.write(`${JSON.stringify({ endpoint })}\n`);
   process.stdin.resume();
   process.stdin.on('end', () => {
-    void close().then(() => process.exit(0));
+    void close().then(() => {
+      const { user, system } = process.cpuUsage();
+      process.stdout.write(`${JSON.stringify({ cpuSeconds: (user + system) / 1e6 })}\n`, () =>
+        process.exit(0),
+      );
+    });
   });
 }
 

@@ -12,7 +12,7 @@ const run = (file: string, args: string[]) =>
 
 test.each([
   ['bench/batch.ts', /^npm run bench:batch -- \[options\]/],
-  ['services/batch/main.ts', /^Batch scorer: streams JSON-lines objects/],
+  ['services/batch/main.ts', /^Batch scorer: loads the model version the stage's registry names active/],
 ])('%s --help prints usage and exits 0 without running', (file, usage) => {
   const result = run(file, ['--help']);
   expect(result.status).toBe(0);

@@ -126,8 +126,9 @@ describe('batch scorer image', () => {
     const name = containers.start(imageTag('batch'), {
       args: [
         ...(job.ReadonlyRootFilesystem ? ['--read-only'] : []),
-        // Fargate task storage of the job's volumes: writable, gone with the task.
-        ...(job.MountPoints ?? []).flatMap((m) => ['--mount', `type=tmpfs,destination=${m.ContainerPath}`]),
+        // The job's volumes as Fargate makes them: fresh task storage that starts with the image's
+        // content and ownership at that path (the Dockerfile's VOLUME, owned by the non-root user).
+        ...(job.MountPoints ?? []).flatMap((m) => ['--mount', `type=volume,destination=${m.ContainerPath}`]),
         ...Object.entries(env).flatMap(([key, value]) => ['--env', `${key}=${value}`]),
       ],
       command: job.Command,

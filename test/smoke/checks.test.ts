@@ -107,7 +107,7 @@ describe('checkLabels', () => {
     const mixed = checkLabels([exchange(unlisted, [5, 6, 7, 8]), exchange(answer())], golden);
     expect(mixed.ok).toBe(true);
     expect(mixed.detail).toBe(
-      "1 labels match the serving version's golden label (1 not judgeable: the version that answered lists no golden label for those features)",
+      "1 answers match the serving version's golden answer (1 not judgeable: the version that answered lists no golden answer for those features)",
     );
     expect(checkLabels([exchange(unlisted, [5, 6, 7, 8])], golden).ok).toBe(false);
   });

@@ -26,7 +26,8 @@ export class ModelArchive extends Construct {
   constructor(scope: Construct, id: string, version: ModelVersion, modelsDir?: string) {
     super(scope, id);
     const stack = Stack.of(this);
-    const staging = new AssetStaging(this, 'Stage', { sourcePath: modelArchivePath(version, modelsDir) });
+    const archivePath = modelArchivePath(version, modelsDir);
+    const staging = new AssetStaging(this, 'Stage', { sourcePath: archivePath });
     const location = stack.synthesizer.addFileAsset({
       fileName: staging.relativeStagedPath(stack),
       packaging: FileAssetPackaging.FILE,
@@ -36,9 +37,7 @@ export class ModelArchive extends Construct {
     this.s3Url = location.s3ObjectUrl;
     this.bucketName = location.bucketName;
     this.objectKey = location.objectKey;
-    this.sha256 = createHash('sha256')
-      .update(readFileSync(modelArchivePath(version)))
-      .digest('hex');
+    this.sha256 = createHash('sha256').update(readFileSync(archivePath)).digest('hex');
     this.objectArn = `arn:${stack.partition}:s3:::${location.bucketName}/${location.objectKey}`;
   }
 }

@@ -15,6 +15,8 @@ export const PARAMETER_TIER_BYTES = { standard: 4096, advanced: 8192 } as const;
  * The `<prefix>/versions/<version>` document: what the functions validate against (task, feature count,
  * labels) and the drift job's reference bins. Only the bins of each feature, not its mean/std/range, which
  * nothing at runtime reads: the value grows with the feature count and must fit a parameter tier.
+ * With the version's archive, `artifact: {bucket, key, sha256}`: the batch scorer loads the active
+ * version from it and checks its bytes first.
  */
 export function versionParameterValue(
   version: ModelVersion,
@@ -150,6 +152,3 @@ export class ModelParameters extends Construct {
     });
   }
 }
-
-const artifactOf = (archive: ModelArchive | undefined): { artifact?: Record<string, string> } =>
-  archive ? { artifact: { bucket: archive.bucketName, key: archive.objectKey, sha256: archive.sha256 } } : {};

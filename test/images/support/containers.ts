@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -84,12 +84,14 @@ export class Containers {
     });
   }
 
+  /** The container's output, stdout then stderr (the scorer reports configuration errors on stderr). */
   logs(name: string): string {
-    try {
-      return docker(this.engine, ['logs', name]);
-    } catch (error) {
-      return String(error);
-    }
+    const result = spawnSync('docker', ['logs', name], {
+      env: { ...process.env, DOCKER_HOST: this.engine.dockerHost },
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return result.error ? String(result.error) : `${result.stdout}${result.stderr}`;
   }
 
   inspect(name: string, format: string): string {
