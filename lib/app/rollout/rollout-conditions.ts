@@ -41,14 +41,16 @@ export function validAnswer(policy: RolloutPolicy, baseline: string, canary: str
       sfn.Condition.booleanEquals(field('done'), next.canary === 100),
     );
   });
-  return sfn.Condition.and(
-    typed(field('verdict'), sfn.Condition.isString),
-    sfn.Condition.or(
-      sfn.Condition.stringEquals(field('verdict'), 'wait'),
-      sfn.Condition.and(
-        sfn.Condition.stringEquals(field('verdict'), 'rollback'),
-        typed(field('reason'), sfn.Condition.isString),
-      ),
+  const answers = [
+    sfn.Condition.stringEquals(field('verdict'), 'wait'),
+    sfn.Condition.and(
+      sfn.Condition.stringEquals(field('verdict'), 'rollback'),
+      typed(field('reason'), sfn.Condition.isString),
+    ),
+  ];
+  // A one-step policy starts at canary 100 %: no step to promote to, so no promotion is valid.
+  if (promotions.length > 0) {
+    answers.push(
       sfn.Condition.and(
         sfn.Condition.stringEquals(field('verdict'), 'promote'),
         typed(field('nextStepIndex'), sfn.Condition.isNumeric),
@@ -57,8 +59,9 @@ export function validAnswer(policy: RolloutPolicy, baseline: string, canary: str
         typed(field('done'), sfn.Condition.isBoolean),
         sfn.Condition.or(...promotions),
       ),
-    ),
-  );
+    );
+  }
+  return sfn.Condition.and(typed(field('verdict'), sfn.Condition.isString), sfn.Condition.or(...answers));
 }
 
 /** Conditions on a DescribeEndpoint answer at `$.endpoint`. */
