@@ -36,10 +36,11 @@ export interface CanaryRolloutProps {
   readonly alertTopic: sns.ITopic;
   /**
    * Parameter Store path prefix of the stage's model parameters, e.g. `/mlinference/dev/model`.
-   * Promotion writes `<prefix>/active-version`; both outcomes write `<prefix>/versions/<candidate>/status`.
+   * Promotion writes the status in `<prefix>/versions/<candidate>` and `<prefix>/active-version`; a
+   * rollback on the judge's verdict writes the status; any other end leaves the registry alone.
    */
   readonly modelParameterPrefix: string;
-  /** Model version the canary variant serves; recorded as active (promotion) or rejected (rollback). */
+  /** Model version the canary variant serves; recorded as active (promotion) or rejected (the judge's rollback). */
   readonly candidateVersion: string;
   /** Model version the baseline variant serves; part of the rollout record. */
   readonly baselineVersion: string;
@@ -99,10 +100,11 @@ const VERSION = /^[A-Za-z0-9_.-]+$/;
  * after each shift, bakes, and asks the judge function (canary alarms + a sequential statistical
  * comparison of canary against baseline) whether to promote, wait or roll back.
  *
- * Outcomes: promotion ends at canary 100 % and writes `<prefix>/active-version`; rollback restores
- * baseline 100 % / canary 0 %, marks the candidate rejected, notifies the alert topic and FAILS the
- * execution, so a pipeline step waiting for it fails too. The execution input is ignored
- * (everything is fixed at synth); see docs/ROLLOUT.md for the input/output contract.
+ * Outcomes: promotion ends at canary 100 % (read back from the endpoint) and records it; a rollback
+ * restores baseline 100 % (read back), marks the candidate rejected only on the judge's verdict,
+ * notifies the alert topic and FAILS the execution, so a pipeline step waiting for it fails too; what
+ * cannot be brought back in bounded time alerts and fails. The execution input is ignored
+ * (everything is fixed at synth); see docs/ROLLOUT.md for the contract and the invariants.
  */
 export class CanaryRollout extends Construct {
   /** The rollout controller; start one execution per candidate deployment. */
