@@ -478,6 +478,9 @@ export interface Outcome {
   readonly timeline: TimelineEntry[];
 }
 
+/** Where every run's simulated clock starts. */
+const SIMULATED_START = Date.parse('2026-06-01T12:00:00.000Z');
+
 /** State transitions after which a run counts as a runaway (far beyond any bound). */
 const STATE_TRANSITION_LIMIT = 5_000;
 
@@ -555,8 +558,9 @@ export async function runRollout(definition: Record<string, unknown>, scenario: 
   const notifications: { Subject?: string; Message: string }[] = [];
   const verdicts: string[] = [];
   // Simulated clock: a describe follows one poll interval, a judgement one bake; Wait states themselves do
-  // not sleep. It starts at the wall clock because the library sets `$$.Execution.StartTime` itself.
-  const startedAt = Date.now();
+  // not sleep. It starts at a fixed time, so a seed replays exactly: the judge's minutes are aligned to
+  // it. (The library sets `$$.Execution.StartTime` to the wall clock; the judge is given this start.)
+  const startedAt = SIMULATED_START;
   let now = startedAt;
   const counts = { judge: 0, get: 0, put: 0, sns: 0, lease: 0, task: 0 };
   const judge = createJudgeHandler({ metrics: cloudWatch, log: { info: () => undefined }, now: () => now });
@@ -681,7 +685,11 @@ export async function runRollout(definition: Record<string, unknown>, scenario: 
           timeline.push({ kind: 'judge', verdict: 'error' });
           throw new NamedError(error.error, `injected ${faultName(error)}`);
         }
-        const output = (await judge(input as unknown as JudgeInput)) as unknown as Record<string, unknown>;
+        const asked = {
+          ...(input as unknown as JudgeInput),
+          rolloutStartedAt: new Date(startedAt).toISOString(),
+        };
+        const output = (await judge(asked)) as unknown as Record<string, unknown>;
         const bad = faults.find((f) => f.kind === 'judge-malformed' && f.attempt === counts.judge);
         if (bad?.kind === 'judge-malformed') {
           timeline.push({ kind: 'judge', verdict: 'malformed', malformed: bad.malformation });
@@ -707,10 +715,7 @@ export async function runRollout(definition: Record<string, unknown>, scenario: 
         retryIntervalOverrides: retries,
       },
       context: {
-        Execution: {
-          Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:Canary:local`,
-          StartTime: new Date(now).toISOString(),
-        },
+        Execution: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:Canary:local` },
         // Evaluated when a state reads it, so `$$.State.EnteredTime` follows the simulated clock.
         State: {
           get EnteredTime() {
