@@ -14,12 +14,12 @@ import {
   runRollout,
   VERSION_DOC,
   type Built,
-  type Fault,
   type Outcome,
   type StartingStatus,
   type TimelineEntry,
   type Traffic,
 } from '../support/canary-rollout';
+import type { Fault } from '../support/simulated-endpoint';
 import { expectValidAsl, resolveIntrinsics } from '../support/state-machine';
 
 /** One hand-picked situation (the fault-injection test, canary-rollout-faults.test.ts, draws them at random). */
