@@ -1,16 +1,14 @@
 import {
   buildRollout,
-  checkInvariants,
-  faultName,
   HEALTHY,
   runRollout,
   VERSION_DOC,
   type Built,
-  type Fault,
-  type Malformation,
   type Outcome,
   type Scenario,
 } from '../support/canary-rollout';
+import { checkInvariants } from '../support/rollout-invariants';
+import { faultName, type Fault, type Malformation } from '../support/simulated-endpoint';
 import { FAULT_KINDS, randomScenario } from '../support/rollout-fault-schedule';
 
 const RUNS = Number(process.env.ROLLOUT_FAULT_RUNS ?? 100);

@@ -15,12 +15,12 @@ import {
   runRollout,
   VERSION_DOC,
   type Built,
-  type Fault,
   type Outcome,
   type StartingStatus,
   type TimelineEntry,
   type Traffic,
 } from '../support/canary-rollout';
+import type { Fault } from '../support/simulated-endpoint';
 import { expectValidAsl, resolveIntrinsics } from '../support/state-machine';
 
 /** One hand-picked situation (the fault-injection test, canary-rollout-faults.test.ts, draws them at random). */
@@ -140,6 +140,46 @@ describe('CanaryRollout', () => {
           expect.objectContaining({ ErrorEquals: ['SageMaker.ThrottlingException'], BackoffRate: 2 }),
         );
       }
+    });
+
+    it('has no loop that is not bounded by a poll count or the judge (whose deadline ends it)', () => {
+      type State = {
+        Next?: string;
+        Default?: string;
+        Choices?: { Next: string }[];
+        Catch?: { Next: string }[];
+      };
+      const states = built.definition.States as Record<string, State>;
+      const bounded = (name: string) => /^Count\w+Poll$/.test(name) || name === 'AskJudge';
+      const next = (state: State) =>
+        [
+          state.Next,
+          state.Default,
+          ...(state.Choices ?? []).map((c) => c.Next),
+          ...(state.Catch ?? []).map((c) => c.Next),
+        ].filter((n): n is string => n !== undefined && !bounded(n));
+      // Without the bounded states the graph must be acyclic: depth-first search for a back edge.
+      const colour = new Map<string, 'open' | 'done'>();
+      const cycleFrom = (name: string): string[] | undefined => {
+        colour.set(name, 'open');
+        for (const n of next(states[name])) {
+          if (colour.get(n) === 'open') return [name, n];
+          const found = colour.has(n) ? undefined : cycleFrom(n);
+          if (found) return [name, ...found];
+        }
+        colour.set(name, 'done');
+        return undefined;
+      };
+      const cycles = Object.keys(states)
+        .filter((name) => !bounded(name) && !colour.has(name))
+        .map(cycleFrom)
+        .filter((c) => c !== undefined);
+      expect(cycles).toEqual([]);
+      expect(
+        Object.keys(states)
+          .filter((name) => /^Count\w+Poll$/.test(name))
+          .sort(),
+      ).toEqual(['CountRestorePoll', 'CountRollbackPoll', 'CountStepPoll']);
     });
 
     it('logs ALL to an encrypted log group and traces', () => {

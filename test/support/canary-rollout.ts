@@ -3,8 +3,8 @@
  * against a simulated SageMaker endpoint (status, CurrentWeight/DesiredWeight, how an update ends), SSM,
  * SNS, the traffic source and the real judge handler over simulated CloudWatch, on a simulated clock.
  * Faults are injected by attempt number (the n-th call of a kind fails, the n-th accepted update ends
- * badly, the n-th judge answer is malformed); `checkInvariants` states the controller's promises
- * (docs/ROLLOUT.md, "Invariants") over what the world looks like at the end.
+ * badly, the n-th judge answer is malformed; test/support/simulated-endpoint.ts); the controller's
+ * promises over what the world looks like at the end are test/support/rollout-invariants.ts.
  */
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -25,22 +25,34 @@ import type {
 import type { AlarmObservation, AlarmStateValue, PeriodMetrics } from '../../services/rollout/judge';
 import { createJudgeHandler, type JudgeInput } from '../../services/rollout/judge-handler';
 import type { MeasuredLatencyReference } from '../../services/rollout/latency-reference';
-import { createRolloutPolicy, type RolloutPolicy } from '../../services/rollout/policy';
+import { createRolloutPolicy } from '../../services/rollout/policy';
 import { tempOutdir } from './cdk-app';
 import { lognormalAtOrBelow } from './sagemaker-metrics';
+import {
+  BASELINE_VARIANT,
+  CANARY_VARIANT,
+  ENDPOINT,
+  faultName,
+  malform,
+  NamedError,
+  SimulatedEndpoint,
+  type Fault,
+  type Malformation,
+  type UpdatePath,
+  without,
+} from './simulated-endpoint';
 import { stateMachineDefinition, type JsonValue, type TaskHandlers } from './state-machine';
+
+export { ENDPOINT };
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
-export const ENDPOINT = 'Inference-Endpoint';
 export const PREFIX = '/mlinference/dev/model';
 export const CANDIDATE = 'v2';
 export const BASELINE = 'v1';
 export const ACTIVE = `${PREFIX}/active-version`;
 export const VERSION_DOC = `${PREFIX}/versions/${CANDIDATE}`;
 const MINUTE = 60_000;
-const BASELINE_VARIANT = 'VariantA';
-const CANARY_VARIANT = 'VariantB';
 
 /** Short rollout so every path runs in well under a second of wall time. */
 export const POLICY = createRolloutPolicy({
@@ -123,101 +135,6 @@ export function buildRollout(overrides: Partial<CanaryRolloutProps> = {}): Built
   return { template, definition: stateMachineDefinition(template, { account: ACCOUNT, region: REGION }) };
 }
 
-export class NamedError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
-}
-
-// ---- Faults ---------------------------------------------------------------------------------------
-
-/** Which weight update a fault is about, by the state that asks for it. */
-export type UpdatePath = 'forward' | 'rollback' | 'restore';
-/** How an update SageMaker accepted ends (`InService` with the asked weights when no fault says otherwise). */
-export type UpdateEnding = 'rolling-back' | 'failed' | 'out-of-service' | 'stuck' | 'slow';
-/** Ways the judge's answer can break its contract. */
-export const MALFORMATIONS = [
-  'missing-verdict',
-  'unknown-verdict',
-  'numeric-verdict',
-  'missing-weights',
-  'weights-without-canary',
-  'relative-weights',
-  'weights-not-summing-to-100',
-  'missing-next-step-index',
-  'next-step-index-out-of-range',
-  'string-next-step-index',
-  'missing-done',
-  'done-at-partial-weight',
-  'rollback-without-reason',
-  'null-answer',
-] as const;
-export type Malformation = (typeof MALFORMATIONS)[number];
-
-/** A call that fails with an error; `attempt` is the 1-based count of calls of that kind. */
-export type Fault =
-  | {
-      readonly kind: 'update-error';
-      readonly path: UpdatePath;
-      readonly error: string;
-      readonly attempt: number;
-    }
-  | {
-      readonly kind: 'update-ending';
-      readonly path: UpdatePath;
-      readonly ending: UpdateEnding;
-      readonly attempt: number;
-    }
-  | { readonly kind: 'describe-error'; readonly error: string; readonly attempt: number }
-  | {
-      readonly kind: 'describe-odd';
-      readonly odd: 'no-variants' | 'no-canary-variant' | 'system-updating' | 'no-status';
-      readonly attempt: number;
-    }
-  | { readonly kind: 'judge-error'; readonly error: string; readonly attempt: number }
-  | { readonly kind: 'judge-malformed'; readonly malformation: Malformation; readonly attempt: number }
-  | {
-      readonly kind: 'ssm-get-error';
-      readonly error: string;
-      readonly attempt: number;
-      readonly times?: number;
-    }
-  | {
-      readonly kind: 'ssm-put-error';
-      readonly error: string;
-      readonly attempt: number;
-      readonly times?: number;
-    }
-  | { readonly kind: 'sns-error'; readonly error: string; readonly attempt: number }
-  | { readonly kind: 'lease-error'; readonly error: string; readonly attempt: number }
-  /** An abort during the n-th task call (or the n-th judge call). */
-  | { readonly kind: 'abort'; readonly attempt: number; readonly on?: 'judge' };
-
-/** The name a fault is counted under in the report (its kind and variety, not its attempt). */
-export function faultName(fault: Fault): string {
-  switch (fault.kind) {
-    case 'update-error':
-      return `update-error:${fault.path}:${fault.error}`;
-    case 'update-ending':
-      return `update-ending:${fault.path}:${fault.ending}`;
-    case 'describe-error':
-    case 'judge-error':
-    case 'sns-error':
-    case 'lease-error':
-      return `${fault.kind}:${fault.error}`;
-    case 'ssm-get-error':
-    case 'ssm-put-error':
-      return `${fault.kind}:${fault.error}${fault.times && fault.times > 1 ? ':repeated' : ''}`;
-    case 'describe-odd':
-      return `describe-odd:${fault.odd}`;
-    case 'judge-malformed':
-      return `judge-malformed:${fault.malformation}`;
-    case 'abort':
-      return 'abort';
-  }
-}
-
 /** What the candidate's registry holds before the run: a status, or no document at all. */
 export type StartingStatus =
   'candidate' | 'baseline' | 'active' | 'rejected' | 'retired' | 'no-status' | 'missing';
@@ -243,151 +160,6 @@ export interface Scenario {
   /** Describes an accepted update stays `Updating` before it ends. @default 0 */
   readonly updatingPolls?: number;
   readonly alarmState?: (canaryWeight: number) => AlarmStateValue;
-}
-
-// ---- The endpoint ---------------------------------------------------------------------------------
-
-interface Pending {
-  polls: number;
-  readonly ending: UpdateEnding | 'in-service';
-  readonly previous: Record<string, number>;
-}
-
-/** A SageMaker endpoint with two variants, as UpdateEndpointWeightsAndCapacities and DescribeEndpoint see it. */
-export class SimulatedEndpoint {
-  /** CurrentWeight per variant: what the endpoint serves. */
-  weights: Record<string, number>;
-  /** DesiredWeight per variant: what the last accepted update asked for. */
-  desired: Record<string, number>;
-  status = 'InService';
-  /** Every accepted update's asked weights, in order. */
-  readonly updates: Record<string, number>[] = [];
-  describes = 0;
-  private pending: Pending | undefined;
-  private rollingBackPolls = 0;
-  private readonly attempts: Record<UpdatePath, number> = { forward: 0, rollback: 0, restore: 0 };
-  private readonly accepted: Record<UpdatePath, number> = { forward: 0, rollback: 0, restore: 0 };
-
-  constructor(
-    initial: Record<string, number>,
-    private readonly faults: readonly Fault[],
-    private readonly updatingPolls: number,
-  ) {
-    this.weights = { ...initial };
-    this.desired = { ...initial };
-  }
-
-  /** The canary's share of traffic (weights are relative), NaN when no variant has weight. */
-  canaryShare(): number {
-    const total = (this.weights[BASELINE_VARIANT] ?? 0) + (this.weights[CANARY_VARIANT] ?? 0);
-    return (this.weights[CANARY_VARIANT] ?? 0) / total;
-  }
-
-  update(path: UpdatePath, input: JsonValue): JsonValue {
-    const { EndpointName, DesiredWeightsAndCapacities } = input as {
-      EndpointName: string;
-      DesiredWeightsAndCapacities: { VariantName: string; DesiredWeight: number }[];
-    };
-    if (EndpointName !== ENDPOINT) throw new Error(`update of an unknown endpoint ${EndpointName}`);
-    this.attempts[path] += 1;
-    const error = this.faults.find(
-      (f) => f.kind === 'update-error' && f.path === path && f.attempt === this.attempts[path],
-    );
-    if (error?.kind === 'update-error') throw new NamedError(error.error, `injected ${faultName(error)}`);
-    if (this.status !== 'InService') {
-      throw new NamedError(
-        'SageMaker.ValidationException',
-        `Cannot update endpoint ${ENDPOINT} while it is ${this.status}`,
-      );
-    }
-    for (const weight of DesiredWeightsAndCapacities) {
-      if (typeof weight.DesiredWeight !== 'number' || weight.DesiredWeight < 0) {
-        throw new NamedError(
-          'SageMaker.ValidationException',
-          `invalid DesiredWeight ${String(weight.DesiredWeight)}`,
-        );
-      }
-    }
-    this.accepted[path] += 1;
-    const ending = this.faults.find(
-      (f) => f.kind === 'update-ending' && f.path === path && f.attempt === this.accepted[path],
-    );
-    const asked = Object.fromEntries(
-      DesiredWeightsAndCapacities.map((w) => [w.VariantName, w.DesiredWeight]),
-    );
-    this.updates.push(asked);
-    this.pending = {
-      polls: this.updatingPolls + (ending?.kind === 'update-ending' && ending.ending === 'slow' ? 15 : 0),
-      ending: ending?.kind === 'update-ending' ? ending.ending : 'in-service',
-      previous: { ...this.weights },
-    };
-    this.desired = { ...this.desired, ...asked };
-    this.status = 'Updating';
-    return {};
-  }
-
-  describe(input: JsonValue): JsonValue {
-    if ((input as { EndpointName: string }).EndpointName !== ENDPOINT)
-      throw new Error('describe of an unknown endpoint');
-    this.describes += 1;
-    const error = this.faults.find((f) => f.kind === 'describe-error' && f.attempt === this.describes);
-    if (error?.kind === 'describe-error') throw new NamedError(error.error, `injected ${faultName(error)}`);
-    this.advance();
-    const odd = this.faults.find((f) => f.kind === 'describe-odd' && f.attempt === this.describes);
-    const variants = [BASELINE_VARIANT, CANARY_VARIANT]
-      .filter(
-        (name) =>
-          !(odd?.kind === 'describe-odd' && odd.odd === 'no-canary-variant' && name === CANARY_VARIANT),
-      )
-      .map((name) => ({
-        VariantName: name,
-        CurrentWeight: this.weights[name] ?? 0,
-        DesiredWeight: this.desired[name] ?? 0,
-        CurrentInstanceCount: 1,
-      }));
-    const status =
-      odd?.kind === 'describe-odd' && odd.odd === 'system-updating' ? 'SystemUpdating' : this.status;
-    return {
-      EndpointName: ENDPOINT,
-      ...(odd?.kind === 'describe-odd' && odd.odd === 'no-status' ? {} : { EndpointStatus: status }),
-      ...(odd?.kind === 'describe-odd' && odd.odd === 'no-variants' ? {} : { ProductionVariants: variants }),
-    };
-  }
-
-  /** One describe's worth of progress of the update in flight. */
-  private advance(): void {
-    if (this.status === 'RollingBack') {
-      if (this.rollingBackPolls-- > 0) return;
-      this.status = 'InService';
-      return;
-    }
-    const pending = this.pending;
-    if (this.status !== 'Updating' || !pending) return;
-    if (pending.ending === 'stuck') return;
-    if (pending.polls-- > 0) return;
-    this.pending = undefined;
-    switch (pending.ending) {
-      case 'in-service':
-      case 'slow':
-        this.weights = { ...this.desired };
-        this.status = 'InService';
-        return;
-      case 'rolling-back':
-        // SageMaker restores the endpoint as it was: old weights, asked and served.
-        this.weights = { ...pending.previous };
-        this.desired = { ...pending.previous };
-        this.status = 'RollingBack';
-        this.rollingBackPolls = 2;
-        return;
-      case 'failed':
-        this.status = 'Failed';
-        return;
-      case 'out-of-service':
-        this.weights = { ...this.desired };
-        this.status = 'OutOfService';
-        return;
-    }
-  }
 }
 
 // ---- CloudWatch -----------------------------------------------------------------------------------
@@ -478,54 +250,12 @@ export interface Outcome {
   readonly timeline: TimelineEntry[];
 }
 
+/** Where every run's simulated clock starts. */
+const SIMULATED_START = Date.parse('2026-06-01T12:00:00.000Z');
+
 /** State transitions after which a run counts as a runaway (far beyond any bound). */
 const STATE_TRANSITION_LIMIT = 5_000;
 
-function without(value: Record<string, unknown>, key: string): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).filter(([k]) => k !== key));
-}
-
-function malform(output: Record<string, unknown>, how: Malformation): unknown {
-  const weights = output.weights as Record<string, number> | undefined;
-  switch (how) {
-    case 'missing-verdict':
-      return without(output, 'verdict');
-    case 'unknown-verdict':
-      return { ...output, verdict: 'proceed' };
-    case 'numeric-verdict':
-      return { ...output, verdict: 1 };
-    case 'missing-weights':
-      return without(output, 'weights');
-    case 'weights-without-canary':
-      return { ...output, weights: { [BASELINE_VARIANT]: weights?.[BASELINE_VARIANT] ?? 50 } };
-    case 'relative-weights':
-      // The same canary share as the answer... unless it is read as percent: 20/180 is 90 %.
-      return { ...output, weights: { [BASELINE_VARIANT]: 20, [CANARY_VARIANT]: 180 } };
-    case 'weights-not-summing-to-100':
-      return { ...output, weights: { [BASELINE_VARIANT]: 50, [CANARY_VARIANT]: 80 } };
-    case 'missing-next-step-index':
-      return without(output, 'nextStepIndex');
-    case 'next-step-index-out-of-range':
-      return { ...output, nextStepIndex: 7 };
-    case 'string-next-step-index':
-      return { ...output, nextStepIndex: String(output.nextStepIndex) };
-    case 'missing-done':
-      return without(output, 'done');
-    case 'done-at-partial-weight':
-      return {
-        ...output,
-        verdict: 'promote',
-        done: true,
-        weights: { [BASELINE_VARIANT]: 50, [CANARY_VARIANT]: 50 },
-      };
-    case 'rollback-without-reason':
-      return { ...without(output, 'reason'), verdict: 'rollback' };
-    case 'null-answer':
-      return null;
-  }
-}
-
-/** Runs the synthesized definition in the world the scenario describes. */
 const machines = new WeakMap<Record<string, unknown>, StateMachine>();
 /** One engine per definition: building it validates the definition, which costs more than a run. */
 function machineOf(definition: Record<string, unknown>): StateMachine {
@@ -555,8 +285,9 @@ export async function runRollout(definition: Record<string, unknown>, scenario: 
   const notifications: { Subject?: string; Message: string }[] = [];
   const verdicts: string[] = [];
   // Simulated clock: a describe follows one poll interval, a judgement one bake; Wait states themselves do
-  // not sleep. It starts at the wall clock because the library sets `$$.Execution.StartTime` itself.
-  const startedAt = Date.now();
+  // not sleep. It starts at a fixed time, so a seed replays exactly: the judge's minutes are aligned to
+  // it. (The library sets `$$.Execution.StartTime` to the wall clock; the judge is given this start.)
+  const startedAt = SIMULATED_START;
   let now = startedAt;
   const counts = { judge: 0, get: 0, put: 0, sns: 0, lease: 0, task: 0 };
   const judge = createJudgeHandler({ metrics: cloudWatch, log: { info: () => undefined }, now: () => now });
@@ -681,7 +412,11 @@ export async function runRollout(definition: Record<string, unknown>, scenario: 
           timeline.push({ kind: 'judge', verdict: 'error' });
           throw new NamedError(error.error, `injected ${faultName(error)}`);
         }
-        const output = (await judge(input as unknown as JudgeInput)) as unknown as Record<string, unknown>;
+        const asked = {
+          ...(input as unknown as JudgeInput),
+          rolloutStartedAt: new Date(startedAt).toISOString(),
+        };
+        const output = (await judge(asked)) as unknown as Record<string, unknown>;
         const bad = faults.find((f) => f.kind === 'judge-malformed' && f.attempt === counts.judge);
         if (bad?.kind === 'judge-malformed') {
           timeline.push({ kind: 'judge', verdict: 'malformed', malformed: bad.malformation });
@@ -707,10 +442,7 @@ export async function runRollout(definition: Record<string, unknown>, scenario: 
         retryIntervalOverrides: retries,
       },
       context: {
-        Execution: {
-          Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:Canary:local`,
-          StartTime: new Date(now).toISOString(),
-        },
+        Execution: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:Canary:local` },
         // Evaluated when a state reads it, so `$$.State.EnteredTime` follows the simulated clock.
         State: {
           get EnteredTime() {
@@ -744,118 +476,4 @@ export async function runRollout(definition: Record<string, unknown>, scenario: 
     const cause = error.cause as Error | undefined;
     return { ...base, status: 'FAILED', error, errorName: cause?.name ?? error.name };
   }
-}
-
-// ---- Invariants -----------------------------------------------------------------------------------
-
-/** Errors the controller ends with by design (docs/ROLLOUT.md, output contract). */
-export const DESIGNED_ERRORS = [
-  'CanaryRolledBack',
-  'CanaryRolloutFailed',
-  'CanaryRejectedBefore',
-  'CanaryRollbackIncomplete',
-  'CanaryRestoreIncomplete',
-  'CanaryRecordIncomplete',
-  'CanaryRegistryUnreadable',
-];
-
-/** Alerts that say the endpoint or the registry may not be as the invariants want them. */
-const INCOMPLETE = /rollback FAILED|not restored|not fully recorded|not started/;
-
-function registryStatus(outcome: Outcome): string | undefined {
-  const doc = outcome.parameters.get(VERSION_DOC);
-  return doc === undefined ? undefined : ((JSON.parse(doc) as { status?: string }).status ?? undefined);
-}
-
-function stepWeights(policy: RolloutPolicy): string[] {
-  return policy.steps.map((canary) => JSON.stringify({ VariantA: 100 - canary, VariantB: canary }));
-}
-
-/**
- * The controller's promises at the end of an execution (docs/ROLLOUT.md, "Invariants"); returns the
- * ones broken, empty when all hold. An abort (no Catch runs, by Step Functions' design) is only held to
- * "no traffic lease after the end".
- */
-export function checkInvariants(outcome: Outcome, policy: RolloutPolicy = POLICY): string[] {
-  const broken: string[] = [];
-  const { timeline, endpoint, notifications } = outcome;
-  // I4: the traffic source is leased only ahead of a judgement.
-  const lastJudge = timeline.findLastIndex((e) => e.kind === 'judge' || e.kind === 'abort');
-  const leasesAfter = timeline.slice(lastJudge + 1).filter((e) => e.kind === 'lease').length;
-  if (leasesAfter > (lastJudge < 0 ? 1 : 0))
-    broken.push(`I4: ${leasesAfter} traffic lease(s) after the last judgement`);
-  if (outcome.status === 'ABORTED') return broken;
-
-  const share = endpoint.canaryShare();
-  const alerted = notifications.some((n) => INCOMPLETE.test(n.Subject ?? ''));
-  const status = registryStatus(outcome);
-  const starting = outcome.scenario.startingStatus ?? 'candidate';
-  // I0: every execution ends by design (no timeout, no runtime error, no endless loop).
-  if (outcome.status === 'TIMED_OUT' || outcome.status === 'RUNAWAY')
-    broken.push(`I0: the execution ${outcome.status}`);
-  if (outcome.status === 'FAILED' && !DESIGNED_ERRORS.includes(outcome.errorName ?? '')) {
-    broken.push(`I0: the execution failed with ${outcome.errorName}: ${outcome.error?.message}`);
-  }
-  // I1: the endpoint serves one model, read back; or an alert said it may not.
-  if (share !== 0 && share !== 1 && !alerted) {
-    broken.push(
-      `I1: the endpoint ends at canary ${(share * 100).toFixed(1)} % (${endpoint.status}) with no alert`,
-    );
-  }
-  // I2: the registry says active iff the canary serves 100 %, rejected iff rolled back on evidence.
-  if (!alerted && status !== undefined && (status === 'active') !== (share === 1)) {
-    broken.push(`I2: registry status ${status} with the canary at ${(share * 100).toFixed(1)} %`);
-  }
-  const evidence = outcome.errorName === 'CanaryRolledBack';
-  const unrecorded = notifications.some((n) => /could not record the rejection/.test(n.Message));
-  if (status === 'rejected' && !evidence && starting !== 'rejected') {
-    broken.push(
-      `I2: registry status rejected without a rollback on evidence (${outcome.errorName ?? outcome.status})`,
-    );
-  }
-  if (evidence && status !== 'rejected' && status !== undefined && !unrecorded) {
-    broken.push(`I2: rolled back on evidence but the registry says ${status}`);
-  }
-  // I3: Succeeded only when promoted.
-  if (outcome.status === 'SUCCEEDED' && (share !== 1 || (status !== undefined && status !== 'active'))) {
-    broken.push(
-      `I3: SUCCEEDED with the canary at ${(share * 100).toFixed(1)} % and registry status ${status}`,
-    );
-  }
-  // I5: weights come from the policy, never from a malformed answer.
-  const allowed = new Set([...stepWeights(policy), JSON.stringify({ VariantA: 100, VariantB: 0 })]);
-  timeline.forEach((entry, index) => {
-    if (entry.kind === 'update' && !allowed.has(JSON.stringify(entry.weights))) {
-      broken.push(`I5: an update asked for ${JSON.stringify(entry.weights)}`);
-    }
-    if (entry.kind === 'judge' && entry.malformed) {
-      // What the controller did with that answer: the next update, unless another judgement came first.
-      const next = timeline.slice(index + 1).find((e) => e.kind === 'update' || e.kind === 'judge');
-      if (next?.kind === 'update' && next.path !== 'rollback') {
-        broken.push(
-          `I5: after a malformed answer (${entry.malformed}) the weights moved to ${JSON.stringify(next.weights)}`,
-        );
-      }
-    }
-  });
-  // I6: a decided candidate is never rolled out again, and keeps its status.
-  if (starting === 'active' || starting === 'rejected') {
-    if (
-      timeline.some(
-        (e) => e.kind === 'judge' || e.kind === 'lease' || (e.kind === 'update' && e.path === 'forward'),
-      )
-    ) {
-      broken.push(`I6: a candidate decided ${starting} was rolled out again`);
-    }
-    if (status !== starting) broken.push(`I6: a candidate decided ${starting} ends ${status}`);
-  }
-  // I7: every failure a person must act on reached the topic.
-  if (
-    outcome.status === 'FAILED' &&
-    outcome.errorName !== 'CanaryRejectedBefore' &&
-    notifications.length === 0
-  ) {
-    broken.push(`I7: FAILED with ${outcome.errorName} and no alert`);
-  }
-  return broken;
 }

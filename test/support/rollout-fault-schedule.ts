@@ -3,16 +3,8 @@
  * registry status, traffic, how long updates take, and 0–4 faults drawn from FAULT_KINDS, each at a
  * random attempt number. The same seed always gives the same scenario, so a failing run replays.
  */
-import {
-  HEALTHY,
-  MALFORMATIONS,
-  type Fault,
-  type Scenario,
-  type StartingStatus,
-  type Traffic,
-  type UpdateEnding,
-  type UpdatePath,
-} from './canary-rollout';
+import { HEALTHY, type Scenario, type StartingStatus, type Traffic } from './canary-rollout';
+import { MALFORMATIONS, type Fault, type UpdateEnding, type UpdatePath } from './simulated-endpoint';
 
 /** mulberry32: a small, fast, seedable generator (uniform in [0, 1)). */
 export function seededRandom(seed: number): () => number {

@@ -13,6 +13,7 @@ import { rejectedArchiveDocument, rejectedArchiveParameter } from '../../../serv
 import { MAX_WINDOW_SECONDS, type TrafficMode } from '../../../services/traffic/config';
 import { acknowledge, acknowledgeGrantPolicies, Finding } from '../../compliance';
 import { ServiceFunction, type FunctionDefaults } from '../service-function';
+import { endpointReadback, ENDPOINT_STATUS, validAnswer, weightPath } from './rollout-conditions';
 
 /** Properties of {@link CanaryRollout}. */
 export interface CanaryRolloutProps {
@@ -36,10 +37,11 @@ export interface CanaryRolloutProps {
   readonly alertTopic: sns.ITopic;
   /**
    * Parameter Store path prefix of the stage's model parameters, e.g. `/mlinference/dev/model`.
-   * Promotion writes `<prefix>/active-version`; both outcomes write `<prefix>/versions/<candidate>/status`.
+   * Promotion writes the status in `<prefix>/versions/<candidate>` and `<prefix>/active-version`; a
+   * rollback on the judge's verdict writes the status; any other end leaves the registry alone.
    */
   readonly modelParameterPrefix: string;
-  /** Model version the canary variant serves; recorded as active (promotion) or rejected (rollback). */
+  /** Model version the canary variant serves; recorded as active (promotion) or rejected (the judge's rollback). */
   readonly candidateVersion: string;
   /**
    * SHA-256 of the candidate's model archive: a rollback also records it as `<prefix>/rejected/<sha256>`,
@@ -73,12 +75,6 @@ export interface CanaryRolloutProps {
 /** How a rollback ends: `evidence` marks the candidate rejected, `failure` leaves the registry alone. */
 type RollbackKind = 'evidence' | 'failure' | 'rejected-before';
 
-/**
- * Endpoint statuses during which a weight change is still being applied: keep polling (bounded). A
- * `RollingBack` endpoint ends `InService` with its old weights, which the read-back then tells apart.
- */
-const UPDATING_STATUSES = ['Updating', 'SystemUpdating', 'Creating', 'RollingBack'];
-
 /** Judge invocation errors that say nothing about the candidate: retried with backoff. */
 const JUDGE_TRANSIENT = [
   'Lambda.TooManyRequestsException',
@@ -105,62 +101,17 @@ const THROTTLED = ['SageMaker.ThrottlingException'];
 const PARAMETER_PREFIX = /^(\/[A-Za-z0-9_.-]+)+$/;
 const VERSION = /^[A-Za-z0-9_.-]+$/;
 
-/** JSONPath to a variant's weight in the state (bracket notation for names that are not identifiers). */
-function weightPath(variant: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(variant) ? `$.weights.${variant}` : `$.weights['${variant}']`;
-}
-
-/**
- * The judge's answer fits its contract (docs/ROLLOUT.md) and the policy: a known verdict; a rollback
- * says why; a promotion moves exactly one policy step from `$.stepIndex`, with that step's weights (which
- * sum to 100) and `done` true exactly when that step is canary 100 %. Built from the policy at synth.
- */
-function validAnswer(policy: RolloutPolicy, baseline: string, canary: string): sfn.Condition {
-  const field = (name: string): string => `$.judgement.${name}`;
-  const answerWeight = (variant: string): string =>
-    weightPath(variant).replace('$.weights', '$.judgement.weights');
-  const typed = (path: string, type: (p: string) => sfn.Condition): sfn.Condition =>
-    sfn.Condition.and(sfn.Condition.isPresent(path), type(path));
-  const promotions = policy.steps.slice(0, -1).map((_, index) => {
-    const next = weightsForStep(policy, index + 1);
-    return sfn.Condition.and(
-      sfn.Condition.numberEquals('$.stepIndex', index),
-      sfn.Condition.numberEquals(field('nextStepIndex'), index + 1),
-      sfn.Condition.numberEquals(answerWeight(baseline), next.baseline),
-      sfn.Condition.numberEquals(answerWeight(canary), next.canary),
-      sfn.Condition.booleanEquals(field('done'), next.canary === 100),
-    );
-  });
-  return sfn.Condition.and(
-    typed(field('verdict'), sfn.Condition.isString),
-    sfn.Condition.or(
-      sfn.Condition.stringEquals(field('verdict'), 'wait'),
-      sfn.Condition.and(
-        sfn.Condition.stringEquals(field('verdict'), 'rollback'),
-        typed(field('reason'), sfn.Condition.isString),
-      ),
-      sfn.Condition.and(
-        sfn.Condition.stringEquals(field('verdict'), 'promote'),
-        typed(field('nextStepIndex'), sfn.Condition.isNumeric),
-        typed(answerWeight(baseline), sfn.Condition.isNumeric),
-        typed(answerWeight(canary), sfn.Condition.isNumeric),
-        typed(field('done'), sfn.Condition.isBoolean),
-        sfn.Condition.or(...promotions),
-      ),
-    ),
-  );
-}
-
 /**
  * Canary rollout controller of one stage: a Step Functions state machine that walks the rollout
  * policy's steps with `UpdateEndpointWeightsAndCapacities`, waits for the endpoint to be `InService`
  * after each shift, bakes, and asks the judge function (canary alarms + a sequential statistical
  * comparison of canary against baseline) whether to promote, wait or roll back.
  *
- * Outcomes: promotion ends at canary 100 % and writes `<prefix>/active-version`; rollback restores
- * baseline 100 % / canary 0 %, marks the candidate rejected, notifies the alert topic and FAILS the
- * execution, so a pipeline step waiting for it fails too. The execution input is ignored
- * (everything is fixed at synth); see docs/ROLLOUT.md for the input/output contract.
+ * Outcomes: promotion ends at canary 100 % (read back from the endpoint) and records it; a rollback
+ * restores baseline 100 % (read back), marks the candidate rejected only on the judge's verdict,
+ * notifies the alert topic and FAILS the execution, so a pipeline step waiting for it fails too; what
+ * cannot be brought back in bounded time alerts and fails. The execution input is ignored
+ * (everything is fixed at synth); see docs/ROLLOUT.md for the contract and the invariants.
  */
 export class CanaryRollout extends Construct {
   /** The rollout controller; start one execution per candidate deployment. */
@@ -358,55 +309,8 @@ export class CanaryRollout extends Construct {
     };
     const executionLink = sfn.JsonPath.stringAt('$$.Execution.Id');
 
-    // ---- Reading the endpoint back ---------------------------------------------------------------
-    // DescribeEndpoint's ProductionVariants hold each variant's CurrentWeight, in no promised order.
-    // SageMaker weights are relative: a variant's share is its weight over the sum. "Baseline only"
-    // and "canary only" are compared as shares (one weight 0, the other positive); a partial step must
-    // read back exactly as asked (ASL has no arithmetic to normalise with; the controller only asks
-    // weights that sum to 100, and SageMaker reports the weights it was given).
-    const status = '$.endpoint.EndpointStatus';
-    /** The variant's CurrentWeight is a number and passes `test` (looked up at either position). */
-    const weightOf = (variant: string, test: (path: string) => sfn.Condition): sfn.Condition =>
-      sfn.Condition.or(
-        ...[0, 1].map((position) => {
-          const at = `$.endpoint.ProductionVariants[${position}]`;
-          return sfn.Condition.and(
-            sfn.Condition.isPresent(`${at}.VariantName`),
-            sfn.Condition.stringEquals(`${at}.VariantName`, variant),
-            sfn.Condition.isPresent(`${at}.CurrentWeight`),
-            sfn.Condition.isNumeric(`${at}.CurrentWeight`),
-            test(`${at}.CurrentWeight`),
-          );
-        }),
-      );
-    const readable = sfn.Condition.and(
-      sfn.Condition.isPresent(status),
-      sfn.Condition.isString(status),
-      weightOf(baseline, sfn.Condition.isNumeric),
-      weightOf(canary, sfn.Condition.isNumeric),
-    );
-    const inService = sfn.Condition.stringEquals(status, 'InService');
-    const servesBaselineOnly = sfn.Condition.and(
-      inService,
-      weightOf(canary, (w) => sfn.Condition.numberEquals(w, 0)),
-      weightOf(baseline, (w) => sfn.Condition.numberGreaterThan(w, 0)),
-    );
-    const servesCanaryOnly = sfn.Condition.and(
-      inService,
-      weightOf(baseline, (w) => sfn.Condition.numberEquals(w, 0)),
-      weightOf(canary, (w) => sfn.Condition.numberGreaterThan(w, 0)),
-    );
-    const servesAskedWeights = sfn.Condition.or(
-      sfn.Condition.and(sfn.Condition.numberEquals(weightPath(canary), 100), servesCanaryOnly),
-      sfn.Condition.and(
-        inService,
-        weightOf(canary, (w) => sfn.Condition.numberEqualsJsonPath(w, weightPath(canary))),
-        weightOf(baseline, (w) => sfn.Condition.numberEqualsJsonPath(w, weightPath(baseline))),
-      ),
-    );
-    const isUpdating = sfn.Condition.or(
-      ...UPDATING_STATUSES.map((updating) => sfn.Condition.stringEquals(status, updating)),
-    );
+    const { readable, servesBaselineOnly, servesCanaryOnly, servesAskedWeights, isUpdating } =
+      endpointReadback(baseline, canary);
 
     /**
      * Applies `apply`, then polls the endpoint every `pollInterval` at most `polls` times (the count is
@@ -631,7 +535,7 @@ export class CanaryRollout extends Construct {
         'failure',
         sfn.JsonPath.format(
           'the endpoint is {} and does not serve the weights asked ({}) after a weight shift',
-          sfn.JsonPath.stringAt(status),
+          sfn.JsonPath.stringAt(ENDPOINT_STATUS),
           sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.weights')),
         ),
       ),
