@@ -9,7 +9,7 @@ import { ROLLOUT_RECORD_FILE, SMOKE_JUNIT_FILE } from '../../lib/pipeline/post-d
 import { GUARD_REPORT_FILE } from '../../lib/pipeline/registry-guard-step';
 import { iamMatches } from '../iam/checker';
 import { pipelineRoleNames, type MlInferenceStage } from '../../lib/stages/ml-inference-stage';
-import { cdkJsonContext, tempOutdir, testConfig } from '../support/cdk-app';
+import { templateOnlyContext, tempOutdir, testConfig } from '../support/cdk-app';
 import { FIXTURE_BASELINE, FIXTURE_CANDIDATE } from '../support/model-fixtures';
 
 interface Action {
@@ -38,7 +38,7 @@ let template: Template;
 let stages: PipelineStage[];
 
 beforeAll(() => {
-  built = createApp({ config: testConfig, context: cdkJsonContext(), outdir: tempOutdir() });
+  built = createApp({ config: testConfig, context: templateOnlyContext(), outdir: tempOutdir() });
   assembly = built.app.synth();
   template = Template.fromJSON(assembly.getStackArtifact(built.pipeline!.artifactId).template);
   const pipelines = template.findResources('AWS::CodePipeline::Pipeline');
