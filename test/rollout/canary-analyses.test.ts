@@ -1,5 +1,5 @@
 import { classifyIncrease, FLAGGER, KAYENTA, mannWhitneyInterval } from '../../bench/canary-analyses';
-import { oracleFamilies } from '../../bench/canary-oracle';
+import { oraclePromoteTests, oracleRollbackTests } from '../../bench/canary-oracle';
 import { runScenario } from '../../bench/canary-report';
 import { simFor, type Scenario, type World } from '../../bench/canary-world';
 import { PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
@@ -89,17 +89,23 @@ describe('the anchors in the benchmark world', () => {
     expect(row.medianMinutesTo100).toBe(FLAGGER.maxWeight / FLAGGER.stepWeight + 1.5);
   });
 
-  it('the oracle tests each family against the truth, and the margin where the canary is not worse', () => {
-    const sim = (s: Scenario) => simFor({ ...world, latencySigma: 1 }, s, mulberry32(1));
-    const [errors, p50, p99] = oracleFamilies(sim(scenario('bad', 0.05)), PROD_ROLLOUT_POLICY);
+  it('the oracle rolls back on the truth and promotes a step by the policy’s margin for that step', () => {
+    const sim = (s: Scenario) => simFor(world, s, mulberry32(1));
+    const [errors, p50, p99] = oracleRollbackTests(sim(scenario('bad', 0.05)), PROD_ROLLOUT_POLICY);
     expect(errors).toEqual({ p0: 0.005, p1: 0.05 });
     // Not slower: the alternatives are the policy's margins. A 1.2× slower canary (σ 1) has
     // Φ(ln 1.2) = 0.5723 of its requests above the baseline's median; a 2× p99 more than 1 % above its p99.
     expect(p50).toEqual({ p0: 0.5, p1: expect.closeTo(0.5723, 3) });
     expect(p99.p0).toBe(0.01);
     expect(p99.p1).toBeGreaterThan(0.03);
-    const good = oracleFamilies(sim(scenario('good', 0.005)), PROD_ROLLOUT_POLICY);
-    expect(good[0]).toEqual({ p0: 0.005, p1: 0.015 });
+    // From 5 % (next 25 %) a 3× canary of 0.5 % is inside the step's bound 0.5 % + 1 % × 4 …
+    const [first] = oraclePromoteTests(sim(scenario('3x', 0.015)), PROD_ROLLOUT_POLICY, 0);
+    expect(first).toEqual({ p0: expect.closeTo(0.045, 9), p1: 0.015 });
+    // … but never inside the last step's margin, max(2 × 0.5 %, 0.5 % + 1 %), and a 10× one never at all.
+    expect(oraclePromoteTests(sim(scenario('3x', 0.015)), PROD_ROLLOUT_POLICY, 2)[0]).toBeNull();
+    expect(oraclePromoteTests(sim(scenario('bad', 0.05)), PROD_ROLLOUT_POLICY, 0)[0]).toBeNull();
+    // The p99 margin binds only before the last promotion.
+    expect(oraclePromoteTests(sim(scenario('good', 0.005)), PROD_ROLLOUT_POLICY, 0)[2]).toBeUndefined();
   });
 
   it('the oracle rolls a 10× canary back with fewer canary requests than our judge needs', () => {
