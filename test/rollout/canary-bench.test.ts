@@ -102,8 +102,17 @@ describe('canary benchmark', () => {
     const good = { name: 'good', canaryError: 0.005, latencyShift: 1, tailShift: 1 };
     const world: World = { ...options, rate: 0, traffic: 'always' };
     const result = runScenario('ours', good, world, { ...options, policy: 'dev', trials: 21 });
-    // Dev judges a 50 % canary of the source's rate: nearly every good candidate promotes.
+    // Dev judges a 50 % canary of the source's rate: nearly every good candidate promotes, in a
+    // quarter of an hour, and a 10× one is rolled back within six minutes (issue 25's lead time).
     expect(result.promotedRate).toBeGreaterThanOrEqual(0.9);
+    expect(result.medianMinutesTo100).toBeLessThanOrEqual(15);
+    const bad = runScenario('ours', { ...good, name: 'bad', canaryError: 0.05 }, world, {
+      ...options,
+      policy: 'dev',
+      trials: 21,
+    });
+    expect(bad.detectionRate).toBe(1);
+    expect(bad.medianMinutesToDetect).toBeLessThanOrEqual(6);
     // The source's rate for every whole minute before the promotion took effect (30 s after the verdict).
     expect(result.trafficRate).toBe(DEV_ROLLOUT_TRAFFIC.requestsPerSecond);
     expect(result.medianSyntheticRequests).toBe(
