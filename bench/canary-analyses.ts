@@ -17,13 +17,13 @@ import type { RolloutPolicy } from '../services/rollout/policy';
 import { normalQuantile } from './canary-sim';
 import { Endpoint, MINUTE_MS, WEIGHT_DELAY_MINUTES, type Sim, type TrialResult } from './canary-world';
 
-/** What a strategy decides at a minute: the canary share from now on, a rollback, or a pause for a person. */
-export type Decision = number | 'rollback' | 'pause';
+/** What a strategy decides at a minute: the canary share from now on, or a rollback. */
+export type Decision = number | 'rollback';
 
 /**
  * Drives one rollout a minute at a time: the deployed alarms first, then `decide` (which sees the
  * endpoint as CloudWatch shows it at minute t and the current share). The canary serving 100 % ends the
- * rollout as promoted; a pause ends it without a verdict (counted with the deadline).
+ * rollout as promoted; reaching `lastMinute` without a verdict ends it as a deadline.
  */
 export function drive(
   sim: Sim,
@@ -48,7 +48,6 @@ export function drive(
     if (alarms.errorRate || alarms.latency) return stop(t, 'alarm');
     const decision = decide(t, endpoint, share);
     if (decision === 'rollback') return stop(t, 'judge');
-    if (decision === 'pause') return stop(t, 'deadline');
     share = decision;
     if (share >= 1) {
       return {
