@@ -3,7 +3,8 @@
  * test/rollout/calibration.test.ts at 40 trials (about 1 s of CPU). The full calibration (200 trials per
  * cell, every cell) is `npm run test:calibration`, which CI runs.
  */
-import { runScenario, type World } from '../../bench/canary';
+import { runScenario } from '../../bench/canary-report';
+import type { World } from '../../bench/canary-world';
 import { PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
 
 const TRIALS = 40;

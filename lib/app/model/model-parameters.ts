@@ -152,3 +152,6 @@ export class ModelParameters extends Construct {
     });
   }
 }
+
+const artifactOf = (archive: ModelArchive | undefined): { artifact?: Record<string, string> } =>
+  archive ? { artifact: { bucket: archive.bucketName, key: archive.objectKey, sha256: archive.sha256 } } : {};
