@@ -13,7 +13,7 @@ export interface SmokeOptions {
   readonly junitFile: string;
   /** Folder with one `<version>/metadata.json` per model version; the repository's `models/` when absent. */
   readonly modelsDir?: string;
-  /** Variant → model version; `VariantA=v1.0.0,VariantB=v1.1.0` when absent. */
+  /** Variant → model version; dev's baseline and candidate from config/model-versions.json when absent. */
   readonly variants?: DeployedVariants;
   readonly requestTimeoutMs: number;
   /** SageMaker endpoint whose variants are invoked directly (`EndpointName` output). @default - none */
@@ -51,7 +51,7 @@ Options:
   --junit FILE               JUnit XML report (default ${DEFAULT_JUNIT_FILE})
   --models-dir DIR           folder of <version>/metadata.json (default: the repository's models/)
   --variants A=v1,B=v2       deployed variants and their model versions
-                             (default VariantA=v1.0.0,VariantB=v1.1.0)
+                             (default: what config/model-versions.json says dev deploys)
   --endpoint-name NAME       SageMaker endpoint (EndpointName output): invoke each variant directly
   --runtime-url URL          SageMaker runtime stand-in to use instead of AWS (npm start prints it)
   --timeout-ms N             per-request timeout (default 10000)
