@@ -5,7 +5,12 @@
  *   npm run bench:model [-- --model DIR[,DIR...] --rows 1,100 --duration 5 --connections 8 --container]
  *
  * With `--container`, the same load also runs against the model server image (`npm run images`
- * builds it), so the two throughputs compare within one run.
+ * builds it), so the two throughputs compare within one run. On a busy host with cgroup v1 the
+ * container is slower for a reason outside the image: every container sits under the engine's
+ * `/docker` cpu cgroup, whose cpu.shares (1024) weigh as much as one host task, so against a load
+ * average of ~25 the container's threads together get one task's CPU while the process competes per
+ * thread. Raising /sys/fs/cgroup/cpu/docker/cpu.shares to 262144 brought the same container from
+ * 0.6 to 0.98-0.99 of the process's throughput (Iris, 8 connections); compare on an idle host.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdtemp, readdir, rm } from 'node:fs/promises';

@@ -1,6 +1,6 @@
-import { parseCli, UsageError } from '../../scripts/cli';
+import { parseCli } from '../../scripts/cli';
 import { loadModelMetadata, unknownVersionProblem } from '../model/artifacts';
-import { readModelVersions } from '../registry/model-versions';
+import { servedVersions } from './served-versions';
 import { LOCAL_ENDPOINT_NAME, stageVariants, startLocalService } from './service';
 
 const USAGE = `Usage: [PORT=3000] npm start [-- --dev | --prod | --baseline vX.Y.Z --candidate vX.Y.Z]
@@ -19,20 +19,6 @@ smoke-test command to try it.
 
 const FLAGS = { dev: 'boolean', prod: 'boolean', baseline: 'string', candidate: 'string' } as const;
 
-/** The versions to serve, from the flags or the config. */
-function chosenVersions(values: ReturnType<typeof parseCli<typeof FLAGS>>): [string, string] {
-  const { dev, prod, baseline, candidate } = values;
-  if ((baseline === undefined) !== (candidate === undefined)) {
-    throw new UsageError('--baseline and --candidate go together');
-  }
-  if ([dev, prod, baseline].filter((v) => v !== undefined).length > 1) {
-    throw new UsageError('choose one of --dev, --prod, or --baseline with --candidate');
-  }
-  if (baseline !== undefined && candidate !== undefined) return [baseline, candidate];
-  const stage = readModelVersions()[prod ? 'prod' : 'dev'];
-  return [stage.baselineVersion, stage.candidateVersion];
-}
-
 /** An example request body: the first golden row of the baseline. */
 function exampleBody(version: string): string {
   const [golden] = loadModelMetadata(version).golden;
@@ -44,7 +30,7 @@ async function main(): Promise<void> {
   const values = parseCli(process.argv.slice(2), { usage: USAGE, flags: FLAGS });
   let versions: [string, string];
   try {
-    versions = chosenVersions(values);
+    versions = servedVersions(values);
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
     process.exit(2);

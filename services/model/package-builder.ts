@@ -162,15 +162,12 @@ function resolveLabels(reading: ClassifierReading, truths: readonly string[], gi
   return labels;
 }
 
-interface Scored<P> {
-  readonly labels?: readonly string[];
-  readonly predictions: readonly P[];
-}
-
+/** Per label, the rows the model gets right with the most confidence. */
 function classificationGolden(
   data: LabelledData,
   truths: readonly string[],
-  { labels, predictions }: Required<Scored<ClassPrediction>>,
+  labels: readonly string[],
+  predictions: readonly ClassPrediction[],
 ): ClassificationGolden[] {
   return labels.flatMap((label, k) =>
     predictions
@@ -274,7 +271,7 @@ export async function buildModelPackage(input: ModelPackageInput): Promise<Model
       labels,
       outputs: reading.outputs,
       featureStats,
-      golden: classificationGolden(data, truths, { labels, predictions }),
+      golden: classificationGolden(data, truths, labels, predictions),
       evaluation: {
         rows: evalRows.length,
         source: evaluationSource,
