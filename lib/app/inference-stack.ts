@@ -7,7 +7,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { ApiThrottleConfig, EndpointConfig, FunctionLogLevel } from '../stages/stage-config';
-import type { ModelVersion } from '../../services/model/artifacts';
+import { modelsRoot, type ModelVersion } from '../../services/model/artifacts';
 import { EncryptionKey } from './encryption-key';
 import { InferenceApi } from './inference/inference-api';
 import { ModelEndpoint } from './model/model-endpoint';
@@ -71,6 +71,8 @@ export class InferenceStack extends Stack {
   readonly candidateVersion: ModelVersion;
   /** Model version VariantA serves: the baseline. */
   readonly baselineVersion: ModelVersion;
+  /** Folder of the version folders both variants come from. */
+  readonly modelsDir: string;
   /** `ApiUrl` output, which the pipeline's smoke test reads. */
   readonly apiUrlOutput: CfnOutput;
   /** `EndpointName` output: the smoke test invokes each variant of this endpoint directly. */
@@ -79,10 +81,12 @@ export class InferenceStack extends Stack {
   constructor(scope: Construct, id: string, props: InferenceStackProps) {
     super(scope, id, props);
     const endpoint = props.endpoint ?? {};
-    const baselineVersion = (endpoint.baselineVersion ?? 'v1.0.0') as ModelVersion;
+    // validateConfig has refused a stage without both versions.
+    const baselineVersion = endpoint.baselineVersion!;
+    const candidateVersion = endpoint.candidateVersion!;
     this.baselineVersion = baselineVersion;
-    this.candidateVersion = (endpoint.candidateVersion ?? 'v1.1.0') as ModelVersion;
-    const candidateVersion = this.candidateVersion;
+    this.candidateVersion = candidateVersion;
+    this.modelsDir = endpoint.modelsDir ?? modelsRoot;
 
     // This stack's own key for its log groups, queues and stream (cfn-guard needs it in-template).
     const key = new EncryptionKey(this, 'Encryption', {
@@ -99,6 +103,7 @@ export class InferenceStack extends Stack {
         { name: 'VariantA', version: baselineVersion, weight: 100 },
         { name: 'VariantB', version: candidateVersion, weight: 0 },
       ],
+      modelsDir: this.modelsDir,
       encryptionKey: key,
       dataCaptureBucket: props.dataBucket,
       dataCaptureKey: props.dataKey,
@@ -114,6 +119,7 @@ export class InferenceStack extends Stack {
       prefix: props.modelParameterPrefix,
       activeVersion: baselineVersion,
       versions: { [baselineVersion]: 'baseline', [candidateVersion]: 'candidate' },
+      modelsDir: this.modelsDir,
     });
 
     const defaults: FunctionDefaults = {

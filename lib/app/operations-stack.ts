@@ -58,6 +58,8 @@ export interface OperationsStackProps extends StackProps {
   /** Parameter Store prefix of the model registry (`/<project>/<stage>/model`). */
   readonly modelParameterPrefix: string;
   /** Model version VariantB serves: the candidate the rollout promotes or rejects. */
+  /** Folder of the version folders. @default the repository's `models/` */
+  readonly modelsDir?: string;
   readonly candidateVersion: ModelVersion;
   /** Model version VariantA serves: the baseline. */
   readonly baselineVersion: string;
@@ -178,6 +180,7 @@ export class OperationsStack extends Stack {
         endpointName: props.endpoint.endpointName,
         variantNames: props.endpoint.variantNames,
         candidateVersion: props.candidateVersion,
+        modelsDir: props.modelsDir,
         roleName: props.trafficRoleName,
       });
     }

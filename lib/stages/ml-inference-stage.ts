@@ -196,6 +196,7 @@ export class MlInferenceStage extends Stage {
       modelParameterPrefix: inference.modelParameters.prefix,
       candidateVersion: inference.candidateVersion,
       baselineVersion: inference.baselineVersion,
+      modelsDir: inference.modelsDir,
       rolloutPolicy: this.rolloutPolicy,
       rolloutTraffic: this.rolloutTraffic,
       trafficRoleName: roleNames.traffic,

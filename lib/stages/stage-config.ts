@@ -1,6 +1,13 @@
 import { RegionInfo } from 'aws-cdk-lib/region-info';
 import { qualityMarginProblems, type QualityMargin } from '../../services/evaluation/evaluate';
-import { unknownVersionProblem } from '../../services/model/artifacts';
+import {
+  loadModelMetadata,
+  modelsRoot,
+  unknownVersionProblem,
+  versionFolderProblems,
+  type ModelMetadata,
+} from '../../services/model/artifacts';
+import { PARAMETER_TIER_BYTES, versionParameterValue } from '../app/model/model-parameters';
 import { createRolloutPolicy, RolloutPolicyError, type RolloutPolicy } from '../../services/rollout/policy';
 import { trafficConfigProblems, type RolloutTrafficConfig } from '../../services/traffic/config';
 
@@ -14,10 +21,12 @@ export interface DeploymentTarget {
 
 /** The SageMaker endpoint's A/B variants, capacity and data capture. Every field has a default. */
 export interface EndpointConfig {
-  /** Model version VariantA (the baseline) serves; a folder under `models/`. @default 'v1.0.0' */
+  /** Model version VariantA (the baseline) serves: a folder under {@link modelsDir} (required). */
   readonly baselineVersion?: string;
-  /** Model version VariantB (the candidate) serves; a folder under `models/`. @default 'v1.1.0' */
+  /** Model version VariantB (the candidate) serves: a folder under {@link modelsDir} (required). */
   readonly candidateVersion?: string;
+  /** Folder holding the version folders (`npm run model:add` writes them). @default the repository's `models/` */
+  readonly modelsDir?: string;
   /** Instance type of both variants (the model server image is linux/amd64). @default 'ml.m5.large' */
   readonly instanceType?: string;
   /** Fewest instances per variant, also the initial count. @default 1 */
@@ -301,12 +310,55 @@ function checkBatch(key: string, batch: BatchScoringConfig, problems: string[]):
 const isWholeInRange = (value: number, min: number, max: number): boolean =>
   Number.isInteger(value) && value >= min && value <= max;
 
-function checkEndpoint(key: string, endpoint: EndpointConfig, problems: string[]): void {
+/**
+ * What deploy would find wrong with the two versions: a missing or inconsistent folder, a value too large for
+ * Parameter Store, and two variants one API cannot serve (another input schema or task).
+ */
+function checkModelVersions(key: string, endpoint: EndpointConfig, problems: string[]): void {
+  const root = endpoint.modelsDir ?? modelsRoot;
+  const loaded: Partial<Record<'baselineVersion' | 'candidateVersion', ModelMetadata>> = {};
   for (const field of ['baselineVersion', 'candidateVersion'] as const) {
     const version = endpoint[field];
-    const problem = version === undefined ? undefined : unknownVersionProblem(version);
-    if (problem) problems.push(`${key}.endpoint.${field}: ${problem}`);
+    if (version === undefined) {
+      problems.push(
+        `${key}.endpoint.${field}: missing; name a folder of models/ in config/model-versions.json (${key}.${field})`,
+      );
+      continue;
+    }
+    const folder = unknownVersionProblem(version, root) ?? versionFolderProblems(version, root).join('; ');
+    if (folder) {
+      problems.push(`${key}.endpoint.${field}: ${folder}`);
+      continue;
+    }
+    const metadata = loadModelMetadata(version, root);
+    loaded[field] = metadata;
+    const bytes = Buffer.byteLength(versionParameterValue(version, metadata, 'candidate'));
+    if (bytes > PARAMETER_TIER_BYTES.advanced) {
+      problems.push(
+        `${key}.endpoint.${field}: the Parameter Store value of ${version} (its drift bins for ` +
+          `${metadata.featureCount} features) is ${bytes} bytes, above the ${PARAMETER_TIER_BYTES.advanced} of the ` +
+          'advanced tier; deploy a model with fewer input features',
+      );
+    }
   }
+  const { baselineVersion: baseline, candidateVersion: candidate } = loaded;
+  if (!baseline || !candidate) return;
+  const schema = (m: ModelMetadata) => `${m.task}, ${m.featureCount} features (${m.featureNames.join(', ')})`;
+  if (
+    baseline.task !== candidate.task ||
+    baseline.featureNames.join('\u0000') !== candidate.featureNames.join('\u0000')
+  ) {
+    problems.push(
+      `${key}.endpoint.candidateVersion: ${candidate.version} is ${schema(candidate)} but the baseline ` +
+        `${baseline.version} is ${schema(baseline)}; both variants of one endpoint answer the same requests, so ` +
+        `they must share task and input features. To change the schema, set ${key}.baselineVersion to ` +
+        `${candidate.version} too (deployed without a canary), then roll out later versions against it`,
+    );
+  }
+}
+
+function checkEndpoint(key: string, endpoint: EndpointConfig, problems: string[]): void {
+  checkModelVersions(key, endpoint, problems);
   if ('baselineWeightPercent' in endpoint) {
     problems.push(
       `${key}.endpoint.baselineWeightPercent: remove it; a candidate always enters at 0 % (VariantA 100 %) and only the canary rollout moves traffic to it`,

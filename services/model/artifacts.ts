@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -82,6 +83,67 @@ export function loadModelMetadata(version: ModelVersion, root = modelsRoot): Mod
   if (problem) throw new UnknownModelVersionError(problem);
   const file = path.join(modelArtifactDir(version, root), 'metadata.json');
   return parseModelMetadata(JSON.parse(readFileSync(file, 'utf8')));
+}
+
+/** Files the archive SageMaker extracts into `/opt/ml/model` holds, and `SHA256SUMS` must cover. */
+const ARCHIVED = ['model.onnx', 'metadata.json'] as const;
+const SUMMED = [...ARCHIVED, 'model.tar.gz'] as const;
+
+/**
+ * What would make a version folder deploy something other than what was reviewed: `metadata.json` that does
+ * not parse or names another version, `SHA256SUMS` that does not match the files, or a `model.tar.gz` whose
+ * `model.onnx` / `metadata.json` differ from the folder's. Empty when the folder is consistent.
+ */
+export function versionFolderProblems(version: ModelVersion, root = modelsRoot): string[] {
+  const dir = modelArtifactDir(version, root);
+  const shown = path.relative(process.cwd(), dir) || dir;
+  const fix = `the files of a version are written together by npm run model:add; restore ${shown}/ from git or add the model again as a new version`;
+  const read = (name: string) => {
+    const file = path.join(dir, name);
+    return existsSync(file) ? readFileSync(file) : undefined;
+  };
+  const problems: string[] = [];
+  try {
+    const metadata = loadModelMetadata(version, root);
+    if (metadata.version !== version) {
+      problems.push(`${shown}/metadata.json says version "${metadata.version}", not "${version}"; ${fix}`);
+    }
+  } catch (error) {
+    return [`${shown}/metadata.json: ${(error as Error).message}`];
+  }
+  const sums = new Map(
+    (read('SHA256SUMS')?.toString('utf8') ?? '')
+      .split('\n')
+      .map((line) => /^([0-9a-f]{64}) {2}(\S+)$/.exec(line))
+      .flatMap((match) => (match ? [[match[2], match[1]] as const] : [])),
+  );
+  for (const name of SUMMED) {
+    const bytes = read(name);
+    if (!bytes) problems.push(`${shown}/${name} is missing; ${fix}`);
+    else if (!sums.has(name)) problems.push(`${shown}/SHA256SUMS has no line for ${name}; ${fix}`);
+    else if (createHash('sha256').update(bytes).digest('hex') !== sums.get(name)) {
+      problems.push(`${shown}/${name} does not match its SHA256SUMS line (changed after model:add); ${fix}`);
+    }
+  }
+  const archive = read('model.tar.gz');
+  if (archive) {
+    let entries: ReturnType<typeof unpackTarGz> = [];
+    try {
+      entries = unpackTarGz(archive);
+    } catch (error) {
+      problems.push(`${shown}/model.tar.gz cannot be read (${(error as Error).message}); ${fix}`);
+    }
+    for (const name of ARCHIVED) {
+      const entry = entries.find((e) => e.name === name);
+      const bytes = read(name);
+      if (entries.length > 0 && (!entry || !bytes || !entry.data.equals(bytes))) {
+        problems.push(
+          `${shown}/model.tar.gz holds another ${name} than the folder (SageMaker would serve that one); ${fix}`,
+        );
+      }
+    }
+  }
+  return problems;
 }
 
 /**

@@ -246,14 +246,9 @@ export function parseModelMetadata(value: unknown): ModelMetadata {
   const task = parseTask(metadata.task);
   const featureCount = asInteger(metadata.featureCount, 'featureCount', 1);
   const featureNames = asUniqueStrings(metadata.featureNames, 'featureNames', featureCount);
-  const common = {
-    version,
-    featureNames,
-    featureCount,
-    featureStats: asArray(metadata.featureStats, 'featureStats', featureCount).map((stats, i) =>
-      parseFeatureStats(stats, `featureStats[${i}]`, featureNames[i]),
-    ),
-  };
+  const featureStats = asArray(metadata.featureStats, 'featureStats', featureCount).map((stats, i) =>
+    parseFeatureStats(stats, `featureStats[${i}]`, featureNames[i]),
+  );
   const training =
     metadata.training === undefined ? {} : { training: asObject(metadata.training, 'training') };
   if (task === 'regression') {
@@ -264,9 +259,12 @@ export function parseModelMetadata(value: unknown): ModelMetadata {
     if (regressionBins.some((edge, i) => i > 0 && edge <= regressionBins[i - 1]))
       fail('regressionBins', 'strictly ascending');
     return {
-      ...common,
+      version,
       task,
+      featureNames,
+      featureCount,
       outputs: { value: asString(outputs.value, 'outputs.value') },
+      featureStats,
       golden: asArray(metadata.golden, 'golden').map((golden, i) =>
         parseRegressionGolden(golden, `golden[${i}]`, featureCount),
       ),
@@ -280,10 +278,13 @@ export function parseModelMetadata(value: unknown): ModelMetadata {
   const labels = asUniqueStrings(metadata.labels, 'labels');
   if (labels.length < 2) fail('labels', 'an array of at least 2 labels');
   return {
-    ...common,
+    version,
     task,
+    featureNames,
+    featureCount,
     labels,
     outputs: parseClassificationOutputs(metadata.outputs),
+    featureStats,
     golden: asArray(metadata.golden, 'golden').map((golden, i) =>
       parseClassificationGolden(golden, `golden[${i}]`, featureCount, labels),
     ),

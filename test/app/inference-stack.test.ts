@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
 import { API_MODELS, API_RESPONSES, openApiDocument } from '../../lib/app/inference/api-models';
 import { templateOnlyContext, testConfig } from '../support/cdk-app';
+import { FIXTURE_BASELINE, FIXTURE_CANDIDATE } from '../support/model-fixtures';
 import { openApiValidators } from '../support/openapi';
 
 interface Statement {
@@ -88,7 +89,7 @@ describe('endpoint', () => {
         (models[v.ModelName['Fn::GetAtt'][0]].Properties.PrimaryContainer as { Environment: object })
           .Environment,
     );
-    expect(versions).toEqual([{ MODEL_VERSION: 'v1.0.0' }, { MODEL_VERSION: 'v1.1.0' }]);
+    expect(versions).toEqual([{ MODEL_VERSION: FIXTURE_BASELINE }, { MODEL_VERSION: FIXTURE_CANDIDATE }]);
     for (const model of Object.values(models)) {
       expect(model.Properties.EnableNetworkIsolation).toBe(true);
       const vpc = model.Properties.VpcConfig as { Subnets: unknown[]; SecurityGroupIds: unknown[] };
@@ -318,16 +319,20 @@ describe('model registry', () => {
     const prefix = `/${testConfig.project}/${testConfig.dev.stageName}/model`;
     inference.hasResourceProperties('AWS::SSM::Parameter', {
       Name: `${prefix}/active-version`,
-      Value: 'v1.0.0',
+      Value: FIXTURE_BASELINE,
     });
     const candidate = Object.values(inference.findResources('AWS::SSM::Parameter')).find(
-      (p) => p.Properties.Name === `${prefix}/versions/v1.1.0`,
+      (p) => p.Properties.Name === `${prefix}/versions/${FIXTURE_CANDIDATE}`,
     )!;
     expect(JSON.parse(candidate.Properties.Value as string)).toMatchObject({
-      version: 'v1.1.0',
+      version: FIXTURE_CANDIDATE,
+      task: 'classification',
       featureCount: 4,
+      labels: ['alpha', 'beta', 'gamma'],
       status: 'candidate',
     });
+    // 4 features' drift bins fit the standard tier (4 KB).
+    expect(candidate.Properties.Tier).toBe('Standard');
     const [predictId] = functionIdByEntry('inference', 'MODEL_PARAMETER_PREFIX');
     const ssm = statementsOfFunction(predictId).filter((s) =>
       asList(s.Action).some((a) => a.startsWith('ssm:')),

@@ -1,94 +1,64 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { InferenceSession } from 'onnxruntime-node';
-import { buildArtifacts, trainingConfigs } from '../../scripts/models';
-import { unpackTarGz } from '../../services/model/archive';
+import { buildIrisVersion, trainingConfigs } from '../../scripts/models';
 import {
+  listModelVersions,
   loadModelMetadata,
-  modelArchivePath,
   modelArtifactDir,
-  modelVersions,
+  modelsRoot,
+  UnknownModelVersionError,
+  versionFolderProblems,
 } from '../../services/model/artifacts';
+import {
+  buildFixtureVersion,
+  FIXTURE_MODELS_DIR,
+  FIXTURE_VERSIONS,
+  type FixtureVersion,
+} from '../support/model-fixtures';
 
-describe.each(modelVersions)('committed artifacts of %s', (version) => {
-  const dir = modelArtifactDir(version);
-  const read = (name: string) => readFileSync(path.join(dir, name));
-  const metadata = loadModelMetadata(version);
+// Whatever versions a user keeps under models/ (the Iris demo or their own): each must be deployable.
+it.each(listModelVersions().map((v) => [v]))(
+  'models/%s is consistent (SHA256SUMS, archive, metadata)',
+  (version) => {
+    expect(versionFolderProblems(version)).toEqual([]);
+  },
+);
 
-  it('match their SHA256SUMS', () => {
-    const lines = read('SHA256SUMS').toString('utf8').trim().split('\n');
-    const sums = lines.map((line) => {
-      const [, hash, name] = /^([0-9a-f]{64}) {2}(\S+)$/.exec(line) ?? [];
-      return { name, hash };
-    });
-    expect(sums.map((s) => s.name)).toEqual(['model.onnx', 'metadata.json', 'model.tar.gz', 'requests.json']);
-    for (const { name, hash } of sums) {
-      expect(createHash('sha256').update(read(name)).digest('hex')).toBe(hash);
-    }
-  });
-
-  it('ship exactly model.onnx and metadata.json at the archive root', () => {
-    const entries = unpackTarGz(readFileSync(modelArchivePath(version)));
-    expect(entries.map((e) => e.name)).toEqual(['model.onnx', 'metadata.json']);
-    expect(entries[0].data.equals(read('model.onnx'))).toBe(true);
-    expect(entries[1].data.equals(read('metadata.json'))).toBe(true);
-  });
-
-  it('describe the ONNX graph: features [N, featureCount] in, probabilities [N, labels] out', async () => {
-    const session = await InferenceSession.create(read('model.onnx'));
-    try {
-      expect(session.inputMetadata).toEqual([
-        expect.objectContaining({
-          name: 'features',
-          isTensor: true,
-          type: 'float32',
-          shape: ['N', metadata.featureCount],
-        }),
-      ]);
-      expect(session.outputMetadata).toEqual([
-        expect.objectContaining({
-          name: 'probabilities',
-          type: 'float32',
-          shape: ['N', metadata.labels.length],
-        }),
-      ]);
-    } finally {
-      await session.release();
-    }
-  });
-
-  it('carry the contract metadata: version, golden rows per label, drift bins', () => {
-    expect(metadata.version).toBe(version);
-    expect(metadata.featureNames).toEqual(['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
-    expect(metadata.labels).toEqual(['setosa', 'versicolor', 'virginica']);
-    expect(new Set(metadata.golden.map((g) => g.label))).toEqual(new Set(metadata.labels));
-    for (const stats of metadata.featureStats) {
-      expect(stats.binEdges).toHaveLength(11);
-      expect(stats.binEdges[0]).toBe(stats.min);
-      expect(stats.binEdges[10]).toBe(stats.max);
-    }
-    expect(metadata.training.accuracy).toBeGreaterThanOrEqual(0.9);
-  });
+it('lists version folders in version order and ignores other names', () => {
+  expect(listModelVersions(FIXTURE_MODELS_DIR)).toEqual(Object.keys(FIXTURE_VERSIONS).sort());
+  expect(listModelVersions(path.join(FIXTURE_MODELS_DIR, 'v2.0.0'))).toEqual([]);
 });
 
-it('ships two different models', () => {
-  const [baseline, candidate] = modelVersions.map((v) =>
-    readFileSync(path.join(modelArtifactDir(v), 'model.onnx')),
+it('names npm run model:add when a version has no folder', () => {
+  expect(() => loadModelMetadata('v0.0.9', FIXTURE_MODELS_DIR)).toThrow(UnknownModelVersionError);
+  expect(() => loadModelMetadata('v0.0.9', FIXTURE_MODELS_DIR)).toThrow(
+    /v0\.0\.9\/ with a metadata\.json; add it with npm run model:add -- --onnx MODEL\.onnx --data DATA\.csv --version v0\.0\.9 \(versions there now: v2\.0\.0, v2\.1\.0/,
   );
-  expect(baseline.equals(candidate)).toBe(false);
 });
 
-it('are byte for byte what npm run models builds', () => {
-  for (const version of modelVersions) {
-    for (const [name, bytes] of buildArtifacts(trainingConfigs[version])) {
-      expect({
-        file: `${version}/${name}`,
-        same: bytes.equals(readFileSync(path.join(modelArtifactDir(version), name))),
-      }).toEqual({
+it.each(Object.keys(FIXTURE_VERSIONS).map((v) => [v as FixtureVersion]))(
+  'the fixture folder %s is byte for byte what the builder makes (rewrite: npx tsx test/support/model-fixtures.ts)',
+  async (version) => {
+    const { files } = await buildFixtureVersion(version);
+    for (const [name, bytes] of files) {
+      const committed = readFileSync(path.join(modelArtifactDir(version, FIXTURE_MODELS_DIR), name));
+      expect({ file: `${version}/${name}`, same: bytes.equals(committed) }).toEqual({
         file: `${version}/${name}`,
         same: true,
       });
     }
-  }
+  },
+);
+
+describe('the Iris demo (npm run models)', () => {
+  it('trains on the rows the builder does not hold out, and reproduces byte for byte', async () => {
+    const config = Object.values(trainingConfigs)[0];
+    const [first, second] = await Promise.all([buildIrisVersion(config), buildIrisVersion(config)]);
+    expect(first.files.get('SHA256SUMS')!.equals(second.files.get('SHA256SUMS')!)).toBe(true);
+    const { metadata } = first;
+    expect(metadata.training).toMatchObject({ trainRows: 120 });
+    expect(metadata.evaluation).toMatchObject({ rows: 30, metrics: { accuracy: expect.any(Number) } });
+    expect(metadata.evaluation!.metrics.accuracy).toBeGreaterThanOrEqual(0.9);
+    expect(modelsRoot).toBe(path.resolve(__dirname, '..', '..', 'models'));
+  });
 });

@@ -2,11 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { extractModelArchive, modelArchivePath, ModelVersion } from '../../services/model/artifacts';
+import { FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 
-/** A fresh temp folder holding the extracted `model.tar.gz` of a version, as SageMaker lays out /opt/ml/model. */
-export async function extractToTemp(version: ModelVersion): Promise<string> {
+/**
+ * A fresh temp folder holding the extracted `model.tar.gz` of a version (a fixture version unless `root` says
+ * otherwise), as SageMaker lays out /opt/ml/model.
+ */
+export async function extractToTemp(version: ModelVersion, root = FIXTURE_MODELS_DIR): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), `model-${version}-`));
-  await extractModelArchive(modelArchivePath(version), dir);
+  await extractModelArchive(modelArchivePath(version, root), dir);
   return dir;
 }
 

@@ -1,7 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import * as path from 'node:path';
-import { loadModelMetadata, ModelVersion, modelVersions } from '../../services/model/artifacts';
+import { loadModelMetadata, type ClassificationMetadata } from '../../services/model/artifacts';
+import { FIXTURE_MODELS_DIR, type FixtureVersion } from '../support/model-fixtures';
 import { LoadedModel, loadModel } from '../../services/model/model';
 import { createModelServer, ModelServer } from '../../services/model/server';
 import { mulberry32 as seededRandom } from '../../scripts/seeded-random';
@@ -33,8 +34,11 @@ async function startServer(modelDir: string, load?: (dir: string) => Promise<Loa
   return { server, url: `http://127.0.0.1:${port}` };
 }
 
-describe.each(modelVersions)('model server with the %s archive', (version: ModelVersion) => {
-  const metadata = loadModelMetadata(version);
+/** Classifiers as exporters write them: softmax only, int64 label beside, string label beside, binary. */
+const classifiers: FixtureVersion[] = ['v2.0.0', 'v2.1.0', 'v5.0.0', 'v3.0.0'];
+
+describe.each(classifiers)('model server with the %s archive', (version) => {
+  const metadata = loadModelMetadata(version, FIXTURE_MODELS_DIR) as ClassificationMetadata;
   let server: ModelServer;
   let url: string;
 
@@ -94,13 +98,47 @@ describe.each(modelVersions)('model server with the %s archive', (version: Model
   });
 });
 
+describe('model server with a regressor', () => {
+  const metadata = loadModelMetadata('v4.0.0', FIXTURE_MODELS_DIR);
+  let server: ModelServer;
+  let url: string;
+
+  beforeAll(async () => {
+    const dir = await extractToTemp('v4.0.0');
+    tempDirs.push(dir);
+    ({ server, url } = await startServer(dir));
+    await server.loaded();
+  });
+  afterAll(() => server.stop());
+
+  it('answers each golden row with its value and no labels', async () => {
+    const answer = await request(`${url}/invocations`, {
+      body: JSON.stringify(metadata.golden.map((g) => g.features)),
+      contentType: JSON_TYPE,
+    });
+    expect(answer).toMatchObject({ status: 200 });
+    expect(answer.body).toEqual({
+      modelVersion: 'v4.0.0',
+      predictions: metadata.golden.map((g) => ({ value: 'value' in g ? g.value : NaN })),
+    });
+  });
+
+  it('refuses a row of another width naming the expected count', async () => {
+    const answer = await request(`${url}/invocations`, { body: '[1, 2, 3, 4]', contentType: JSON_TYPE });
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { error: { message: /the model expects 6 features/ } },
+    });
+  });
+});
+
 describe('model server error answers', () => {
   let server: ModelServer;
   let url: string;
   const row = [5.1, 3.5, 1.4, 0.2];
 
   beforeAll(async () => {
-    const dir = await extractToTemp('v1.0.0');
+    const dir = await extractToTemp('v2.0.0');
     tempDirs.push(dir);
     ({ server, url } = await startServer(dir));
     await server.loaded();
@@ -231,14 +269,18 @@ describe('model server error answers', () => {
   });
 
   it('still serves after a burst of bad requests', async () => {
-    const answer = await request(`${url}/invocations`, { body: JSON.stringify(row), contentType: JSON_TYPE });
-    expect(answer).toMatchObject({ status: 200, body: { predictions: [{ label: 'setosa' }] } });
+    const [golden] = (loadModelMetadata('v2.0.0', FIXTURE_MODELS_DIR) as ClassificationMetadata).golden;
+    const answer = await request(`${url}/invocations`, {
+      body: JSON.stringify(golden.features),
+      contentType: JSON_TYPE,
+    });
+    expect(answer).toMatchObject({ status: 200, body: { predictions: [{ label: golden.label }] } });
   });
 });
 
 describe('model server lifecycle', () => {
   it('answers 503 on /ping and /invocations until the model is loaded, then 200', async () => {
-    const dir = await extractToTemp('v1.1.0');
+    const dir = await extractToTemp('v2.1.0');
     tempDirs.push(dir);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -252,8 +294,8 @@ describe('model server lifecycle', () => {
         await request(`${url}/invocations`, { body: '[5.1, 3.5, 1.4, 0.2]', contentType: JSON_TYPE }),
       ).toMatchObject({ status: 503, body: { error: { code: 'ModelNotReady' } } });
       release();
-      await expect(server.loaded()).resolves.toMatchObject({ version: 'v1.1.0' });
-      expect(await request(`${url}/ping`)).toMatchObject({ status: 200, body: { modelVersion: 'v1.1.0' } });
+      await expect(server.loaded()).resolves.toMatchObject({ version: 'v2.1.0' });
+      expect(await request(`${url}/ping`)).toMatchObject({ status: 200, body: { modelVersion: 'v2.1.0' } });
     } finally {
       await server.stop();
     }
@@ -261,14 +303,16 @@ describe('model server lifecycle', () => {
   });
 
   it('fails loudly when metadata.json does not match the ONNX graph, and never reports ready', async () => {
-    const dir = await extractToTemp('v1.0.0');
+    const dir = await extractToTemp('v2.0.0');
     tempDirs.push(dir);
     const file = path.join(dir, 'metadata.json');
     const metadata = JSON.parse(await readFile(file, 'utf8'));
     await writeFile(file, JSON.stringify({ ...metadata, labels: [...metadata.labels, 'unknown'] }));
     const { server, url } = await startServer(dir);
     try {
-      await expect(server.loaded()).rejects.toThrow(/Output "probabilities" has shape \[N, 3\].*\[N, 4\]/);
+      await expect(server.loaded()).rejects.toThrow(
+        /Output "probabilities" has shape \[batch, 3\]; metadata.json implies \[N, 4\]/,
+      );
       expect((await request(`${url}/ping`)).status).toBe(503);
     } finally {
       await server.stop();
@@ -276,7 +320,7 @@ describe('model server lifecycle', () => {
   });
 
   it('fails loudly on invalid metadata.json', async () => {
-    const dir = await extractToTemp('v1.0.0');
+    const dir = await extractToTemp('v2.0.0');
     tempDirs.push(dir);
     const file = path.join(dir, 'metadata.json');
     const metadata = JSON.parse(await readFile(file, 'utf8'));

@@ -1,8 +1,9 @@
 import { readServerConfig } from '../../services/model/config';
 import { InvalidMetadataError, parseModelMetadata } from '../../services/model/metadata';
-import { selectOutputName, toPredictions } from '../../services/model/model';
+import { toPredictions, toValues } from '../../services/model/model';
 import { assertJsonContentType, parseInvocationRows, RequestError } from '../../services/model/validation';
 import { loadModelMetadata } from '../../services/model/artifacts';
+import { FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 
 const limits = { featureCount: 4, maxRows: 3 };
 
@@ -135,21 +136,65 @@ describe('toPredictions', () => {
   });
 });
 
-describe('selectOutputName', () => {
-  it('prefers "probabilities", else the only output', () => {
-    expect(selectOutputName(['label', 'probabilities'])).toBe('probabilities');
-    expect(selectOutputName(['output_probability'])).toBe('output_probability');
+describe('toValues', () => {
+  it('reads one value per row, at float32 precision', () => {
+    expect(toValues(Float32Array.from([0.1, -2.5, 1e6]))).toEqual([
+      { value: 0.1 },
+      { value: -2.5 },
+      { value: 1e6 },
+    ]);
   });
 
-  it('refuses an ambiguous graph', () => {
-    expect(() => selectOutputName(['label', 'scores'])).toThrow(
-      /name the class probabilities "probabilities"/,
-    );
+  it("refuses a non-finite value as the input's 422", () => {
+    const error = errorOf(() => toValues(Float32Array.from([1, Infinity])));
+    expect([error.status, error.code, error.message]).toEqual([
+      422,
+      'UnscorableInput',
+      expect.stringMatching(/row 1/),
+    ]);
   });
 });
 
 describe('parseModelMetadata', () => {
-  const valid = JSON.parse(JSON.stringify(loadModelMetadata('v1.0.0'))) as Record<string, unknown>;
+  const valid = JSON.parse(JSON.stringify(loadModelMetadata('v2.0.0', FIXTURE_MODELS_DIR))) as Record<
+    string,
+    unknown
+  >;
+  const regression = JSON.parse(JSON.stringify(loadModelMetadata('v4.0.0', FIXTURE_MODELS_DIR))) as Record<
+    string,
+    unknown
+  >;
+
+  it('accepts a regressor and reads a folder without task, outputs or evaluation as a classifier', () => {
+    expect(parseModelMetadata(regression)).toEqual(regression);
+    const { task, outputs, evaluation, ...old } = valid;
+    expect([task, outputs, evaluation]).toEqual(['classification', expect.anything(), expect.anything()]);
+    expect(parseModelMetadata(old)).toEqual({
+      ...old,
+      task: 'classification',
+      outputs: { probabilities: 'probabilities' },
+    });
+  });
+
+  it.each<[string, Record<string, unknown>, string]>([
+    ['labels', { labels: ['a', 'b'] }, 'labels must be absent for a regression model'],
+    [
+      'a golden row without value',
+      { golden: [{ features: [1, 2, 3, 4, 5, 6], label: 'a' }] },
+      'golden[0].value must be a finite number',
+    ],
+    ['bins out of order', { regressionBins: [2, 1] }, 'regressionBins must be strictly ascending'],
+    ['no value output', { outputs: { probabilities: 'p' } }, 'outputs.value must be a non-empty string'],
+    [
+      'a negative error',
+      { evaluation: { rows: 3, source: 's', metrics: { mae: -1 } } },
+      'evaluation.metrics.mae must be >= 0',
+    ],
+  ])('refuses a regressor with %s', (_name, change, message) => {
+    expect(() => parseModelMetadata({ ...regression, ...change })).toThrow(
+      new InvalidMetadataError(`metadata.json: ${message}`),
+    );
+  });
 
   it('accepts the committed metadata unchanged', () => {
     expect(parseModelMetadata(valid)).toEqual(valid);
@@ -163,19 +208,25 @@ describe('parseModelMetadata', () => {
     [
       'a golden label outside the labels',
       { golden: [{ features: [1, 2, 3, 4], label: 'rose' }] },
-      'golden[0].label must be one of the labels (setosa, versicolor, virginica)',
+      'golden[0].label must be one of the labels (alpha, beta, gamma)',
     ],
     [
       'a short golden row',
-      { golden: [{ features: [1], label: 'setosa' }] },
+      { golden: [{ features: [1], label: 'alpha' }] },
       'golden[0].features must be an array of 4 items',
     ],
-    ['missing training', { training: undefined }, 'training must be an object'],
+    ['an unknown task', { task: 'ranking' }, 'task must be "classification" or "regression"'],
     [
       'accuracy above 1',
-      { training: { ...(valid.training as object), accuracy: 97 } },
-      'training.accuracy must be between 0 and 1',
+      { evaluation: { rows: 3, source: 's', metrics: { accuracy: 97 } } },
+      'evaluation.metrics.accuracy must be between 0 and 1',
     ],
+    [
+      'recall of an unknown label',
+      { evaluation: { rows: 3, source: 's', metrics: { perClassRecall: { rose: 1 } } } },
+      'evaluation.metrics.perClassRecall.rose must be keyed by one of the labels',
+    ],
+    ['training that is not an object', { training: 'sgd' }, 'training must be an object'],
   ])('refuses %s', (_name, change, message) => {
     expect(() => parseModelMetadata({ ...valid, ...change })).toThrow(
       new InvalidMetadataError(`metadata.json: ${message}`),
@@ -197,6 +248,6 @@ describe('parseModelMetadata', () => {
     const stats = valid.featureStats as unknown[];
     expect(() =>
       parseModelMetadata({ ...valid, featureStats: [stats[1], stats[0], ...stats.slice(2)] }),
-    ).toThrow('featureStats[0].name must be "sepal_length"');
+    ).toThrow('featureStats[0].name must be "f1"');
   });
 });

@@ -10,6 +10,7 @@ import { GUARD_REPORT_FILE } from '../../lib/pipeline/registry-guard-step';
 import { iamMatches } from '../iam/checker';
 import { pipelineRoleNames, type MlInferenceStage } from '../../lib/stages/ml-inference-stage';
 import { cdkJsonContext, tempOutdir, testConfig } from '../support/cdk-app';
+import { FIXTURE_BASELINE, FIXTURE_CANDIDATE } from '../support/model-fixtures';
 
 interface Action {
   Name: string;
@@ -258,7 +259,9 @@ describe('post-deploy steps', () => {
     expect(commands[smoke]).toContain(`--junit ${SMOKE_JUNIT_FILE}`);
     // Each variant is invoked directly, with the versions this stage deploys on them.
     expect(commands[smoke]).toContain('--endpoint-name "$ENDPOINT_NAME"');
-    expect(commands[smoke]).toContain('--variants VariantA=v1.0.0,VariantB=v1.1.0');
+    expect(commands[smoke]).toContain(
+      `--variants VariantA=${FIXTURE_BASELINE},VariantB=${FIXTURE_CANDIDATE}`,
+    );
     expect(commands[smoke]).toMatch(/--region [a-z]+-[a-z]+-\d /);
     // The truth check judges the candidate with the stage's quality margin (defaults here).
     expect(commands[smoke]).toContain('--margin-accuracy 0.01 --margin-mae 0.05');

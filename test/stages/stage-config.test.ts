@@ -1,5 +1,13 @@
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { ConfigError, validateConfig, type AppConfig } from '../../lib/stages/stage-config';
+import { parseLabelledData } from '../../services/model/labelled-data';
+import { buildModelPackage, writeModelPackage } from '../../services/model/package-builder';
 import { testConfig } from '../support/cdk-app';
+import { FIXTURE_EXPORTS_DIR, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
+import { linearOnnx } from '../support/onnx-graphs';
 import { DEV_ROLLOUT_POLICY, PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
 
 type Mutation = (c: AppConfig) => AppConfig;
@@ -134,8 +142,23 @@ describe('validateConfig', () => {
     ],
     [
       'unknown model version',
-      (c) => ({ ...c, dev: { ...c.dev, endpoint: { candidateVersion: 'v9.9.9' } } }),
-      /dev\.endpoint\.candidateVersion: 'v9\.9\.9' is not one of v1\.0\.0, v1\.1\.0/,
+      (c) => ({ ...c, dev: { ...c.dev, endpoint: { ...c.dev.endpoint, candidateVersion: 'v9.9.9' } } }),
+      /dev\.endpoint\.candidateVersion: 'v9\.9\.9' has no folder .*v9\.9\.9\/ with a metadata\.json; add it with npm run model:add -- --onnx MODEL\.onnx --data DATA\.csv --version v9\.9\.9/,
+    ],
+    [
+      'a version name that is not v<major>.<minor>.<patch>',
+      (c) => ({ ...c, dev: { ...c.dev, endpoint: { ...c.dev.endpoint, baselineVersion: 'v01.0.0' } } }),
+      /dev\.endpoint\.baselineVersion: 'v01\.0\.0' is not a version name: use v<major>\.<minor>\.<patch>/,
+    ],
+    [
+      'no baseline version',
+      (c) => ({ ...c, prod: { ...c.prod, endpoint: { ...c.prod.endpoint, baselineVersion: undefined } } }),
+      /prod\.endpoint\.baselineVersion: missing; name a folder of models\/ in config\/model-versions\.json/,
+    ],
+    [
+      'variants with different input features',
+      (c) => ({ ...c, dev: { ...c.dev, endpoint: { ...c.dev.endpoint, candidateVersion: 'v3.0.0' } } }),
+      /dev\.endpoint\.candidateVersion: v3\.0\.0 is classification, 8 features \(income_k, .*\) but the baseline v2\.0\.0 is classification, 4 features \(f1, f2, f3, f4\); .* set dev\.baselineVersion to v3\.0\.0 too/,
     ],
     [
       'a configured initial split (the candidate must enter at 0 %)',
@@ -200,6 +223,117 @@ describe('validateConfig', () => {
   it.each(cases)('rejects %s with a message that says what to change', (_name, mutate, message) => {
     const problems = problemsOf(mutate);
     expect(problems.some((p) => message.test(p))).toBe(true);
+  });
+
+  describe('model version folders', () => {
+    let root: string;
+    const endpoint = (c: AppConfig, baselineVersion: string, candidateVersion: string) => ({
+      ...c,
+      dev: { ...c.dev, endpoint: { ...c.dev.endpoint, baselineVersion, candidateVersion, modelsDir: root } },
+    });
+    const copy = (from: string, to: string) =>
+      cpSync(path.join(FIXTURE_MODELS_DIR, from), path.join(root, to), { recursive: true });
+
+    beforeAll(async () => {
+      root = mkdtempSync(path.join(tmpdir(), 'stage-config-models-'));
+      copy('v2.0.0', 'v2.0.0');
+      // Same features as v2.0.0 (f1..f4), another task.
+      const features = parseLabelledData(
+        readFileSync(path.join(FIXTURE_EXPORTS_DIR, 'mlp-classifier.csv'), 'utf8'),
+      );
+      const sameFeatures = (target: (row: number[]) => number, version: string, onnx: Buffer) =>
+        buildModelPackage({
+          version,
+          onnx,
+          data: {
+            featureNames: features.featureNames,
+            rows: features.rows.map((r) => ({ features: r.features, target: target([...r.features]) })),
+          },
+          dataSource: 'mlp-classifier.csv',
+        }).then((built) => writeModelPackage(built, path.join(root, version)));
+      await sameFeatures((x) => x[0] + x[1], 'v2.5.0', linearOnnx([[1], [1], [0], [0]], 'regression'));
+      // 40 features: its drift bins do not fit 8 KB.
+      const wide = Array.from({ length: 40 }, (_, j) => `a_rather_long_feature_name_${j}`);
+      const rows = Array.from({ length: 200 }, (_, i) => {
+        const x = wide.map((_, j) => ((i * 7919 + j * 104729) % 1000) / 7);
+        return { features: x, target: x[0] > 70 ? 'high' : 'low' };
+      });
+      await writeModelPackage(
+        await buildModelPackage({
+          version: 'v9.0.0',
+          onnx: linearOnnx(
+            wide.map((_, j) => (j === 0 ? [-1, 1] : [0, 0])),
+            'classification',
+          ),
+          data: { featureNames: wide, rows },
+          dataSource: 'generated',
+          labels: ['low', 'high'],
+        }),
+        path.join(root, 'v9.0.0'),
+      );
+    });
+
+    it('accepts two consistent versions of one schema', () => {
+      copy('v2.1.0', 'v2.1.0');
+      expect(problemsOf((c) => endpoint(c, 'v2.0.0', 'v2.1.0'))).toEqual([]);
+    });
+
+    it('refuses variants of different tasks on the same features', () => {
+      expect(problemsOf((c) => endpoint(c, 'v2.0.0', 'v2.5.0'))).toEqual([
+        expect.stringMatching(
+          /^dev\.endpoint\.candidateVersion: v2\.5\.0 is regression, 4 features \(f1, f2, f3, f4\) but the baseline v2\.0\.0 is classification, 4 features/,
+        ),
+      ]);
+    });
+
+    it('refuses a file changed after model:add (SHA256SUMS)', () => {
+      copy('v2.1.0', 'v2.1.1');
+      const metadataFile = path.join(root, 'v2.1.1', 'metadata.json');
+      writeFileSync(metadataFile, readFileSync(metadataFile, 'utf8').replace('"v2.1.0"', '"v2.1.1"'));
+      expect(problemsOf((c) => endpoint(c, 'v2.0.0', 'v2.1.1'))).toEqual([
+        expect.stringMatching(
+          /^dev\.endpoint\.candidateVersion: .*v2\.1\.1\/metadata\.json does not match its SHA256SUMS line \(changed after model:add\); .*npm run model:add/,
+        ),
+      ]);
+    });
+
+    it('refuses an archive that holds other files than the folder', () => {
+      copy('v2.1.0', 'v2.1.2');
+      const dir = path.join(root, 'v2.1.2');
+      const metadata = readFileSync(path.join(dir, 'metadata.json'), 'utf8').replace('"v2.1.0"', '"v2.1.2"');
+      writeFileSync(path.join(dir, 'metadata.json'), metadata);
+      // Checksums recomputed for the folder's files, but model.tar.gz still holds the v2.1.0 metadata.
+      const sums = ['model.onnx', 'metadata.json', 'model.tar.gz', 'evaluation.jsonl', 'requests.json']
+        .map(
+          (name) =>
+            `${createHash('sha256')
+              .update(readFileSync(path.join(dir, name)))
+              .digest('hex')}  ${name}\n`,
+        )
+        .join('');
+      writeFileSync(path.join(dir, 'SHA256SUMS'), sums);
+      expect(problemsOf((c) => endpoint(c, 'v2.0.0', 'v2.1.2'))).toEqual([
+        expect.stringMatching(
+          /v2\.1\.2\/model\.tar\.gz holds another metadata\.json than the folder \(SageMaker would serve that one\)/,
+        ),
+      ]);
+    });
+
+    it('refuses a folder whose metadata names another version', () => {
+      copy('v2.1.0', 'v2.2.0');
+      expect(problemsOf((c) => endpoint(c, 'v2.0.0', 'v2.2.0'))).toEqual([
+        expect.stringMatching(/v2\.2\.0\/metadata\.json says version "v2\.1\.0", not "v2\.2\.0"/),
+      ]);
+    });
+
+    it('refuses a version whose Parameter Store value fits no tier', () => {
+      expect(problemsOf((c) => endpoint(c, 'v9.0.0', 'v9.0.0'))).toEqual([
+        expect.stringMatching(
+          /^dev\.endpoint\.baselineVersion: the Parameter Store value of v9\.0\.0 \(its drift bins for 40 features\) is \d+ bytes, above the 8192 of the advanced tier/,
+        ),
+        expect.stringMatching(/^dev\.endpoint\.candidateVersion: the Parameter Store value of v9\.0\.0/),
+      ]);
+    });
   });
 
   it('reports every problem at once and points at bin/config.ts', () => {

@@ -14,10 +14,11 @@ export class ModelArchive extends Construct {
   /** ARN of that one object. */
   readonly objectArn: string;
 
-  constructor(scope: Construct, id: string, version: ModelVersion) {
+  /** @param modelsDir folder of the version folders (default the repository's `models/`) */
+  constructor(scope: Construct, id: string, version: ModelVersion, modelsDir?: string) {
     super(scope, id);
     const stack = Stack.of(this);
-    const staging = new AssetStaging(this, 'Stage', { sourcePath: modelArchivePath(version) });
+    const staging = new AssetStaging(this, 'Stage', { sourcePath: modelArchivePath(version, modelsDir) });
     const location = stack.synthesizer.addFileAsset({
       fileName: staging.relativeStagedPath(stack),
       packaging: FileAssetPackaging.FILE,

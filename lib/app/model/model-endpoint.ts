@@ -32,6 +32,8 @@ export interface ModelEndpointProps {
   readonly subnets: ec2.SubnetSelection;
   /** The variants, baseline first; each gets its own SageMaker model. */
   readonly variants: ModelVariant[];
+  /** Folder of the version folders. @default the repository's `models/` */
+  readonly modelsDir?: string;
   /** Encrypts the instances' storage volumes. */
   readonly encryptionKey: kms.IKey;
   /** Bucket that receives captured requests and responses under {@link DATA_CAPTURE_PREFIX}. */
@@ -133,7 +135,12 @@ export class ModelEndpoint extends Construct {
     for (const variant of props.variants) {
       let modelData = modelDataByVersion.get(variant.version);
       if (!modelData) {
-        modelData = new ModelArchive(this, `ModelData${variant.version.replace(/\W/g, '')}`, variant.version);
+        modelData = new ModelArchive(
+          this,
+          `ModelData${variant.version.replace(/\W/g, '')}`,
+          variant.version,
+          props.modelsDir,
+        );
         // Exactly the one object, not the whole asset bucket.
         this.executionRole.addToPrincipalPolicy(
           new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [modelData.objectArn] }),

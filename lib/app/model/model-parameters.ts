@@ -1,10 +1,48 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { loadModelMetadata, type ModelVersion } from '../../../services/model/artifacts';
+import { loadModelMetadata, type ModelMetadata, type ModelVersion } from '../../../services/model/artifacts';
 
 /** Lifecycle status of a model version, as the rollout controller sets it. */
 export type ModelVersionStatus = 'baseline' | 'candidate' | 'active' | 'rejected';
+
+/** Largest value of each Parameter Store tier, in bytes. */
+export const PARAMETER_TIER_BYTES = { standard: 4096, advanced: 8192 } as const;
+
+/**
+ * The `<prefix>/versions/<version>` document: what the functions validate against (task, feature count,
+ * labels) and the drift job's reference bins. Only the bins of each feature, not its mean/std/range, which
+ * nothing at runtime reads: the value grows with the feature count and must fit a parameter tier.
+ */
+export function versionParameterValue(
+  version: ModelVersion,
+  metadata: ModelMetadata,
+  status: ModelVersionStatus,
+): string {
+  return JSON.stringify({
+    version,
+    task: metadata.task,
+    featureCount: metadata.featureCount,
+    ...(metadata.task === 'classification' ? { labels: metadata.labels } : {}),
+    status,
+    featureStats: metadata.featureStats.map(({ name, binEdges, binFractions }) => ({
+      name,
+      binEdges,
+      binFractions,
+    })),
+  });
+}
+
+/**
+ * The cheapest tier the value fits (standard up to 4 KB; advanced, charged per parameter, up to 8 KB), or
+ * undefined when it fits none.
+ */
+export function parameterTierFor(value: string): ssm.ParameterTier | undefined {
+  const bytes = Buffer.byteLength(value);
+  if (bytes <= PARAMETER_TIER_BYTES.standard) return ssm.ParameterTier.STANDARD;
+  if (bytes <= PARAMETER_TIER_BYTES.advanced) return ssm.ParameterTier.ADVANCED;
+  return undefined;
+}
 
 /** Properties of {@link ModelParameters}. */
 export interface ModelParametersProps {
@@ -12,8 +50,10 @@ export interface ModelParametersProps {
   readonly prefix: string;
   /** Version every function treats as active until a rollout promotes another. */
   readonly activeVersion: ModelVersion;
-  /** Deployed versions and their status; metadata is read from `models/<version>/metadata.json`. */
+  /** Deployed versions and their status; metadata is read from `<modelsDir>/<version>/metadata.json`. */
   readonly versions: Partial<Record<ModelVersion, ModelVersionStatus>>;
+  /** Folder of the version folders. @default the repository's `models/` */
+  readonly modelsDir?: string;
 }
 
 /**
@@ -38,19 +78,16 @@ export class ModelParameters extends Construct {
       }),
     );
     for (const [version, status] of Object.entries(props.versions) as [ModelVersion, ModelVersionStatus][]) {
-      const metadata = loadModelMetadata(version);
+      const stringValue = versionParameterValue(version, loadModelMetadata(version, props.modelsDir), status);
+      const tier = parameterTierFor(stringValue);
+      // validateConfig refuses a version whose value fits no tier; this guards direct use of the construct.
+      if (!tier)
+        throw new Error(`Parameter ${props.prefix}/versions/${version} exceeds 8 KB (advanced tier)`);
       this.parameters.push(
         new ssm.StringParameter(this, `Version${version.replace(/\W/g, '')}`, {
           parameterName: `${props.prefix}/versions/${version}`,
-          stringValue: JSON.stringify({
-            version,
-            task: metadata.task,
-            featureCount: metadata.featureCount,
-            ...(metadata.task === 'classification' ? { labels: metadata.labels } : {}),
-            status,
-            // Training-data bins: the drift job compares recent inputs against them (PSI).
-            featureStats: metadata.featureStats,
-          }),
+          stringValue,
+          tier,
           description: `Metadata of model ${version}`,
         }),
       );

@@ -30,6 +30,8 @@ export interface RolloutTrafficProps {
   readonly variantNames: readonly string[];
   /** The candidate version: its held-out split (`models/<version>/requests.json`) is replayed. */
   readonly candidateVersion: ModelVersion;
+  /** Folder of the version folders. @default the repository's `models/` */
+  readonly modelsDir?: string;
   /**
    * Name of the source's role: the predict function recognises synthetic requests by it (an
    * interface between stacks, namespaced by project and stage like the pipeline roles).
@@ -88,7 +90,10 @@ export class RolloutTraffic extends Construct {
       wildcardResourceReason:
         'cloudwatch:GetMetricData (top-up counts organic invocations) supports no resource-level permissions and is read-only.',
       bundledFiles: {
-        [REQUEST_SET_FILE]: path.join(modelArtifactDir(props.candidateVersion), REQUEST_SET_FILE),
+        [REQUEST_SET_FILE]: path.join(
+          modelArtifactDir(props.candidateVersion, props.modelsDir),
+          REQUEST_SET_FILE,
+        ),
       },
     });
     // A failed or late lease is dropped, never replayed after the rollout moved on or ended.
