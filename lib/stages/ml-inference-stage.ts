@@ -204,7 +204,9 @@ export class MlInferenceStage extends Stage {
       feedbackQuality: {
         table: data.table,
         dataKey: data.key,
-        versions: [inference.baselineVersion, inference.candidateVersion].map((v) => loadModelMetadata(v)),
+        versions: [inference.baselineVersion, inference.candidateVersion].map((v) =>
+          loadModelMetadata(v, inference.modelsDir),
+        ),
         margin: config.quality?.margin,
       },
       pipelineAccount: props.pipelineAccount ?? config.target.account,

@@ -11,7 +11,7 @@ import {
   servedAnswers,
   type TruthSet,
 } from '../../services/smoke/truth';
-import { writeFixturePackage } from '../support/quality-models';
+import { addWithBuilder, writeFixturePackage } from '../support/quality-models';
 
 describe('truth verdicts', () => {
   const rows = [
@@ -23,7 +23,7 @@ describe('truth verdicts', () => {
     { label: 'b', probabilities: [0.2, 0.8] },
   ];
   const truth: TruthSet = { rows, offline: { v1: right, v2: right } };
-  const served = (answers: unknown[]): VariantExchange => ({
+  const served = (answers: unknown[]): Extract<VariantExchange, { ok: true }> => ({
     ok: true,
     invokedVariant: 'VariantB',
     body: { predictions: answers },
@@ -80,7 +80,8 @@ describe('smoke truth check against npm start (candidates forced past the build)
     await Promise.all([
       writeFixturePackage(modelsDir, { version: 'v1.0.0' }),
       writeFixturePackage(modelsDir, { version: 'v1.0.1' }),
-      writeFixturePackage(modelsDir, { version: 'v2.0.0', defect: { labelShift: 1 } }),
+      // model:add's builder with a label-encoding bug: the labels passed in the wrong order.
+      addWithBuilder(modelsDir, 'v2.0.0', { labels: ['gamma', 'alpha', 'beta'] }),
       writeFixturePackage(modelsDir, { version: 'v2.1.0', defect: { featureOrder: [1, 0] } }),
       writeFixturePackage(modelsDir, { version: 'v2.3.0', servedDefect: { featureOrder: [1, 0] } }),
     ]);
@@ -127,7 +128,7 @@ describe('smoke truth check against npm start (candidates forced past the build)
     expect(run.out).toMatch(/^✓ truth-accuracy — /m);
   }, 60_000);
 
-  it('fails the shifted-label candidate on accuracy, though its own golden rows pass', async () => {
+  it('fails the shifted-label candidate (made by model:add) on accuracy, though its own golden rows pass', async () => {
     const run = await smokeAgainst('v2.0.0');
     expect(run.code).toBe(1);
     expect(run.out).toMatch(/^✓ variant-VariantB — /m);
