@@ -204,6 +204,15 @@ ${body.join('\n')}
 `;
 }
 
+/** Writes compliance.md, compliance.html and compliance.json to `outDir`. */
+export function writeReport(result: ComplianceResult, outDir: string, previous?: ComplianceResult): void {
+  const markdown = renderMarkdown(result, previous);
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, 'compliance.md'), markdown);
+  fs.writeFileSync(path.join(outDir, 'compliance.html'), renderHtml(markdown));
+  fs.writeFileSync(path.join(outDir, 'compliance.json'), `${JSON.stringify(result, null, 2)}\n`);
+}
+
 function main(argv: string[]): number {
   const flags = parseCli(argv, {
     usage: USAGE,
@@ -217,11 +226,7 @@ function main(argv: string[]): number {
   const previous = previousPath
     ? (JSON.parse(fs.readFileSync(previousPath, 'utf8')) as ComplianceResult)
     : undefined;
-  const markdown = renderMarkdown(result, previous);
-  fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, 'compliance.md'), markdown);
-  fs.writeFileSync(path.join(outDir, 'compliance.html'), renderHtml(markdown));
-  fs.writeFileSync(path.join(outDir, 'compliance.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeReport(result, outDir, previous);
   console.log(`Report: ${path.join(outDir, 'compliance.md')} (and .html, .json)`);
   console.log(summaryLine(result));
   if (result.open.length > 0) {

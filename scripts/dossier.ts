@@ -6,8 +6,10 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { readCompliance } from './compliance';
 import { parseS3Url, S3Store } from '../services/dossier/adapters/s3-store';
 import { buildDossier } from '../services/dossier/dossier';
+import { Fields } from '../services/dossier/fields';
 import { parseJunit } from '../services/dossier/junit';
 import {
+  commitOf,
   DirectoryStore,
   DOSSIER_FILES,
   DOSSIERS_PREFIX,
@@ -88,12 +90,13 @@ export function resolveCommit(flag: string | undefined, env: NodeJS.ProcessEnv):
     throw new Error('No commit id: pass --commit SHA, set COMMIT_ID, or run inside the git repository.');
   const fromGit = (format: string): string | null => git(['log', '-1', `--format=${format}`, id]) || null;
   const nonEmpty = (v: string | undefined): string | undefined => (v && v.trim() !== '' ? v : undefined);
-  return {
+  const commit = {
     id,
     message: nonEmpty(env.COMMIT_MESSAGE) ?? fromGit('%B'),
     author: nonEmpty(env.COMMIT_AUTHOR) ?? fromGit('%an <%ae>'),
     time: nonEmpty(env.COMMIT_AUTHOR_DATE) ?? fromGit('%aI'),
   };
+  return commitOf(Fields.of(commit, 'commit', UsageError));
 }
 
 function openStore(location: string, endpoint: string | undefined, env: NodeJS.ProcessEnv): BlobStore {

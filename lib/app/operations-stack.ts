@@ -19,6 +19,7 @@ import type { ModelEndpoint } from './model/model-endpoint';
 import type { ModelVersion } from '../../services/model/artifacts';
 import { driftMetricOf, Monitoring, type DriftMetricSource } from './monitoring/monitoring';
 import { FeedbackQuality, type FeedbackQualityProps } from './quality/feedback-quality';
+import { archiveSha256 } from '../../services/registry/rejections';
 import { CanaryRollout } from './rollout/canary-rollout';
 import { RolloutTraffic } from './rollout/rollout-traffic';
 import type { FunctionDefaults } from './service-function';
@@ -196,6 +197,7 @@ export class OperationsStack extends Stack {
       alertTopic: this.monitoring.alertTopic,
       modelParameterPrefix: props.modelParameterPrefix,
       candidateVersion: props.candidateVersion,
+      candidateArchiveSha256: archiveSha256(props.candidateVersion),
       policy: props.rolloutPolicy,
     });
     this.traffic?.watch(this.rollout.judge, this.monitoring.alertTopic, this.monitoring.dashboard);
@@ -258,12 +260,12 @@ export class OperationsStack extends Stack {
     iam.Grant.addToPrincipal({
       grantee: this.registryReaderRole,
       actions: ['ssm:GetParameter'],
-      resourceArns: [parameterArn('active-version'), parameterArn('versions/*')],
+      resourceArns: [parameterArn('active-version'), parameterArn('versions/*'), parameterArn('rejected/*')],
     });
     acknowledgeWildcardResources(
       this.registryReaderRole,
       'ssm:GetParameter',
-      "The registry documents of every version under this stage's prefix: the guard reads the document of the version a commit proposes, which may not be deployed (and so cannot be named) yet.",
+      "The registry documents of every version under this stage's prefix, and the records of rejected model archives (rejected/<sha256>): the guard reads the document of the version a commit proposes, which may not be deployed (and so cannot be named) yet, and the record of each archive's SHA-256, which only the commit knows.",
     );
     acknowledgeGrantPolicies(this);
 

@@ -109,6 +109,8 @@ export class ServiceFunction extends nodejs.NodejsFunction {
         minify: true,
         sourceMap: true,
         sourcesContent: false,
+        // Warnings and errors only: esbuild's per-bundle size table and "Done in" would run through every synth.
+        logLevel: nodejs.LogLevel.WARNING,
         // Bundle the SDK too: the exact, tested client versions ship with the function.
         externalModules: [],
         ...(props.bundledFiles ? { commandHooks: copyCommands(props.bundledFiles) } : {}),

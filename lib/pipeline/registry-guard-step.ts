@@ -11,26 +11,47 @@ import { assumeRoleCommands } from './post-deploy-steps';
 export const GUARD_REPORT_FILE = 'reports/guard.json';
 
 /**
- * Shell that decides how the guard runs. With the stage's registry reader role assumed it reads the
- * registry. If the role cannot be assumed and this pipeline has never completed a deploy action of
- * the stage, the stage does not exist yet (the first run): the guard records that and passes. If the
- * stage was deployed before, an unassumable role fails the step.
+ * Shell that decides how the guard runs. It fails closed: every error reading the registry or the
+ * pipeline's history fails the step, naming the call that failed. With the stage's registry reader
+ * role assumed (and three credentials returned) it reads the registry. If the role cannot be assumed,
+ * it reads this pipeline's history: only when that read succeeds and shows no completed deploy action
+ * of the stage is the stage taken as not deployed yet (the first run), recorded, and passed.
  */
 export function guardCommand(stageKey: StageKey, pipelineStageName: string): string {
   const guard = `npm run guard -- --stage ${stageKey} --report ${GUARD_REPORT_FILE}`;
+  const fail = (message: string): string[] => [`  echo "guard: FAIL: ${message}" >&2`, '  exit 1'];
   const deployedBefore =
-    'aws codepipeline list-action-executions --pipeline-name "${CODEBUILD_INITIATOR#codepipeline/}" ' +
+    'aws codepipeline list-action-executions --pipeline-name "$pipeline" ' +
     `--query "actionExecutionDetails[?stageName=='${pipelineStageName}' && status=='Succeeded' && input.actionTypeId.provider=='CloudFormation'].actionName" --output text`;
   const [assume, ...exportLines] = assumeRoleCommands('REGISTRY_ROLE_ARN', 'registry-guard');
+  const threeCredentials = `printf '%s\\n' "$creds" | awk -F '\\t' 'NF == 3 && $1 != "" && $1 != "None" && $2 != "" && $3 != "" { ok = 1 } END { exit !ok }'`;
   return [
     `if ${assume!}; then`,
+    `  if ! ${threeCredentials}; then`,
+    ...fail(
+      'aws sts assume-role of $REGISTRY_ROLE_ARN succeeded but returned no credentials, so the registry cannot be read',
+    ).map((l) => `  ${l}`),
+    '  fi',
     ...exportLines.map((line) => `  ${line}`),
     `  ${guard}`,
-    `elif [ -z "$(${deployedBefore})" ]; then`,
-    `  ${guard} --not-deployed`,
     'else',
-    `  echo "guard: cannot assume $REGISTRY_ROLE_ARN although this pipeline deployed ${pipelineStageName} before: check the role's trust policy" >&2`,
-    '  exit 1',
+    '  pipeline="${CODEBUILD_INITIATOR#codepipeline/}"',
+    '  if [ -z "$pipeline" ] || [ "$pipeline" = "$CODEBUILD_INITIATOR" ]; then',
+    ...fail(
+      `cannot assume $REGISTRY_ROLE_ARN (aws sts assume-role failed, above), and CODEBUILD_INITIATOR ('$CODEBUILD_INITIATOR') names no pipeline whose history would show whether ${pipelineStageName} was deployed before`,
+    ).map((l) => `  ${l}`),
+    '  fi',
+    `  if ! deployed="$(${deployedBefore})"; then`,
+    ...fail(
+      `cannot assume $REGISTRY_ROLE_ARN (aws sts assume-role failed, above), and aws codepipeline list-action-executions of $pipeline failed (above), so whether ${pipelineStageName} was deployed before is unknown`,
+    ).map((l) => `  ${l}`),
+    '  fi',
+    '  if [ -n "$deployed" ] && [ "$deployed" != "None" ]; then',
+    ...fail(
+      `cannot assume $REGISTRY_ROLE_ARN although this pipeline deployed ${pipelineStageName} before: check the role's trust policy`,
+    ).map((l) => `  ${l}`),
+    '  fi',
+    `  ${guard} --not-deployed`,
     'fi',
   ].join('\n');
 }

@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ComplianceResult } from '../../scripts/compliance';
+import { Fields } from './fields';
 
 /** The commit a release was built from. */
 export interface CommitInfo {
@@ -140,21 +141,117 @@ export const DOSSIER_FILES: readonly { readonly name: string; readonly contentTy
   { name: 'dossier.json', contentType: 'application/json' },
 ];
 
-/** Loads the release whose folder is `prefix` (ends with `/`) in `store`. */
+/** Thrown when a stored release file is not of its contract's shape; names the file and field. */
+export class ReleaseRecordError extends Error {
+  override readonly name = 'ReleaseRecordError';
+}
+
+/** A release id as {@link releaseId} makes it: also a store key, so nothing that leaves its folder. */
+const RELEASE_ID = /^[0-9]{8}T[0-9]{6}Z-[A-Za-z0-9._-]{1,40}$/;
+/** A template file name as `templateFile` makes it. */
+const TEMPLATE_FILE = /^[A-Za-z0-9][A-Za-z0-9._-]*\.template\.json$/;
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ReleaseRecordError(`${where} is not JSON: ${(error as Error).message}`);
+  }
+}
+
+/** A class whose messages start with the file they are about. */
+const errorIn = (file: string) =>
+  class extends ReleaseRecordError {
+    constructor(message: string) {
+      super(`${file}: ${message}`);
+    }
+  };
+
+/** Checks a commit record (release.json's `commit`, or the dossier's own). */
+export function commitOf(f: Fields): CommitInfo {
+  return {
+    id: f.string('id', /^[0-9A-Za-z]{1,64}$/, 'a commit id (letters and digits)'),
+    message: f.stringOrNull('message'),
+    author: f.stringOrNull('author'),
+    time: f.isoOrNull('time'),
+  };
+}
+
+/** Parses and checks `release.json`. */
+export function parseReleaseManifest(text: string, file = 'release.json'): ReleaseManifest {
+  const error = errorIn(file);
+  const m = Fields.of(parseJson(text, file), '', error);
+  const models = m.stringRecord('models');
+  return {
+    id: m.string('id', RELEASE_ID, 'a release id (20261201T193000Z-1a2b3c4)'),
+    recordedAt: m.iso('recordedAt'),
+    commit: commitOf(m.object('commit')),
+    executionId: m.stringOrNull('executionId'),
+    stacks: m.array('stacks', (item, where) => {
+      const s = Fields.of(item, where, error);
+      return {
+        name: s.string('name'),
+        file: s.string('file', TEMPLATE_FILE, 'a template file name (no folders)'),
+      };
+    }),
+    ...(models ? { models } : {}),
+  };
+}
+
+/** Parses and checks a stored `compliance.json` (scripts/compliance.ts's ComplianceResult). */
+export function parseComplianceResult(text: string, file = 'compliance.json'): ComplianceResult {
+  const error = errorIn(file);
+  const c = Fields.of(parseJson(text, file), '', error);
+  return {
+    packs: c.strings('packs'),
+    open: c.array('open', (item, where) => {
+      const o = Fields.of(item, where, error);
+      return {
+        pack: o.string('pack'),
+        rule: o.string('rule'),
+        description: o.string('description'),
+        path: o.string('path'),
+      };
+    }),
+    acknowledgements: c.array('acknowledgements', (item, where) => {
+      const a = Fields.of(item, where, error);
+      return {
+        stage: a.string('stage'),
+        pack: a.string('pack'),
+        rule: a.string('rule'),
+        path: a.string('path'),
+        reason: a.string('reason'),
+      };
+    }),
+  };
+}
+
+function templateOf(text: string, file: string): Template {
+  const value = parseJson(text, file);
+  Fields.of(value, '', errorIn(file));
+  return value as Template;
+}
+
+/** Loads the release whose folder is `prefix` (ends with `/`) in `store`, checking every file it reads. */
 export async function loadRelease(store: BlobStore, prefix: string): Promise<Release> {
-  const manifest = JSON.parse(await store.get(`${prefix}release.json`)) as ReleaseManifest;
+  const manifest = parseReleaseManifest(await store.get(`${prefix}release.json`), `${prefix}release.json`);
   const templates = new Map<string, Template>();
   for (const stack of manifest.stacks) {
-    templates.set(stack.name, JSON.parse(await store.get(`${prefix}templates/${stack.file}`)) as Template);
+    const key = `${prefix}templates/${stack.file}`;
+    templates.set(stack.name, templateOf(await store.get(key), key));
   }
-  const compliance = JSON.parse(await store.get(`${prefix}compliance.json`)) as ComplianceResult;
+  const compliance = parseComplianceResult(
+    await store.get(`${prefix}compliance.json`),
+    `${prefix}compliance.json`,
+  );
   return { manifest, templates, compliance };
 }
 
 /** The latest recorded release of a store, or undefined before the first one. */
 export async function loadLatestRelease(store: BlobStore): Promise<Release | undefined> {
   if (!(await store.exists(LATEST_KEY))) return undefined;
-  const { id } = JSON.parse(await store.get(LATEST_KEY)) as { id: string };
+  const pointer = Fields.of(parseJson(await store.get(LATEST_KEY), LATEST_KEY), '', errorIn(LATEST_KEY));
+  const id = pointer.string('id', RELEASE_ID, 'a release id (20261201T193000Z-1a2b3c4)');
   return loadRelease(store, `${RELEASES_PREFIX}${id}/`);
 }
 

@@ -2,12 +2,11 @@
 import { isFailedRollout, type Dossier } from './dossier';
 import type { AcknowledgementEntry } from './compliance-changes';
 import type { PermissionChange } from './infra-diff';
+import { escapeHtml, escapeMarkdown } from './escape';
 import { rolloutChartSvg } from './rollout-chart';
 
-const esc = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-/** Markdown table cell: no pipes or line breaks. */
-const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ', ');
+const esc = escapeHtml;
+const md = escapeMarkdown;
 const shortId = (id: string): string => id.slice(0, 12);
 const when = (iso: string | null): string =>
   iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '—';
@@ -16,10 +15,10 @@ const seconds = (s: number): string => (s < 1 ? `${Math.round(s * 1000)} ms` : `
 function commitLine(d: Dossier): string {
   const c = d.commit;
   return [
-    `${shortId(c.id)}`,
-    c.message ? `"${c.message.split('\n')[0]}"` : null,
-    c.author ? `by ${c.author}` : null,
-    c.time ? `at ${when(c.time)}` : null,
+    md(shortId(c.id)),
+    c.message ? `"${md(c.message.split('\n')[0])}"` : null,
+    c.author ? `by ${md(c.author)}` : null,
+    c.time ? `at ${md(when(c.time))}` : null,
   ]
     .filter(Boolean)
     .join(' ');
@@ -43,24 +42,28 @@ function byRule(entries: readonly AcknowledgementEntry[]) {
   return [...rules.values()].map((r) => ({ ...r, stages: [...r.stages] }));
 }
 const flat = (s: string): string => s.replace(/\s*\n\s*/g, ', ');
+const changeWord = (p: PermissionChange): string => (p.change === 'added' ? 'added or widened' : 'removed');
+/** Plain text (the approval comment and the CLI's last line); not markup. */
 const permissionSentence = (p: PermissionChange): string =>
-  `${p.change === 'added' ? 'added or widened' : 'removed'}: ${p.effect} ${flat(p.action)} on ${flat(p.resource)}` +
+  `${changeWord(p)}: ${p.effect} ${flat(p.action)} on ${flat(p.resource)}` +
   `${p.principal ? ` for ${flat(p.principal)}` : ''}${p.condition ? ` when ${flat(p.condition)}` : ''} (${p.stack})`;
+/** A Markdown table row of escaped cells. */
+const row = (cells: readonly (string | number)[]): string => `| ${cells.map(md).join(' | ')} |`;
 
-/** Renders the dossier as Markdown. */
+/** Renders the dossier as Markdown; every value escaped (escapeMarkdown). */
 export function renderMarkdown(d: Dossier): string {
   const out: string[] = [];
-  out.push(`# Release dossier: ${shortId(d.commit.id)}`, '');
-  out.push(`**${d.headline}**`, '');
+  out.push(`# Release dossier: ${md(shortId(d.commit.id))}`, '');
+  out.push(`**${md(d.headline)}**`, '');
   out.push(`- Commit: ${commitLine(d)}`);
-  out.push(`- Pipeline execution: ${d.executionId ?? 'none (local run)'}`);
+  out.push(`- Pipeline execution: ${d.executionId ? md(d.executionId) : 'none (local run)'}`);
   out.push(
-    `- Compared with: ${d.previous ? `release ${d.previous.id} (commit ${shortId(d.previous.commit.id)}, recorded ${when(d.previous.recordedAt)})` : 'nothing (first release)'}`,
+    `- Compared with: ${d.previous ? `release ${md(d.previous.id)} (commit ${md(shortId(d.previous.commit.id))}, recorded ${md(when(d.previous.recordedAt))})` : 'nothing (first release)'}`,
   );
-  out.push(`- Models in dev: ${d.models.before ?? '?'} before, ${d.models.after ?? '?'} after`);
-  out.push(`- Generated: ${when(d.generatedAt)}`, '');
+  out.push(`- Models in dev: ${md(d.models.before ?? '?')} before, ${md(d.models.after ?? '?')} after`);
+  out.push(`- Generated: ${md(when(d.generatedAt))}`, '');
 
-  out.push(`## Permission changes (${d.permissions.length})`, '');
+  out.push(`## Permission changes (${md(d.permissions.length)})`, '');
   if (d.previous === null) out.push('Compared against nothing: there is no earlier release to widen.');
   else if (d.permissions.length === 0) out.push('None.');
   else {
@@ -69,36 +72,32 @@ export function renderMarkdown(d: Dossier): string {
       '|---|---|---|---|---|---|---|',
     );
     for (const p of d.permissions)
-      out.push(
-        `| ${p.change === 'added' ? 'added or widened' : 'removed'} | ${cell(p.stack)} | ${p.effect} | ${cell(p.principal)} | ${cell(p.action)} | ${cell(p.resource)} | ${cell(p.condition)} |`,
-      );
+      out.push(row([changeWord(p), p.stack, p.effect, p.principal, p.action, p.resource, p.condition]));
   }
   out.push('');
 
   out.push('## Infrastructure changes', '');
   if (d.infrastructure.comparedWith === null) {
     out.push('Compared against nothing. Stacks of this release:', '');
-    for (const s of d.infrastructure.stacks) out.push(`- ${s.stack}: ${s.resources} resources`);
+    for (const s of d.infrastructure.stacks) out.push(`- ${md(s.stack)}: ${md(s.resources)} resources`);
   } else {
     const changed = d.infrastructure.stacks.filter((s) => s.status !== 'unchanged');
-    if (changed.length === 0) out.push(`No changes since release ${d.infrastructure.comparedWith}.`);
+    if (changed.length === 0) out.push(`No changes since release ${md(d.infrastructure.comparedWith)}.`);
     else {
       out.push(
         '| stack | status | added | removed | replaced | updated in place |',
         '|---|---|---|---|---|---|',
       );
       for (const s of changed)
-        out.push(
-          `| ${s.stack} | ${s.status} | ${s.added.length} | ${s.removed.length} | ${s.replaced.length} | ${s.updated} |`,
-        );
+        out.push(row([s.stack, s.status, s.added.length, s.removed.length, s.replaced.length, s.updated]));
       for (const s of changed) {
         if (s.added.length + s.removed.length + s.replaced.length === 0) continue;
-        out.push('', `### ${s.stack}`, '');
-        for (const r of s.added) out.push(`- added ${r.type} \`${r.path ?? r.logicalId}\``);
-        for (const r of s.removed) out.push(`- removed ${r.type} \`${r.path ?? r.logicalId}\``);
+        out.push('', `### ${md(s.stack)}`, '');
+        for (const r of s.added) out.push(`- added ${md(r.type)} ${md(r.path ?? r.logicalId)}`);
+        for (const r of s.removed) out.push(`- removed ${md(r.type)} ${md(r.path ?? r.logicalId)}`);
         for (const r of s.replaced)
           out.push(
-            `- ${r.impact} ${r.type} \`${r.path ?? r.logicalId}\` (${r.properties.join(', ') || 'type change'})`,
+            `- ${md(r.impact)} ${md(r.type)} ${md(r.path ?? r.logicalId)} (${md(r.properties.join(', ') || 'type change')})`,
           );
       }
     }
@@ -108,16 +107,17 @@ export function renderMarkdown(d: Dossier): string {
   const c = d.compliance;
   out.push('## Compliance', '');
   out.push(
-    `Open findings: ${c.open.length === 0 ? 'none' : c.open.length}. Acknowledgements in this release: ${c.acknowledgements}.`,
+    `Open findings: ${c.open.length === 0 ? 'none' : md(c.open.length)}. Acknowledgements in this release: ${md(c.acknowledgements)}.`,
     '',
   );
-  for (const o of c.open) out.push(`- OPEN **${o.pack}::${o.rule}** on \`${o.path}\`: ${o.description}`);
+  for (const o of c.open)
+    out.push(`- OPEN **${md(`${o.pack}::${o.rule}`)}** on ${md(o.path)}: ${md(o.description)}`);
   if (d.previous === null) {
     // Compared against nothing, every acknowledgement is new: one line per rule keeps the page readable.
     out.push('### Acknowledgements by rule (compared against nothing: all are new)', '');
     out.push('| rule | resources | stages | the rule requires |', '|---|---|---|---|');
     for (const r of byRule(c.added))
-      out.push(`| ${cell(r.rule)} | ${r.resources} | ${r.stages.join(', ')} | ${cell(r.requires ?? '—')} |`);
+      out.push(row([r.rule, r.resources, r.stages.join(', '), r.requires ?? '—']));
     out.push('', 'Each acknowledgement with its reason is in dossier.json and `npm run acks`.', '');
   }
   const mdSections: [string, readonly AcknowledgementEntry[]][] = d.previous
@@ -127,13 +127,13 @@ export function renderMarkdown(d: Dossier): string {
       ]
     : [];
   for (const [title, list] of mdSections) {
-    out.push(`### ${title} (${list.length})`, '');
+    out.push(`### ${title} (${md(list.length)})`, '');
     if (list.length === 0) out.push('None.');
     else {
       out.push('| rule | resource | stages | reason | the rule requires |', '|---|---|---|---|---|');
       for (const a of list)
         out.push(
-          `| ${cell(`${a.pack}::${a.rule}`)} | ${cell(a.resource)} | ${a.stages.join(', ')} | ${cell(ackReason(a))} | ${cell(a.requires ?? '—')} |`,
+          row([`${a.pack}::${a.rule}`, a.resource, a.stages.join(', '), ackReason(a), a.requires ?? '—']),
         );
     }
     out.push('');
@@ -143,37 +143,33 @@ export function renderMarkdown(d: Dossier): string {
   if (!d.smoke) out.push('No smoke test report was given.');
   else {
     out.push(
-      `${d.smoke.passed} passed, ${d.smoke.failed} failed in ${seconds(d.smoke.seconds)} (${when(d.smoke.timestamp)}).`,
+      `${md(d.smoke.passed)} passed, ${md(d.smoke.failed)} failed in ${md(seconds(d.smoke.seconds))} (${md(when(d.smoke.timestamp))}).`,
       '',
     );
     out.push('| check | result | time | detail |', '|---|---|---|---|');
     for (const ch of d.smoke.checks)
-      out.push(
-        `| ${cell(ch.name)} | ${ch.passed ? 'pass' : 'FAIL'} | ${seconds(ch.seconds)} | ${cell(ch.detail)} |`,
-      );
+      out.push(row([ch.name, ch.passed ? 'pass' : 'FAIL', seconds(ch.seconds), ch.detail]));
   }
   out.push('');
 
   out.push('## Dev canary rollout', '');
   const r = d.rollout;
   if (!r) out.push('No rollout record was given.');
-  else if (isFailedRollout(r)) out.push(`**${r.outcome}**: ${r.error}: ${r.cause}`);
+  else if (isFailedRollout(r)) out.push(`**${md(r.outcome)}**: ${md(r.error)}: ${md(r.cause)}`);
   else {
     out.push(
-      `**${r.outcome}**: ${r.endpointName}, ${r.baselineVersion} → ${r.candidateVersion}, ${r.minutes} minutes ` +
-        `(${when(r.startedAt)} to ${when(r.finishedAt)}), traffic source ${r.traffic}, ${r.record.decisions.length} decisions.`,
+      `**${md(r.outcome)}**: ${md(r.endpointName)}, ${md(r.baselineVersion)} → ${md(r.candidateVersion)}, ${md(r.minutes)} minutes ` +
+        `(${md(when(r.startedAt))} to ${md(when(r.finishedAt))}), traffic source ${md(r.traffic)}, ${md(r.record.decisions.length)} decisions.`,
       '',
     );
     out.push('| step | canary weight | decisions | first judged | last verdict |', '|---|---|---|---|---|');
     for (const s of r.steps)
-      out.push(
-        `| ${s.index + 1} | ${s.weight}% | ${s.decisions} | ${when(s.firstJudgedAt)} | ${s.verdict ?? '—'} |`,
-      );
+      out.push(row([s.index + 1, `${s.weight}%`, s.decisions, when(s.firstJudgedAt), s.verdict ?? '—']));
     const decisive = r.record.decisions.filter((x) => x.verdict !== 'wait');
     if (decisive.length > 0) {
       out.push('', 'Decisions that moved the rollout:', '');
       for (const x of decisive)
-        out.push(`- ${when(x.judgedAt)} ${x.verdict} at ${x.canaryWeight}%: ${x.reason}`);
+        out.push(`- ${md(when(x.judgedAt))} ${md(x.verdict)} at ${md(x.canaryWeight)}%: ${md(x.reason)}`);
     }
     out.push('', 'The chart of weight, error rate and latency per minute is in dossier.html.');
   }
@@ -199,7 +195,8 @@ svg.rollout-chart{width:100%;height:auto;display:block;margin:.6rem 0}
 ul{padding-left:1.2rem}
 `;
 
-const td = (s: string, cls = ''): string => `<td${cls ? ` class="${cls}"` : ''}>${s}</td>`;
+/** A cell of markup made here: values inside it are escaped by the caller. */
+const td = (s: string, cls = ''): string => `<td${cls ? ` class="${esc(cls)}"` : ''}>${s}</td>`;
 /** A code cell; the diff library puts one action or resource per line. */
 const codeCell = (s: string): string =>
   td(
@@ -214,7 +211,7 @@ const table = (cols: readonly [string, string][], rows: string[]): string =>
   `<table><colgroup>${cols.map(([, w]) => `<col style="width:${w}">`).join('')}</colgroup>` +
   `<thead><tr>${cols.map(([h]) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 
-/** Renders the dossier as a standalone HTML page. */
+/** Renders the dossier as a standalone HTML page; every value escaped (escapeHtml). */
 export function renderHtml(d: Dossier): string {
   const b: string[] = [];
   const widened = d.permissions.some((p) => p.change === 'added');
@@ -241,7 +238,7 @@ export function renderHtml(d: Dossier): string {
   fact('Generated', esc(when(d.generatedAt)));
   b.push('</dl>');
 
-  b.push(`<h2 id="permissions">Permission changes (${d.permissions.length})</h2>`);
+  b.push(`<h2 id="permissions">Permission changes (${esc(d.permissions.length)})</h2>`);
   if (d.previous === null) b.push('<p>Compared against nothing: there is no earlier release to widen.</p>');
   else if (d.permissions.length === 0) b.push('<p>None.</p>');
   else
@@ -258,7 +255,7 @@ export function renderHtml(d: Dossier): string {
         ],
         d.permissions.map(
           (p) =>
-            `<tr class="permission" data-change="${p.change}">${td(p.change === 'added' ? 'added or widened' : 'removed', p.change)}${td(esc(p.stack))}${td(esc(p.effect))}` +
+            `<tr class="permission" data-change="${esc(p.change)}">${td(esc(changeWord(p)), p.change)}${td(esc(p.stack))}${td(esc(p.effect))}` +
             `${codeCell(p.principal)}${codeCell(p.action)}${codeCell(p.resource)}${codeCell(p.condition)}</tr>`,
         ),
       ),
@@ -273,7 +270,7 @@ export function renderHtml(d: Dossier): string {
           ['stack', '70%'],
           ['resources', '30%'],
         ],
-        d.infrastructure.stacks.map((s) => `<tr>${td(esc(s.stack))}${td(String(s.resources))}</tr>`),
+        d.infrastructure.stacks.map((s) => `<tr>${td(esc(s.stack))}${td(esc(s.resources))}</tr>`),
       ),
     );
   } else {
@@ -293,7 +290,7 @@ export function renderHtml(d: Dossier): string {
           ],
           changed.map(
             (s) =>
-              `<tr>${td(esc(s.stack))}${td(s.status)}${td(String(s.added.length))}${td(String(s.removed.length))}${td(String(s.replaced.length))}${td(String(s.updated))}</tr>`,
+              `<tr>${td(esc(s.stack))}${td(esc(s.status))}${td(esc(s.added.length))}${td(esc(s.removed.length))}${td(esc(s.replaced.length))}${td(esc(s.updated))}</tr>`,
           ),
         ),
       );
@@ -320,7 +317,7 @@ export function renderHtml(d: Dossier): string {
   const c = d.compliance;
   b.push('<h2 id="compliance">Compliance</h2>');
   b.push(
-    `<p>Open findings: <strong>${c.open.length === 0 ? 'none' : c.open.length}</strong>. Acknowledgements in this release: ${c.acknowledgements}.</p>`,
+    `<p>Open findings: <strong>${c.open.length === 0 ? 'none' : esc(c.open.length)}</strong>. Acknowledgements in this release: ${esc(c.acknowledgements)}.</p>`,
   );
   if (c.open.length > 0)
     b.push(
@@ -340,7 +337,7 @@ export function renderHtml(d: Dossier): string {
         ],
         byRule(c.added).map(
           (r) =>
-            `<tr>${codeCell(r.rule)}${td(String(r.resources))}${td(esc(r.stages.join(', ')))}${td(esc(r.requires ?? '—'))}</tr>`,
+            `<tr>${codeCell(r.rule)}${td(esc(r.resources))}${td(esc(r.stages.join(', ')))}${td(esc(r.requires ?? '—'))}</tr>`,
         ),
       ),
     );
@@ -355,7 +352,7 @@ export function renderHtml(d: Dossier): string {
       ]
     : [];
   for (const [title, list, id] of htmlSections) {
-    b.push(`<h3 id="${id}">${esc(title)} (${list.length})</h3>`);
+    b.push(`<h3 id="${id}">${esc(title)} (${esc(list.length)})</h3>`);
     if (list.length === 0) b.push('<p>None.</p>');
     else
       b.push(
@@ -379,7 +376,7 @@ export function renderHtml(d: Dossier): string {
   if (!d.smoke) b.push('<p>No smoke test report was given.</p>');
   else {
     b.push(
-      `<p><span class="${d.smoke.failed ? 'fail' : 'pass'}">${d.smoke.passed} passed, ${d.smoke.failed} failed</span> in ${esc(seconds(d.smoke.seconds))} (${esc(when(d.smoke.timestamp))}).</p>`,
+      `<p><span class="${d.smoke.failed ? 'fail' : 'pass'}">${esc(d.smoke.passed)} passed, ${esc(d.smoke.failed)} failed</span> in ${esc(seconds(d.smoke.seconds))} (${esc(when(d.smoke.timestamp))}).</p>`,
     );
     b.push(
       table(
@@ -405,7 +402,7 @@ export function renderHtml(d: Dossier): string {
   else {
     b.push(
       `<p><span class="pass">${esc(r.outcome)}</span>: <code>${esc(r.endpointName)}</code>, ${esc(r.baselineVersion)} → ${esc(r.candidateVersion)}, ` +
-        `${r.minutes} minutes (${esc(when(r.startedAt))} to ${esc(when(r.finishedAt))}), traffic source ${esc(r.traffic)}, ${r.record.decisions.length} decisions.</p>`,
+        `${esc(r.minutes)} minutes (${esc(when(r.startedAt))} to ${esc(when(r.finishedAt))}), traffic source ${esc(r.traffic)}, ${esc(r.record.decisions.length)} decisions.</p>`,
     );
     b.push(
       table(
@@ -418,7 +415,7 @@ export function renderHtml(d: Dossier): string {
         ],
         r.steps.map(
           (s) =>
-            `<tr>${td(String(s.index + 1))}${td(`${s.weight}%`)}${td(String(s.decisions))}${td(esc(when(s.firstJudgedAt)))}${td(s.verdict ?? '—')}</tr>`,
+            `<tr>${td(esc(s.index + 1))}${td(`${esc(s.weight)}%`)}${td(esc(s.decisions))}${td(esc(when(s.firstJudgedAt)))}${td(esc(s.verdict ?? '—'))}</tr>`,
         ),
       ),
     );
@@ -427,7 +424,7 @@ export function renderHtml(d: Dossier): string {
     const decisive = r.record.decisions.filter((x) => x.verdict !== 'wait');
     if (decisive.length > 0)
       b.push(
-        `<ul>${decisive.map((x) => `<li>${esc(when(x.judgedAt))} <strong>${x.verdict}</strong> at ${x.canaryWeight}%: ${esc(x.reason)}</li>`).join('')}</ul>`,
+        `<ul>${decisive.map((x) => `<li>${esc(when(x.judgedAt))} <strong>${esc(x.verdict)}</strong> at ${esc(x.canaryWeight)}%: ${esc(x.reason)}</li>`).join('')}</ul>`,
       );
   }
   return `<!doctype html>

@@ -2,6 +2,7 @@
  * The canary rollout chart: canary weight, per-variant error rate and p99 latency per minute, and a
  * marker for each judge decision, as one inline SVG drawn from the rollout's recorded decisions.
  */
+import { escapeHtml } from './escape';
 import type { DecisionRecord, RolloutRecord, VariantMinute } from './rollout-record';
 
 const WIDTH = 760;
@@ -38,8 +39,7 @@ export function chartMinutes(decisions: readonly DecisionRecord[]): ChartMinute[
 
 const rate = (m: VariantMinute): number | null =>
   m.invocations > 0 ? (100 * m.errors) / m.invocations : null;
-const esc = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = escapeHtml;
 const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 
 /** Renders the chart; `undefined` when the rollout recorded no decision (already promoted). */
@@ -53,6 +53,7 @@ export function rolloutChartSvg(record: RolloutRecord): string | undefined {
     ...decisions.map((d) => Date.parse(d.judgedAt)),
     ...minutes.map((m) => Date.parse(m.minute)),
   ].filter(Number.isFinite);
+  if (times.length === 0) return undefined;
   const t0 = Math.min(...times);
   const t1 = Math.max(...times, t0 + 60_000);
   const x = (t: number): number => LEFT + ((t - t0) / (t1 - t0)) * (WIDTH - LEFT - RIGHT);
@@ -168,10 +169,10 @@ export function rolloutChartSvg(record: RolloutRecord): string | undefined {
   const bottom = TOP + 3 * PANEL + 2 * GAP;
   for (const d of decisions) {
     const px = x(Date.parse(d.judgedAt)).toFixed(1);
-    const color = COLORS[d.verdict];
+    const color = COLORS[d.verdict] ?? COLORS.wait;
     const label = `${d.judgedAt.slice(11, 16)} ${d.verdict} at ${d.canaryWeight}%: ${d.reason}`;
     parts.push(
-      `<g class="decision" data-verdict="${d.verdict}"><title>${esc(label)}</title>` +
+      `<g class="decision" data-verdict="${esc(d.verdict)}"><title>${esc(label)}</title>` +
         `<line x1="${px}" x2="${px}" y1="${TOP}" y2="${bottom}" stroke="${color}" stroke-width="${d.verdict === 'wait' ? 1 : 2}"${d.verdict === 'wait' ? ' stroke-dasharray="3,3" opacity="0.6"' : ''}/>` +
         `<path d="M${px},${TOP - 2}l-4,-7h8z" fill="${color}"/></g>`,
     );

@@ -3,8 +3,9 @@
  * (docs/CONTRACTS.md: RolloutRecord on success, `{outcome, error, cause}` on failure). The decisions
  * are the judge handler's own records.
  */
-import type { DecisionRecord } from '../rollout/judge-handler';
-import type { RolloutPolicy } from '../rollout/policy';
+import type { DecisionRecord, VariantMinute } from '../rollout/judge-handler';
+import { createRolloutPolicy, RolloutPolicyError, type RolloutPolicy } from '../rollout/policy';
+import { Fields } from './fields';
 
 export type { DecisionRecord, VariantMinute } from '../rollout/judge-handler';
 
@@ -33,23 +34,39 @@ export class RolloutRecordError extends Error {
   override readonly name = 'RolloutRecordError';
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
-const isIso = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
+const OUTCOMES = ['promoted', 'already-promoted', 'rolled-back', 'failed'] as const;
+const VERDICTS = ['wait', 'promote', 'rollback'] as const;
+const TRAFFIC_MODES = ['off', 'always', 'top-up'] as const;
 
-function checkMinute(v: unknown, where: string): void {
-  if (v === null) return;
-  if (!isObject(v)) throw new RolloutRecordError(`${where} must be an object or null`);
-  for (const field of ['invocations', 'errors'] as const) {
-    if (typeof v[field] !== 'number' || !Number.isFinite(v[field]) || (v[field] as number) < 0)
-      throw new RolloutRecordError(`${where}.${field} must be a number ≥ 0`);
-  }
-  for (const field of ['p50Ms', 'p99Ms'] as const) {
-    if (v[field] !== null && (typeof v[field] !== 'number' || !Number.isFinite(v[field])))
-      throw new RolloutRecordError(`${where}.${field} must be a number or null`);
-  }
+function minuteOf(f: Fields, field: string): VariantMinute | null {
+  const m = f.objectOrNull(field);
+  if (!m) return null;
+  return {
+    invocations: m.number('invocations', { min: 0 }),
+    errors: m.number('errors', { min: 0 }),
+    p50Ms: m.numberOrNull('p50Ms'),
+    p99Ms: m.numberOrNull('p99Ms'),
+  };
 }
 
-/** Parses and checks a rollout file's JSON: a {@link RolloutRecord} or a {@link RolloutFailure}. */
+function decisionOf(item: unknown, where: string): DecisionRecord {
+  const d = Fields.of(item, where, RolloutRecordError);
+  return {
+    judgedAt: d.iso('judgedAt'),
+    stepIndex: d.number('stepIndex', { min: 0, integer: true }),
+    canaryWeight: d.number('canaryWeight', { min: 0, max: 100 }),
+    verdict: d.oneOf('verdict', VERDICTS),
+    reason: d.string('reason'),
+    minute: d.isoOrNull('minute', ' or null'),
+    baseline: minuteOf(d, 'baseline'),
+    canary: minuteOf(d, 'canary'),
+  };
+}
+
+/**
+ * Parses and checks a rollout file's JSON: a {@link RolloutRecord} or a {@link RolloutFailure}, rebuilt
+ * from its checked fields (the policy as `createRolloutPolicy` validates it).
+ */
 export function parseRolloutRecord(json: string): RolloutRecord | RolloutFailure {
   let value: unknown;
   try {
@@ -57,41 +74,37 @@ export function parseRolloutRecord(json: string): RolloutRecord | RolloutFailure
   } catch (error) {
     throw new RolloutRecordError(`not JSON: ${(error as Error).message}`);
   }
-  if (!isObject(value)) throw new RolloutRecordError('must be a JSON object');
-  if (value.outcome === 'rolled-back' || value.outcome === 'failed') {
-    return { outcome: value.outcome, error: String(value.error ?? ''), cause: String(value.cause ?? '') };
+  const r = Fields.of(value, '', RolloutRecordError);
+  const outcome = r.oneOf('outcome', OUTCOMES);
+  if (outcome === 'rolled-back' || outcome === 'failed')
+    return { outcome, error: r.string('error'), cause: r.string('cause') };
+  let policy: RolloutPolicy;
+  try {
+    policy = createRolloutPolicy((value as Record<string, unknown>).policy);
+  } catch (error) {
+    if (error instanceof RolloutPolicyError)
+      throw new RolloutRecordError(`policy must be a valid rollout policy: ${error.problems.join('; ')}`);
+    throw error;
   }
-  if (value.outcome !== 'promoted' && value.outcome !== 'already-promoted') {
-    throw new RolloutRecordError(
-      `outcome must be promoted, already-promoted, rolled-back or failed, got ${JSON.stringify(value.outcome)}`,
-    );
-  }
-  for (const field of ['endpointName', 'baselineVersion', 'candidateVersion'] as const) {
-    if (typeof value[field] !== 'string') throw new RolloutRecordError(`${field} must be a string`);
-  }
-  for (const field of ['startedAt', 'finishedAt'] as const) {
-    if (!isIso(value[field])) throw new RolloutRecordError(`${field} must be an ISO-8601 time`);
-  }
-  const policy = value.policy;
-  if (!isObject(policy) || !Array.isArray(policy.steps)) {
-    throw new RolloutRecordError('policy must be the rollout policy (with steps)');
-  }
-  if (!Array.isArray(value.decisions)) throw new RolloutRecordError('decisions must be an array');
-  value.decisions.forEach((d: unknown, i: number) => {
-    const where = `decisions[${i}]`;
-    if (!isObject(d)) throw new RolloutRecordError(`${where} must be an object`);
-    if (!isIso(d.judgedAt)) throw new RolloutRecordError(`${where}.judgedAt must be an ISO-8601 time`);
-    if (d.verdict !== 'wait' && d.verdict !== 'promote' && d.verdict !== 'rollback')
-      throw new RolloutRecordError(`${where}.verdict must be wait, promote or rollback`);
-    if (typeof d.canaryWeight !== 'number')
-      throw new RolloutRecordError(`${where}.canaryWeight must be a number`);
-    if (typeof d.stepIndex !== 'number') throw new RolloutRecordError(`${where}.stepIndex must be a number`);
-    if (d.minute !== null && !isIso(d.minute))
-      throw new RolloutRecordError(`${where}.minute must be an ISO-8601 time or null`);
-    checkMinute(d.baseline, `${where}.baseline`);
-    checkMinute(d.canary, `${where}.canary`);
+  const decisions = r.array('decisions', decisionOf);
+  const stepCount = policy.steps.length;
+  decisions.forEach((d, i) => {
+    if (d.stepIndex >= stepCount)
+      throw new RolloutRecordError(
+        `decisions[${i}].stepIndex must name one of the policy's ${stepCount} steps`,
+      );
   });
-  return value as unknown as RolloutRecord;
+  return {
+    outcome,
+    endpointName: r.string('endpointName'),
+    baselineVersion: r.string('baselineVersion'),
+    candidateVersion: r.string('candidateVersion'),
+    policy,
+    startedAt: r.iso('startedAt'),
+    finishedAt: r.iso('finishedAt'),
+    decisions,
+    traffic: { mode: r.object('traffic').oneOf('mode', TRAFFIC_MODES) },
+  };
 }
 
 /** Whether a parsed rollout file is a failure. */

@@ -157,19 +157,27 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
     });
     const store = createPredictionStore({ client: dynamo, tableName: table.tableName });
     const logLevel = options.logLevel ?? 'WARN';
+    const predictFor = (syntheticCallerRoleArns: readonly string[]) =>
+      createPredictHandler({
+        model: createSageMakerEndpoint({ client: runtime, endpointName: LOCAL_ENDPOINT_NAME }),
+        store,
+        parameters: inMemoryParameters(
+          options.activeVersion ?? variants[0]!.modelVersion,
+          options.modelsRoot ?? modelsRoot,
+        ),
+        logger: new Logger({ serviceName: 'predict', logLevel }),
+        metrics: quietMetrics('predict'),
+        syntheticCallerRoleArns,
+      });
+    // Only a verified signature makes a request synthetic: the adapter sets `accessKey` for a verified
+    // caller alone (as API Gateway's IAM authorization does); an unsigned request's x-local-principal
+    // is a claim, so naming the traffic role's session there is stored as `api`.
+    const signedPredict = predictFor([LOCAL_TRAFFIC_ROLE_ARN]);
+    const unsignedPredict = predictFor([]);
     const api = createApiAdapter(
       {
-        predict: createPredictHandler({
-          model: createSageMakerEndpoint({ client: runtime, endpointName: LOCAL_ENDPOINT_NAME }),
-          store,
-          parameters: inMemoryParameters(
-            options.activeVersion ?? variants[0]!.modelVersion,
-            options.modelsRoot ?? modelsRoot,
-          ),
-          logger: new Logger({ serviceName: 'predict', logLevel }),
-          metrics: quietMetrics('predict'),
-          syntheticCallerRoleArns: [LOCAL_TRAFFIC_ROLE_ARN],
-        }),
+        predict: (event) =>
+          (event.requestContext.identity.accessKey ? signedPredict : unsignedPredict)(event),
         getPrediction: createGetPredictionHandler({
           store,
           logger: new Logger({ serviceName: 'get-prediction', logLevel }),

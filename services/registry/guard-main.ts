@@ -3,8 +3,10 @@ import * as path from 'node:path';
 import { config as appConfig } from '../../bin/config';
 import type { AppConfig } from '../../lib/stages/stage-config';
 import { SsmRegistryReader, type RegistryReader } from './adapters/registry';
+import { modelsRoot } from '../model/artifacts';
 import { guard } from './guard';
 import { MODEL_VERSIONS_FILE, readModelVersions } from './model-versions';
+import { archiveSha256 } from './rejections';
 import { parseStageCommand } from './stage-command';
 import { explainReadFailure, registryClient, stageRegistry, type StageRegistry } from './stage-registry';
 
@@ -14,9 +16,10 @@ export const DEFAULT_GUARD_REPORT = 'reports/guard.json';
 export const usage = `Usage: npm run guard -- --stage dev|prod [options]
 
 Before a wave deploys: reads the stage's model registry (Parameter Store) and fails when the
-commit's config/model-versions.json would go backwards there: a baseline older than the version
-the stage serves (unless the commit declares "rollback"), or a version a canary rollout already
-rejected. Prints what it checked and writes a JSON report.
+commit's config/model-versions.json would go backwards there: a baseline or candidate older than
+the version the stage serves (unless the commit declares "rollback"), or a model a canary rollout
+already rejected, by name or by content (the SHA-256 of its model.tar.gz, under any name). Any
+error reading the registry fails it. Prints what it checked and writes a JSON report.
 
 Options:
   --stage dev|prod     the stage to check (required)
@@ -24,6 +27,8 @@ Options:
   --report FILE        JSON report (default ${DEFAULT_GUARD_REPORT})
   --commit SHA         commit being deployed, recorded in the report (default: $COMMIT_ID)
   --file FILE          model versions file (default config/model-versions.json)
+  --models DIR         the commit's model folders, whose model.tar.gz SHA-256s are compared with the
+                       archives rollouts rejected (default models/)
   --not-deployed       the stage has never been deployed (the pipeline checked): record that and pass
                        without reading the registry
   --help               show this text
@@ -50,6 +55,7 @@ export async function runGuard(argv: readonly string[], io: GuardIo): Promise<nu
       report: { type: 'string' },
       commit: { type: 'string' },
       'not-deployed': { type: 'boolean' },
+      models: { type: 'string' },
     } as const,
     usage,
     io,
@@ -75,11 +81,20 @@ export async function runGuard(argv: readonly string[], io: GuardIo): Promise<nu
     registry,
     values['role-arn'],
   );
+  const archives: Record<string, string> = {};
+  for (const version of [versions.baselineVersion, versions.candidateVersion]) {
+    const sha256 = archiveSha256(version, values.models ?? modelsRoot);
+    if (sha256) archives[version] = sha256;
+  }
   let snapshot;
   try {
     snapshot = values['not-deployed']
-      ? { prefix: registry.prefix, statuses: {} }
-      : await reader.read(registry.prefix, [versions.baselineVersion, versions.candidateVersion]);
+      ? { prefix: registry.prefix, statuses: {}, rejectedArchives: {} }
+      : await reader.read(
+          registry.prefix,
+          [versions.baselineVersion, versions.candidateVersion],
+          Object.values(archives),
+        );
   } catch (error) {
     io.err(`guard: ${explainReadFailure(error, registry, 'The guard')}`);
     return 1;
@@ -90,6 +105,7 @@ export async function runGuard(argv: readonly string[], io: GuardIo): Promise<nu
     stage,
     versions,
     registry: snapshot,
+    archives,
     commit: values.commit ?? io.env.COMMIT_ID,
     now: (io.now ?? (() => new Date()))(),
   });

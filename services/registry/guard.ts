@@ -5,6 +5,7 @@ import {
   type StageKey,
   type StageModelVersions,
 } from './model-versions';
+import { rejectedArchiveParameter } from './rejections';
 
 /** One reason the commit may not deploy: the field to change and the value to set. */
 export interface GuardProblem {
@@ -26,6 +27,8 @@ export interface GuardReport {
   readonly checkedAt: string;
   /** What the commit says. */
   readonly config: StageModelVersions;
+  /** SHA-256 of each version's model archive in the commit. */
+  readonly archives: Readonly<Record<string, string>>;
   /** What the stage's registry says. */
   readonly registry: {
     readonly prefix: string;
@@ -49,6 +52,8 @@ export interface GuardInput {
   readonly stage: StageKey;
   readonly versions: StageModelVersions;
   readonly registry: RegistrySnapshot;
+  /** SHA-256 of each version's model archive in this commit (baseline and candidate). */
+  readonly archives: Readonly<Record<string, string>>;
   readonly commit?: string;
   readonly now: Date;
 }
@@ -56,8 +61,10 @@ export interface GuardInput {
 /**
  * Decides whether a commit's model versions may deploy to a stage, given what the stage's registry
  * recorded: it fails when the baseline is older than the version the stage serves (a silent
- * downgrade) unless the commit declares that rollback, and when the baseline or the candidate was
- * already rejected there.
+ * downgrade) or the candidate is older than it (a rollout that would promote an older model) unless
+ * the commit declares that rollback, when the baseline or the candidate was already rejected there, by
+ * name or by content (an archive a rollout rejected, under any name), and when the registry holds a
+ * document it cannot read (it cannot tell, so it does not pass).
  */
 export function guard(input: GuardInput): GuardReport {
   const { stage, versions, registry } = input;
@@ -81,7 +88,7 @@ export function guard(input: GuardInput): GuardReport {
         set: active,
         message: `${where}: ${field('baselineVersion')} "${baseline}" cannot be ordered against "${active}", which ${stage} serves (${registry.prefix}/active-version); set "baselineVersion": "${active}"`,
       });
-    } else if (order < 0 && rollback) {
+    } else if (order < 0 && rollback?.toVersion === baseline) {
       intendedRollback = { fromVersion: active, toVersion: baseline, reason: rollback.reason };
       notes.push(
         `intended rollback of ${stage} from ${active} to ${baseline} (${field('rollback')}): ${rollback.reason}`,
@@ -97,9 +104,27 @@ export function guard(input: GuardInput): GuardReport {
           `Set "baselineVersion": "${active}" (${converge} does it), or, to roll back on purpose, ` +
           `add "rollback": {"toVersion": "${baseline}", "reason": "..."} to ${stage}.`,
       });
-    } else if (rollback) {
+    }
+    const candidateOrder = candidate === baseline ? 0 : compareVersions(candidate, active);
+    if (candidateOrder === undefined || (candidateOrder < 0 && rollback?.toVersion !== candidate)) {
+      problems.push({
+        field: field('candidateVersion'),
+        value: candidate,
+        set: `${active} (nothing proposed) or a newer version`,
+        message:
+          `${where}: ${field('candidateVersion')} is "${candidate}" but ${stage} serves "${active}" ` +
+          `(${registry.prefix}/active-version): a rollout would promote ${candidateOrder === undefined ? 'a model it cannot order' : 'the older model'}. ` +
+          `Set "candidateVersion": "${active}" (nothing proposed) or a newer version, or, to propose it on purpose, ` +
+          `add "rollback": {"toVersion": "${candidate}", "reason": "..."} to ${stage}.`,
+      });
+    } else if (candidateOrder < 0) {
       notes.push(
-        `${field('rollback')} is set but ${baseline} is not older than what ${stage} serves (${active}); remove it (${converge} does)`,
+        `intended rollback proposal in ${stage}: candidate ${candidate} is older than ${active} (${field('rollback')}): ${rollback!.reason}`,
+      );
+    }
+    if (rollback && !intendedRollback && !(candidateOrder !== undefined && candidateOrder < 0)) {
+      notes.push(
+        `${field('rollback')} is set but ${rollback.toVersion} is not older than what ${stage} serves (${active}); remove it (${converge} does)`,
       );
     }
   }
@@ -125,9 +150,41 @@ export function guard(input: GuardInput): GuardReport {
         `(nothing proposed) or propose a new version.`,
     });
   }
-  for (const version of new Set([baseline, candidate])) {
+  for (const [name, version] of [
+    ['baselineVersion', baseline],
+    ['candidateVersion', candidate],
+  ] as const) {
+    if (name === 'candidateVersion' && candidate === baseline) continue;
+    const sha256 = input.archives[version];
+    const rejectedAs = sha256 === undefined ? undefined : registry.rejectedArchives[sha256];
+    if (sha256 === undefined) {
+      problems.push({
+        field: field(name),
+        value: version,
+        set: 'a version whose models/<version>/model.tar.gz is in this commit',
+        message: `${where}: ${field(name)} "${version}": its model archive was not found, so it cannot be compared with the archives rejected in ${stage}`,
+      });
+    } else if (rejectedAs !== undefined && statusOf(version) !== 'rejected') {
+      problems.push({
+        field: field(name),
+        value: version,
+        set:
+          name === 'candidateVersion'
+            ? `${active ?? baseline} (nothing proposed) or a new model`
+            : (active ?? 'a model not rejected'),
+        message:
+          `${where}: ${field(name)} "${version}" has the model archive a canary rollout rejected in ${stage} as "${rejectedAs}" ` +
+          `(sha256 ${sha256}, ${rejectedArchiveParameter(registry.prefix, sha256)}); the same bytes under another name are the same model. ` +
+          'Propose a new model.',
+      });
+    }
     if (statusOf(version) === 'unreadable') {
-      notes.push(`${registry.prefix}/versions/${version} has no readable status; treated as not decided`);
+      problems.push({
+        field: field(name),
+        value: version,
+        set: 'a version whose registry document is readable',
+        message: `${registry.prefix}/versions/${version} exists but has no readable status, so the guard cannot tell whether a rollout rejected it; fix or delete that parameter`,
+      });
     }
   }
 
@@ -137,6 +194,7 @@ export function guard(input: GuardInput): GuardReport {
     ...(input.commit ? { commit: input.commit } : {}),
     checkedAt: input.now.toISOString(),
     config: versions,
+    archives: input.archives,
     registry: {
       prefix: registry.prefix,
       activeVersion: active ?? null,

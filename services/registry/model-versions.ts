@@ -17,7 +17,10 @@ export type StageKey = (typeof STAGE_KEYS)[number];
 
 /** A commit that deliberately serves an older baseline than the stage serves now. */
 export interface IntendedRollback {
-  /** The version the commit rolls back to; must equal `baselineVersion`. */
+  /**
+   * The version the commit goes back to: `baselineVersion` (serve an older model), or `candidateVersion`
+   * (propose an older model than the stage serves to the canary rollout).
+   */
   readonly toVersion: string;
   /** Why (shown in the guard report and the release dossier). */
   readonly reason: string;
@@ -44,7 +47,14 @@ export class ModelVersionsError extends Error {
   }
 }
 
-const VERSION = /^v\d+\.\d+\.\d+$/;
+/**
+ * A canonical model version: `v<major>.<minor>.<patch>`, no leading zeros (`v1.3.00` would order equal to
+ * `v1.3.0` under another name). The one pattern every reader of a version uses (config, registry, models/).
+ */
+export const MODEL_VERSION_PATTERN = /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
+
+/** Whether `name` is a canonical model version ({@link MODEL_VERSION_PATTERN}). */
+export const isModelVersion = (name: string): boolean => MODEL_VERSION_PATTERN.test(name);
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -59,8 +69,10 @@ function parseStage(key: StageKey, value: unknown, problems: string[]): StageMod
     }
   }
   for (const field of ['baselineVersion', 'candidateVersion'] as const) {
-    if (typeof value[field] !== 'string' || !VERSION.test(value[field])) {
-      problems.push(`${key}.${field}: ${JSON.stringify(value[field])} is not a version such as "v1.0.0"`);
+    if (typeof value[field] !== 'string' || !isModelVersion(value[field])) {
+      problems.push(
+        `${key}.${field}: ${JSON.stringify(value[field])} is not a version such as "v1.0.0" (v<major>.<minor>.<patch>, no leading zeros)`,
+      );
     }
   }
   const rollback = value.rollback;
@@ -74,9 +86,13 @@ function parseStage(key: StageKey, value: unknown, problems: string[]): StageMod
       problems.push(
         `${key}.rollback: must be {"toVersion": "<baselineVersion>", "reason": "<why, at least 10 characters>"}`,
       );
-    } else if (rollback.toVersion !== value.baselineVersion) {
+    } else if (
+      rollback.toVersion !== value.baselineVersion &&
+      rollback.toVersion !== value.candidateVersion
+    ) {
       problems.push(
-        `${key}.rollback.toVersion: "${rollback.toVersion}" must equal ${key}.baselineVersion ("${String(value.baselineVersion)}")`,
+        `${key}.rollback.toVersion: "${rollback.toVersion}" must equal ${key}.baselineVersion ("${String(value.baselineVersion)}") ` +
+          `or, to propose an older candidate on purpose, ${key}.candidateVersion ("${String(value.candidateVersion)}")`,
       );
     }
   }
@@ -120,11 +136,11 @@ export function endpointVersions(versions: StageModelVersions): {
 }
 
 /**
- * Orders `vMAJOR.MINOR.PATCH` versions: negative when `a` is older than `b`, 0 when equal; undefined
+ * Orders canonical `vMAJOR.MINOR.PATCH` versions: negative when `a` is older than `b`, 0 when equal; undefined
  * when either is not such a version (the guard then cannot tell which is older and says so).
  */
 export function compareVersions(a: string, b: string): number | undefined {
-  const parse = (v: string) => (VERSION.test(v) ? v.slice(1).split('.').map(Number) : undefined);
+  const parse = (v: string) => (isModelVersion(v) ? v.slice(1).split('.').map(Number) : undefined);
   const x = parse(a);
   const y = parse(b);
   if (!x || !y) return undefined;

@@ -132,7 +132,12 @@ export function checkLabels(exchanges: readonly GoldenExchange[], golden: Golden
   const served = exchanges.filter((e) => asAnswer(e) !== undefined).length;
   if (judged === 0) return fail(`none of ${served} answers could be judged against its version's golden set`);
   return wrong.length === 0
-    ? pass(`${judged} labels match the serving version's golden label (${served - judged} not judgeable)`)
+    ? pass(
+        `${judged} labels match the serving version's golden label` +
+          (served > judged
+            ? ` (${served - judged} not judgeable: the version that answered lists no golden label for those features)`
+            : ''),
+      )
     : fail(`${wrong.length}/${judged} wrong labels: ${summarize(wrong)}`);
 }
 

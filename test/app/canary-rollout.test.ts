@@ -671,6 +671,18 @@ describe('CanaryRollout', () => {
     expectRolledBack(outcome, /endpoint status Failed after a weight shift/);
   });
 
+  it("records a rejected candidate's archive SHA-256 where the registry guard looks it up", async () => {
+    const sha256 = 'c0'.repeat(32);
+    const { definition } = build({ candidateArchiveSha256: sha256 });
+    const outcome = await execute(definition, { traffic: HEALTHY, failAfterUpdate: 2 });
+    expectRolledBack(outcome, /endpoint status Failed after a weight shift/);
+    expect(JSON.parse(outcome.parameters.get(`${PREFIX}/rejected/${sha256}`) ?? 'null')).toEqual({
+      version: CANDIDATE,
+      archiveSha256: sha256,
+      status: 'rejected',
+    });
+  });
+
   describe('a later run for a decided candidate', () => {
     // A deploy that changed the endpoint config has reset the weights to the configured 80/20.
     const afterRedeploy = { VariantA: 80, VariantB: 20 };

@@ -522,6 +522,8 @@ describe('pipeline roles', () => {
     const { account, region } = testConfig.dev.target;
     expect(dev.operationsStack.resolve(statements[0].Resource)).toEqual([
       `arn:aws:ssm:${region}:${account}:parameter${prefix}/active-version`,
+      // The rollouts' records of rejected archives (services/registry/rejections.ts).
+      `arn:aws:ssm:${region}:${account}:parameter${prefix}/rejected/*`,
       `arn:aws:ssm:${region}:${account}:parameter${prefix}/versions/*`,
     ]);
     // Every registry parameter the dev stage deploys is inside that grant; none of prod's is.

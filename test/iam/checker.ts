@@ -500,6 +500,19 @@ export function functionEnvironment(stage: StageTemplates, fn: ResourceRef): Rec
 }
 
 /** SSM parameters of the stage whose name matches an IAM-style glob. */
+/**
+ * Parameters the runtime writes and no stack owns, so no template names them: a rollout's record of a
+ * rejected model archive, `<prefix>/rejected/<sha256>` (services/registry/rejections.ts).
+ */
+const RUNTIME_PARAMETER = /^\/[^*]+\/model\/rejected\/([0-9a-f]{64}|\*)$/;
+
+/** The ARN of a runtime-written parameter (or glob), or undefined when `name` is not one. */
+export function runtimeParameterArn(stage: StageTemplates, name: string): string | undefined {
+  return RUNTIME_PARAMETER.test(name)
+    ? `arn:${stage.partition}:ssm:${stage.region}:${stage.account}:parameter/${name.replace(/^\//, '')}`
+    : undefined;
+}
+
 export function parametersNamed(stage: StageTemplates, glob: string): ResourceRef[] {
   const found: ResourceRef[] = [];
   for (const [stackName, template] of Object.entries(stage.stacks)) {
@@ -684,6 +697,8 @@ export const RESOURCE_KINDS: readonly { readonly pattern: RegExp; readonly resol
       if (prefix === undefined) return 'no MODEL_PARAMETER_PREFIX in the environment';
       const glob = `${resolve(prefix, stage, principal.resource.stack)}/${m[1]}`;
       const parameters = parametersNamed(stage, glob);
+      const runtime = runtimeParameterArn(stage, glob);
+      if (parameters.length === 0 && runtime) return [[runtime]];
       return parameters.length > 0
         ? parameters.map((ref) => arnForms(stage, ref))
         : `no parameter of the stage is named ${glob}`;
@@ -804,7 +819,9 @@ export function taskPermissions(
       }
     } else if (service === 'ssm') {
       const parameters = parametersNamed(stage, value);
-      const forms = parameters.length > 0 ? parameters.flatMap((ref) => arnForms(stage, ref)) : [];
+      const runtime = runtimeParameterArn(stage, value);
+      const forms =
+        parameters.length > 0 ? parameters.flatMap((ref) => arnForms(stage, ref)) : runtime ? [runtime] : [];
       if (forms.length === 0) problems.push(`${reason}: parameter ${value} is not a parameter of the stage`);
       else required.push({ action: task.action, resource: forms, reason });
     } else {

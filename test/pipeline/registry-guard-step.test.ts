@@ -9,7 +9,13 @@ import { guardCommand } from '../../lib/pipeline/registry-guard-step';
  * scripts that log their arguments: the first pipeline run (no stage yet), a deployed stage, and a
  * deployed stage whose role cannot be assumed.
  */
-function runScript(options: { assume: 'ok' | 'denied'; deployedBefore: boolean; guardExit?: number }) {
+function runScript(options: {
+  assume: 'ok' | 'denied' | 'empty' | 'none';
+  /** What list-action-executions does: answer that the stage was (not) deployed, or fail. */
+  deployedBefore: boolean | 'error';
+  guardExit?: number;
+  initiator?: string;
+}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'guard-step-'));
   const log = path.join(dir, 'calls.log');
   const script = (name: string, body: string) => {
@@ -21,8 +27,21 @@ function runScript(options: { assume: 'ok' | 'denied'; deployedBefore: boolean; 
     'aws',
     [
       'case "$1 $2" in',
-      `  "sts assume-role") ${options.assume === 'ok' ? 'printf "AKIA\\tsecret\\ttoken\\n"' : 'echo "AccessDenied" >&2; exit 254'} ;;`,
-      `  "codepipeline list-action-executions") ${options.deployedBefore ? 'echo Operations.Deploy' : 'true'} ;;`,
+      `  "sts assume-role") ${
+        {
+          ok: 'printf "AKIA\\tsecret\\ttoken\\n"',
+          denied: 'echo "AccessDenied" >&2; exit 254',
+          empty: 'true',
+          none: 'printf "None\\tNone\\tNone\\n"',
+        }[options.assume]
+      } ;;`,
+      `  "codepipeline list-action-executions") ${
+        options.deployedBefore === 'error'
+          ? 'echo "An error occurred (ThrottlingException): Rate exceeded" >&2; exit 254'
+          : options.deployedBefore
+            ? 'echo Operations.Deploy'
+            : 'true'
+      } ;;`,
       'esac',
     ].join('\n'),
   );
@@ -31,7 +50,7 @@ function runScript(options: { assume: 'ok' | 'denied'; deployedBefore: boolean; 
     env: {
       PATH: `${dir}:/usr/bin:/bin`,
       REGISTRY_ROLE_ARN: 'arn:aws:iam::333333333333:role/mlinference-prod-registry-reader',
-      CODEBUILD_INITIATOR: 'codepipeline/MlInferencePipeline-Pipeline-ABC',
+      CODEBUILD_INITIATOR: options.initiator ?? 'codepipeline/MlInferencePipeline-Pipeline-ABC',
       CODEBUILD_BUILD_NUMBER: '7',
     },
     encoding: 'utf8',
@@ -74,6 +93,41 @@ describe('registry guard step shell', () => {
     const { status, stderr, calls } = runScript({ assume: 'denied', deployedBefore: true });
     expect(status).toBe(1);
     expect(stderr).toContain("deployed Prod before: check the role's trust policy");
+    expect(calls.some((c) => c.startsWith('npm'))).toBe(false);
+  });
+
+  // Fails closed: each way of not knowing fails the step, names what failed, and never runs the guard.
+  it.each<[string, Parameters<typeof runScript>[0], string]>([
+    [
+      'list-action-executions errors after assume-role failed',
+      { assume: 'denied', deployedBefore: 'error' },
+      'aws codepipeline list-action-executions of MlInferencePipeline-Pipeline-ABC failed',
+    ],
+    [
+      'assume-role succeeds with empty output',
+      { assume: 'empty', deployedBefore: false },
+      'aws sts assume-role of arn:aws:iam::333333333333:role/mlinference-prod-registry-reader succeeded but returned no credentials',
+    ],
+    [
+      'assume-role answers None',
+      { assume: 'none', deployedBefore: false },
+      'succeeded but returned no credentials',
+    ],
+    [
+      'no pipeline name to read the history of',
+      { assume: 'denied', deployedBefore: false, initiator: '' },
+      "CODEBUILD_INITIATOR ('') names no pipeline",
+    ],
+    [
+      'a build not started by a pipeline',
+      { assume: 'denied', deployedBefore: false, initiator: 'user/admin' },
+      "CODEBUILD_INITIATOR ('user/admin') names no pipeline",
+    ],
+  ])('fails when %s', (_, options, message) => {
+    const { status, stderr, calls } = runScript(options);
+    expect(status).toBe(1);
+    expect(stderr).toContain(`guard: FAIL: `);
+    expect(stderr).toContain(message);
     expect(calls.some((c) => c.startsWith('npm'))).toBe(false);
   });
 });

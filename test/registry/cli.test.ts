@@ -1,4 +1,5 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -218,6 +219,39 @@ describe('npm run guard', () => {
       outcome: 'pass',
       registry: { activeVersion: null },
     });
+  });
+
+  it('refuses a rejected archive renamed, by the SHA-256 the rollout recorded', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'guard-archives-'));
+    const bytes = { 'v2.0.0': 'the model dev serves', 'v2.0.1': 'the bytes dev rejected as v1.9.0' };
+    for (const [version, content] of Object.entries(bytes)) {
+      mkdirSync(path.join(dir, 'models', version), { recursive: true });
+      writeFileSync(path.join(dir, 'models', version, 'model.tar.gz'), content);
+    }
+    const file = path.join(dir, 'model-versions.json');
+    const entry = { baselineVersion: 'v2.0.0', candidateVersion: 'v2.0.1' };
+    writeFileSync(file, JSON.stringify({ dev: entry, prod: entry }));
+    const sha = createHash('sha256').update(bytes['v2.0.1']).digest('hex');
+    const registry = await startSsmStandIn({
+      [`${prefix}/active-version`]: 'v2.0.0',
+      [`${prefix}/versions/v2.0.0`]: doc('v2.0.0', 'active'),
+      [`${prefix}/rejected/${sha}`]: JSON.stringify({
+        version: 'v1.9.0',
+        archiveSha256: sha,
+        status: 'rejected',
+      }),
+    });
+    try {
+      const run = io(registry);
+      const args = ['--stage', 'dev', '--file', file, '--models', path.join(dir, 'models')];
+      expect(await runGuard([...args, '--report', path.join(dir, 'guard.json')], run.io)).toBe(1);
+      expect(run.err[0]).toContain(
+        'dev.candidateVersion "v2.0.1" has the model archive a canary rollout rejected in dev as "v1.9.0"',
+      );
+      expect(registry.calls.map((c) => c.input.Name)).toContain(`${prefix}/rejected/${sha}`);
+    } finally {
+      await registry.close();
+    }
   });
 
   it('prints --help, and exits 2 naming an unknown flag', async () => {

@@ -7,7 +7,7 @@ const plan = (
   current: StageModelVersions,
   activeVersion: string | undefined,
   statuses: Record<string, RecordedStatus>,
-) => planConvergence('prod', current, { prefix, activeVersion, statuses });
+) => planConvergence('prod', current, { prefix, activeVersion, statuses, rejectedArchives: {} });
 const rollback = { toVersion: 'v1.0.0', reason: 'v1.1.0 mislabels a segment (INC-42)' };
 
 describe('planConvergence', () => {

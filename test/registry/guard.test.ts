@@ -2,6 +2,7 @@ import type { RegistrySnapshot } from '../../services/registry/adapters/registry
 import { guard } from '../../services/registry/guard';
 import {
   compareVersions,
+  isModelVersion,
   ModelVersionsError,
   parseModelVersions,
   type StageModelVersions,
@@ -9,8 +10,24 @@ import {
 
 const prefix = '/mlinference/prod/model';
 const now = new Date('2026-12-01T12:00:00Z');
-const check = (versions: StageModelVersions, registry: Omit<RegistrySnapshot, 'prefix'>) =>
-  guard({ stage: 'prod', versions, registry: { prefix, ...registry }, now, commit: 'abc123' });
+/** A distinct archive SHA-256 per version unless a test says otherwise. */
+const shaOf = (version: string): string => version.replace(/\W/g, '').padEnd(64, 'a');
+const check = (
+  versions: StageModelVersions,
+  registry: Omit<RegistrySnapshot, 'prefix' | 'rejectedArchives'> & Partial<RegistrySnapshot>,
+  archives: Record<string, string> = {
+    [versions.baselineVersion]: shaOf(versions.baselineVersion),
+    [versions.candidateVersion]: shaOf(versions.candidateVersion),
+  },
+) =>
+  guard({
+    stage: 'prod',
+    versions,
+    registry: { prefix, rejectedArchives: {}, ...registry },
+    archives,
+    now,
+    commit: 'abc123',
+  });
 
 describe('guard', () => {
   it('passes a commit whose baseline is what the stage serves', () => {
@@ -93,6 +110,62 @@ describe('guard', () => {
     expect(report.problems.map((p) => p.field)).toEqual(['prod.candidateVersion']);
   });
 
+  it('fails a candidate older than what the stage serves unless rollback declares it', () => {
+    // prod serves v1.2.0; the commit keeps the baseline and proposes v1.0.0: the rollout would promote it.
+    const older = { baselineVersion: 'v1.2.0', candidateVersion: 'v1.0.0' };
+    const registry = { activeVersion: 'v1.2.0', statuses: { 'v1.2.0': 'active' as const } };
+    const report = check(older, registry);
+    expect(report.outcome).toBe('fail');
+    expect(report.problems).toEqual([
+      expect.objectContaining({ field: 'prod.candidateVersion', value: 'v1.0.0' }),
+    ]);
+    expect(report.problems[0]!.message).toContain('a rollout would promote the older model');
+    expect(report.problems[0]!.message).toContain('"rollback": {"toVersion": "v1.0.0"');
+
+    const declared = check(
+      { ...older, rollback: { toVersion: 'v1.0.0', reason: 'compare the old model again' } },
+      registry,
+    );
+    expect(declared.outcome).toBe('pass');
+    expect(declared.notes.join('\n')).toContain('candidate v1.0.0 is older than v1.2.0');
+  });
+
+  it('refuses a rejected archive under a new name, naming the version it was rejected as', () => {
+    // v1.3.0 was rejected; its bytes come back as v1.3.1.
+    const rejectedSha = 'ab'.repeat(32);
+    const report = check(
+      { baselineVersion: 'v1.2.0', candidateVersion: 'v1.3.1' },
+      {
+        activeVersion: 'v1.2.0',
+        statuses: { 'v1.3.1': 'missing' },
+        rejectedArchives: { [rejectedSha]: 'v1.3.0' },
+      },
+      { 'v1.2.0': shaOf('v1.2.0'), 'v1.3.1': rejectedSha },
+    );
+    expect(report.outcome).toBe('fail');
+    expect(report.problems).toEqual([
+      expect.objectContaining({ field: 'prod.candidateVersion', value: 'v1.3.1' }),
+    ]);
+    expect(report.problems[0]!.message).toContain('rejected in prod as "v1.3.0"');
+    expect(report.problems[0]!.message).toContain(`/mlinference/prod/model/rejected/${rejectedSha}`);
+    expect(report.archives).toEqual({ 'v1.2.0': shaOf('v1.2.0'), 'v1.3.1': rejectedSha });
+  });
+
+  it('fails when a version has no archive to compare, or an unreadable registry document', () => {
+    const versions = { baselineVersion: 'v1.2.0', candidateVersion: 'v1.3.0' };
+    const noArchive = check(
+      versions,
+      { activeVersion: 'v1.2.0', statuses: {} },
+      { 'v1.2.0': shaOf('v1.2.0') },
+    );
+    expect(noArchive.problems.map((p) => p.message)).toEqual([
+      expect.stringContaining('prod.candidateVersion "v1.3.0": its model archive was not found'),
+    ]);
+    const unreadable = check(versions, { activeVersion: 'v1.2.0', statuses: { 'v1.3.0': 'unreadable' } });
+    expect(unreadable.outcome).toBe('fail');
+    expect(unreadable.problems[0]!.message).toContain('/versions/v1.3.0 exists but has no readable status');
+  });
+
   it('passes a stage with nothing recorded yet and says so', () => {
     const report = check({ baselineVersion: 'v1.0.0', candidateVersion: 'v1.1.0' }, { statuses: {} });
     expect(report.outcome).toBe('pass');
@@ -117,10 +190,22 @@ describe('config/model-versions.json', () => {
       parseModelVersions(text);
     } catch (error) {
       expect((error as ModelVersionsError).problems).toEqual([
-        'prod.baselineVersion: "1.0" is not a version such as "v1.0.0"',
+        'prod.baselineVersion: "1.0" is not a version such as "v1.0.0" (v<major>.<minor>.<patch>, no leading zeros)',
         'prod.rollback: must be {"toVersion": "<baselineVersion>", "reason": "<why, at least 10 characters>"}',
       ]);
     }
+  });
+
+  it('refuses a version with leading zeros, which would order equal to another name', () => {
+    const text = JSON.stringify({
+      ...valid,
+      prod: { baselineVersion: 'v1.3.0', candidateVersion: 'v1.3.00' },
+    });
+    expect(() => parseModelVersions(text)).toThrow(/prod\.candidateVersion: "v1\.3\.00" is not a version/);
+    for (const version of ['v01.0.0', 'v1.03.0', 'v1.3.00', 'v1.3', '1.3.0', 'v1.3.0-rc1'])
+      expect(isModelVersion(version)).toBe(false);
+    for (const version of ['v0.0.0', 'v1.3.0', 'v10.20.300']) expect(isModelVersion(version)).toBe(true);
+    expect(compareVersions('v1.3.00', 'v1.3.0')).toBeUndefined();
   });
 
   it('requires a rollback to name the baseline it goes back to', () => {
@@ -133,7 +218,7 @@ describe('config/model-versions.json', () => {
       },
     });
     expect(() => parseModelVersions(text)).toThrow(
-      /prod\.rollback\.toVersion: "v1\.1\.0" must equal prod\.baselineVersion/,
+      /prod\.rollback\.toVersion: "v1\.1\.0" must equal prod\.baselineVersion \("v1\.0\.0"\) or, to propose an older candidate on purpose, prod\.candidateVersion/,
     );
   });
 });

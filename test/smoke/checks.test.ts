@@ -99,7 +99,11 @@ describe('checkLabels', () => {
 
   it('does not judge rows the serving version does not list, but needs at least one judged answer', () => {
     const unlisted = answer({ modelVersion: 'v1.1.0', variant: 'VariantB' });
-    expect(checkLabels([exchange(unlisted, [5, 6, 7, 8]), exchange(answer())], golden).ok).toBe(true);
+    const mixed = checkLabels([exchange(unlisted, [5, 6, 7, 8]), exchange(answer())], golden);
+    expect(mixed.ok).toBe(true);
+    expect(mixed.detail).toBe(
+      "1 labels match the serving version's golden label (1 not judgeable: the version that answered lists no golden label for those features)",
+    );
     expect(checkLabels([exchange(unlisted, [5, 6, 7, 8])], golden).ok).toBe(false);
   });
 });

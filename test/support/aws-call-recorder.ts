@@ -169,6 +169,7 @@ function parameterKind(name: string, prefix: string | undefined): string {
   if (/(^|\/)active-version$/.test(rest)) return 'parameter:active-version';
   const version = /(^|\/)versions\/[^/]+(\/.*)?$/.exec(rest);
   if (version) return `parameter:versions/*${version[2] ?? ''}`;
+  if (/(^|\/)rejected\/[0-9a-f]{64}$/.test(rest)) return 'parameter:rejected/*';
   return `parameter:${rest}`;
 }
 

@@ -1,3 +1,4 @@
+import { LOCAL_PRINCIPAL_HEADER } from '../../services/local/api-adapter';
 import { LOCAL_TRAFFIC_CALLER } from '../../services/local/callers';
 import { startLocalService, type LocalService } from '../../services/local/service';
 import { createApiClient } from '../../services/smoke/http-client';
@@ -100,6 +101,18 @@ describe('traffic source against npm start', () => {
     });
     const refused = await forged({ method: 'POST', path: '/predict', body });
     expect(refused.status).toBe(403);
+  });
+
+  it("stores an unsigned request naming the traffic role's session in x-local-principal as api", async () => {
+    const answer = await fetch(new URL('/predict', service.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [LOCAL_PRINCIPAL_HEADER]: LOCAL_TRAFFIC_CALLER.arn },
+      body: JSON.stringify({ features: [5.1, 3.5, 1.4, 0.2] }),
+    });
+    expect(answer.status).toBe(200);
+    const { predictionId } = (await answer.json()) as { predictionId: string };
+    const stored = (await service.storedPredictions()).find((item) => item.predictionId === predictionId);
+    expect(stored?.source).toBe('api');
   });
 
   it('refuses a rate above the cap with exit 2 and the limit', async () => {

@@ -9,6 +9,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { createRolloutPolicy, weightsForStep, type RolloutPolicy } from '../../../services/rollout/policy';
+import { rejectedArchiveDocument, rejectedArchiveParameter } from '../../../services/registry/rejections';
 import { MAX_WINDOW_SECONDS, type TrafficMode } from '../../../services/traffic/config';
 import { acknowledge, acknowledgeGrantPolicies, Finding } from '../../compliance';
 import { ServiceFunction, type FunctionDefaults } from '../service-function';
@@ -40,6 +41,12 @@ export interface CanaryRolloutProps {
   readonly modelParameterPrefix: string;
   /** Model version the canary variant serves; recorded as active (promotion) or rejected (rollback). */
   readonly candidateVersion: string;
+  /**
+   * SHA-256 of the candidate's model archive: a rollback also records it as `<prefix>/rejected/<sha256>`,
+   * which the registry guard checks every later commit's archives against (services/registry/rejections.ts).
+   * @default - the rejection is recorded by version only
+   */
+  readonly candidateArchiveSha256?: string;
   /** Model version the baseline variant serves; part of the rollout record. */
   readonly baselineVersion: string;
   /**
@@ -302,6 +309,17 @@ export class CanaryRollout extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
     });
     notifyRollback.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(2), maxAttempts: 3 });
+    const sha256 = props.candidateArchiveSha256;
+    let recordRejectedArchive: sfn.State = notifyRollback;
+    if (sha256) {
+      const record = putParameter(
+        'RecordRejectedArchive',
+        rejectedArchiveParameter(prefix, sha256),
+        rejectedArchiveDocument(candidate, sha256),
+      );
+      record.addCatch(notifyRollback, { resultPath: '$.registryError' }).next(notifyRollback);
+      recordRejectedArchive = record;
+    }
     const rolledBack = new sfn.Fail(this, 'RolledBack', {
       error: 'CanaryRolledBack',
       causePath: '$.rollback.reason',
@@ -312,7 +330,7 @@ export class CanaryRollout extends Construct {
       .next(
         new sfn.Choice(this, 'RollbackInService?')
           .when(isUpdating, waitForRollback)
-          .otherwise(recordStatus('RejectedStatus', 'rejected', notifyRollback)),
+          .otherwise(recordStatus('RejectedStatus', 'rejected', recordRejectedArchive)),
       );
     notifyRollback.next(rolledBack);
 

@@ -1,4 +1,5 @@
 import { GetParameterCommand, ParameterNotFound, type SSMClient } from '@aws-sdk/client-ssm';
+import { parseRejectedArchive, rejectedArchiveParameter } from '../rejections';
 
 /** What the registry records for one version: its status, or that it has no document there. */
 export type RecordedStatus = 'baseline' | 'candidate' | 'active' | 'rejected' | 'missing' | 'unreadable';
@@ -11,11 +12,19 @@ export interface RegistrySnapshot {
   readonly activeVersion?: string;
   /** Status of each version asked for, from `<prefix>/versions/<version>`. */
   readonly statuses: Readonly<Record<string, RecordedStatus>>;
+  /** Of the archive SHA-256s asked for, those a rollout rejected, with the version rejected then. */
+  readonly rejectedArchives: Readonly<Record<string, string>>;
+}
+
+/** A registry record exists but is not of its contract's shape: the guard cannot decide, so it fails. */
+export class RegistryRecordError extends Error {
+  override readonly name = 'RegistryRecordError';
 }
 
 /** Reads a stage's registry. */
 export interface RegistryReader {
-  read(prefix: string, versions: readonly string[]): Promise<RegistrySnapshot>;
+  /** Reads `versions`' statuses and which of `archives` (SHA-256s) were rejected; throws on any read error. */
+  read(prefix: string, versions: readonly string[], archives?: readonly string[]): Promise<RegistrySnapshot>;
 }
 
 const STATUSES: readonly string[] = ['baseline', 'candidate', 'active', 'rejected'];
@@ -40,14 +49,28 @@ export class SsmRegistryReader implements RegistryReader {
     }
   }
 
-  async read(prefix: string, versions: readonly string[]): Promise<RegistrySnapshot> {
+  async read(
+    prefix: string,
+    versions: readonly string[],
+    archives: readonly string[] = [],
+  ): Promise<RegistrySnapshot> {
     const activeVersion = (await this.value(`${prefix}/active-version`))?.trim();
     const statuses: Record<string, RecordedStatus> = {};
     for (const version of new Set(versions)) {
       const document = await this.value(`${prefix}/versions/${version}`);
       statuses[version] = document === undefined ? 'missing' : statusOf(document);
     }
-    return { prefix, activeVersion: activeVersion || undefined, statuses };
+    const rejectedArchives: Record<string, string> = {};
+    for (const sha256 of new Set(archives)) {
+      const name = rejectedArchiveParameter(prefix, sha256);
+      const document = await this.value(name);
+      if (document === undefined) continue;
+      const record = parseRejectedArchive(document);
+      if (!record || record.archiveSha256 !== sha256)
+        throw new RegistryRecordError(`${name} is not a rejection record {version, archiveSha256, status}`);
+      rejectedArchives[sha256] = record.version;
+    }
+    return { prefix, activeVersion: activeVersion || undefined, statuses, rejectedArchives };
   }
 }
 
