@@ -21,7 +21,9 @@ import {
   type CommitInfo,
 } from '../services/dossier/release';
 import { renderHtml, renderMarkdown, permissionSummary } from '../services/dossier/render';
+import { parseEvaluationReport } from '../services/dossier/quality';
 import { parseRolloutRecord } from '../services/dossier/rollout-record';
+import { qualityReportFile } from '../services/evaluation/report-file';
 import { ruleCatalog } from '../services/dossier/rule-catalog';
 
 export const USAGE = `Usage: npm run dossier -- [options]
@@ -41,6 +43,8 @@ Inputs
                        first run (empty store) compares against nothing and says so
   --smoke FILE         dev smoke test JUnit XML (the SmokeTest step's reports/smoke-junit.xml)
   --rollout FILE       dev canary rollout record (scripts/run-rollout.sh --output FILE)
+  --evaluation FILE    dev's offline evaluation (npm run evaluate --out; default: the Build's
+                       quality/dev.json in --cdk-out, when it is there)
   --commit SHA         commit id (default: $COMMIT_ID, $CODEBUILD_RESOLVED_SOURCE_VERSION, git HEAD)
   --execution-id ID    pipeline execution id (default: $PIPELINE_EXECUTION_ID)
                        (message, author and time come from $COMMIT_MESSAGE, $COMMIT_AUTHOR,
@@ -129,6 +133,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         store: { type: 'string' },
         smoke: { type: 'string' },
         rollout: { type: 'string' },
+        evaluation: { type: 'string' },
         commit: { type: 'string' },
         'execution-id': { type: 'string' },
         out: { type: 'string' },
@@ -207,6 +212,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     const rollout = values.rollout
       ? parseRolloutRecord(readFileOrFail(values.rollout, 'Rollout record'))
       : undefined;
+    const evaluationFile = values.evaluation ?? path.join(cdkOut, qualityReportFile('dev'));
+    const evaluation =
+      values.evaluation !== undefined || fs.existsSync(evaluationFile)
+        ? parseEvaluationReport(readFileOrFail(evaluationFile, 'Offline evaluation report'))
+        : undefined;
     io.err('dossier: diffing templates and compliance');
     const dossier = buildDossier({
       commit,
@@ -216,6 +226,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       previous,
       smoke,
       rollout,
+      evaluation,
       catalog: ruleCatalog(),
       now: io.now(),
     });

@@ -3,11 +3,6 @@ import { loadModel, type LoadedModel } from '../model/model';
 import { type EvaluationReport, evaluatePair, type QualityMargin } from './evaluate';
 import { readEvaluationRows, unionRows } from './rows';
 
-/** Where the build keeps a stage's evaluation report, relative to the cloud assembly (cdk.out). */
-export function qualityReportFile(stage: string): string {
-  return `quality/${stage}.json`;
-}
-
 /** Which pair to evaluate, and how. */
 export interface EvaluateVersionsInput {
   /** Folder of `<version>/` model packages (the repository's `models/`). */

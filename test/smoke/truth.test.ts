@@ -54,19 +54,26 @@ describe('truth verdicts', () => {
     expect(checkServedMatchesOffline('VariantB', 'v2', ok, truth)).toMatchObject({ ok: true });
   });
 
-  it('fails a candidate less accurate than the baseline by more than the margin, not within it', () => {
-    const wrongOnce = [right[0], { label: 'a', probabilities: [0.6, 0.4] }];
-    const baseline = { version: 'v1', served: { ok: true as const, answers: right } };
-    const candidate = { version: 'v2', served: { ok: true as const, answers: wrongOnce } };
-    expect(checkCandidateAccuracy(baseline, candidate, truth)).toMatchObject({
+  it('fails a candidate the rows show worse by more than the margin, and not one a single row moved', () => {
+    const many: TruthSet = { rows: Array.from({ length: 200 }, (_, i) => rows[i % 2]), offline: {} };
+    const answers = (wrong: number) =>
+      many.rows.map((row, i) => ({
+        label: i < wrong ? 'x' : (row as { label: string }).label,
+        probabilities: [0.5, 0.5],
+      }));
+    const baseline = { version: 'v1', served: { ok: true as const, answers: answers(0) } };
+    const worse = { version: 'v2', served: { ok: true as const, answers: answers(20) } };
+    expect(checkCandidateAccuracy(baseline, worse, many)).toMatchObject({
       ok: false,
       detail: expect.stringMatching(
-        /accuracy 50.00 %, baseline v1 accuracy 100.00 %.*worse by more than the margin/,
+        /candidate v2 accuracy 90.00 %, baseline v1 accuracy 100.00 % on 200 labelled rows, difference -10.00 pt \(90 % CI .*shown worse by more than the margin/,
       ),
     });
-    expect(checkCandidateAccuracy(baseline, candidate, { ...truth, margin: { accuracy: 0.5 } }).ok).toBe(
-      true,
-    );
+    const oneOff = { version: 'v2', served: { ok: true as const, answers: answers(1) } };
+    expect(checkCandidateAccuracy(baseline, oneOff, many)).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/not shown worse/),
+    });
   });
 });
 
@@ -134,7 +141,7 @@ describe('smoke truth check against npm start (candidates forced past the build)
     expect(run.out).toMatch(/^✓ variant-VariantB — /m);
     expect(run.out).toMatch(/^✓ truth-VariantB — .*accuracy 0.00 %/m);
     expect(run.out).toMatch(
-      /^✗ truth-accuracy — .*candidate v2.0.0 accuracy 0.00 %, baseline v1.0.0 accuracy 100.00 %.*worse by more than the margin/m,
+      /^✗ truth-accuracy — .*candidate v2.0.0 accuracy 0.00 %, baseline v1.0.0 accuracy 100.00 %.*shown worse by more than the margin/m,
     );
   }, 60_000);
 
