@@ -23,6 +23,8 @@ import {
 } from '../services/dossier/release';
 import { renderHtml, renderMarkdown, permissionSummary } from '../services/dossier/render';
 import { isRolloutFailure, parseRolloutRecord } from '../services/dossier/rollout-record';
+import { parseEvaluationReport } from '../services/dossier/quality';
+import { qualityReportFile } from '../services/evaluation/report-file';
 import { ruleCatalog } from '../services/dossier/rule-catalog';
 
 export const USAGE = `Usage: npm run dossier -- [options]
@@ -44,6 +46,8 @@ Inputs
   --rollout FILE       dev canary rollout record (scripts/run-rollout.sh --output FILE)
   --models-dir DIR     version folders the rollout's models are described from (task, features,
                        labels) (default: the repository's models/)
+  --evaluation FILE    dev's offline evaluation (npm run evaluate --out; default: the Build's
+                       quality/dev.json in --cdk-out, when it is there)
   --commit SHA         commit id (default: $COMMIT_ID, $CODEBUILD_RESOLVED_SOURCE_VERSION, git HEAD)
   --execution-id ID    pipeline execution id (default: $PIPELINE_EXECUTION_ID)
                        (message, author and time come from $COMMIT_MESSAGE, $COMMIT_AUTHOR,
@@ -149,6 +153,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         smoke: { type: 'string' },
         rollout: { type: 'string' },
         'models-dir': { type: 'string' },
+        evaluation: { type: 'string' },
         commit: { type: 'string' },
         'execution-id': { type: 'string' },
         out: { type: 'string' },
@@ -227,6 +232,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     const rollout = values.rollout
       ? parseRolloutRecord(readFileOrFail(values.rollout, 'Rollout record'))
       : undefined;
+    const evaluationFile = values.evaluation ?? path.join(cdkOut, qualityReportFile('dev'));
+    const evaluation =
+      values.evaluation !== undefined || fs.existsSync(evaluationFile)
+        ? parseEvaluationReport(readFileOrFail(evaluationFile, 'Offline evaluation report'))
+        : undefined;
     io.err('dossier: diffing templates and compliance');
     const dossier = buildDossier({
       commit,
@@ -243,6 +253,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
               values['models-dir'] ?? modelsRoot,
             )
           : [],
+      evaluation,
       catalog: ruleCatalog(),
       now: io.now(),
     });

@@ -76,6 +76,7 @@ async function stageInputs(
 async function main(): Promise<number> {
   const values = parseCli(process.argv.slice(2), { usage: USAGE, flags: FLAGS });
   let { baseline, candidate } = values;
+  let modelsDir = values['models-dir'] ?? modelsRoot;
   let margin = {
     accuracy: fraction(values['margin-accuracy'], 'margin-accuracy'),
     relativeMae: fraction(values['margin-mae'], 'margin-mae'),
@@ -85,6 +86,7 @@ async function main(): Promise<number> {
       usageError('--stage takes the versions from config; drop --baseline/--candidate');
     const stage = await stageInputs(values.stage);
     ({ baseline, candidate } = stage);
+    modelsDir = values['models-dir'] ?? stage.config.endpoint?.modelsDir ?? modelsRoot;
     const configured = stage.config.quality?.margin ?? {};
     margin = {
       accuracy: margin.accuracy ?? configured.accuracy,
@@ -95,7 +97,7 @@ async function main(): Promise<number> {
     usageError('name --baseline and --candidate (or --stage)');
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const report: EvaluationReport = await evaluateVersions({
-    modelsDir: path.resolve(values['models-dir'] ?? modelsRoot),
+    modelsDir: path.resolve(modelsDir),
     baselineVersion: baseline,
     candidateVersion: candidate,
     margin: Object.fromEntries(Object.entries(margin).filter(([, v]) => v !== undefined)),

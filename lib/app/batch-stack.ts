@@ -41,6 +41,8 @@ export interface BatchStackProps extends StackProps {
   readonly dataAccessPolicy: iam.IManagedPolicy;
   /** The analytics exporter's data access (a `PrefixWriteAccess` policy created in the data stack). */
   readonly analyticsExportPolicy: iam.IManagedPolicy;
+  /** The exporter's put access to the feedback prefix. @default - feedback is not exported */
+  readonly feedbackExportPolicy?: iam.IManagedPolicy;
   /** Key of the buckets and the table. */
   readonly dataKey: kms.IKey;
   /** Predictions table. */
@@ -170,6 +172,7 @@ export class BatchStack extends Stack {
       table: props.table,
       dataBucket: props.dataBucket,
       dataAccessPolicy: props.analyticsExportPolicy,
+      feedbackAccessPolicy: props.feedbackExportPolicy,
     });
 
     new CfnOutput(this, 'BatchStateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });

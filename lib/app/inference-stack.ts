@@ -63,6 +63,8 @@ export class InferenceStack extends Stack {
   readonly predictFunction: ServiceFunction;
   /** `GET /predictions/{id}`. */
   readonly getPredictionFunction: ServiceFunction;
+  /** `POST /predictions/{id}/feedback`. */
+  readonly feedbackFunction: ServiceFunction;
   /** Kinesis ingestion. */
   readonly stream: PredictionStream;
   /** Model version VariantB serves: the candidate the canary rollout judges. */
@@ -161,9 +163,20 @@ export class InferenceStack extends Stack {
     });
     grantItemAccess(props, this.getPredictionFunction, 'read');
 
+    this.feedbackFunction = new ServiceFunction(this, 'Feedback', {
+      defaults,
+      component: 'inference',
+      entry: 'feedback-handler',
+      description:
+        "POST /predictions/{id}/feedback: stores the true label or value with its owner's prediction",
+      environment: { TABLE_NAME: props.table.tableName },
+    });
+    grantItemAccess(props, this.feedbackFunction, 'feedback');
+
     this.api = new InferenceApi(this, 'Api', {
       predictFunction: this.predictFunction,
       getPredictionFunction: this.getPredictionFunction,
+      feedbackFunction: this.feedbackFunction,
       encryptionKey: key,
       logRetentionDays: props.logRetentionDays,
       throttleRateLimit: props.apiThrottle?.rateLimit,
@@ -193,12 +206,17 @@ export class InferenceStack extends Stack {
 function grantItemAccess(
   props: InferenceStackProps,
   grantee: iam.IGrantable,
-  access: 'read' | 'write',
+  access: 'read' | 'write' | 'feedback',
 ): void {
-  const write = access === 'write';
+  const write = access !== 'read';
+  const itemActions = {
+    read: ['dynamodb:GetItem'],
+    write: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+    feedback: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  };
   iam.Grant.addToPrincipal({
     grantee,
-    actions: write ? ['dynamodb:GetItem', 'dynamodb:PutItem'] : ['dynamodb:GetItem'],
+    actions: itemActions[access],
     resourceArns: [props.table.tableArn],
   });
   props.dataKey.grant(

@@ -18,6 +18,7 @@ import { EncryptionKey } from './encryption-key';
 import type { ModelEndpoint } from './model/model-endpoint';
 import type { ModelVersion } from '../../services/model/artifacts';
 import { driftMetricOf, Monitoring, type DriftMetricSource } from './monitoring/monitoring';
+import { FeedbackQuality, type FeedbackQualityProps } from './quality/feedback-quality';
 import { archiveSha256 } from '../../services/registry/rejections';
 import { CanaryRollout } from './rollout/canary-rollout';
 import { RolloutTraffic } from './rollout/rollout-traffic';
@@ -71,6 +72,12 @@ export interface OperationsStackProps extends StackProps {
   readonly rolloutPolicy: RolloutPolicy;
   /** Address subscribed to the alert topic. @default - no subscription */
   readonly alarmEmail?: string;
+  /**
+   * The feedback quality job and its alarms (to the alert topic): the predictions table, its key,
+   * the served versions' metadata and the stage's quality margin.
+   * @default - no feedback quality job
+   */
+  readonly feedbackQuality?: Pick<FeedbackQualityProps, 'table' | 'dataKey' | 'versions' | 'margin'>;
   /** Account whose pipeline runs the smoke test and starts the rollout (trusted by their roles). */
   readonly pipelineAccount: string;
   /** Name of the role the pipeline's smoke test assumes (an interface: the pipeline builds its ARN). */
@@ -106,6 +113,8 @@ export class OperationsStack extends Stack {
   readonly rollout: CanaryRollout;
   /** The rollout traffic source; undefined when the stage's mode is `off`. */
   readonly traffic?: RolloutTraffic;
+  /** Accuracy of served versions on labelled predictions, and its alarms. */
+  readonly feedbackQuality?: FeedbackQuality;
   /**
    * Assumed by the pipeline's smoke test: `execute-api:Invoke` on this stage's API and
    * `sagemaker:InvokeEndpoint` on this stage's endpoint (each variant directly), nothing else.
@@ -154,6 +163,16 @@ export class OperationsStack extends Stack {
       metricNamespace,
       logLevel: props.logLevel,
     };
+    if (props.feedbackQuality) {
+      this.feedbackQuality = new FeedbackQuality(this, 'FeedbackQuality', {
+        ...props.feedbackQuality,
+        defaults,
+        stageName: props.stageName,
+        alertTopic: this.monitoring.alertTopic,
+        encryptionKey: key,
+        metricNamespace,
+      });
+    }
     if (props.rolloutTraffic.mode !== 'off') {
       this.traffic = new RolloutTraffic(this, 'RolloutTraffic', {
         defaults,

@@ -17,7 +17,7 @@ import { acknowledgeAccessLogBucket, secureBucket } from '../app/secure-bucket';
 import { acknowledgeGrantPolicies } from '../compliance';
 import { MlInferenceStage } from '../stages/ml-inference-stage';
 import type { AppConfig } from '../stages/stage-config';
-import { qualityReportFile } from '../../services/evaluation/run';
+import { qualityReportFile } from '../../services/evaluation/report-file';
 import { STAGE_KEYS } from '../../services/registry/model-versions';
 import { DEV_ROLLOUT_POLICY, PROD_ROLLOUT_POLICY } from '../../services/rollout/policy';
 import { DEV_ROLLOUT_TRAFFIC, PROD_ROLLOUT_TRAFFIC } from '../../services/traffic/config';

@@ -2,7 +2,7 @@ import { Aws, CfnOutput, Stage, Tags, type StageProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { acknowledgeCdkProviders, acknowledgeGrantPolicies } from '../compliance';
-import { ANALYTICS_PREFIX, BatchDataAccess } from '../app/batch/batch-data-access';
+import { ANALYTICS_PREFIX, BatchDataAccess, FEEDBACK_PREFIX } from '../app/batch/batch-data-access';
 import { BatchStack } from '../app/batch-stack';
 import { DataStack } from '../app/data-stack';
 import { InferenceStack } from '../app/inference-stack';
@@ -15,6 +15,7 @@ import { createRolloutPolicy, DEV_ROLLOUT_POLICY, type RolloutPolicy } from '../
 import { registryReaderRoleName } from '../../services/registry/names';
 import { DEV_ROLLOUT_TRAFFIC, type RolloutTrafficConfig } from '../../services/traffic/config';
 import { batchMaxTasks, type StageConfig } from './stage-config';
+import { loadModelMetadata } from '../../services/model/artifacts';
 
 /** Properties of {@link MlInferenceStage}. */
 export interface MlInferenceStageProps extends StageProps {
@@ -155,6 +156,15 @@ export class MlInferenceStage extends Stage {
         wildcardReason:
           'Object keys are named after each stream batch (partition and sequence-number range), not known at deploy time.',
       }).policy,
+      feedbackExportPolicy: new PrefixWriteAccess(this.dataStack, 'FeedbackExportAccess', {
+        bucket: data.dataBucket,
+        key: data.key,
+        prefix: FEEDBACK_PREFIX,
+        description:
+          'Analytics exporter: put feedback JSON-lines objects under the feedback prefix with the data key',
+        wildcardReason:
+          'Object keys are named after each stream batch (partition and sequence-number range), not known at deploy time.',
+      }).policy,
       table: data.table,
       modelArchives: [...this.inferenceStack.endpoint.archives.values()],
       logRetentionDays: config.logRetentionDays as logs.RetentionDays,
@@ -192,6 +202,14 @@ export class MlInferenceStage extends Stage {
       rolloutTraffic: this.rolloutTraffic,
       trafficRoleName: roleNames.traffic,
       alarmEmail: config.alarmEmail,
+      feedbackQuality: {
+        table: data.table,
+        dataKey: data.key,
+        versions: [inference.baselineVersion, inference.candidateVersion].map((v) =>
+          loadModelMetadata(v, inference.modelsDir),
+        ),
+        margin: config.quality?.margin,
+      },
       pipelineAccount: props.pipelineAccount ?? config.target.account,
       smokeTestRoleName: roleNames.smokeTest,
       rolloutRoleName: roleNames.rollout,

@@ -9,9 +9,29 @@ export interface StreamChange {
   readonly newItem?: object;
 }
 
+/**
+ * One line of the Glue `feedback` table: a prediction's true answer as its caller sent it
+ * (POST /predictions/{id}/feedback), next to what was predicted, partitioned by when it arrived.
+ */
+export interface FeedbackRecord {
+  readonly predictionId: string;
+  /** When the prediction was made. */
+  readonly timestamp: string;
+  /** When the feedback arrived (the partition). */
+  readonly receivedAt: string;
+  readonly modelVersion: string;
+  readonly invokedVariant: string;
+  readonly source: string;
+  readonly predictedLabel?: string;
+  readonly predictedValue?: number;
+  readonly trueLabel?: string;
+  readonly trueValue?: number;
+}
+
 /** What becomes of one stream record. */
 export type ChangeDecision =
   | { readonly kind: 'export'; readonly record: AnalyticsRecord }
+  | { readonly kind: 'feedback'; readonly record: FeedbackRecord }
   | { readonly kind: 'skip'; readonly reason: 'not-insert' | 'batch-source' }
   | { readonly kind: 'invalid'; readonly reason: string };
 
@@ -60,6 +80,9 @@ export function itemProblem(candidate: object): string | undefined {
  * ones are skipped because the scorer already writes them to the analytics prefix.
  */
 export function decide(change: StreamChange): ChangeDecision {
+  if (change.eventName === 'MODIFY' && change.newItem && 'feedback' in change.newItem) {
+    return feedbackDecision(change.newItem);
+  }
   if (change.eventName !== 'INSERT') return { kind: 'skip', reason: 'not-insert' };
   if (!change.newItem) return { kind: 'invalid', reason: 'INSERT without a NewImage' };
   const problem = itemProblem(change.newItem);
@@ -67,6 +90,40 @@ export function decide(change: StreamChange): ChangeDecision {
   const item = change.newItem as AnalyticsItem;
   if (item.source === 'batch') return { kind: 'skip', reason: 'batch-source' };
   return { kind: 'export', record: toAnalyticsRecord(item) };
+}
+
+/** A MODIFY that stored feedback: the feedback line, or why the item is not one. */
+function feedbackDecision(newItem: object): ChangeDecision {
+  const item = newItem as Readonly<Record<string, unknown>>;
+  for (const field of ['predictionId', 'timestamp', 'modelVersion', 'invokedVariant', 'source'] as const) {
+    if (!isString(item[field])) return { kind: 'invalid', reason: `${field} is not a non-empty string` };
+  }
+  const feedback = item.feedback as Record<string, unknown> | null;
+  const prediction = (item.prediction ?? {}) as Record<string, unknown>;
+  if (typeof feedback !== 'object' || feedback === null || !isString(feedback.receivedAt)) {
+    return { kind: 'invalid', reason: 'feedback.receivedAt is missing' };
+  }
+  if (Number.isNaN(Date.parse(feedback.receivedAt)))
+    return { kind: 'invalid', reason: 'feedback.receivedAt is not an ISO-8601 time' };
+  const label = feedback.label;
+  const value = feedback.value;
+  if (!isString(label) && !(typeof value === 'number' && Number.isFinite(value))) {
+    return { kind: 'invalid', reason: 'feedback has neither a label nor a value' };
+  }
+  return {
+    kind: 'feedback',
+    record: {
+      predictionId: item.predictionId as string,
+      timestamp: item.timestamp as string,
+      receivedAt: feedback.receivedAt,
+      modelVersion: item.modelVersion as string,
+      invokedVariant: item.invokedVariant as string,
+      source: item.source as string,
+      ...(isString(prediction.label) ? { predictedLabel: prediction.label } : {}),
+      ...(typeof prediction.value === 'number' ? { predictedValue: prediction.value } : {}),
+      ...(isString(label) ? { trueLabel: label } : { trueValue: value as number }),
+    },
+  };
 }
 
 /**
@@ -91,14 +148,17 @@ export function partitionObjectKey(
 export function partitionObjects(
   prefix: string,
   batchSequenceNumbers: readonly string[],
-  exported: readonly { readonly sequenceNumber: string; readonly record: AnalyticsRecord }[],
+  exported: readonly {
+    readonly sequenceNumber: string;
+    readonly record: { readonly timestamp: string } | FeedbackRecord;
+  }[],
 ): PartitionObject[] {
   if (exported.length === 0) return [];
   const first = batchSequenceNumbers[0]!;
   const last = batchSequenceNumbers[batchSequenceNumbers.length - 1]!;
   const groups = new Map<string, { sequenceNumbers: string[]; lines: string[] }>();
   for (const { sequenceNumber, record } of exported) {
-    const partition = partitionPath(record.timestamp);
+    const partition = partitionPath('receivedAt' in record ? record.receivedAt : record.timestamp);
     const group = groups.get(partition) ?? { sequenceNumbers: [], lines: [] };
     group.sequenceNumbers.push(sequenceNumber);
     group.lines.push(JSON.stringify(record));

@@ -6,11 +6,19 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { createObservability, requiredEnv, type Env } from '../inference/runtime';
 import { createS3ObjectWriter, type ObjectWriter } from './adapters/object-writer';
-import { decide, partitionObjects, type ChangeDecision, type StreamChange } from './export-plan';
+import {
+  decide,
+  partitionObjects,
+  type ChangeDecision,
+  type FeedbackRecord,
+  type StreamChange,
+} from './export-plan';
 import type { AnalyticsRecord } from '../batch/analytics-schema';
 
 /** Default prefix of the analytics bucket that the Glue `predictions` table covers. */
 export const DEFAULT_ANALYTICS_PREFIX = 'analytics/predictions/';
+/** Default prefix the Glue `feedback` table covers. */
+export const DEFAULT_FEEDBACK_PREFIX = 'analytics/feedback/';
 
 /** Structured log output; Powertools `Logger` satisfies it. */
 export interface ExportLog {
@@ -29,6 +37,8 @@ export interface ExportDeps {
   readonly writer: ObjectWriter;
   /** Key prefix of the Glue table's location. @default DEFAULT_ANALYTICS_PREFIX */
   readonly prefix?: string;
+  /** Key prefix of the Glue `feedback` table's location. @default DEFAULT_FEEDBACK_PREFIX */
+  readonly feedbackPrefix?: string;
   readonly log: ExportLog;
   readonly metrics: ExportMetrics;
 }
@@ -87,6 +97,7 @@ async function exportBatch(
   const failures = new Map<string, Error>();
   const covered: string[] = [];
   const exported: { sequenceNumber: string; record: AnalyticsRecord }[] = [];
+  const feedback: { sequenceNumber: string; record: FeedbackRecord }[] = [];
   let skipped = 0;
   for (const [index, record] of records.entries()) {
     let decision: ChangeDecision;
@@ -107,9 +118,14 @@ async function exportBatch(
     }
     covered.push(sequenceOf(record));
     if (decision.kind === 'skip') skipped += 1;
+    else if (decision.kind === 'feedback')
+      feedback.push({ sequenceNumber: sequenceOf(record), record: decision.record });
     else exported.push({ sequenceNumber: sequenceOf(record), record: decision.record });
   }
-  const objects = partitionObjects(prefix, covered, exported);
+  const objects = [
+    ...partitionObjects(prefix, covered, exported),
+    ...partitionObjects(deps.feedbackPrefix ?? DEFAULT_FEEDBACK_PREFIX, covered, feedback),
+  ];
   try {
     await Promise.all(objects.map((o) => deps.writer.putJsonLines(o.key, o.body)));
   } catch (error) {
@@ -120,8 +136,10 @@ async function exportBatch(
   }
   deps.metrics.addMetric('RecordsExported', MetricUnit.Count, exported.length);
   deps.metrics.addMetric('RecordsSkipped', MetricUnit.Count, skipped);
+  deps.metrics.addMetric('FeedbackExported', MetricUnit.Count, feedback.length);
   deps.log.info('Exported predictions', {
     exported: exported.length,
+    feedback: feedback.length,
     skipped,
     objects: objects.map((o) => o.key),
   });
@@ -137,6 +155,7 @@ export function exportDepsFromEnv(env: Env = process.env): ExportDeps {
       requiredEnv(env, 'ANALYTICS_BUCKET'),
     ),
     prefix: env.ANALYTICS_PREFIX?.trim() || DEFAULT_ANALYTICS_PREFIX,
+    feedbackPrefix: env.FEEDBACK_PREFIX?.trim() || DEFAULT_FEEDBACK_PREFIX,
     log: logger,
     metrics,
   };

@@ -15,6 +15,7 @@ import {
   type RolloutFailure,
   type RolloutRecord,
 } from './rollout-record';
+import { qualitySection, type OfflineQuality, type QualitySection } from './quality';
 import type { RuleCatalog } from './rule-catalog';
 
 /** The release the dossier compares against. */
@@ -84,6 +85,8 @@ export interface Dossier {
   readonly previous: PreviousRelease | null;
   /** One sentence: compared against nothing, no changes since X, or what changed. */
   readonly headline: string;
+  /** Model quality, the first model section: offline evaluation, smoke truth check, online quality. */
+  readonly quality: QualitySection;
   /** Permission changes of every stack, additions (new or widened) first. */
   readonly permissions: readonly PermissionChange[];
   readonly infrastructure: Infrastructure;
@@ -105,6 +108,8 @@ export interface DossierInput {
   readonly previous?: Release;
   readonly smoke?: SmokeReport;
   readonly rollout?: RolloutRecord | RolloutFailure;
+  /** Dev's offline evaluation (the Build's cdk.out/quality/dev.json). */
+  readonly evaluation?: OfflineQuality;
   readonly catalog: RuleCatalog;
   readonly now: Date;
   /** Shapes of model versions; those of the versions serving before and after are shown. @default none */
@@ -195,6 +200,11 @@ export function buildDossier(input: DossierInput): Dossier {
         }
       : null,
     headline,
+    quality: qualitySection(
+      input.evaluation,
+      input.smoke,
+      input.rollout && !isRolloutFailure(input.rollout) ? input.rollout.onlineQuality : null,
+    ),
     permissions,
     infrastructure,
     compliance,

@@ -50,6 +50,53 @@ const permissionSentence = (p: PermissionChange): string =>
 /** A Markdown table row of escaped cells. */
 const row = (cells: readonly (string | number)[]): string => `| ${cells.map(md).join(' | ')} |`;
 
+const NOT_RECORDED = 'not recorded';
+/** A metric value: accuracy as a percentage, MAE as a number. */
+const figure = (metric: 'accuracy' | 'mae', v: number): string =>
+  metric === 'accuracy' ? `${(v * 100).toFixed(2)} %` : v.toPrecision(4);
+/** A difference: accuracy in points, MAE as a signed number. */
+const delta = (metric: 'accuracy' | 'mae', v: number): string =>
+  metric === 'accuracy'
+    ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)} pt`
+    : `${v >= 0 ? '+' : ''}${v.toPrecision(3)}`;
+const share = (v: number | null | undefined): string =>
+  v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)} %`;
+
+/** The rows of the quality section's tables as plain (unescaped) cells; each renderer escapes them. */
+function qualityRows(d: Dossier) {
+  const q = d.quality;
+  const o = q.offline;
+  const offline = o
+    ? {
+        heading: `${o.candidateVersion} against ${o.baselineVersion}: ${o.rows} labelled rows (${o.task}), paired, one-sided α = 0.05`,
+        cells: [
+          o.metric === 'accuracy' ? 'accuracy' : 'MAE',
+          figure(o.metric, o.baseline),
+          figure(o.metric, o.candidate),
+          `${delta(o.metric, o.difference)}${o.interval ? ` (90 % CI ${delta(o.metric, o.interval.lower)} to ${delta(o.metric, o.interval.upper)})` : ''}`,
+          o.metric === 'accuracy' ? `${delta(o.metric, o.threshold)}` : `+${o.threshold.toPrecision(3)}`,
+          o.outcome === 'fail'
+            ? 'FAIL'
+            : o.outcome === 'non-inferior'
+              ? 'pass: non-inferior'
+              : 'pass: too few rows',
+        ],
+        passed: o.passed,
+        summary: o.summary,
+      }
+    : null;
+  const online = q.online;
+  const variants = online
+    ? (['baseline', 'canary'] as const).map((v) => [
+        v === 'baseline' ? 'baseline (VariantA)' : 'candidate (VariantB)',
+        `${share(online.accuracy[v])} of ${online.accuracy[v === 'baseline' ? 'baselineLabelled' : 'canaryLabelled']} labelled`,
+        online.distribution.classes.map((c, i) => `${c} ${share(online.distribution[v]?.[i])}`).join(', ') ||
+          '—',
+      ])
+    : null;
+  return { offline, truth: q.smokeTruth, online, variants };
+}
+
 /** Renders the dossier as Markdown; every value escaped (escapeMarkdown). */
 export function renderMarkdown(d: Dossier): string {
   const out: string[] = [];
@@ -63,6 +110,33 @@ export function renderMarkdown(d: Dossier): string {
   out.push(`- Models in dev: ${md(d.models.before ?? '?')} before, ${md(d.models.after ?? '?')} after`);
   for (const shape of d.modelShapes) out.push(`  - ${md(shape.version)}: ${md(describeShape(shape))}`);
   out.push(`- Generated: ${md(when(d.generatedAt))}`, '');
+
+  const quality = qualityRows(d);
+  out.push('## Model quality', '', '### Offline evaluation', '');
+  if (!quality.offline) out.push(`Offline evaluation: ${NOT_RECORDED}.`);
+  else {
+    out.push(md(quality.offline.heading), '');
+    out.push(
+      '| metric | baseline | candidate | difference | margin | verdict |',
+      '|---|---|---|---|---|---|',
+    );
+    out.push(row(quality.offline.cells), '', md(quality.offline.summary));
+  }
+  out.push('', '### Smoke test truth check', '');
+  if (!quality.truth) out.push(`Smoke test truth check: ${NOT_RECORDED}.`);
+  else if (quality.truth.length === 0) out.push('The smoke report has no truth checks.');
+  else {
+    out.push('| check | result | detail |', '|---|---|---|');
+    for (const ch of quality.truth) out.push(row([ch.name, ch.passed ? 'pass' : 'FAIL', ch.detail]));
+  }
+  out.push('', '### Rollout: online accuracy and predicted classes', '');
+  if (!quality.online || !quality.variants) out.push(`Online quality: ${NOT_RECORDED}.`);
+  else {
+    out.push('| variant | accuracy on labelled traffic | predicted classes |', '|---|---|---|');
+    for (const v of quality.variants) out.push(row(v));
+    out.push('', `Total variation between the distributions: ${md(share(quality.online.tv))}.`);
+  }
+  out.push('');
 
   out.push(`## Permission changes (${md(d.permissions.length)})`, '');
   if (d.previous === null) out.push('Compared against nothing: there is no earlier release to widen.');
@@ -239,6 +313,63 @@ export function renderHtml(d: Dossier): string {
   for (const shape of d.modelShapes) fact(`Model ${esc(shape.version)}`, esc(describeShape(shape)));
   fact('Generated', esc(when(d.generatedAt)));
   b.push('</dl>');
+
+  const quality = qualityRows(d);
+  b.push('<h2 id="quality">Model quality</h2>');
+  b.push('<h3 id="quality-offline">Offline evaluation</h3>');
+  if (!quality.offline) b.push(`<p class="muted">Offline evaluation: ${NOT_RECORDED}.</p>`);
+  else {
+    b.push(`<p>${esc(quality.offline.heading)}</p>`);
+    const [metric, base, cand, diff, margin, verdict] = quality.offline.cells.map((cell) => esc(cell));
+    b.push(
+      table(
+        [
+          ['metric', '12%'],
+          ['baseline', '13%'],
+          ['candidate', '13%'],
+          ['difference (90 % CI)', '30%'],
+          ['margin', '12%'],
+          ['verdict', '20%'],
+        ],
+        [
+          `<tr class="offline">${td(metric)}${td(base)}${td(cand)}${td(diff)}${td(margin)}${td(verdict, quality.offline.passed ? 'pass' : 'fail')}</tr>`,
+        ],
+      ),
+    );
+    b.push(`<p class="${quality.offline.passed ? 'pass' : 'fail'}">${esc(quality.offline.summary)}</p>`);
+  }
+  b.push('<h3 id="quality-smoke">Smoke test truth check</h3>');
+  if (!quality.truth) b.push(`<p class="muted">Smoke test truth check: ${NOT_RECORDED}.</p>`);
+  else if (quality.truth.length === 0) b.push('<p class="muted">The smoke report has no truth checks.</p>');
+  else
+    b.push(
+      table(
+        [
+          ['check', '22%'],
+          ['result', '10%'],
+          ['detail', '68%'],
+        ],
+        quality.truth.map(
+          (ch) =>
+            `<tr class="truth">${td(esc(ch.name))}${td(ch.passed ? 'pass' : 'FAIL', ch.passed ? 'pass' : 'fail')}${td(esc(ch.detail))}</tr>`,
+        ),
+      ),
+    );
+  b.push('<h3 id="quality-online">Rollout: online accuracy and predicted classes</h3>');
+  if (!quality.online || !quality.variants) b.push(`<p class="muted">Online quality: ${NOT_RECORDED}.</p>`);
+  else {
+    b.push(
+      table(
+        [
+          ['variant', '22%'],
+          ['accuracy on labelled traffic', '30%'],
+          ['predicted classes', '48%'],
+        ],
+        quality.variants.map((v) => `<tr class="online">${v.map((cell) => td(esc(cell))).join('')}</tr>`),
+      ),
+    );
+    b.push(`<p>Total variation between the distributions: ${esc(share(quality.online.tv))}.</p>`);
+  }
 
   b.push(`<h2 id="permissions">Permission changes (${esc(d.permissions.length)})</h2>`);
   if (d.previous === null) b.push('<p>Compared against nothing: there is no earlier release to widen.</p>');

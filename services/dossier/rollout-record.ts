@@ -6,6 +6,7 @@
 import type { DecisionRecord, VariantMinute } from '../rollout/judge-handler';
 import { createRolloutPolicy, RolloutPolicyError, type RolloutPolicy } from '../rollout/policy';
 import { Fields } from './fields';
+import { onlineQualityOf, QualityRecordError, type OnlineQuality } from './quality';
 
 export type { DecisionRecord, VariantMinute } from '../rollout/judge-handler';
 
@@ -20,6 +21,8 @@ export interface RolloutRecord {
   readonly finishedAt: string;
   readonly decisions: readonly DecisionRecord[];
   readonly traffic: { readonly mode: 'off' | 'always' | 'top-up' };
+  /** Online prediction quality of the newest decision that recorded it; null when none did. */
+  readonly onlineQuality?: OnlineQuality | null;
 }
 
 /** What run-rollout.sh writes when the rollout did not succeed. */
@@ -104,7 +107,17 @@ export function parseRolloutRecord(json: string): RolloutRecord | RolloutFailure
     finishedAt: r.iso('finishedAt'),
     decisions,
     traffic: { mode: r.object('traffic').oneOf('mode', TRAFFIC_MODES) },
+    onlineQuality: onlineQuality((value as { decisions?: unknown }).decisions),
   };
+}
+
+function onlineQuality(decisions: unknown): OnlineQuality | null {
+  try {
+    return onlineQualityOf(decisions);
+  } catch (error) {
+    if (error instanceof QualityRecordError) throw new RolloutRecordError(error.message);
+    throw error;
+  }
 }
 
 /** Whether a parsed rollout file is a failure. */

@@ -3,11 +3,13 @@
  * scored by the model server's own inference code (docs/QUALITY.md).
  */
 import { ALPHA, type Interval, pairedMeanInterval, pairedProportionInterval } from './paired-test';
+import { classificationMetrics, regressionMetrics } from '../model/evaluation-metrics';
+import type { EvaluationMetrics } from '../model/metadata';
+import type { ClassPrediction, Prediction, ValuePrediction } from '../model/model';
 import type { LabelledRow } from './rows';
 
-/** What a model answers for one row (services/model/model.ts `Prediction`). */
-export type ModelAnswer =
-  { readonly label: string; readonly probabilities: readonly number[] } | { readonly value: number };
+/** What a model answers for one row. */
+export type ModelAnswer = Prediction;
 
 /** The part of a loaded model (services/model/model.ts `LoadedModel`) evaluation uses. */
 export interface ScoringModel {
@@ -18,7 +20,7 @@ export interface ScoringModel {
     readonly featureNames: readonly string[];
     readonly labels?: readonly string[];
   };
-  predict(rows: readonly (readonly number[])[]): Promise<readonly ModelAnswer[]>;
+  predict(rows: readonly (readonly number[])[]): Promise<Prediction[]>;
 }
 
 /**
@@ -49,20 +51,6 @@ export function qualityMarginProblems(margin: QualityMargin): string[] {
     );
   }
   return problems;
-}
-
-/** Metrics of one version on the rows. */
-export interface ClassificationMetrics {
-  readonly accuracy: number;
-  /** Share of each true label's rows predicted as that label; labels with no rows are left out. */
-  readonly perClassRecall: Readonly<Record<string, number>>;
-  /** Mean −ln p(true label), probabilities clipped at 1e-15. */
-  readonly logLoss: number;
-}
-
-export interface RegressionMetrics {
-  readonly mae: number;
-  readonly rmse: number;
 }
 
 /**
@@ -96,8 +84,8 @@ export interface EvaluationReport {
   readonly margin: Required<QualityMargin>;
   readonly strict: boolean;
   readonly metrics: {
-    readonly baseline: ClassificationMetrics | RegressionMetrics;
-    readonly candidate: ClassificationMetrics | RegressionMetrics;
+    readonly baseline: EvaluationMetrics;
+    readonly candidate: EvaluationMetrics;
   };
   readonly comparison: QualityComparison;
   /** False when the candidate must not deploy: outcome `fail`, or `inconclusive` under `strict`. */
@@ -111,11 +99,7 @@ export class EvaluationError extends Error {
   override readonly name = 'EvaluationError';
 }
 
-const LOG_LOSS_FLOOR = 1e-15;
-
-type ClassAnswer = { readonly label: string; readonly probabilities: readonly number[] };
-
-function classAnswers(model: ScoringModel, answers: readonly ModelAnswer[]): ClassAnswer[] {
+function classAnswers(model: ScoringModel, answers: readonly ModelAnswer[]): ClassPrediction[] {
   return answers.map((answer) => {
     if ('value' in answer) {
       throw new EvaluationError(
@@ -126,46 +110,13 @@ function classAnswers(model: ScoringModel, answers: readonly ModelAnswer[]): Cla
   });
 }
 
-function valueAnswers(model: ScoringModel, answers: readonly ModelAnswer[]): number[] {
+function valueAnswers(model: ScoringModel, answers: readonly ModelAnswer[]): ValuePrediction[] {
   return answers.map((answer) => {
     if (!('value' in answer)) {
       throw new EvaluationError(`${model.metadata.version} answered a label; its metadata says regression`);
     }
-    return answer.value;
+    return answer;
   });
-}
-
-/** Accuracy, per-class recall and log loss of answers against true labels. */
-export function classificationMetrics(
-  truth: readonly string[],
-  answers: readonly ClassAnswer[],
-  labels: readonly string[],
-): ClassificationMetrics {
-  const perClassRecall: Record<string, number> = {};
-  for (const label of labels) {
-    const rows = truth.flatMap((t, i) => (t === label ? [i] : []));
-    if (rows.length > 0)
-      perClassRecall[label] = rows.filter((i) => answers[i].label === label).length / rows.length;
-  }
-  const logLoss =
-    truth.reduce((sum, label, i) => {
-      const p = answers[i].probabilities[labels.indexOf(label)] ?? 0;
-      return sum - Math.log(Math.max(p, LOG_LOSS_FLOOR));
-    }, 0) / truth.length;
-  return {
-    accuracy: truth.filter((label, i) => answers[i].label === label).length / truth.length,
-    perClassRecall,
-    logLoss,
-  };
-}
-
-/** MAE and RMSE of predicted values against true values. */
-export function regressionMetrics(truth: readonly number[], predicted: readonly number[]): RegressionMetrics {
-  const errors = truth.map((t, i) => predicted[i] - t);
-  return {
-    mae: errors.reduce((sum, e) => sum + Math.abs(e), 0) / errors.length,
-    rmse: Math.sqrt(errors.reduce((sum, e) => sum + e * e, 0) / errors.length),
-  };
 }
 
 function outcomeOf(
@@ -182,8 +133,8 @@ function outcomeOf(
 /** Accuracy comparison: Agresti–Min interval of the paired difference against −margin. */
 export function compareAccuracy(
   truth: readonly string[],
-  baseline: readonly ClassAnswer[],
-  candidate: readonly ClassAnswer[],
+  baseline: readonly ClassPrediction[],
+  candidate: readonly ClassPrediction[],
   margin: number,
 ): QualityComparison {
   const counts = { bothRight: 0, baselineOnly: 0, candidateOnly: 0, bothWrong: 0 };
@@ -216,12 +167,12 @@ export function compareAccuracy(
  */
 export function compareMae(
   truth: readonly number[],
-  baseline: readonly number[],
-  candidate: readonly number[],
+  baseline: readonly ValuePrediction[],
+  candidate: readonly ValuePrediction[],
   relativeMargin: number,
 ): QualityComparison {
-  const baselineErrors = truth.map((t, i) => Math.abs(baseline[i] - t));
-  const candidateErrors = truth.map((t, i) => Math.abs(candidate[i] - t));
+  const baselineErrors = truth.map((t, i) => Math.abs(baseline[i].value - t));
+  const candidateErrors = truth.map((t, i) => Math.abs(candidate[i].value - t));
   const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
   const baselineMae = mean(baselineErrors);
   const candidateMae = mean(candidateErrors);
@@ -334,15 +285,15 @@ export async function evaluatePair(input: EvaluatePairInput): Promise<Evaluation
     const b = classAnswers(baseline, baselineAnswers);
     const c = classAnswers(candidate, candidateAnswers);
     metrics = {
-      baseline: classificationMetrics(truth, b, baseline.metadata.labels ?? []),
-      candidate: classificationMetrics(truth, c, candidate.metadata.labels ?? []),
+      baseline: classificationMetrics(b, truth, baseline.metadata.labels ?? []),
+      candidate: classificationMetrics(c, truth, candidate.metadata.labels ?? []),
     };
     comparison = compareAccuracy(truth, b, c, margin.accuracy);
   } else {
     const truth = rows.map((row) => ('value' in row ? row.value : Number.NaN));
     const b = valueAnswers(baseline, baselineAnswers);
     const c = valueAnswers(candidate, candidateAnswers);
-    metrics = { baseline: regressionMetrics(truth, b), candidate: regressionMetrics(truth, c) };
+    metrics = { baseline: regressionMetrics(b, truth), candidate: regressionMetrics(c, truth) };
     comparison = compareMae(truth, b, c, margin.relativeMae);
   }
   const passed = comparison.outcome === 'non-inferior' || (comparison.outcome === 'inconclusive' && !strict);

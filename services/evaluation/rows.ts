@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { EVALUATION_FILE } from '../model/package-builder';
 
 /** One labelled row of a classifier's evaluation split. */
 export interface LabelledClass {
@@ -15,9 +16,6 @@ export interface LabelledValue {
 
 /** A row of `evaluation.jsonl` (docs/CONTRACTS.md, "Model artifacts"). */
 export type LabelledRow = LabelledClass | LabelledValue;
-
-/** The evaluation split's file name inside `models/<version>/`. */
-export const EVALUATION_FILE = 'evaluation.jsonl';
 
 /** Thrown when an evaluation split cannot be read or a line breaks the contract; the message names the line. */
 export class EvaluationDataError extends Error {

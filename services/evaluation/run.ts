@@ -3,11 +3,6 @@ import { loadModel, type LoadedModel } from '../model/model';
 import { type EvaluationReport, evaluatePair, type QualityMargin } from './evaluate';
 import { readEvaluationRows, unionRows } from './rows';
 
-/** Where the build keeps a stage's evaluation report, relative to the cloud assembly (cdk.out). */
-export function qualityReportFile(stage: string): string {
-  return `quality/${stage}.json`;
-}
-
 /** Which pair to evaluate, and how. */
 export interface EvaluateVersionsInput {
   /** Folder of `<version>/` model packages (the repository's `models/`). */
@@ -50,9 +45,9 @@ export async function evaluateVersions(input: EvaluateVersionsInput): Promise<Ev
   }
 }
 
-const pct = (value: number) => `${(value * 100).toFixed(2)} %`;
+const pct = (value: number | undefined) => (value === undefined ? '-' : `${(value * 100).toFixed(2)} %`);
 const points = (value: number) => `${value >= 0 ? '+' : ''}${(value * 100).toFixed(2)} pt`;
-const num = (value: number) => value.toPrecision(4);
+const num = (value: number | undefined) => (value === undefined ? '-' : value.toPrecision(4));
 
 /** The report as the table `npm run evaluate` prints. */
 export function formatReport(report: EvaluationReport): string {
@@ -64,19 +59,19 @@ export function formatReport(report: EvaluationReport): string {
   const row = (name: string, b: string, cand: string) =>
     `  ${name.padEnd(22)}${b.padStart(12)}${cand.padStart(12)}`;
   lines.push(row('', 'baseline', 'candidate'));
-  if ('accuracy' in metrics.baseline && 'accuracy' in metrics.candidate) {
-    const b = metrics.baseline;
-    const cand = metrics.candidate;
+  const b = metrics.baseline;
+  const cand = metrics.candidate;
+  if (c.metric === 'accuracy') {
     lines.push(row('accuracy', pct(b.accuracy), pct(cand.accuracy)));
     lines.push(row('log loss', num(b.logLoss), num(cand.logLoss)));
-    for (const label of Object.keys(b.perClassRecall)) {
-      lines.push(row(`recall ${label}`, pct(b.perClassRecall[label]), pct(cand.perClassRecall[label] ?? 0)));
+    for (const label of Object.keys(b.perClassRecall ?? {})) {
+      lines.push(row(`recall ${label}`, pct(b.perClassRecall?.[label]), pct(cand.perClassRecall?.[label])));
     }
     const ci = c.interval ? ` (90 % CI ${points(c.interval.lower)} to ${points(c.interval.upper)})` : '';
     lines.push(`  difference ${points(c.difference)}${ci}; margin ${points(c.threshold)}`);
-  } else if ('mae' in metrics.baseline && 'mae' in metrics.candidate) {
-    lines.push(row('MAE', num(metrics.baseline.mae), num(metrics.candidate.mae)));
-    lines.push(row('RMSE', num(metrics.baseline.rmse), num(metrics.candidate.rmse)));
+  } else {
+    lines.push(row('MAE', num(b.mae), num(cand.mae)));
+    lines.push(row('RMSE', num(b.rmse), num(cand.rmse)));
     const ci = c.interval ? ` (90 % CI ${num(c.interval.lower)} to ${num(c.interval.upper)})` : '';
     lines.push(
       `  MAE difference ${num(c.difference)}${ci}; margin +${num(c.threshold)} (${pct(report.margin.relativeMae)} of the baseline's)`,

@@ -46,6 +46,7 @@ export type ValidationErrorCode =
   | 'InvalidFeatures'
   | 'InvalidRequestId'
   | 'InvalidPredictionId'
+  | 'InvalidFeedback'
   | 'PayloadTooLarge'
   | 'UnsupportedMediaType';
 
@@ -55,6 +56,7 @@ const validationStatus: Record<ValidationErrorCode, number> = {
   InvalidFeatures: 400,
   InvalidRequestId: 400,
   InvalidPredictionId: 400,
+  InvalidFeedback: 400,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
 };

@@ -48,7 +48,14 @@ export interface PredictionItem {
   readonly modelLatencyMs?: number;
   /** The API caller's principal (see `callerOf`); only its owner may read an `api` item. */
   readonly caller?: string;
+  /** The true answer, sent later by the caller that owns the prediction (services/inference/feedback.ts). */
+  readonly feedback?: Feedback;
 }
+
+/** Ground truth for a prediction: the true label (classification) or value (regression). */
+export type Feedback =
+  | { readonly label: string; readonly receivedAt: string }
+  | { readonly value: number; readonly receivedAt: string };
 
 /** What `POST /predict` answers. */
 export interface PredictAnswer {

@@ -9,6 +9,8 @@ export interface ApiRoutes {
   readonly predict: ApiHandler;
   /** `GET /predictions/{id}` */
   readonly getPrediction: ApiHandler;
+  /** `POST /predictions/{id}/feedback` @default - not served (404) */
+  readonly feedback?: ApiHandler;
 }
 
 /** A plain HTTP request, before it becomes a proxy event. */
@@ -30,6 +32,7 @@ export interface RoutedRequest {
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 const predictionPath = /^\/predictions\/([^/]+)$/;
+const feedbackPath = /^\/predictions\/([^/]+)\/feedback$/;
 
 /**
  * Maps a request to the route and REST proxy event API Gateway would hand the
@@ -46,7 +49,12 @@ export function toProxyEvent(
   let resource: string;
   let pathParameters: Record<string, string> | null = null;
   const match = predictionPath.exec(url.pathname);
-  if (method === 'POST' && url.pathname === '/predict') {
+  const feedbackMatch = feedbackPath.exec(url.pathname);
+  if (method === 'POST' && feedbackMatch) {
+    route = 'feedback';
+    resource = '/predictions/{id}/feedback';
+    pathParameters = { id: decodeURIComponent(feedbackMatch[1]!) };
+  } else if (method === 'POST' && url.pathname === '/predict') {
     route = 'predict';
     resource = '/predict';
   } else if (method === 'GET' && match) {
@@ -154,7 +162,10 @@ export function createApiAdapter(routes: ApiRoutes, callers: readonly LocalCalle
         );
         if (!routed)
           return send(notFoundResult(req.method ?? 'GET', new URL(req.url ?? '/', 'http://local').pathname));
-        return send(await routes[routed.route](routed.event));
+        const handler = routes[routed.route];
+        if (!handler)
+          return send(notFoundResult(req.method ?? 'GET', new URL(req.url ?? '/', 'http://local').pathname));
+        return send(await handler(routed.event));
       })
       .catch(() => {
         if (!res.headersSent) send(errorResult(500, 'InternalError', 'The request could not be processed.'));

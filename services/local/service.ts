@@ -14,6 +14,7 @@ import type { ModelParameters } from '../inference/adapters/model-parameters';
 import type { PredictionItem } from '../inference/prediction';
 import { createPredictionStore } from '../inference/adapters/predictions-table';
 import { createSageMakerEndpoint } from '../inference/adapters/sagemaker-endpoint';
+import { createFeedbackHandler } from '../inference/feedback-handler';
 import { createGetPredictionHandler } from '../inference/get-prediction-handler';
 import { createPredictHandler } from '../inference/predict-handler';
 import { extractModelArchive, loadModelMetadata, modelArchivePath, modelsRoot } from '../model/artifacts';
@@ -180,6 +181,11 @@ export async function startLocalService(options: LocalServiceOptions): Promise<L
           store,
           logger: new Logger({ serviceName: 'get-prediction', logLevel }),
           metrics: quietMetrics('get-prediction'),
+        }),
+        feedback: createFeedbackHandler({
+          store,
+          logger: new Logger({ serviceName: 'feedback', logLevel }),
+          metrics: quietMetrics('feedback'),
         }),
       },
       [LOCAL_TRAFFIC_CALLER],

@@ -49,6 +49,50 @@ describe('decide', () => {
   });
 });
 
+describe('decide on feedback', () => {
+  const item = predictionItem('p-fb', 'api', '2026-11-25T10:15:00.000Z');
+  const receivedAt = '2026-11-26T08:00:00.000Z';
+
+  it('exports the MODIFY that stored feedback as a feedback line next to what was predicted', () => {
+    const newItem = { ...item, feedback: { label: 'virginica', receivedAt } };
+    expect(decide({ sequenceNumber: '2', eventName: 'MODIFY', newItem })).toEqual({
+      kind: 'feedback',
+      record: {
+        predictionId: 'p-fb',
+        timestamp: item.timestamp,
+        receivedAt,
+        modelVersion: item.modelVersion,
+        invokedVariant: item.invokedVariant,
+        source: 'api',
+        predictedLabel: 'label' in item.prediction ? item.prediction.label : undefined,
+        trueLabel: 'virginica',
+      },
+    });
+  });
+
+  it('partitions feedback lines by when the feedback arrived', () => {
+    const decision = decide({
+      sequenceNumber: '2',
+      eventName: 'MODIFY',
+      newItem: { ...item, feedback: { value: 2.5, receivedAt } },
+    });
+    if (decision.kind !== 'feedback') throw new Error(decision.kind);
+    expect(decision.record.trueValue).toBe(2.5);
+    const [object] = partitionObjects(
+      'analytics/feedback/',
+      ['2'],
+      [{ sequenceNumber: '2', record: decision.record }],
+    );
+    expect(object.key).toBe('analytics/feedback/dt=2026-11-26/hour=08/stream-2-2.json');
+  });
+
+  it('refuses feedback without a time or a truth', () => {
+    expect(
+      decide({ sequenceNumber: '2', eventName: 'MODIFY', newItem: { ...item, feedback: { receivedAt } } }),
+    ).toEqual({ kind: 'invalid', reason: 'feedback has neither a label nor a value' });
+  });
+});
+
 describe('itemProblem', () => {
   const good = predictionItem('p', 'stream', '2026-11-25T10:15:00.000Z');
   it.each([

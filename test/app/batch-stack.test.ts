@@ -173,7 +173,9 @@ describe('batch scoring on AWS Batch', () => {
 
 describe('analytics', () => {
   it("builds the Glue table from the scorer's schema, with partition projection and the JSON SerDe", () => {
-    const table = only(batch, 'AWS::Glue::Table');
+    const table = Object.values(batch.findResources('AWS::Glue::Table')).find(
+      (t) => (t.Properties.TableInput as { Name: string }).Name === 'predictions',
+    ) as Resource;
     const input = table.Properties.TableInput as {
       Name: string;
       PartitionKeys: unknown[];
@@ -319,7 +321,7 @@ describe('analytics export', () => {
     return found[0];
   };
 
-  it("reads INSERTs of the predictions table's stream in retried, bisected batches with a failure queue", () => {
+  it("reads INSERTs and feedback MODIFYs of the predictions table's stream in retried, bisected batches with a failure queue", () => {
     const [id] = exportFunction();
     const mappings = Object.values(batch.findResources('AWS::Lambda::EventSourceMapping')).filter(
       (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: id }),
@@ -333,7 +335,7 @@ describe('analytics export', () => {
       BisectBatchOnFunctionError: true,
       MaximumRetryAttempts: 3,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ eventName: ['INSERT'] }) }] },
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ eventName: ['INSERT', 'MODIFY'] }) }] },
     });
     const [tableId] = Object.keys(data.findResources('AWS::DynamoDB::Table'));
     expect(JSON.stringify(mapping.EventSourceArn)).toContain(`${tableId}StreamArn`);
@@ -342,20 +344,23 @@ describe('analytics export', () => {
     expect(batch.findResources('AWS::SQS::Queue')[destination['Fn::GetAtt'][0]]).toBeDefined();
   });
 
-  it('may only put objects under the analytics prefix and encrypt them with the data key', () => {
+  it('may only put objects under the analytics and feedback prefixes and encrypt them with the data key', () => {
     const [, fn] = exportFunction();
     const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
     expect(env.ANALYTICS_PREFIX).toBe('analytics/predictions/');
+    expect(env.FEEDBACK_PREFIX).toBe('analytics/feedback/');
     const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     const statements = statementsOfRole(roleId);
     const s3 = statements.filter((s) => asList(s.Action).some((a) => a.startsWith('s3:')));
-    expect(s3).toHaveLength(1);
-    expect(s3[0].Action).toBe('s3:PutObject');
-    expect(asList(s3[0].Resource)).toHaveLength(1);
-    expect(JSON.stringify(s3[0].Resource)).toMatch(/\/analytics\/predictions\/\*"\]\]\}$/);
+    expect(s3).toHaveLength(2);
+    expect(s3.map((s) => s.Action)).toEqual(['s3:PutObject', 's3:PutObject']);
+    expect(s3.map((s) => asList(s.Resource).length)).toEqual([1, 1]);
+    expect(
+      s3.map((s) => /\/analytics\/(\w+)\/\*"\]\]\}$/.exec(JSON.stringify(s.Resource))?.[1]).sort(),
+    ).toEqual(['feedback', 'predictions']);
     const [keyId] = Object.keys(data.findResources('AWS::KMS::Key'));
     const encrypt = statements.filter((s) => asList(s.Action).includes('kms:GenerateDataKey'));
-    expect(encrypt).toHaveLength(1);
-    expect(encrypt[0].Resource).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+    expect(encrypt.length).toBeGreaterThanOrEqual(1);
+    for (const statement of encrypt) expect(statement.Resource).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
   });
 });

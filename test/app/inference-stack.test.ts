@@ -226,8 +226,14 @@ describe('api', () => {
       expect(validate(JSON.parse(rendered)) ? [] : validate.errors).toEqual([]);
     }
     for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) {
-      const route: keyof typeof API_RESPONSES =
-        method.Properties.HttpMethod === 'POST' ? 'POST /predict' : 'GET /predictions/{id}';
+      const feedback =
+        method.Properties.RequestModels?.['application/json'] !== undefined &&
+        JSON.stringify(method.Properties.RequestModels).includes('FeedbackRequest');
+      const route: keyof typeof API_RESPONSES = feedback
+        ? 'POST /predictions/{id}/feedback'
+        : method.Properties.HttpMethod === 'POST'
+          ? 'POST /predict'
+          : 'GET /predictions/{id}';
       const statuses = (method.Properties.MethodResponses as { StatusCode: string }[]).map(
         (r) => r.StatusCode,
       );
@@ -237,7 +243,7 @@ describe('api', () => {
 
   it('requires IAM (SigV4) authorization on every method', () => {
     const methods = Object.values(inference.findResources('AWS::ApiGateway::Method'));
-    expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'POST']);
+    expect(methods.map((m) => m.Properties.HttpMethod).sort()).toEqual(['GET', 'POST', 'POST']);
     for (const method of methods) {
       expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
     }

@@ -145,7 +145,8 @@ describe('alert topic', () => {
 describe('alarms', () => {
   it('every alarm notifies the alert topic', () => {
     const alarms = alarmsWhere(() => true);
-    expect(alarms).toHaveLength(7);
+    // Seven stage alarms and the feedback quality alarm of each of the two served versions.
+    expect(alarms).toHaveLength(9);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
     }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { readCompliance } from '../../scripts/compliance';
 import { buildDossier } from '../../services/dossier/dossier';
 import { parseJunit } from '../../services/dossier/junit';
+import { parseEvaluationReport } from '../../services/dossier/quality';
 import {
   DirectoryStore,
   loadLatestRelease,
@@ -55,6 +56,13 @@ const MEASURE = `<script>
     overflowing: overflowing.slice(0, 10),
     chart: box ? { width: Math.round(box.width), height: Math.round(box.height), decisions: chart.querySelectorAll('g.decision').length, paths: chart.querySelectorAll('path[data-series]').length } : null,
     tables: document.querySelectorAll('table').length,
+    sections: [...document.querySelectorAll('h2')].map((h) => h.id),
+    quality: {
+      offline: [...document.querySelectorAll('tr.offline td')].map((td) => td.textContent),
+      truth: document.querySelectorAll('tr.truth').length,
+      online: [...document.querySelectorAll('tr.online')].map((tr) => tr.textContent),
+      notRecorded: [...document.querySelectorAll('p.muted')].filter((p) => p.textContent.includes('not recorded')).length,
+    },
   };
   const pre = document.createElement('pre');
   pre.id = 'layout-result';
@@ -69,6 +77,8 @@ interface Layout {
   overflowing: string[];
   chart: { width: number; height: number; decisions: number; paths: number } | null;
   tables: number;
+  sections: string[];
+  quality: { offline: string[]; truth: number; online: string[]; notRecorded: number };
 }
 
 let html: string;
@@ -130,6 +140,7 @@ describeInBrowser('the dossier as a person sees it (headless Chromium)', () => {
       previous: await loadLatestRelease(store),
       smoke: parseJunit(fs.readFileSync(path.join(fixtures, 'smoke-junit.xml'), 'utf8')),
       rollout,
+      evaluation: parseEvaluationReport(fs.readFileSync(path.join(fixtures, 'evaluation.json'), 'utf8')),
       catalog: ruleCatalog(),
       now: new Date('2026-12-01T19:12:30Z'),
     });
@@ -166,4 +177,23 @@ describeInBrowser('the dossier as a person sees it (headless Chromium)', () => {
       expect(layout.chart!.paths).toBe(5);
     },
   );
+
+  it('opens with model quality: the offline table, the smoke truth checks and the online quality per variant', () => {
+    const layout = layoutAt(1280);
+    expect(layout.sections.slice(0, 2)).toEqual(['quality', 'permissions']);
+    expect(layout.quality.offline).toEqual([
+      'accuracy',
+      '100.00 %',
+      '96.67 %',
+      '-3.33 pt (90 % CI -10.34 pt to +4.09 pt)',
+      '-1.00 pt',
+      'pass: too few rows',
+    ]);
+    expect(layout.quality.truth).toBe(3);
+    expect(layout.quality.online).toEqual([
+      'baseline (VariantA)98.0 % of 810 labelledsetosa 33.2 %, versicolor 33.5 %, virginica 33.3 %',
+      'candidate (VariantB)97.8 % of 90 labelledsetosa 34.4 %, versicolor 32.2 %, virginica 33.3 %',
+    ]);
+    expect(layout.quality.notRecorded).toBe(0);
+  });
 });

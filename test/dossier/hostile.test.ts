@@ -78,6 +78,29 @@ const full = (): Dossier => {
       recordedAt: '2026-12-01T12:00:00Z',
     },
     headline: 'headline',
+    quality: {
+      offline: {
+        baselineVersion: 'v1',
+        candidateVersion: 'v2',
+        task: 'classification',
+        rows: 30,
+        metric: 'accuracy',
+        baseline: 1,
+        candidate: 0.9667,
+        difference: -0.0333,
+        interval: { lower: -0.1, upper: 0.04 },
+        threshold: -0.01,
+        outcome: 'inconclusive',
+        passed: true,
+        summary: 'summary',
+      },
+      smokeTruth: [{ name: 'truth-VariantB', passed: false, seconds: 0.3, detail: 'detail' }],
+      online: {
+        accuracy: { baseline: 0.98, canary: 0.5, baselineLabelled: 100, canaryLabelled: 10 },
+        distribution: { classes: ['a', 'b'], baseline: [0.5, 0.5], canary: [0.9, 0.1] },
+        tv: 0.4,
+      },
+    },
     permissions: [
       {
         stack: 'stack',
@@ -244,12 +267,15 @@ describe('dossier pages with hostile values in every field', () => {
     // Not written by design: the format tag, the statement kind, the previous commit's message and author
     // (its id is, shortened to 12 characters), the release compared with (written only when nothing
     // changed), a resource's logical id (its path is written instead), the suite's name, and the raw
-    // rollout record, whose decisions the steps, the chart and the decision list show.
+    // rollout record, whose decisions the steps, the chart and the decision list show; the offline
+    // evaluation's metric and outcome, which choose the page's own words (accuracy or MAE, the verdict).
     expect(missing.filter((f) => !f.startsWith('rollout.record.'))).toEqual([
       'format',
       'previous.commit.id',
       'previous.commit.message',
       'previous.commit.author',
+      'quality.offline.metric',
+      'quality.offline.outcome',
       'permissions[0].kind',
       'infrastructure.comparedWith',
       'infrastructure.stacks[0].added[0].logicalId',

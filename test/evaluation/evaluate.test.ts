@@ -18,7 +18,8 @@ import {
 } from '../../services/evaluation/paired-test';
 import { parseEvaluationRows, unionRows } from '../../services/evaluation/rows';
 import { evaluateVersions, formatReport } from '../../services/evaluation/run';
-import { fixtureRows, writeFixturePackage } from '../support/quality-models';
+import { loadModelMetadata } from '../../services/model/artifacts';
+import { addWithBuilder, fixtureRows, writeFixturePackage } from '../support/quality-models';
 
 describe('paired intervals', () => {
   it('has the textbook quantiles', () => {
@@ -104,10 +105,7 @@ describe('regression comparison', () => {
     });
     expect(report.comparison.outcome).toBe('fail');
     expect(report.passed).toBe(false);
-    expect('mae' in report.metrics.candidate && report.metrics.candidate.mae).toBeCloseTo(
-      1.3 * ('mae' in report.metrics.baseline ? report.metrics.baseline.mae : 0),
-      6,
-    );
+    expect(report.metrics.candidate.mae).toBeCloseTo(1.3 * (report.metrics.baseline.mae ?? 0), 5);
   });
 
   it('shows non-inferiority for a candidate 2 % better', async () => {
@@ -122,7 +120,8 @@ describe('regression comparison', () => {
 
   it('compares |e_c| − (1 + r)|e_b| so the relative margin is applied row by row', () => {
     const truth = [0, 0, 0, 0];
-    const comparison = compareMae(truth, [1, 1.1, 0.9, 1], [1.04, 1.14, 0.94, 1.04], 0.05);
+    const values = (v: number[]) => v.map((value) => ({ value }));
+    const comparison = compareMae(truth, values([1, 1.1, 0.9, 1]), values([1.04, 1.14, 0.94, 1.04]), 0.05);
     expect(comparison.threshold).toBeCloseTo(0.05, 10);
     expect(comparison.difference).toBeCloseTo(0.04, 10);
   });
@@ -167,6 +166,15 @@ describe('evaluateVersions on model packages', () => {
     expect(report).toMatchObject({ passed: false, comparison: { outcome: 'fail', candidate: 0 } });
     const logLoss = (m: object) => ('logLoss' in m ? Number(m.logLoss) : Number.NaN);
     expect(logLoss(report.metrics.candidate)).toBeGreaterThan(10 * logLoss(report.metrics.baseline));
+  });
+
+  it('refuses a candidate added by model:add with its labels in the wrong order (shifted by one class)', async () => {
+    await addWithBuilder(modelsDir, 'v4.0.0');
+    await addWithBuilder(modelsDir, 'v4.1.0', { labels: ['gamma', 'alpha', 'beta'] });
+    const report = await evaluate('v4.0.0', 'v4.1.0');
+    expect(report).toMatchObject({ rows: 120, passed: false, comparison: { outcome: 'fail', candidate: 0 } });
+    // The builder measured the bug honestly too: the metadata says what the evaluation found.
+    expect(loadModelMetadata('v4.1.0', modelsDir).evaluation?.metrics.accuracy).toBe(0);
   });
 
   it('refuses a candidate that reads the features in another order', async () => {

@@ -53,6 +53,8 @@ function stackOutput(templates: StageTemplates, stack: RegExp, output: string): 
 const COMPONENTS: Readonly<Record<Component, ComponentPlacement>> = {
   predict: { path: 'Inference/Predict' },
   'get-prediction': { path: 'Inference/GetPrediction' },
+  feedback: { path: 'Inference/Feedback' },
+  'feedback-quality': { path: 'Operations/FeedbackQuality/Function' },
   'stream-consumer': { path: 'Inference/Ingestion/Consumer' },
   drift: { path: 'Batch/Drift/Function' },
   'batch-scorer': {

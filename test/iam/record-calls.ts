@@ -15,6 +15,7 @@ const INTEGRATION_TESTS = [
   'test/inference',
   'test/stream',
   'test/drift',
+  'test/quality',
   'test/analytics-export',
   'test/batch',
   'test/rollout',

@@ -29,6 +29,16 @@ describe('validateConfig', () => {
 
   const cases: [string, Mutation, RegExp][] = [
     [
+      'a quality margin of 100 points',
+      (c) => ({ ...c, dev: { ...c.dev, quality: { margin: { accuracy: 1 } } } }),
+      /dev\.quality\.margin\.accuracy: 1 must be a fraction from 0 to below 1 \(0\.01 = one point\)/,
+    ],
+    [
+      'a negative MAE margin',
+      (c) => ({ ...c, prod: { ...c.prod, quality: { margin: { relativeMae: -0.1 } } } }),
+      /prod\.quality\.margin\.relativeMae: -0\.1 must be a fraction >= 0/,
+    ],
+    [
       'missing account',
       (c) => ({ ...c, dev: { ...c.dev, target: { ...c.dev.target, account: '' } } }),
       /dev\.target\.account: '' is not a 12-digit/,

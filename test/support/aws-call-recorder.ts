@@ -14,6 +14,8 @@ import * as path from 'node:path';
 export type Component =
   | 'predict'
   | 'get-prediction'
+  | 'feedback'
+  | 'feedback-quality'
   | 'stream-consumer'
   | 'drift'
   | 'batch-scorer'
@@ -28,6 +30,8 @@ export type Component =
 export const COMPONENT_ENTRIES: Readonly<Record<string, Component>> = {
   'services/inference/predict-handler.ts': 'predict',
   'services/inference/get-prediction-handler.ts': 'get-prediction',
+  'services/inference/feedback-handler.ts': 'feedback',
+  'services/quality/handler.ts': 'feedback-quality',
   'services/stream/consumer-handler.ts': 'stream-consumer',
   'services/drift/handler.ts': 'drift',
   'services/batch/main.ts': 'batch-scorer',

@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { packTarGz } from '../../services/model/archive';
+import { buildModelPackage, writeModelPackage } from '../../services/model/package-builder';
 
 export const FIXTURE_LABELS = ['alpha', 'beta', 'gamma'] as const;
 export const FIXTURE_FEATURES = ['x0', 'x1'] as const;
@@ -172,5 +173,39 @@ export async function writeFixturePackage(modelsDir: string, fixture: FixturePac
       JSON.stringify({ version: fixture.version, source: 'fixture', requests: rows }),
     ),
   ]);
+  return dir;
+}
+
+/**
+ * A package made the way users make one, by `npm run model:add`'s builder, from a fixture classifier
+ * and `rows` labelled rows; `labels` is the label order the user passes (a wrong order is the
+ * label-encoding bug). The builder holds out its own evaluation split and measures it.
+ */
+export async function addWithBuilder(
+  modelsDir: string,
+  version: string,
+  options: {
+    readonly labels?: readonly string[];
+    readonly defect?: ClassifierDefect;
+    readonly rows?: number;
+  } = {},
+): Promise<string> {
+  const dir = path.join(modelsDir, version);
+  const modelPackage = await buildModelPackage({
+    version,
+    onnx: classifierOnnx(options.defect),
+    data: {
+      featureNames: FIXTURE_FEATURES,
+      rows: [
+        ...fixtureRows(options.rows ?? 600).map((row) => ({ features: row.features, target: row.label })),
+        // Label noise, as real data has: one row per class labelled with the previous class.
+        ...CENTRES.map((c, k) => ({ features: [c, 0.95], target: FIXTURE_LABELS[(k + 2) % 3] })),
+      ],
+    },
+    dataSource: 'test/support/quality-models.ts',
+    task: 'classification',
+    labels: options.labels ?? FIXTURE_LABELS,
+  });
+  await writeModelPackage(modelPackage, dir);
   return dir;
 }

@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import { acknowledge, Finding } from '../../compliance';
 import { deadLetterQueue } from '../dead-letter-queue';
 import { ServiceFunction, type FunctionDefaults } from '../service-function';
-import { ANALYTICS_PREFIX } from './batch-data-access';
+import { ANALYTICS_PREFIX, FEEDBACK_PREFIX } from './batch-data-access';
 
 /** Properties of {@link AnalyticsExport}. */
 export interface AnalyticsExportProps {
@@ -21,6 +21,8 @@ export interface AnalyticsExportProps {
   readonly dataBucket: s3.IBucket;
   /** Put access to the analytics prefix and the data key (a `PrefixWriteAccess` policy in the data stack). */
   readonly dataAccessPolicy: iam.IManagedPolicy;
+  /** Put access to the feedback prefix (a `PrefixWriteAccess` policy). @default - feedback is not exported */
+  readonly feedbackAccessPolicy?: iam.IManagedPolicy;
   /** Records per invocation. @default 100 */
   readonly batchSize?: number;
   /** How long the event source mapping gathers records before invoking. @default Duration.seconds(30) */
@@ -53,10 +55,12 @@ export class AnalyticsExport extends Construct {
       environment: {
         ANALYTICS_BUCKET: props.dataBucket.bucketName,
         ANALYTICS_PREFIX,
+        FEEDBACK_PREFIX,
       },
     });
 
     this.function.role!.addManagedPolicy(props.dataAccessPolicy);
+    if (props.feedbackAccessPolicy) this.function.role!.addManagedPolicy(props.feedbackAccessPolicy);
 
     this.failureQueue = deadLetterQueue(this, 'FailureQueue', props.defaults.encryptionKey);
     this.function.addEventSource(
@@ -68,7 +72,14 @@ export class AnalyticsExport extends Construct {
         retryAttempts: 3,
         reportBatchItemFailures: true,
         onFailure: new sources.SqsDlq(this.failureQueue),
-        filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.isEqual('INSERT') })],
+        // New predictions, and (with a feedback policy) the MODIFY that stores a caller's feedback.
+        filters: [
+          lambda.FilterCriteria.filter({
+            eventName: props.feedbackAccessPolicy
+              ? lambda.FilterRule.or('INSERT', 'MODIFY')
+              : lambda.FilterRule.isEqual('INSERT'),
+          }),
+        ],
       }),
     );
     const sendGrant =

@@ -11,12 +11,28 @@ import {
   type GlueColumn,
 } from '../../../services/batch/analytics-schema';
 import { acknowledge, Finding } from '../../compliance';
-import { ANALYTICS_PREFIX } from './batch-data-access';
+import { ANALYTICS_PREFIX, FEEDBACK_PREFIX } from './batch-data-access';
 
 /** Prefix of the data bucket that receives Athena query results (expired by the bucket's lifecycle). */
 export const ATHENA_RESULTS_PREFIX = 'athena-results/';
 /** Name of the Glue table; queries and the scorer's schema refer to it. */
 export const PREDICTIONS_TABLE = 'predictions';
+/** Name of the Glue table of ground truth callers sent. */
+export const FEEDBACK_TABLE = 'feedback';
+
+/** Columns of the Glue `feedback` table (services/analytics-export `FeedbackRecord`). */
+export const feedbackColumns: readonly GlueColumn[] = [
+  { name: 'predictionid', type: 'string', comment: 'predictionId (join with predictions)' },
+  { name: 'timestamp', type: 'string', comment: 'ISO-8601 UTC time of the prediction' },
+  { name: 'receivedat', type: 'string', comment: 'ISO-8601 UTC time the feedback arrived (the partition)' },
+  { name: 'modelversion', type: 'string', comment: 'modelVersion that made the prediction' },
+  { name: 'invokedvariant', type: 'string', comment: 'SageMaker production variant' },
+  { name: 'source', type: 'string', comment: 'api (only API callers may send feedback)' },
+  { name: 'predictedlabel', type: 'string', comment: 'prediction.label (classification)' },
+  { name: 'predictedvalue', type: 'double', comment: 'prediction.value (regression)' },
+  { name: 'truelabel', type: 'string', comment: 'the true label the caller sent' },
+  { name: 'truevalue', type: 'double', comment: 'the true value the caller sent' },
+];
 
 /** The predicate every default (users') named query applies: synthetic predictions are not users'. */
 export const USERS_ONLY = "source <> 'synthetic'";
@@ -53,6 +69,8 @@ export class Analytics extends Construct {
   readonly workGroupName: string;
   /** The Glue table. */
   readonly table: glue.CfnTable;
+  /** The Glue `feedback` table. */
+  readonly feedbackTable: glue.CfnTable;
   /** The workgroup. */
   readonly workGroup: athena.CfnWorkGroup;
 
@@ -104,6 +122,36 @@ export class Analytics extends Construct {
       },
     });
     this.table.addResourceDependency(database);
+
+    // Ground truth callers sent (POST /predictions/{id}/feedback), joined to predictions on predictionId.
+    const feedbackLocation = `s3://${bucket}/${FEEDBACK_PREFIX}`;
+    this.feedbackTable = new glue.CfnTable(this, 'FeedbackTable', {
+      catalogId,
+      databaseName: props.databaseName,
+      tableInput: {
+        name: FEEDBACK_TABLE,
+        description: 'One row per feedback: the true label or value of a prediction, partitioned by arrival',
+        tableType: 'EXTERNAL_TABLE',
+        parameters: {
+          classification: 'json',
+          EXTERNAL: 'TRUE',
+          ...partitionProjection,
+          'storage.location.template': `${feedbackLocation}dt=\${dt}/hour=\${hour}/`,
+        },
+        partitionKeys: toGlue(partitionKeys),
+        storageDescriptor: {
+          columns: toGlue(feedbackColumns),
+          location: feedbackLocation,
+          inputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
+          outputFormat: 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat',
+          serdeInfo: {
+            serializationLibrary: 'org.openx.data.jsonserde.JsonSerDe',
+            parameters: { 'ignore.malformed.json': 'true', 'case.insensitive': 'true' },
+          },
+        },
+      },
+    });
+    this.feedbackTable.addResourceDependency(database);
 
     this.workGroupName = props.workGroupName;
     this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {

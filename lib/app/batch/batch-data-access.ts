@@ -10,6 +10,8 @@ import { acknowledge, Finding } from '../../compliance';
 
 /** Prefix of the data bucket the Glue `predictions` table covers; the batch scorer writes under it. */
 export const ANALYTICS_PREFIX = 'analytics/predictions/';
+/** Prefix of the data bucket the Glue `feedback` table covers (ground truth callers sent). */
+export const FEEDBACK_PREFIX = 'analytics/feedback/';
 
 /** Properties of {@link BatchDataAccess}. */
 export interface BatchDataAccessProps {

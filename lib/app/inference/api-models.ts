@@ -95,6 +95,38 @@ export const API_MODELS = {
       expirationTime: { type: INTEGER, description: 'When the record expires (epoch seconds).' },
     },
   },
+  FeedbackRequest: {
+    title: 'FeedbackRequest',
+    description: 'The true answer: a label for a classification, a value for a regression.',
+    type: OBJECT,
+    additionalProperties: false,
+    minProperties: 1,
+    maxProperties: 1,
+    properties: {
+      label: { type: STRING, minLength: 1, maxLength: 256, description: 'The true label.' },
+      value: { type: NUMBER, description: 'The true value.' },
+    },
+  },
+  FeedbackAnswer: {
+    title: 'FeedbackAnswer',
+    type: OBJECT,
+    required: ['predictionId', 'modelVersion', 'feedback'],
+    additionalProperties: false,
+    properties: {
+      predictionId,
+      modelVersion: { type: STRING, description: 'Version of the model that made the prediction.' },
+      feedback: {
+        type: OBJECT,
+        required: ['receivedAt'],
+        additionalProperties: false,
+        properties: {
+          label: { type: STRING },
+          value: { type: NUMBER },
+          receivedAt: { type: STRING, format: 'date-time' },
+        },
+      },
+    },
+  },
   // Not "Error": API Gateway creates models named Empty and Error in every REST API.
   ErrorAnswer: {
     title: 'ErrorAnswer',
@@ -131,6 +163,13 @@ export const API_RESPONSES = {
   },
   'GET /predictions/{id}': {
     200: 'PredictionRecord',
+    400: 'ErrorAnswer',
+    403: 'ErrorAnswer',
+    404: 'ErrorAnswer',
+    500: 'ErrorAnswer',
+  },
+  'POST /predictions/{id}/feedback': {
+    200: 'FeedbackAnswer',
     400: 'ErrorAnswer',
     403: 'ErrorAnswer',
     404: 'ErrorAnswer',
@@ -173,7 +212,7 @@ export function openApiDocument(): Record<string, unknown> {
       title: 'ML inference API',
       version: '1',
       description:
-        'POST /predict scores features on the active endpoint; GET /predictions/{id} reads a stored prediction back. Every method requires SigV4-signed IAM credentials; requestIds and reads are scoped to the calling principal.',
+        'POST /predict scores features on the active endpoint; GET /predictions/{id} reads a stored prediction back; POST /predictions/{id}/feedback stores its true answer. Every method requires SigV4-signed IAM credentials; requestIds and reads are scoped to the calling principal.',
     },
     security: [{ sigv4: [] }],
     paths: {
@@ -192,6 +231,19 @@ export function openApiDocument(): Record<string, unknown> {
           operationId: 'getPrediction',
           parameters: [{ name: 'id', in: 'path', required: true, schema: predictionId }],
           responses: responses('GET /predictions/{id}'),
+        },
+      },
+      '/predictions/{id}/feedback': {
+        post: {
+          operationId: 'giveFeedback',
+          description:
+            'The true label (or value) of a prediction, accepted only from the principal that made it (others get 404).',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: predictionId }],
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/FeedbackRequest' } } },
+          },
+          responses: responses('POST /predictions/{id}/feedback'),
         },
       },
     },

@@ -13,6 +13,8 @@ export interface InferenceApiProps {
   readonly predictFunction: lambda.IFunction;
   /** Serves `GET /predictions/{id}`. */
   readonly getPredictionFunction: lambda.IFunction;
+  /** Serves `POST /predictions/{id}/feedback`. @default - no feedback route */
+  readonly feedbackFunction?: lambda.IFunction;
   /** Encrypts the access log group. */
   readonly encryptionKey: kms.IKey;
   /** Days access logs are kept. */
@@ -97,21 +99,34 @@ export class InferenceApi extends Construct {
         },
       );
 
-    this.api.root
-      .addResource('predictions')
-      .addResource('{id}')
-      .addMethod(
-        'GET',
-        new apigateway.LambdaIntegration(props.getPredictionFunction, {
+    const prediction = this.api.root.addResource('predictions').addResource('{id}');
+    prediction.addMethod(
+      'GET',
+      new apigateway.LambdaIntegration(props.getPredictionFunction, {
+        allowTestInvoke: false,
+        requestParameters: { 'integration.request.path.id': 'method.request.path.id' },
+      }),
+      {
+        requestParameters: { 'method.request.path.id': true },
+        requestValidator: validator,
+        methodResponses: methodResponses('GET /predictions/{id}'),
+      },
+    );
+    if (props.feedbackFunction) {
+      prediction.addResource('feedback').addMethod(
+        'POST',
+        new apigateway.LambdaIntegration(props.feedbackFunction, {
           allowTestInvoke: false,
           requestParameters: { 'integration.request.path.id': 'method.request.path.id' },
         }),
         {
           requestParameters: { 'method.request.path.id': true },
+          requestModels: { 'application/json': models.FeedbackRequest },
           requestValidator: validator,
-          methodResponses: methodResponses('GET /predictions/{id}'),
+          methodResponses: methodResponses('POST /predictions/{id}/feedback'),
         },
       );
+    }
 
     // Answers API Gateway gives itself (bad body, missing signature, throttling) use the same error
     // shape as the functions, so every 4xx and 5xx matches the documented ErrorAnswer model.

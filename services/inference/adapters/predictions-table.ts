@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { PredictionItem } from '../prediction';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Feedback, PredictionItem } from '../prediction';
 
 /** Outcome of an idempotent write: the item now stored and whether this call created it. */
 export interface StoredPrediction {
@@ -18,6 +18,16 @@ export interface PredictionStore {
   get(predictionId: string): Promise<PredictionItem | undefined>;
 }
 
+/** What `POST /predictions/{id}/feedback` needs of the table. */
+export interface FeedbackStore {
+  get(predictionId: string): Promise<PredictionItem | undefined>;
+  /**
+   * Stores the true answer with an API prediction of `caller`, in one conditional write (the owner
+   * is checked by DynamoDB, not only before); false when no such prediction of that caller exists.
+   */
+  setFeedback(predictionId: string, caller: string, feedback: Feedback): Promise<boolean>;
+}
+
 /** Dependencies of {@link createPredictionStore}. */
 export interface PredictionStoreOptions {
   /** Created once at cold start. */
@@ -26,7 +36,7 @@ export interface PredictionStoreOptions {
 }
 
 /** DynamoDB implementation: conditional `PutItem` on `attribute_not_exists(predictionId)`, consistent reads. */
-export function createPredictionStore(options: PredictionStoreOptions): PredictionStore {
+export function createPredictionStore(options: PredictionStoreOptions): PredictionStore & FeedbackStore {
   const get = async (predictionId: string): Promise<PredictionItem | undefined> => {
     const output = await options.client.send(
       new GetCommand({ TableName: options.tableName, Key: { predictionId }, ConsistentRead: true }),
@@ -35,6 +45,24 @@ export function createPredictionStore(options: PredictionStoreOptions): Predicti
   };
   return {
     get,
+    async setFeedback(predictionId, caller, feedback) {
+      try {
+        await options.client.send(
+          new UpdateCommand({
+            TableName: options.tableName,
+            Key: { predictionId },
+            UpdateExpression: 'SET feedback = :feedback',
+            ConditionExpression: 'attribute_exists(predictionId) AND #caller = :caller AND #source = :api',
+            ExpressionAttributeNames: { '#caller': 'caller', '#source': 'source' },
+            ExpressionAttributeValues: { ':feedback': feedback, ':caller': caller, ':api': 'api' },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
+    },
     async putIfAbsent(item) {
       try {
         await options.client.send(
