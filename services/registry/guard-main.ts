@@ -44,6 +44,8 @@ export interface GuardIo {
   readonly config?: AppConfig;
   readonly reader?: (registry: StageRegistry, roleArn?: string) => RegistryReader;
   readonly now?: () => Date;
+  /** Folder of the version folders whose archives are checked. @default the repository's `models/` */
+  readonly modelsDir?: string;
 }
 
 /** Runs the guard; resolves to the exit code. */
@@ -83,7 +85,7 @@ export async function runGuard(argv: readonly string[], io: GuardIo): Promise<nu
   );
   const archives: Record<string, string> = {};
   for (const version of [versions.baselineVersion, versions.candidateVersion]) {
-    const sha256 = archiveSha256(version, values.models ?? modelsRoot);
+    const sha256 = archiveSha256(version, values.models ?? io.modelsDir ?? modelsRoot);
     if (sha256) archives[version] = sha256;
   }
   let snapshot;

@@ -1,4 +1,4 @@
-import { PROD_ROLLOUT_TRAFFIC } from '../../services/traffic/config';
+import { DEV_ROLLOUT_TRAFFIC, PROD_ROLLOUT_TRAFFIC } from '../../services/traffic/config';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
@@ -305,7 +305,10 @@ describe('rollout traffic source', () => {
     expect(props.ReservedConcurrentExecutions).toBe(2);
     expect(props.Timeout).toBe(90);
     const env = (props.Environment as { Variables: Record<string, unknown> }).Variables;
-    expect(env).toMatchObject({ TRAFFIC_MODE: 'always', TRAFFIC_RATE: '5' });
+    expect(env).toMatchObject({
+      TRAFFIC_MODE: 'always',
+      TRAFFIC_RATE: String(DEV_ROLLOUT_TRAFFIC.requestsPerSecond),
+    });
     ops.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: id },
       MaximumRetryAttempts: 0,
@@ -317,8 +320,8 @@ describe('rollout traffic source', () => {
     )![1].Properties as Json;
     expect((prodFn.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
       TRAFFIC_MODE: 'top-up',
-      TRAFFIC_RATE: '2',
-      TRAFFIC_FLOOR: '120',
+      TRAFFIC_RATE: String(PROD_ROLLOUT_TRAFFIC.requestsPerSecond),
+      TRAFFIC_FLOOR: String(PROD_ROLLOUT_TRAFFIC.floorRequestsPerMinute),
     });
   });
 

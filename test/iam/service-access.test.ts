@@ -147,9 +147,13 @@ describe('service-to-service permissions', () => {
         }
       }
     }
-    expect(ruleTargetProblems(noPermission)).toEqual([
+    // Every scheduled function: the drift job and the feedback quality job.
+    expect([...ruleTargetProblems(noPermission)].sort()).toEqual([
       expect.stringMatching(
         /^rule \S+DriftSchedule\w+ targets \S+DriftFunction\w+: no Lambda permission lets events\.amazonaws\.com invoke it from this rule$/,
+      ),
+      expect.stringMatching(
+        /^rule \S+FeedbackQualitySchedule\w+ targets \S+FeedbackQualityFunction\w+: no Lambda permission lets events\.amazonaws\.com invoke it from this rule$/,
       ),
     ]);
     const noStart = without((st) => actionsOf(st).includes('states:StartExecution'));

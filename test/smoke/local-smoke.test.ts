@@ -72,7 +72,7 @@ describe('smoke CLI against npm start', () => {
       /^✓ variant-VariantB — \d+ ms — VariantB \(v2\.1\.0\) answered \d+ golden rows directly/m,
     );
     const xml = await readFile(path.join(reports, 'healthy.xml'), 'utf8');
-    expect(xml).toContain('tests="8" failures="0"');
+    expect(xml).toContain('tests="11" failures="0"');
   });
 
   it('answers 404 with the error body for a route the API does not have', async () => {
@@ -87,7 +87,10 @@ describe('smoke CLI against npm start', () => {
     expect(run.code).toBe(1);
     expect(run.out).toMatch(/^✗ variant-VariantB — .*InvokeEndpoint on VariantB failed/m);
     expect(run.out).toMatch(/^✓ contract — /m);
-    expect(run.err).toMatch(/Smoke test FAILED: 1\/8 checks failed: variant-VariantB \(JUnit/m);
+    // The truth checks need the candidate's answers too, so they fail with it.
+    expect(run.err).toMatch(
+      /Smoke test FAILED: 3\/11 checks failed: variant-VariantB, truth-VariantB, truth-accuracy \(JUnit/m,
+    );
     const xml = await readFile(path.join(reports, 'broken.xml'), 'utf8');
     expect(xml).toMatch(/<testcase classname="smoke" name="variant-VariantB"[^>]*>\s*<failure/);
   });

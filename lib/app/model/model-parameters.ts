@@ -141,14 +141,17 @@ export class ModelParameters extends Construct {
   }
 
   /**
-   * Allows `ssm:GetParameter` on these parameters by name (no path wildcard): the only call the
-   * functions make (the parameters are plain strings, so no KMS decrypt either).
+   * Allows `ssm:GetParameter` on the registry (active version and version documents) by name, no path
+   * wildcard: the only call the batch and drift jobs make (plain strings, so no KMS decrypt either). The
+   * input schema is request validation's alone ({@link grantReadInputSchema}).
    */
   grantRead(grantee: iam.IGrantable): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ['ssm:GetParameter'],
-      resourceArns: this.parameters.map((parameter) => parameter.parameterArn),
+      resourceArns: this.parameters
+        .filter((parameter) => parameter !== this.inputSchema)
+        .map((parameter) => parameter.parameterArn),
     });
   }
 }
