@@ -5,6 +5,7 @@
  */
 import { judge, latencyThresholds, type AlarmObservation } from '../services/rollout/judge';
 import { nextWeights, type RolloutPolicy } from '../services/rollout/policy';
+import { QUALITY_CLASSES } from './canary-quality';
 import {
   Endpoint,
   JUDGE_OFFSET_MS,
@@ -59,6 +60,7 @@ export function simulateOurs(sim: Sim, policy: RolloutPolicy): TrialResult {
           rolloutStartedAt: 0,
           latencyReference: reference,
           baselineHourBefore: hour?.minutes ?? [],
+          quality: QUALITY_CLASSES,
         },
         policy,
         t * MINUTE_MS + JUDGE_OFFSET_MS,
@@ -74,6 +76,7 @@ export function simulateOurs(sim: Sim, policy: RolloutPolicy): TrialResult {
           canaryRequests: endpoint.canaryServed + before,
           syntheticRequests: endpoint.synthetic,
           reason,
+          canaryWeightAtVerdict: weights.canary,
         };
       }
       if (verdict === 'promote') {
