@@ -4,12 +4,25 @@
  * bound), when its signal aborts (told to stop), and never sends more than `count`.
  */
 
-/** Sends one request; resolves to the HTTP status (0 for a network failure or timeout). */
-export type SendFeatures = (features: readonly number[]) => Promise<number>;
+/** What one request got back: its HTTP status and, for an answer, which variant gave which label. */
+export interface SentAnswer {
+  readonly status: number;
+  readonly variant?: string;
+  readonly label?: string;
+}
+
+/**
+ * Sends one request; resolves to the HTTP status (0 for a network failure or timeout), or to the
+ * answer's status, variant and predicted label so labelled rows can be scored.
+ */
+export type SendFeatures = (features: readonly number[]) => Promise<number | SentAnswer>;
+
+/** Labelled answers per variant and how many of them matched the row's label. */
+export type LabelledTally = Record<string, { labelled: number; correct: number }>;
 
 /** One bounded run of the traffic source. */
 export interface TrafficRun {
-  readonly requests: readonly { readonly features: readonly number[] }[];
+  readonly requests: readonly { readonly features: readonly number[]; readonly label?: string }[];
   /** Requests to send in the window. */
   readonly count: number;
   /** Length of the window; nothing is sent after it. */
@@ -34,6 +47,8 @@ export interface TrafficReport {
   /** `done`: all `count` sent; `bound`: the window ended first; `told`: the signal aborted. */
   readonly stoppedBy: 'done' | 'bound' | 'told';
   readonly elapsedMs: number;
+  /** Per variant: answers to labelled rows, and those equal to the row's label. */
+  readonly labelled: LabelledTally;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -62,6 +77,7 @@ export async function sendPaced(run: TrafficRun): Promise<TrafficReport> {
   let succeeded = 0;
   let failed = 0;
   let stoppedBy: TrafficReport['stoppedBy'] = 'done';
+  const labelled: LabelledTally = {};
   for (let i = 0; i < count; i += 1) {
     await sleep(started + i * interval - now(), run.signal);
     while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
@@ -73,14 +89,20 @@ export async function sendPaced(run: TrafficRun): Promise<TrafficReport> {
       stoppedBy = 'bound';
       break;
     }
-    const features = run.requests[((run.offset ?? 0) + i) % run.requests.length]!.features;
+    const row = run.requests[((run.offset ?? 0) + i) % run.requests.length]!;
     sent += 1;
     const request: Promise<void> = run
-      .send(features)
+      .send(row.features)
       .then(
-        (status) => {
+        (answer) => {
+          const { status, variant, label } = typeof answer === 'number' ? { status: answer } : answer;
           if (status >= 200 && status < 300) succeeded += 1;
           else failed += 1;
+          if (status >= 200 && status < 300 && row.label !== undefined && variant && label !== undefined) {
+            const tally = (labelled[variant] ??= { labelled: 0, correct: 0 });
+            tally.labelled += 1;
+            if (label === row.label) tally.correct += 1;
+          }
         },
         () => {
           failed += 1;
@@ -90,5 +112,5 @@ export async function sendPaced(run: TrafficRun): Promise<TrafficReport> {
     inFlight.add(request);
   }
   await Promise.all(inFlight);
-  return { sent, succeeded, failed, stoppedBy, elapsedMs: now() - started };
+  return { sent, succeeded, failed, stoppedBy, elapsedMs: now() - started, labelled };
 }
