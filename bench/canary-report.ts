@@ -6,7 +6,7 @@ import { DEV_ROLLOUT_POLICY, PROD_ROLLOUT_POLICY, type RolloutPolicy } from '../
 import { mulberry32 } from '../scripts/seeded-random';
 import { DEFAULT_LABELLED_REQUESTS_PER_MINUTE } from '../services/traffic/config';
 import { DEFAULT_BASELINE_ACCURACY, qualityScenarios } from './canary-quality';
-import { SCHEDULES, simulateOurs, simulateSchedule, type Strategy } from './canary-strategies';
+import { simulate, type Strategy } from './canary-strategies';
 import {
   isRegression,
   simFor,
@@ -150,9 +150,7 @@ export function runScenario(
   const sim = simFor(world, scenario, random);
   const results: TrialResult[] = [];
   for (let i = 0; i < options.trials; i++) {
-    results.push(
-      strategy === 'ours' ? simulateOurs(sim, policy) : simulateSchedule(sim, SCHEDULES[strategy]),
-    );
+    results.push(simulate(strategy, sim, policy));
   }
   const regression = isRegression(scenario, world.baselineError);
   const share = (count: number) => Math.round((count / results.length) * 10_000) / 10_000;

@@ -1,10 +1,13 @@
 /**
  * The strategies the canary benchmark compares, each driving the world's Endpoint: the project's judge
  * and policy, and the fixed traffic-shifting schedules users would otherwise configure (SageMaker
- * deployment guardrails, CodeDeploy), all gated by the deployed canary alarms.
+ * deployment guardrails, CodeDeploy), all gated by the deployed canary alarms; the statistical
+ * analyses (bench/canary-analyses.ts) and the oracle (bench/canary-oracle.ts) beside them.
  */
 import { judge, latencyThresholds, type AlarmObservation } from '../services/rollout/judge';
 import { nextWeights, type RolloutPolicy } from '../services/rollout/policy';
+import { simulateArgo, simulateFlagger, simulateKayenta } from './canary-analyses';
+import { simulateOracle } from './canary-oracle';
 import { QUALITY_CLASSES } from './canary-quality';
 import {
   Endpoint,
@@ -17,13 +20,20 @@ import {
   type TrialResult,
 } from './canary-world';
 
+/** The fixed traffic-shifting schedules. */
+export type ScheduleStrategy =
+  'guardrails-canary' | 'guardrails-linear' | 'codedeploy-canary' | 'codedeploy-linear';
+
 /** The strategies compared. */
-export type Strategy =
-  'ours' | 'guardrails-canary' | 'guardrails-linear' | 'codedeploy-canary' | 'codedeploy-linear';
+export type Strategy = 'ours' | 'oracle' | 'kayenta' | 'argo' | 'flagger' | ScheduleStrategy;
 
 /** Every strategy, in table order. */
 export const STRATEGIES: readonly Strategy[] = [
   'ours',
+  'oracle',
+  'kayenta',
+  'argo',
+  'flagger',
   'guardrails-canary',
   'guardrails-linear',
   'codedeploy-canary',
@@ -152,7 +162,7 @@ export const GUARDRAILS_LINEAR: Schedule = {
   bakeMinutes: 10,
 };
 
-export const SCHEDULES: Record<Exclude<Strategy, 'ours'>, Schedule> = {
+export const SCHEDULES: Record<ScheduleStrategy, Schedule> = {
   'guardrails-canary': GUARDRAILS_CANARY,
   'guardrails-linear': GUARDRAILS_LINEAR,
   'codedeploy-canary': CODEDEPLOY_CANARY,
@@ -192,4 +202,22 @@ export function simulateSchedule(sim: Sim, schedule: Schedule): TrialResult {
     canaryRequests: endpoint.canaryServed,
     syntheticRequests: endpoint.synthetic,
   };
+}
+
+/** One rollout of `strategy` in the sim's world; `policy` is ours (and the steps Argo and the oracle walk). */
+export function simulate(strategy: Strategy, sim: Sim, policy: RolloutPolicy): TrialResult {
+  switch (strategy) {
+    case 'ours':
+      return simulateOurs(sim, policy);
+    case 'oracle':
+      return simulateOracle(sim, policy);
+    case 'kayenta':
+      return simulateKayenta(sim);
+    case 'argo':
+      return simulateArgo(sim, policy);
+    case 'flagger':
+      return simulateFlagger(sim, policy);
+    default:
+      return simulateSchedule(sim, SCHEDULES[strategy]);
+  }
 }

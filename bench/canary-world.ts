@@ -169,7 +169,7 @@ export interface PublishedMinute {
 }
 
 /** A variant's latency in ms at standard-normal level z (lognormal; the canary shifted and tail-stretched). */
-function latencyAt(sim: Sim, z: number, canary: boolean): number {
+export function latencyAt(sim: Sim, z: number, canary: boolean): number {
   const sigma = sim.world.latencySigma;
   if (!canary) return sim.medianMs * Math.exp(sigma * z);
   const tail = z > 0 ? (z * Math.log(sim.scenario.tailShift)) / Z99 : 0;
@@ -177,7 +177,7 @@ function latencyAt(sim: Sim, z: number, canary: boolean): number {
 }
 
 /** P(latency ≤ v) of a variant: the inverse of latencyAt. */
-function latencyCdf(sim: Sim, v: number, canary: boolean): number {
+export function latencyCdf(sim: Sim, v: number, canary: boolean): number {
   const sigma = sim.world.latencySigma;
   const y = Math.log(v / ((canary ? sim.scenario.latencyShift : 1) * sim.medianMs));
   const tail = canary && y > 0 ? Math.log(sim.scenario.tailShift) / Z99 : 0;

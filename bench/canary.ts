@@ -1,8 +1,9 @@
 /**
  * Canary rollout benchmark: simulates per-minute CloudWatch metrics of a SageMaker endpoint with two
- * variants and drives the project's real judge and policy, the stage's deployed canary alarms, and the
- * traffic-shifting strategies users would otherwise configure (SageMaker deployment guardrails,
- * CodeDeploy) through the same traffic and the same alarms.
+ * variants and drives the project's real judge and policy, the stage's deployed canary alarms, the
+ * canary analyses and traffic-shifting strategies users would otherwise configure (Kayenta, Argo
+ * Rollouts, Flagger, SageMaker deployment guardrails, CodeDeploy) and an oracle that knows the truth,
+ * through the same traffic and the same alarms.
  *
  * Run `npm run bench:canary -- --help` for the flags; the JSON schema is in docs/ROLLOUT.md.
  */
@@ -16,7 +17,8 @@ import { DEFAULT_BASELINE_ACCURACY, LABEL_SHIFTED_ACCURACY } from './canary-qual
 const USAGE = `Usage: npm run bench:canary -- [flags]
 
 Simulates canary rollouts on per-minute CloudWatch metrics and compares the project's judge and
-policy with SageMaker deployment guardrails and CodeDeploy traffic shifting, every strategy gated by
+policy with Kayenta, Argo Rollouts, Flagger, SageMaker deployment guardrails, CodeDeploy traffic
+shifting and an oracle (docs/ROLLOUT.md has each configuration), every strategy gated by
 the stage's deployed canary alarms (services/rollout/canary-alarms.ts: 5xx > ${CANARY_ALARM_DEFAULTS.errorRatePercent} %,
 p99 > ${CANARY_ALARM_DEFAULTS.latencyP99Ms} ms, ${CANARY_ALARM_DEFAULTS.datapointsToAlarm} of ${CANARY_ALARM_DEFAULTS.evaluationPeriods} minutes, minutes with >= ${CANARY_ALARM_DEFAULTS.minInvocations}
 resp. ${CANARY_ALARM_DEFAULTS.latencyMinInvocations} invocations).
@@ -36,6 +38,14 @@ traffic source's labelled/correct counts and the predict function's counts per c
 
 Strategies:
   ours               the judge and policy (--policy), judged once a minute
+  oracle             Wald's SPRT knowing the true rates and latencies, on the same complete minutes, the
+                     policy's steps (the best any test could do on that data)
+  kayenta            Kayenta NetflixACAJudge: 5xx rate, p50, p99 by Mann-Whitney (98 %), canary at 10 %,
+                     lifetime 60 min judged every 10 min, fail at score <= 75, pass at >= 95
+  argo               Argo Rollouts CloudWatch analysis: 5xx rate over the last 5 min every minute,
+                     <= 1 %, failureLimit 3; the policy's steps, 5 min pause each
+  flagger            Flagger: success rate >= 99 % and p99 <= ${CANARY_ALARM_DEFAULTS.latencyP99Ms} ms on the newest datapoint every
+                     minute, stepWeight 5 to maxWeight 50, threshold 10 failed checks
   guardrails-canary  SageMaker guardrails canary: 10 % for 10 min, then 100 %, 10 min baking period
   guardrails-linear  SageMaker guardrails linear: 20 % steps every 5 min, 10 min baking period
   codedeploy-canary  CodeDeploy Canary10Percent5Minutes

@@ -86,14 +86,14 @@ export interface StageConfig {
   /**
    * How the canary rollout after each deploy shifts traffic to VariantB: steps, minimum bake,
    * deadline and the statistics of the judge (services/rollout/policy.ts).
-   * @default - DEV_ROLLOUT_POLICY for the dev stage (10 → 100 %), PROD_ROLLOUT_POLICY for prod (5 → 25 → 50 → 100 %)
+   * @default - DEV_ROLLOUT_POLICY for the dev stage (50 → 100 %), PROD_ROLLOUT_POLICY for prod (5 → 25 → 50 → 100 %)
    */
   readonly rollout?: RolloutPolicy;
   /**
    * The traffic source the canary rollout runs while it judges: `off`, `always` (dev, where nobody
    * calls the endpoint) or `top-up` below a floor of organic requests per minute (prod's thin
    * hours). Its requests are signed POST /predict calls marked synthetic (docs/ROLLOUT.md).
-   * @default - DEV_ROLLOUT_TRAFFIC for dev (always, 5/s), PROD_ROLLOUT_TRAFFIC for prod (top-up to 120/min, at most 2/s)
+   * @default - DEV_ROLLOUT_TRAFFIC for dev (always, 20/s), PROD_ROLLOUT_TRAFFIC for prod (top-up to 240/min, at most 4/s)
    */
   readonly rolloutTraffic?: RolloutTrafficConfig;
   /** Batch scoring job size and Athena scan limit. @default - see {@link BatchScoringConfig} */

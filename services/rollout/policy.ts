@@ -91,7 +91,19 @@ export interface RolloutPolicy {
    * out (the rollback test guards half of it). @default DEFAULT_DISTRIBUTION_MARGIN (0.1)
    */
   readonly distributionMargin?: number;
+  /**
+   * CV² of per-minute error bursts the canary's dispersion estimate starts from when the hour before
+   * the rollout has too few requests to show the baseline's (fewer than 100: dev, where only the smoke
+   * test ran). Its own minutes take over as they come (four minutes' worth of prior). 1, a CV-1 world,
+   * is the cautious guess for unknown traffic; a stage whose rollout traffic is the traffic source's
+   * steady replay can start lower and roll a gross regression back minutes sooner.
+   * @default DEFAULT_ERROR_DISPERSION_PRIOR_CV2 (1)
+   */
+  readonly errorDispersionPriorCv2?: number;
 }
+
+/** The canary's error dispersion prior (CV²) without an hour before the rollout, unless the policy says otherwise. */
+export const DEFAULT_ERROR_DISPERSION_PRIOR_CV2 = 1;
 
 /** Accuracy points (as a fraction) a canary may lose on labelled traffic, unless the policy says otherwise. */
 export const DEFAULT_ACCURACY_MARGIN = 0.01;
@@ -115,12 +127,18 @@ export class RolloutPolicyError extends Error {
   }
 }
 
-/** Short rollout for dev: one canary step, then everything. */
+/**
+ * Fast rollout for dev, where nobody but the traffic source calls: half the traffic to the candidate at
+ * once (the two variants then tell the most about each other), then everything. Alpha 1 % keeps a
+ * good candidate's false rollback (a push that must be repeated for nothing) at most 1 in 100; with
+ * no hour of traffic before the rollout, the canary's error dispersion starts from the steady CV² 0.25
+ * its synthetic traffic warrants instead of a CV-1 world, which rolls a 10× candidate back ~3 min sooner.
+ */
 export const DEV_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
-  steps: Object.freeze([10, 100]),
+  steps: Object.freeze([50, 100]),
   minBakeMinutes: 2,
   deadlineMinutes: 120,
-  alpha: 0.05,
+  alpha: 0.01,
   errorRegression: Object.freeze({ ratio: 2, increase: 0.01 }),
   latencyRegressionRatio: 1.2,
   tailLatencyRegressionRatio: DEFAULT_TAIL_LATENCY_REGRESSION_RATIO,
@@ -129,6 +147,7 @@ export const DEV_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
   minCanaryRequestsPerMinute: DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE,
   accuracyMargin: DEFAULT_ACCURACY_MARGIN,
   distributionMargin: DEFAULT_DISTRIBUTION_MARGIN,
+  errorDispersionPriorCv2: 0.25,
 });
 
 /** Gradual rollout for prod; the defaults the benchmark measures. */
@@ -147,6 +166,7 @@ export const PROD_ROLLOUT_POLICY: RolloutPolicy = Object.freeze({
   minCanaryRequestsPerMinute: DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE,
   accuracyMargin: DEFAULT_ACCURACY_MARGIN,
   distributionMargin: DEFAULT_DISTRIBUTION_MARGIN,
+  errorDispersionPriorCv2: DEFAULT_ERROR_DISPERSION_PRIOR_CV2,
 });
 
 function isFiniteNumber(value: unknown): value is number {
@@ -173,6 +193,7 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
   const tailLatencyMarginRatio = input.tailLatencyMarginRatio ?? DEFAULT_TAIL_LATENCY_MARGIN_RATIO;
   const minCanaryRequestsPerMinute =
     input.minCanaryRequestsPerMinute ?? DEFAULT_MIN_CANARY_REQUESTS_PER_MINUTE;
+  const errorDispersionPriorCv2 = input.errorDispersionPriorCv2 ?? DEFAULT_ERROR_DISPERSION_PRIOR_CV2;
   const accuracyMargin = input.accuracyMargin ?? DEFAULT_ACCURACY_MARGIN;
   const distributionMargin = input.distributionMargin ?? DEFAULT_DISTRIBUTION_MARGIN;
 
@@ -275,6 +296,15 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
       `distributionMargin must be a total variation in (0, 1), e.g. 0.1, got ${JSON.stringify(distributionMargin)}`,
     );
   }
+  if (
+    !isFiniteNumber(errorDispersionPriorCv2) ||
+    errorDispersionPriorCv2 < 0 ||
+    errorDispersionPriorCv2 > 4
+  ) {
+    problems.push(
+      `errorDispersionPriorCv2 must be a CV² in [0, 4] (1: a CV-1 world, the cautious guess), got ${JSON.stringify(errorDispersionPriorCv2)}`,
+    );
+  }
   if (problems.length > 0) {
     throw new RolloutPolicyError(problems);
   }
@@ -292,6 +322,7 @@ export function createRolloutPolicy(input: unknown): RolloutPolicy {
     minCanaryRequestsPerMinute: minCanaryRequestsPerMinute as number,
     accuracyMargin: accuracyMargin as number,
     distributionMargin: distributionMargin as number,
+    errorDispersionPriorCv2: errorDispersionPriorCv2 as number,
   });
 }
 

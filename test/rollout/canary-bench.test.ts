@@ -4,6 +4,7 @@ import { percentileLevels, poisson, rateMultiplier } from '../../bench/canary-si
 import { GUARDRAILS_CANARY, STRATEGIES } from '../../bench/canary-strategies';
 import type { World } from '../../bench/canary-world';
 import { mulberry32 } from '../../scripts/seeded-random';
+import { DEV_ROLLOUT_TRAFFIC, PROD_ROLLOUT_TRAFFIC } from '../../services/traffic/config';
 
 const options: BenchOptions = {
   rate: 10,
@@ -106,10 +107,22 @@ describe('canary benchmark', () => {
     const good = { name: 'good', canaryError: 0.005, latencyShift: 1, tailShift: 1 };
     const world: World = { ...options, rate: 0, traffic: 'always' };
     const result = runScenario('ours', good, world, { ...options, policy: 'dev', trials: 21 });
-    // Dev judges at alpha 5 % on a 10 % canary of 5 req/s: nearly every good candidate promotes.
+    // Dev judges a 50 % canary of the source's rate: nearly every good candidate promotes, in a
+    // quarter of an hour, and a 10× one is rolled back within six minutes (issue 25's lead time).
     expect(result.promotedRate).toBeGreaterThanOrEqual(0.9);
-    // 5 req/s for every whole minute before the promotion took effect (30 s after the verdict).
-    expect(result.medianSyntheticRequests).toBe((result.medianMinutesToVerdict - 0.5) * 300);
+    expect(result.medianMinutesTo100).toBeLessThanOrEqual(15);
+    const bad = runScenario('ours', { ...good, name: 'bad', canaryError: 0.05 }, world, {
+      ...options,
+      policy: 'dev',
+      trials: 21,
+    });
+    expect(bad.detectionRate).toBe(1);
+    expect(bad.medianMinutesToDetect).toBeLessThanOrEqual(6);
+    // The source's rate for every whole minute before the promotion took effect (30 s after the verdict).
+    expect(result.trafficRate).toBe(DEV_ROLLOUT_TRAFFIC.requestsPerSecond);
+    expect(result.medianSyntheticRequests).toBe(
+      (result.medianMinutesToVerdict - 0.5) * DEV_ROLLOUT_TRAFFIC.requestsPerSecond * 60,
+    );
     const silent = runScenario(
       'ours',
       good,
@@ -143,9 +156,11 @@ describe('canary benchmark', () => {
       { ...options, rate: 0.2, traffic: 'top-up' },
       options,
     );
-    // 12 organic requests a minute on average: ~108 synthetic ones a minute for 6 minutes.
-    expect(thin.medianSyntheticRequests).toBeGreaterThan(500);
-    expect(thin.medianSyntheticRequests).toBeLessThan(720);
+    // 12 organic requests a minute on average: the rest of the floor, synthetic, for 6 minutes.
+    const { floorRequestsPerMinute, requestsPerSecond } = PROD_ROLLOUT_TRAFFIC;
+    const perMinute = Math.min(requestsPerSecond * 60, (floorRequestsPerMinute ?? 0) - 12);
+    expect(thin.medianSyntheticRequests).toBeGreaterThan(0.8 * 6 * perMinute);
+    expect(thin.medianSyntheticRequests).toBeLessThan(1.1 * 6 * perMinute);
   });
 });
 
@@ -294,7 +309,7 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['--rate', '-1'])).toThrow(
       new UsageError('--rate must be a number of requests per second >= 0, got -1'),
     );
-    expect(() => parseArgs(['--strategy', 'flagger'])).toThrow(/--strategy must be one of/);
+    expect(() => parseArgs(['--strategy', 'spinnaker'])).toThrow(/--strategy must be one of/);
     expect(() => parseArgs(['--cloudwatch', 'perfect'])).toThrow(
       '--cloudwatch must be one of realistic, ideal; got perfect',
     );

@@ -67,6 +67,7 @@ describe('createRolloutPolicy', () => {
       /tailLatencyMarginRatio must be a number >= tailLatencyRegressionRatio \(1.5\), got 1.4/,
     ],
     [{ minCanaryRequestsPerMinute: -1 }, /minCanaryRequestsPerMinute must be a number >= 0/],
+    [{ errorDispersionPriorCv2: -0.5 }, /errorDispersionPriorCv2 must be a CV² in \[0, 4\]/],
     [{ publicationLagMinutes: 0 }, /publicationLagMinutes must be a whole number of minutes in \[1, 15\]/],
     [{ publicationLagMinutes: 2.5 }, /publicationLagMinutes must be a whole number/],
     [

@@ -7,22 +7,24 @@ import {
 } from '../../services/traffic/config';
 
 describe('requestsForMinute', () => {
+  const topUp = { mode: 'top-up', requestsPerSecond: 2, floorRequestsPerMinute: 120 } as const;
+
   it('always sends rate × 60', () => {
-    expect(requestsForMinute(DEV_ROLLOUT_TRAFFIC, 10_000)).toBe(300);
+    expect(requestsForMinute({ mode: 'always', requestsPerSecond: 5 }, 10_000)).toBe(300);
   });
 
   it('tops up to the floor, capped by the rate, and sends only the labelled stream above the floor', () => {
     // The labelled stream (60 a minute) is the least it sends.
-    expect(requestsForMinute(PROD_ROLLOUT_TRAFFIC, 100)).toBe(60);
-    expect(requestsForMinute({ ...PROD_ROLLOUT_TRAFFIC, labelledRequestsPerMinute: 0 }, 100)).toBe(20);
-    expect(requestsForMinute(PROD_ROLLOUT_TRAFFIC, 12)).toBe(108);
+    expect(requestsForMinute(topUp, 100)).toBe(60);
+    expect(requestsForMinute({ ...topUp, labelledRequestsPerMinute: 0 }, 100)).toBe(20);
+    expect(requestsForMinute(topUp, 12)).toBe(108);
     // 0.2 req/s organic (12/min) and none at all are both capped at 2/s = 120/min.
-    expect(requestsForMinute(PROD_ROLLOUT_TRAFFIC, 0)).toBe(120);
-    expect(requestsForMinute({ ...PROD_ROLLOUT_TRAFFIC, floorRequestsPerMinute: 600 }, 0)).toBe(120);
-    expect(requestsForMinute(PROD_ROLLOUT_TRAFFIC, 500)).toBe(60);
-    expect(requestsForMinute({ ...PROD_ROLLOUT_TRAFFIC, labelledRequestsPerMinute: 0 }, 500)).toBe(0);
+    expect(requestsForMinute(topUp, 0)).toBe(120);
+    expect(requestsForMinute({ ...topUp, floorRequestsPerMinute: 600 }, 0)).toBe(120);
+    expect(requestsForMinute(topUp, 500)).toBe(60);
+    expect(requestsForMinute({ ...topUp, labelledRequestsPerMinute: 0 }, 500)).toBe(0);
     // No datapoint yet counts as no organic traffic.
-    expect(requestsForMinute(PROD_ROLLOUT_TRAFFIC, undefined)).toBe(120);
+    expect(requestsForMinute(topUp, undefined)).toBe(120);
   });
 
   it('sends only the labelled stream when off, nothing once that is 0 too', () => {

@@ -32,7 +32,7 @@
  * Dispersion estimates are plug-ins (not predictable), so the overdispersed guarantees are those of a
  * quasi-likelihood test, checked by the calibration test and `npm run bench:canary`, not a theorem.
  */
-import { nextStepWeight, type RolloutPolicy } from '../policy';
+import { DEFAULT_ERROR_DISPERSION_PRIOR_CV2, nextStepWeight, type RolloutPolicy } from '../policy';
 import { cv2OfDispersion, logSumExp, mixture, pearsonDispersion, round } from '../stats';
 import { countsBefore, type BaselineMinute, type UsablePeriod } from './periods';
 
@@ -338,8 +338,8 @@ export function judgeErrors(
     eB += p.eB;
   }
   // The hour before the rollout is more of the baseline's minutes; the canary serves the same traffic,
-  // so its dispersion prior starts from the CV² they show, at least CANARY_PRIOR_MIN_CV2 (a CV-1
-  // world without that hour), and its own minutes take over as they come.
+  // so its dispersion prior starts from the CV² they show, at least CANARY_PRIOR_MIN_CV2 (without that
+  // hour the policy's errorDispersionPriorCv2, a CV-1 world by default), and its own minutes take over.
   const before = countsBefore(hourBefore);
   const countsA = [...before, ...periods.map((p) => ({ n: p.nA, e: p.eA }))];
   const countsB = periods.map((p) => ({ n: p.nB, e: p.eB }));
@@ -348,7 +348,9 @@ export function judgeErrors(
   const dispersionB = pearsonDispersion(
     countsB,
     undefined,
-    before.length > 0 && cv2A !== null ? Math.max(CANARY_PRIOR_MIN_CV2, cv2A) : 1,
+    before.length > 0 && cv2A !== null
+      ? Math.max(CANARY_PRIOR_MIN_CV2, cv2A)
+      : (policy.errorDispersionPriorCv2 ?? DEFAULT_ERROR_DISPERSION_PRIOR_CV2),
   );
   const rateBefore = errorRateBefore(before);
   const shares = promoteShares(policy, rateBefore);

@@ -28,6 +28,20 @@ describe('the error family', () => {
     expect(result.test.rollbackLogEvidence).toBeGreaterThanOrEqual(result.logThresholds.rollback);
   });
 
+  it('without an hour before, starts the canary’s dispersion from the policy’s prior: a steadier one rolls back sooner', () => {
+    // Three minutes of a 50 % canary at ten times a 0.5 % baseline, 600 requests a minute each.
+    const periods = minutes(3, 600, 3, 600, 30);
+    const cautious = judgeErrors(periods, null, policy, 0, ALPHA);
+    const steady = judgeErrors(periods, null, { ...policy, errorDispersionPriorCv2: 0.25 }, 0, ALPHA);
+    expect(policy.errorDispersionPriorCv2).toBe(1);
+    expect(steady.test.rollbackLogEvidence).toBeGreaterThan(cautious.test.rollbackLogEvidence);
+    // With an hour before the rollout, its minutes decide the prior and the policy's is not used.
+    const hour = Array.from({ length: 60 }, () => ({ invocations: 600, errors: 3 }));
+    expect(judgeErrors(periods, hour, { ...policy, errorDispersionPriorCv2: 0.25 }, 0, ALPHA).test).toEqual(
+      judgeErrors(periods, hour, policy, 0, ALPHA).test,
+    );
+  });
+
   it('shows an equal canary within the last step’s margin and neither rolls back nor holds it', () => {
     const result = judgeErrors(minutes(30, 3000, 15, 3000, 15), null, policy, 2, ALPHA);
     expect(result.rollback).toBeNull();
