@@ -4,6 +4,8 @@
  */
 import { DEV_ROLLOUT_POLICY, PROD_ROLLOUT_POLICY, type RolloutPolicy } from '../services/rollout/policy';
 import { mulberry32 } from '../scripts/seeded-random';
+import { DEFAULT_LABELLED_REQUESTS_PER_MINUTE } from '../services/traffic/config';
+import { DEFAULT_BASELINE_ACCURACY, qualityScenarios } from './canary-quality';
 import { simulate, type Strategy } from './canary-strategies';
 import {
   isRegression,
@@ -51,6 +53,16 @@ export interface BenchRow {
   readonly medianMinutesToVerdict: number;
   /** Median synthetic requests the traffic source sent per rollout (0 with traffic off). */
   readonly medianSyntheticRequests: number;
+  /** Baseline accuracy on labelled rows. */
+  readonly baselineAccuracy: number;
+  /** The canary's accuracy drop in points (`--canary-accuracy-drop`; the label-shifted scenario's too). */
+  readonly canaryAccuracyDrop: number;
+  /** Share of the canary's predictions moved to another class: the TV (`--canary-label-shift`). */
+  readonly canaryLabelShift: number;
+  /** The labelled stream, requests a minute (`--labelled-rate` × 60; sent in every traffic mode). */
+  readonly labelledPerMinute: number;
+  /** Regressions, ours: share rolled back by the judge or an alarm while at the policy's first step. */
+  readonly firstStepDetectionRate: number | null;
 }
 
 /** Command-line options after parsing. */
@@ -68,6 +80,14 @@ export interface BenchOptions {
   readonly traffic: TrafficMode;
   /** The traffic source's rate in req/s; default: the mode's stage default. */
   readonly trafficRate?: number;
+  /** The labelled stream in requests a minute; default: the shipped one. */
+  readonly labelledPerMinute?: number;
+  /** Baseline accuracy on labelled rows; default DEFAULT_BASELINE_ACCURACY. */
+  readonly baselineAccuracy?: number;
+  /** The canary's accuracy drop, a fraction (custom scenario). */
+  readonly canaryAccuracyDrop?: number;
+  /** Share of the canary's predictions moved to another class (custom scenario). */
+  readonly canaryLabelShift?: number;
   readonly policy: 'prod' | 'dev';
   readonly trials: number;
   readonly seed: number;
@@ -123,6 +143,8 @@ export function runScenario(
       // Only a canary CV or traffic rate of its own seeds differently: the same worlds keep their figures.
       ...(world.canaryOverdispersion === undefined ? [] : [world.canaryOverdispersion]),
       ...(world.trafficRate === undefined ? [] : [`traffic ${world.trafficRate}`]),
+      ...(world.labelledPerMinute === undefined ? [] : [`labelled ${world.labelledPerMinute}`]),
+      ...(world.baselineAccuracy === undefined ? [] : [`accuracy ${world.baselineAccuracy}`]),
     ),
   );
   const sim = simFor(world, scenario, random);
@@ -159,6 +181,14 @@ export function runScenario(
     lateRollbackRate: share(results.filter((r) => r.ending === 'late-alarm').length),
     medianMinutesToVerdict: median(results.map((r) => r.minutes)) ?? 0,
     medianSyntheticRequests: median(results.map((r) => r.syntheticRequests)) ?? 0,
+    baselineAccuracy: world.baselineAccuracy ?? DEFAULT_BASELINE_ACCURACY,
+    canaryAccuracyDrop: Math.round((scenario.quality?.accuracyDrop ?? 0) * 100 * 1000) / 1000,
+    canaryLabelShift: scenario.quality?.labelShift ?? 0,
+    labelledPerMinute: world.labelledPerMinute ?? DEFAULT_LABELLED_REQUESTS_PER_MINUTE,
+    firstStepDetectionRate:
+      regression && strategy === 'ours'
+        ? share(detected.filter((r) => r.canaryWeightAtVerdict === policy.steps[0]).length)
+        : null,
   };
 }
 
@@ -174,6 +204,8 @@ function worldOf(options: BenchOptions): World {
     cloudwatch: options.cloudwatch,
     traffic: options.traffic,
     ...(options.trafficRate === undefined ? {} : { trafficRate: options.trafficRate }),
+    ...(options.labelledPerMinute === undefined ? {} : { labelledPerMinute: options.labelledPerMinute }),
+    ...(options.baselineAccuracy === undefined ? {} : { baselineAccuracy: options.baselineAccuracy }),
   };
 }
 
@@ -213,17 +245,31 @@ export function runBench(
   const custom =
     options.canaryError !== undefined ||
     options.latencyShift !== undefined ||
-    options.tailShift !== undefined;
-  const scenarios = custom
+    options.tailShift !== undefined ||
+    options.canaryAccuracyDrop !== undefined ||
+    options.canaryLabelShift !== undefined;
+  const good = { canaryError: options.baselineError, latencyShift: 1, tailShift: 1 };
+  const scenarios: Scenario[] = custom
     ? [
         {
           name: 'custom',
           canaryError: options.canaryError ?? options.baselineError,
           latencyShift: options.latencyShift ?? 1,
           tailShift: options.tailShift ?? 1,
+          quality: {
+            accuracyDrop: options.canaryAccuracyDrop ?? 0,
+            labelShift: options.canaryLabelShift ?? 0,
+          },
         },
       ]
-    : standardScenarios(options.baselineError, policyFor(options.policy));
+    : [
+        ...standardScenarios(options.baselineError, policyFor(options.policy)),
+        ...qualityScenarios(options.baselineAccuracy ?? DEFAULT_BASELINE_ACCURACY).map(({ name, shift }) => ({
+          name,
+          ...good,
+          quality: shift,
+        })),
+      ];
   const world = worldOf(options);
   for (const strategy of options.strategies) {
     for (const scenario of scenarios) {

@@ -8,6 +8,7 @@ import { judge, latencyThresholds, type AlarmObservation } from '../services/rol
 import { nextWeights, type RolloutPolicy } from '../services/rollout/policy';
 import { simulateArgo, simulateFlagger, simulateKayenta } from './canary-analyses';
 import { simulateOracle } from './canary-oracle';
+import { QUALITY_CLASSES } from './canary-quality';
 import {
   Endpoint,
   JUDGE_OFFSET_MS,
@@ -69,6 +70,7 @@ export function simulateOurs(sim: Sim, policy: RolloutPolicy): TrialResult {
           rolloutStartedAt: 0,
           latencyReference: reference,
           baselineHourBefore: hour?.minutes ?? [],
+          quality: QUALITY_CLASSES,
         },
         policy,
         t * MINUTE_MS + JUDGE_OFFSET_MS,
@@ -84,6 +86,7 @@ export function simulateOurs(sim: Sim, policy: RolloutPolicy): TrialResult {
           canaryRequests: endpoint.canaryServed + before,
           syntheticRequests: endpoint.synthetic,
           reason,
+          canaryWeightAtVerdict: weights.canary,
         };
       }
       if (verdict === 'promote') {

@@ -19,6 +19,7 @@ import {
   type RolloutTrafficConfig,
   type TrafficMode,
 } from '../services/traffic/config';
+import { qualityMinute, DEFAULT_BASELINE_ACCURACY, type QualityShift } from './canary-quality';
 import {
   binomial,
   latencyMinute,
@@ -46,6 +47,8 @@ export interface Scenario {
   readonly latencyShift: number;
   /** Canary p99 ÷ baseline p99 with the median unchanged (on top of latencyShift). */
   readonly tailShift: number;
+  /** How the canary's answers differ (accuracy, predicted classes); none: equally good. */
+  readonly quality?: QualityShift;
 }
 
 /** How a trial ended. */
@@ -64,6 +67,8 @@ export interface TrialResult {
   readonly syntheticRequests: number;
   /** The judge's reason for the final decision (ours only). */
   readonly reason?: string;
+  /** The canary's weight (percent) when a rollback was decided (ours only). */
+  readonly canaryWeightAtVerdict?: number;
 }
 
 /** The world every strategy of one row runs in. */
@@ -78,6 +83,10 @@ export interface World {
   readonly traffic: TrafficMode;
   /** The traffic source's rate in req/s; default: the mode's stage default (TRAFFIC_DEFAULTS). */
   readonly trafficRate?: number;
+  /** The labelled stream in requests a minute (sent in every mode); default: the shipped one. */
+  readonly labelledPerMinute?: number;
+  /** Baseline accuracy on labelled rows; default DEFAULT_BASELINE_ACCURACY. */
+  readonly baselineAccuracy?: number;
 }
 
 /** The standard ways a canary can differ from its baseline (error scenarios need a baseline rate). */
@@ -111,7 +120,13 @@ export function standardScenarios(baselineError: number, policy: RolloutPolicy):
 
 /** A scenario is a regression (it should be rolled back) when its canary is worse in any way. */
 export function isRegression(scenario: Scenario, baselineError: number): boolean {
-  return scenario.canaryError > baselineError || scenario.latencyShift > 1 || scenario.tailShift > 1;
+  return (
+    scenario.canaryError > baselineError ||
+    scenario.latencyShift > 1 ||
+    scenario.tailShift > 1 ||
+    (scenario.quality?.accuracyDrop ?? 0) > 0 ||
+    (scenario.quality?.labelShift ?? 0) > 0
+  );
 }
 
 export const WEIGHT_DELAY_MINUTES = 0.5;
@@ -136,6 +151,8 @@ interface TrueVariant {
   readonly p99: number | null;
   readonly atOrBelow: readonly number[] | null;
 }
+
+type QualityCounts = ReturnType<typeof qualityMinute>;
 
 /** A minute as CloudWatch shows it over time. */
 export interface PublishedMinute {
@@ -235,11 +252,16 @@ function serve(
   return { n, e, ...latencyOf(sim, n, canary, thresholds) };
 }
 
-function publish(sim: Sim, minute: number, a: TrueVariant, b: TrueVariant): PublishedMinute {
+function publish(
+  sim: Sim,
+  minute: number,
+  a: TrueVariant & QualityCounts,
+  b: TrueVariant & QualityCounts,
+): PublishedMinute {
   const realistic = sim.world.cloudwatch === 'realistic';
   const delay = realistic ? 1 + Math.floor(sim.random() * 3) : 1;
   const missing = (): boolean => realistic && sim.random() < 0.01;
-  const shown = (v: TrueVariant) => {
+  const shown = (v: TrueVariant & QualityCounts) => {
     const invocations = v.n > 0 && !missing() ? v.n : null;
     const errors = v.n > 0 && !missing() ? v.e : null;
     const latency = v.n > 0 && !missing();
@@ -251,6 +273,10 @@ function publish(sim: Sim, minute: number, a: TrueVariant, b: TrueVariant): Publ
       latencySamples: latency ? v.n : null,
       // Each PR(:v) is its own statistic: missing on its own, and aggregated on its own while partial.
       atOrBelow: latency && v.atOrBelow ? v.atOrBelow.map((c) => (missing() ? null : c)) : null,
+      // The traffic source's and the predict function's counts: complete when the minute is (they are
+      // published within the lease), each datapoint missing on its own.
+      ...(missing() ? {} : { labelled: v.labelled, correct: v.correct }),
+      predicted: v.predicted ? v.predicted.map((c) => (missing() ? null : c)) : null,
     };
   };
   const fraction = (value: number | null): number | null =>
@@ -262,6 +288,7 @@ function publish(sim: Sim, minute: number, a: TrueVariant, b: TrueVariant): Publ
     p99: v.p99,
     latencySamples: fraction(v.latencySamples),
     atOrBelow: v.atOrBelow ? v.atOrBelow.map(fraction) : null,
+    predicted: v.predicted ? v.predicted.map(fraction) : null,
   });
   const cb = shown(b);
   const ca = shown(a);
@@ -286,10 +313,16 @@ function publish(sim: Sim, minute: number, a: TrueVariant, b: TrueVariant): Publ
 
 /** The synthetic requests the traffic source sends in one minute, by the source's own arithmetic. */
 function syntheticThisMinute(world: World, organicPreviousMinute: number): number {
-  if (world.traffic === 'off') return 0;
-  const config = TRAFFIC_DEFAULTS[world.traffic];
+  const config: RolloutTrafficConfig =
+    world.traffic === 'off' ? { mode: 'off', requestsPerSecond: 1 } : TRAFFIC_DEFAULTS[world.traffic];
   return requestsForMinute(
-    { ...config, requestsPerSecond: world.trafficRate ?? config.requestsPerSecond },
+    {
+      ...config,
+      requestsPerSecond: world.trafficRate ?? config.requestsPerSecond,
+      ...(world.labelledPerMinute === undefined
+        ? {}
+        : { labelledRequestsPerMinute: world.labelledPerMinute }),
+    },
     organicPreviousMinute,
   );
 }
@@ -330,7 +363,12 @@ export class Endpoint {
     const a = serve(this.sim, meanA, world.baselineError, false, this.thresholds);
     const b = serve(this.sim, meanB, scenario.canaryError, true, this.thresholds);
     const canaryBefore = meanB > 0 ? Math.round((b.n * before) / meanB) : 0;
-    this.minutes.push(publish(this.sim, t, a, b));
+    // Every synthetic request is a labelled row, split like the rest of the minute.
+    const labelledB = perMinute > 0 ? binomial(synthetic, meanB / perMinute, this.sim.random) : 0;
+    const accuracy = world.baselineAccuracy ?? DEFAULT_BASELINE_ACCURACY;
+    const qa = qualityMinute(a.n, synthetic - labelledB, accuracy, null, this.sim.random);
+    const qb = qualityMinute(b.n, labelledB, accuracy, scenario.quality ?? null, this.sim.random);
+    this.minutes.push(publish(this.sim, t, { ...a, ...qa }, { ...b, ...qb }));
     this.share = next;
     return canaryBefore;
   }

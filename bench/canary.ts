@@ -11,7 +11,8 @@ import { CANARY_ALARM_DEFAULTS } from '../services/rollout/canary-alarms';
 import { GRID, runBench, formatTable, type BenchOptions } from './canary-report';
 import { STRATEGIES, type Strategy } from './canary-strategies';
 import { TRAFFIC_DEFAULTS } from './canary-world';
-import { MAX_TRAFFIC_RATE } from '../services/traffic/config';
+import { DEFAULT_LABELLED_REQUESTS_PER_MINUTE, MAX_TRAFFIC_RATE } from '../services/traffic/config';
+import { DEFAULT_BASELINE_ACCURACY, LABEL_SHIFTED_ACCURACY } from './canary-quality';
 
 const USAGE = `Usage: npm run bench:canary -- [flags]
 
@@ -27,7 +28,10 @@ per-variant error-rate multipliers (gamma, mean 1, CV = --overdispersion, the ca
 --canary-overdispersion); lognormal per-request latency whose baseline p99 is half the latency
 alarm's threshold; CloudWatch p50/p99 are the nearest-rank order statistics of each minute's
 requests, drawn jointly with the PR(:v) counts at the rollout's latency thresholds; the baseline's
-hour before the rollout gives the latency reference (its p50/p99) and its per-minute errors.
+hour before the rollout gives the latency reference (its p50/p99) and its per-minute errors. Every
+synthetic request is a labelled row; answers are right with the variant's accuracy, and every answer's
+predicted class follows the variant's distribution over three balanced classes (the judge reads the
+traffic source's labelled/correct counts and the predict function's counts per class).
   --cloudwatch realistic: each minute is published 1–3 min after it closes (uniform), shows a partly
   aggregated datapoint (each statistic 50–100 % aggregated, independently) in the minute before, and
   1 % of datapoints (per statistic and variant) never arrive.  ideal: complete 60 s after close.
@@ -53,6 +57,15 @@ Flags:
   --canary-error <frac>     canary 5xx rate; with --latency-shift/--tail-shift, runs one custom scenario
   --latency-shift <ratio>   canary latency ÷ baseline latency (default 1)
   --tail-shift <ratio>      canary p99 ÷ baseline p99 with the median unchanged (default 1)
+  --canary-accuracy-drop <points>
+                            canary accuracy on labelled rows this many points below the baseline's,
+                            its predicted-class distribution unchanged (custom scenario)
+  --canary-label-shift <tv> share of the canary's predictions moved to another class, each moved
+                            answer wrong: the total variation between the distributions (custom scenario)
+  --baseline-accuracy <frac>
+                            baseline accuracy on labelled rows (default ${DEFAULT_BASELINE_ACCURACY})
+  --labelled-rate <req/s>   the traffic source's labelled stream, sent in every mode (default the
+                            shipped ${DEFAULT_LABELLED_REQUESTS_PER_MINUTE / 60} req/s; 0 turns it off)
   --latency-sigma <s>       lognormal σ of per-request latency (default 1)
   --overdispersion <cv>     CV of the per-minute, per-variant error-rate multiplier (default 0)
   --canary-overdispersion <cv>
@@ -72,8 +85,10 @@ Flags:
   --json                    print only a JSON array of rows on stdout (progress stays on stderr)
   --help                    this text
 
-Without --canary-error/--latency-shift/--tail-shift it runs: 10x, 3x and 2x errors (when the baseline
-has errors), good, latency 1.5x, latency at the policy's threshold, and tail-only p99 x 2.
+Without --canary-error/--latency-shift/--tail-shift/--canary-accuracy-drop/--canary-label-shift it
+runs: 10x, 3x and 2x errors (when the baseline has errors), good, latency 1.5x, latency at the
+policy's threshold, tail-only p99 x 2, label-shifted (accuracy ${LABEL_SHIFTED_ACCURACY * 100} %), accuracy 5 points
+down, and 10 % of predictions moved to another class.
 `;
 
 /** Thrown for bad command-line input; the CLI prints the message and the usage. */
@@ -91,6 +106,10 @@ const VALUE_FLAGS = [
   'cloudwatch',
   'traffic',
   'traffic-rate',
+  'labelled-rate',
+  'baseline-accuracy',
+  'canary-accuracy-drop',
+  'canary-label-shift',
   'policy',
   'trials',
   'seed',
@@ -108,6 +127,10 @@ function oneOf<T extends string>(
   if (!allowed.includes(raw as T))
     throw new UsageError(`--${key} must be one of ${allowed.join(', ')}; got ${raw}`);
   return raw as T;
+}
+
+function optional<T, U>(value: T | undefined, map: (v: T) => U): U | undefined {
+  return value === undefined ? undefined : map(value);
 }
 
 /** Parses argv (without node and script); returns 'help' when help was asked for. */
@@ -172,6 +195,26 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
       undefined,
       (v) => v > 0 && v <= MAX_TRAFFIC_RATE,
       `a rate in (0, ${MAX_TRAFFIC_RATE}] requests per second`,
+    ),
+    labelledPerMinute: optional(
+      num(
+        'labelled-rate',
+        undefined,
+        (v) => v >= 0 && v <= MAX_TRAFFIC_RATE,
+        `a rate in [0, ${MAX_TRAFFIC_RATE}] requests per second`,
+      ),
+      (v) => Math.round(v * 60),
+    ),
+    baselineAccuracy: num('baseline-accuracy', undefined, (v) => v > 0 && v <= 1, 'a fraction in (0, 1]'),
+    canaryAccuracyDrop: optional(
+      num('canary-accuracy-drop', undefined, (v) => v >= 0 && v <= 100, 'accuracy points in [0, 100]'),
+      (v) => v / 100,
+    ),
+    canaryLabelShift: num(
+      'canary-label-shift',
+      undefined,
+      (v) => v >= 0 && v <= 1 / 3,
+      'a total variation in [0, 1/3]',
     ),
     policy: oneOf('policy', values.get('policy'), ['prod', 'dev'] as const, 'prod'),
     trials: num('trials', 1000, (v) => Number.isInteger(v) && v > 0, 'a positive integer') as number,

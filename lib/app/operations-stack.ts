@@ -12,11 +12,15 @@ import { Construct } from 'constructs';
 // cdk-nag's own formatter, so the ids below are exactly the ones its IAM5 rule reports.
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import type { RolloutPolicy } from '../../services/rollout/policy';
-import type { RolloutTrafficConfig } from '../../services/traffic/config';
+import { rolloutClasses } from '../../services/rollout/quality-metrics';
+import {
+  DEFAULT_LABELLED_REQUESTS_PER_MINUTE,
+  type RolloutTrafficConfig,
+} from '../../services/traffic/config';
 import { acknowledge, acknowledgeGrantPolicies, Finding } from '../compliance';
 import { EncryptionKey } from './encryption-key';
 import type { ModelEndpoint } from './model/model-endpoint';
-import type { ModelVersion } from '../../services/model/artifacts';
+import { loadModelMetadata, type ModelVersion } from '../../services/model/artifacts';
 import { driftMetricOf, Monitoring, type DriftMetricSource } from './monitoring/monitoring';
 import { FeedbackQuality, type FeedbackQualityProps } from './quality/feedback-quality';
 import { archiveSha256 } from '../../services/registry/rejections';
@@ -173,7 +177,9 @@ export class OperationsStack extends Stack {
         metricNamespace,
       });
     }
-    if (props.rolloutTraffic.mode !== 'off') {
+    // The labelled stream runs in every mode: only a stage that turns both off has no source.
+    const labelled = props.rolloutTraffic.labelledRequestsPerMinute ?? DEFAULT_LABELLED_REQUESTS_PER_MINUTE;
+    if (props.rolloutTraffic.mode !== 'off' || labelled > 0) {
       this.traffic = new RolloutTraffic(this, 'RolloutTraffic', {
         defaults,
         config: props.rolloutTraffic,
@@ -185,6 +191,12 @@ export class OperationsStack extends Stack {
         roleName: props.trafficRoleName,
       });
     }
+    // The predicted classes the judge compares (regression models have none yet: quality not judged).
+    const labelsOf = (version: ModelVersion): readonly string[] => {
+      const metadata = loadModelMetadata(version, props.modelsDir);
+      return metadata.task === 'classification' ? metadata.labels : [];
+    };
+    const classes = rolloutClasses(labelsOf(props.baselineVersion), labelsOf(props.candidateVersion));
     this.rollout = new CanaryRollout(this, 'Rollout', {
       defaults,
       baselineVersion: props.baselineVersion,
@@ -197,8 +209,9 @@ export class OperationsStack extends Stack {
       alertTopic: this.monitoring.alertTopic,
       modelParameterPrefix: props.modelParameterPrefix,
       candidateVersion: props.candidateVersion,
-      candidateArchiveSha256: archiveSha256(props.candidateVersion),
+      candidateArchiveSha256: archiveSha256(props.candidateVersion, props.modelsDir),
       policy: props.rolloutPolicy,
+      ...(classes.length >= 2 ? { quality: { namespace: metricNamespace, classes } } : {}),
     });
     this.traffic?.watch(this.rollout.judge, this.monitoring.alertTopic, this.monitoring.dashboard);
     acknowledge(

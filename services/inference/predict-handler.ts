@@ -17,6 +17,7 @@ import {
   type PredictionItem,
 } from './prediction';
 import { createObservability, positiveIntEnv, type Env } from './runtime';
+import { PREDICTIONS_BY_CLASS_METRIC } from '../rollout/quality-metrics';
 import { scoringAdaptersFromEnv } from './scoring-adapters';
 import { isSyntheticCaller, syntheticCallerRoles } from './synthetic';
 import { validateContentType, validateRequest, type PredictRequest } from './validation';
@@ -39,6 +40,11 @@ export interface PredictHandlerDeps {
   readonly now?: () => Date;
   /** Role ARNs whose sessions are synthetic callers (traffic source, smoke test). @default none */
   readonly syntheticCallerRoleArns?: readonly string[];
+  /**
+   * The endpoint's name: with it every answer is counted per variant and predicted class
+   * (`PredictionsByClass`), the rollout judge's distribution evidence. @default not counted
+   */
+  readonly endpointName?: string;
 }
 
 /**
@@ -68,6 +74,7 @@ export function createPredictHandler(deps: PredictHandlerDeps): ApiHandler {
       metrics.addMetric('Predictions', MetricUnit.Count, 1);
       // Its own series: the dashboard and the traffic-source alarm tell it apart from users.
       if (synthetic) metrics.addMetric('SyntheticPredictions', MetricUnit.Count, 1);
+      if (deps.endpointName) countByClass(metrics, deps.endpointName, answer);
       return { statusCode: 200, headers: jsonHeaders, body: JSON.stringify(answer) };
     } catch (error) {
       return logAndMap(error, logger, metrics);
@@ -75,6 +82,23 @@ export function createPredictHandler(deps: PredictHandlerDeps): ApiHandler {
       metrics.publishStoredMetrics();
     }
   };
+}
+
+/**
+ * One EMF datapoint per answer, by variant and predicted class: the rollout judge compares the
+ * variants' predicted-class distributions (services/rollout/evidence/quality.ts). Users' and
+ * synthetic answers both count: the split between variants is random for both.
+ */
+function countByClass(metrics: Metrics, endpointName: string, answer: PredictAnswer): void {
+  // A regressor's value has no class; its distribution is not judged online (docs/ROLLOUT.md).
+  if (!('label' in answer.result)) return;
+  const perClass = metrics.singleMetric();
+  perClass.addDimensions({
+    EndpointName: endpointName,
+    VariantName: answer.variant,
+    PredictedClass: answer.result.label,
+  });
+  perClass.addMetric(PREDICTIONS_BY_CLASS_METRIC, MetricUnit.Count, 1);
 }
 
 async function predict(
@@ -138,6 +162,7 @@ export function predictDepsFromEnv(env: Env = process.env): PredictHandlerDeps {
     ttlDays: positiveIntEnv(env, 'PREDICTION_TTL_DAYS', 30),
     maxBodyBytes: positiveIntEnv(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES),
     syntheticCallerRoleArns: syntheticCallerRoles(env.SYNTHETIC_CALLER_ROLE_ARNS),
+    ...(env.ENDPOINT_NAME ? { endpointName: env.ENDPOINT_NAME } : {}),
   };
 }
 

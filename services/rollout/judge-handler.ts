@@ -15,8 +15,10 @@ import {
   type Judgement,
   type LatencyReference,
   type PeriodMetrics,
+  type QualitySummary,
   type UsedVariantMinute,
 } from './judge';
+import type { QualityMetricsSource } from './quality-metrics';
 import {
   firstMinuteReference,
   MIN_REFERENCE_SAMPLES,
@@ -61,6 +63,27 @@ export interface DecisionRecord {
   /** That minute's figures, null when no complete minute. */
   readonly baseline: VariantMinute | null;
   readonly canary: VariantMinute | null;
+  /** Online prediction quality over the rollout so far; absent when the rollout does not judge it. */
+  readonly quality?: DecisionQuality;
+}
+
+/** A decision's prediction quality, as the dossier shows it (shares and accuracies are fractions). */
+export interface DecisionQuality {
+  /** Accuracy on the traffic source's labelled answers, per variant (null without any), and how many. */
+  readonly accuracy: {
+    readonly baseline: number | null;
+    readonly canary: number | null;
+    readonly baselineLabelled: number;
+    readonly canaryLabelled: number;
+  };
+  /** Share of answers per predicted class, per variant (null without answers). */
+  readonly distribution: {
+    readonly classes: readonly string[];
+    readonly baseline: readonly number[] | null;
+    readonly canary: readonly number[] | null;
+  };
+  /** Total variation between the two distributions (null without answers on both sides). */
+  readonly tv: number | null;
 }
 
 /** How many decisions a rollout keeps (the newest); bounds the state machine's payload. */
@@ -100,6 +123,11 @@ export interface JudgeInput {
   readonly policy: unknown;
   /** The decisions of this rollout so far (the previous answer's `decisions`). @default [] */
   readonly decisions?: readonly DecisionRecord[];
+  /**
+   * Where the prediction-quality counts are (the stage's metric namespace) and the predicted classes
+   * to compare; without it the judge weighs errors and latency only.
+   */
+  readonly quality?: QualityMetricsSource;
 }
 
 /** What the state machine branches on: the verdict and where it leads. */
@@ -159,9 +187,27 @@ function variantMinute(figures: UsedVariantMinute): VariantMinute {
   return { invocations: figures.invocations, errors: figures.errors, p50Ms: figures.p50, p99Ms: figures.p99 };
 }
 
+function decisionQuality(quality: QualitySummary): DecisionQuality {
+  return {
+    accuracy: {
+      baseline: quality.accuracy.baseline.accuracy,
+      canary: quality.accuracy.canary.accuracy,
+      baselineLabelled: quality.accuracy.baseline.labelled,
+      canaryLabelled: quality.accuracy.canary.labelled,
+    },
+    distribution: {
+      classes: quality.distribution.classes,
+      baseline: quality.distribution.baseline.shares,
+      canary: quality.distribution.canary.shares,
+    },
+    tv: quality.tv,
+  };
+}
+
 /** The record of one judgement (the adapter reports latency in milliseconds). */
 export function decisionRecord(judgement: Judgement, judgedAt: string): DecisionRecord {
   const newest = judgement.newestPeriod;
+  const quality = judgement.summary.quality;
   return {
     judgedAt,
     stepIndex: judgement.summary.stepIndex,
@@ -171,7 +217,25 @@ export function decisionRecord(judgement: Judgement, judgedAt: string): Decision
     minute: newest ? new Date(newest.start).toISOString() : null,
     baseline: newest ? variantMinute(newest.baseline) : null,
     canary: newest ? variantMinute(newest.canary) : null,
+    ...(quality ? { quality: decisionQuality(quality) } : {}),
   };
+}
+
+function qualitySource(value: unknown): QualityMetricsSource | undefined {
+  if (value === undefined || value === null) return undefined;
+  const source = value as Partial<QualityMetricsSource>;
+  if (
+    typeof source.namespace !== 'string' ||
+    source.namespace.length === 0 ||
+    !Array.isArray(source.classes) ||
+    source.classes.length < 2 ||
+    !source.classes.every((c) => typeof c === 'string' && c.length > 0)
+  ) {
+    throw new InvalidJudgeInputError(
+      'quality must be {namespace: string, classes: string[]} with at least two predicted classes',
+    );
+  }
+  return { namespace: source.namespace, classes: [...source.classes] };
 }
 
 function previousDecisions(value: unknown): readonly DecisionRecord[] {
@@ -264,6 +328,7 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
       throw new InvalidJudgeInputError(`stepIndex must be an integer in [0, ${policy.steps.length - 1}]`);
     }
     const decisions = previousDecisions(input.decisions);
+    const quality = qualitySource(input.quality);
     const rolloutStartedAt = time(input.rolloutStartedAt, 'rolloutStartedAt');
     const stepStartedAt = time(input.stepStartedAt, 'stepStartedAt');
     const now = deps.now();
@@ -279,6 +344,7 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
         end: new Date(Math.floor(now / periodMs) * periodMs),
         periodSeconds: PERIOD_SECONDS,
         ...(latencyThresholdsMs ? { latencyThresholdsMs } : {}),
+        ...(quality ? { quality } : {}),
       });
     const [alarms, { found, unthresholded }] = await Promise.all([
       deps.metrics.alarmStates(alarmNames),
@@ -306,6 +372,7 @@ export function createJudgeHandler(deps: JudgeHandlerDeps): (input: JudgeInput) 
         rolloutStartedAt,
         latencyReference: found ? judgeReference(found.reference) : null,
         baselineHourBefore: hourBefore(found),
+        quality: quality ? { classes: quality.classes } : null,
       },
       policy,
       now,

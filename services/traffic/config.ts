@@ -17,7 +17,21 @@ export interface RolloutTrafficConfig {
   readonly requestsPerSecond: number;
   /** `top-up` only: organic requests per minute below which it tops up. */
   readonly floorRequestsPerMinute?: number;
+  /**
+   * The labelled stream: the least it sends every minute of a rollout, in every mode (`off`
+   * included) and whatever the organic rate, so the judge always has labelled answers to weigh the
+   * candidate's accuracy on. Every replayed row carries its label, so every request it sends counts.
+   * 0 turns it off (the judge then has no accuracy evidence). @default DEFAULT_LABELLED_REQUESTS_PER_MINUTE
+   */
+  readonly labelledRequestsPerMinute?: number;
 }
+
+/**
+ * One labelled request a second: at 98 % baseline accuracy it rolls a label-shifted candidate back
+ * within the first step (a 5 % canary gets 3 labelled answers a minute), and costs about $0.02 an
+ * hour of rollout (docs/ROLLOUT.md, "What it costs").
+ */
+export const DEFAULT_LABELLED_REQUESTS_PER_MINUTE = 60;
 
 /** The longest window one lease buys, in seconds (the traffic function's timeout leaves room to finish). */
 export const MAX_WINDOW_SECONDS = 60;
@@ -66,6 +80,19 @@ export function trafficConfigProblems(config: RolloutTrafficConfig, apiRateLimit
   if (config.mode === 'top-up' && !(Number.isInteger(floor) && (floor ?? 0) >= 1)) {
     problems.push(`floorRequestsPerMinute: ${String(floor)} must be a whole number >= 1 with mode 'top-up'`);
   }
+  const labelled = config.labelledRequestsPerMinute;
+  if (
+    labelled !== undefined &&
+    !(Number.isInteger(labelled) && labelled >= 0 && labelled <= MAX_TRAFFIC_RATE * 60)
+  ) {
+    problems.push(
+      `labelledRequestsPerMinute: ${String(labelled)} must be a whole number in [0, ${MAX_TRAFFIC_RATE * 60}] (0 turns the labelled stream off)`,
+    );
+  } else if (labelled !== undefined && apiRateLimit !== undefined && labelled > (apiRateLimit / 2) * 60) {
+    problems.push(
+      `labelledRequestsPerMinute: ${labelled} must be at most half the API throttle rate (${apiRateLimit}/s × 60), so users keep room`,
+    );
+  }
   if (config.mode !== 'top-up' && floor !== undefined) {
     problems.push(`floorRequestsPerMinute: only used with mode 'top-up'; remove it or change the mode`);
   }
@@ -73,12 +100,23 @@ export function trafficConfigProblems(config: RolloutTrafficConfig, apiRateLimit
 }
 
 /**
- * Requests to send in the coming minute: `always` sends `requestsPerSecond × 60`; `top-up` sends
- * `min(requestsPerSecond × 60, max(0, floor − organic))` where `organic` is the previous complete
- * minute's organic requests. Unknown organic traffic (no datapoint yet) counts as none: the floor
- * is what the judge needs, and the rate cap bounds the cost.
+ * Requests to send in the coming minute: at least the labelled stream
+ * (`labelledRequestsPerMinute`), and more as the mode says: `always` sends `requestsPerSecond × 60`;
+ * `top-up` sends `min(requestsPerSecond × 60, max(0, floor − organic))` where `organic` is the
+ * previous complete minute's organic requests. Unknown organic traffic (no datapoint yet) counts as
+ * none: the floor is what the judge needs, and the rate cap bounds the cost.
  */
 export function requestsForMinute(
+  config: RolloutTrafficConfig,
+  organicPreviousMinute: number | undefined,
+): number {
+  return Math.max(
+    config.labelledRequestsPerMinute ?? DEFAULT_LABELLED_REQUESTS_PER_MINUTE,
+    modeRequestsForMinute(config, organicPreviousMinute),
+  );
+}
+
+function modeRequestsForMinute(
   config: RolloutTrafficConfig,
   organicPreviousMinute: number | undefined,
 ): number {

@@ -9,6 +9,7 @@ import {
   trafficConfigProblems,
   type RolloutTrafficConfig,
 } from './config';
+import { CloudWatchLabelledAnswers, type LabelledAnswers } from './adapters/labelled-answers';
 import { CloudWatchOrganicRequests, type OrganicRequests } from './adapters/organic-requests';
 import { loadRequestSet, REQUEST_SET_FILE, type RequestSet } from './request-set';
 import { failureHint, type HintTarget } from './failure-hint';
@@ -37,6 +38,8 @@ export interface TrafficHandlerDeps {
   readonly send: SendFeatures;
   /** Organic requests of the previous complete minute; used by `top-up` only. */
   readonly organic: OrganicRequests;
+  /** Where the window's labelled and correct answers per variant go (the judge's accuracy evidence). */
+  readonly answers: LabelledAnswers;
   readonly metrics: Pick<Metrics, 'addMetric' | 'addDimension' | 'publishStoredMetrics'>;
   readonly log: Pick<Logger, 'info'>;
   /** The API and signing region, named in the log's hint when no request of a window succeeded. */
@@ -70,6 +73,7 @@ export function createTrafficHandler(
       offset,
     });
     offset = (offset + report.sent) % deps.requests.requests.length;
+    await deps.answers.publish(report.labelled, now);
     deps.metrics.addMetric('SyntheticRequestsSent', MetricUnit.Count, report.sent);
     deps.metrics.addMetric('SyntheticRequestsFailed', MetricUnit.Count, report.failed);
     deps.metrics.publishStoredMetrics();
@@ -97,7 +101,7 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
 
 /**
  * Production dependencies from the environment: `API_URL`, `TRAFFIC_MODE`, `TRAFFIC_RATE`,
- * `TRAFFIC_FLOOR` (top-up), `ENDPOINT_NAME`, `VARIANT_NAMES` (comma-separated),
+ * `TRAFFIC_FLOOR` (top-up), `TRAFFIC_LABELLED` (the labelled stream a minute), `ENDPOINT_NAME`, `VARIANT_NAMES` (comma-separated),
  * `METRIC_NAMESPACE`, `AWS_REGION`; the request set ships in the bundle as `requests.json`.
  */
 export function trafficDepsFromEnv(env: NodeJS.ProcessEnv = process.env): TrafficHandlerDeps {
@@ -105,6 +109,7 @@ export function trafficDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Traffi
     mode: required(env, 'TRAFFIC_MODE') as RolloutTrafficConfig['mode'],
     requestsPerSecond: Number(required(env, 'TRAFFIC_RATE')),
     ...(env.TRAFFIC_FLOOR ? { floorRequestsPerMinute: Number(env.TRAFFIC_FLOOR) } : {}),
+    ...(env.TRAFFIC_LABELLED ? { labelledRequestsPerMinute: Number(env.TRAFFIC_LABELLED) } : {}),
   };
   const problems = trafficConfigProblems(config);
   if (problems.length > 0) throw new Error(`Invalid traffic configuration: ${problems.join('; ')}`);
@@ -116,11 +121,17 @@ export function trafficDepsFromEnv(env: NodeJS.ProcessEnv = process.env): Traffi
     timeoutMs: 10_000,
   });
   const metricNamespace = required(env, 'METRIC_NAMESPACE');
+  const cloudwatch = new CloudWatchClient({ region });
   return {
     config,
     requests: loadRequestSet(env.REQUEST_SET_FILE ?? path.join(__dirname, REQUEST_SET_FILE)),
     send: (features) => client({ method: 'POST', path: '/predict', body: JSON.stringify({ features }) }),
-    organic: new CloudWatchOrganicRequests(new CloudWatchClient({ region }), {
+    answers: new CloudWatchLabelledAnswers(cloudwatch, {
+      endpointName: required(env, 'ENDPOINT_NAME'),
+      metricNamespace,
+      variantNames: required(env, 'VARIANT_NAMES').split(','),
+    }),
+    organic: new CloudWatchOrganicRequests(cloudwatch, {
       endpointName: required(env, 'ENDPOINT_NAME'),
       variantNames: required(env, 'VARIANT_NAMES').split(','),
       metricNamespace,

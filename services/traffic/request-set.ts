@@ -11,7 +11,8 @@ export interface RequestSet {
   readonly version: string;
   /** Where the rows come from, for people. */
   readonly source: string;
-  readonly requests: readonly { readonly features: readonly number[] }[];
+  /** Each row's features and, when the set is labelled (docs/MODEL-CONTRACT), its true label. */
+  readonly requests: readonly { readonly features: readonly number[]; readonly label?: string }[];
 }
 
 /** Parses a request set, refusing one the traffic source could not replay. */
@@ -26,14 +27,19 @@ export function parseRequestSet(value: unknown, where = 'request set'): RequestS
       (r) =>
         Array.isArray(r?.features) &&
         r.features.length > 0 &&
-        r.features.every((x: unknown) => typeof x === 'number' && Number.isFinite(x)),
+        r.features.every((x: unknown) => typeof x === 'number' && Number.isFinite(x)) &&
+        (r.label === undefined || typeof r.label === 'string'),
     )
   ) {
     throw new Error(
-      `${where}: expected {version, source, requests: [{features: number[]}, ...]} with at least one request`,
+      `${where}: expected {version, source, requests: [{features: number[], label?: string}, ...]} with at least one request`,
     );
   }
-  return { version: set.version, source: String(set.source ?? ''), requests };
+  // Regression rows ({features, value}) replay without a label: only classification answers are scored.
+  const rows = requests.map((r) =>
+    r.label === undefined ? { features: r.features } : { features: r.features, label: r.label },
+  );
+  return { version: set.version, source: String(set.source ?? ''), requests: rows };
 }
 
 /** Reads and parses a request set file. */

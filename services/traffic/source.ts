@@ -20,9 +20,22 @@ export interface FailedAnswers {
   readonly example: unknown;
 }
 
+/** Labelled answers per variant and how many of them matched the row's label. */
+export type LabelledTally = Record<string, { labelled: number; correct: number }>;
+
+/** The answering variant and predicted label of a `POST /predict` answer, when it has them. */
+function variantAndLabel(body: unknown): { variant?: string; label?: string } {
+  if (typeof body !== 'object' || body === null) return {};
+  const { variant, result } = body as { variant?: unknown; result?: { label?: unknown } };
+  return {
+    ...(typeof variant === 'string' ? { variant } : {}),
+    ...(typeof result?.label === 'string' ? { label: result.label } : {}),
+  };
+}
+
 /** One bounded run of the traffic source. */
 export interface TrafficRun {
-  readonly requests: readonly { readonly features: readonly number[] }[];
+  readonly requests: readonly { readonly features: readonly number[]; readonly label?: string }[];
   /** Requests to send in the window. */
   readonly count: number;
   /** Length of the window; nothing is sent after it. */
@@ -49,6 +62,8 @@ export interface TrafficReport {
   /** `done`: all `count` sent; `bound`: the window ended first; `told`: the signal aborted. */
   readonly stoppedBy: 'done' | 'bound' | 'told';
   readonly elapsedMs: number;
+  /** Per variant: answers to labelled rows, and those equal to the row's label. */
+  readonly labelled: LabelledTally;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -83,6 +98,7 @@ export async function sendPaced(run: TrafficRun): Promise<TrafficReport> {
     failures[status] = { count: (seen?.count ?? 0) + 1, example: seen ? seen.example : body };
   };
   let stoppedBy: TrafficReport['stoppedBy'] = 'done';
+  const labelled: LabelledTally = {};
   for (let i = 0; i < count; i += 1) {
     await sleep(started + i * interval - now(), run.signal);
     while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
@@ -94,14 +110,20 @@ export async function sendPaced(run: TrafficRun): Promise<TrafficReport> {
       stoppedBy = 'bound';
       break;
     }
-    const features = run.requests[((run.offset ?? 0) + i) % run.requests.length]!.features;
+    const row = run.requests[((run.offset ?? 0) + i) % run.requests.length]!;
     sent += 1;
     const request: Promise<void> = run
-      .send(features)
+      .send(row.features)
       .then(
         ({ status, body }) => {
-          if (status >= 200 && status < 300) succeeded += 1;
-          else fail(status, body);
+          if (status < 200 || status >= 300) return fail(status, body);
+          succeeded += 1;
+          if (row.label === undefined) return;
+          const { variant, label } = variantAndLabel(body);
+          if (variant === undefined || label === undefined) return;
+          const tally = (labelled[variant] ??= { labelled: 0, correct: 0 });
+          tally.labelled += 1;
+          if (label === row.label) tally.correct += 1;
         },
         (error: unknown) => fail(0, String(error)),
       )
@@ -109,5 +131,5 @@ export async function sendPaced(run: TrafficRun): Promise<TrafficReport> {
     inFlight.add(request);
   }
   await Promise.all(inFlight);
-  return { sent, succeeded, failed, failures, stoppedBy, elapsedMs: now() - started };
+  return { sent, succeeded, failed, failures, stoppedBy, elapsedMs: now() - started, labelled };
 }

@@ -295,8 +295,22 @@ describe('rollout traffic source', () => {
     const actions = statements.flatMap((s) => asList(s.Action)).sort();
     expect(actions.filter((a) => !a.startsWith('xray:') && a !== 'sqs:SendMessage')).toEqual([
       'cloudwatch:GetMetricData',
+      'cloudwatch:PutMetricData',
       'execute-api:Invoke',
     ]);
+    // The labelled-answer counts go into the stage namespace only.
+    const put = statements.find((s) => asList(s.Action).includes('cloudwatch:PutMetricData'))!;
+    expect((put as { Condition?: unknown }).Condition).toEqual({
+      StringEquals: { 'cloudwatch:namespace': 'MlInference' },
+    });
+  });
+
+  it('gives the judge the stage namespace and the deployed versions’ labels to compare predictions on', () => {
+    const definition = JSON.stringify(ops.findResources('AWS::StepFunctions::StateMachine'));
+    // At least two classes: the deployed versions' labels, whatever they are.
+    expect(definition).toMatch(
+      /\\"quality\\":\{\\"namespace\\":\\"MlInference\\",\\"classes\\":\[\\"[^\\]+\\",\\"/,
+    );
   });
 
   it('runs outside the VPC (it calls the public API as users do), capped, one window per invocation, never retried', () => {

@@ -2,10 +2,12 @@ import type { ClassificationMetadata } from '../../services/model/metadata';
 import { FIXTURE_BASELINE, FIXTURE_CANDIDATE } from '../support/model-fixtures';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createPredictionStore } from '../../services/inference/adapters/predictions-table';
 import type { ApiHandler } from '../../services/inference/http';
 import { createPredictHandler } from '../../services/inference/predict-handler';
+import { scoringAdaptersFromEnv } from '../../services/inference/scoring-adapters';
 import type { PredictionItem } from '../../services/inference/prediction';
 import { apiEvent } from '../support/api-events';
 import { startSsmStandIn, type SsmStandIn } from '../support/aws-json-stand-ins';
@@ -303,6 +305,44 @@ describe('POST /predict with malformed requests', () => {
     const body = Buffer.from(JSON.stringify({ features })).toString('base64');
     const result = await predict(apiEvent({ body, isBase64Encoded: true }));
     expect(result.statusCode).toBe(200);
+  });
+});
+
+describe('POST /predict, counted for the rollout judge', () => {
+  it('counts each answer once by endpoint, answering variant and predicted class', async () => {
+    const metrics = new Metrics({ namespace: 'Test' });
+    const counted: { dimensions: Record<string, string>; name: string; value: number }[] = [];
+    jest.spyOn(metrics, 'singleMetric').mockImplementation(() => {
+      let dimensions: Record<string, string> = {};
+      return {
+        addDimensions: (d: Record<string, string>) => {
+          dimensions = { ...dimensions, ...d };
+        },
+        addMetric: (name: string, _unit: unknown, value: number) => counted.push({ dimensions, name, value }),
+      } as unknown as Metrics;
+    });
+    const handler = createPredictHandler({
+      ...scoringAdaptersFromEnv(process.env, new Tracer({ enabled: false })),
+      logger: new Logger({ logLevel: 'SILENT' }),
+      metrics,
+      endpointName: 'the-endpoint',
+    });
+    const result = await handler(apiEvent({ body: JSON.stringify({ features: golden.features }) }));
+    const answer = json(result) as { variant: string; result: { label: string } };
+    expect(counted).toEqual([
+      {
+        dimensions: {
+          EndpointName: 'the-endpoint',
+          VariantName: answer.variant,
+          PredictedClass: answer.result.label,
+        },
+        name: 'PredictionsByClass',
+        value: 1,
+      },
+    ]);
+    const refused = await handler(apiEvent({ body: JSON.stringify({ features: [1] }) }));
+    expect(refused.statusCode).toBe(400);
+    expect(counted).toHaveLength(1);
   });
 });
 

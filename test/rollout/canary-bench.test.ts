@@ -44,6 +44,11 @@ const FIELDS = [
   'lateRollbackRate',
   'medianMinutesToVerdict',
   'medianSyntheticRequests',
+  'baselineAccuracy',
+  'canaryAccuracyDrop',
+  'canaryLabelShift',
+  'labelledPerMinute',
+  'firstStepDetectionRate',
 ];
 
 describe('canary benchmark', () => {
@@ -129,8 +134,22 @@ describe('canary benchmark', () => {
 
   it('tops up only the requests missing below the floor', () => {
     const good = { name: 'good', canaryError: 0.005, latencyShift: 1, tailShift: 1 };
-    const busy = runScenario('codedeploy-canary', good, { ...options, rate: 10, traffic: 'top-up' }, options);
+    const busy = runScenario(
+      'codedeploy-canary',
+      good,
+      { ...options, rate: 10, traffic: 'top-up', labelledPerMinute: 0 },
+      options,
+    );
     expect(busy.medianSyntheticRequests).toBe(0);
+    // Above the floor it still sends the labelled stream, 60 a minute.
+    const labelled = runScenario(
+      'codedeploy-canary',
+      good,
+      { ...options, rate: 10, traffic: 'top-up' },
+      options,
+    );
+    expect(labelled.medianSyntheticRequests % 60).toBe(0);
+    expect(labelled.medianSyntheticRequests).toBeGreaterThan(0);
     const thin = runScenario(
       'codedeploy-canary',
       good,
@@ -142,6 +161,43 @@ describe('canary benchmark', () => {
     const perMinute = Math.min(requestsPerSecond * 60, (floorRequestsPerMinute ?? 0) - 12);
     expect(thin.medianSyntheticRequests).toBeGreaterThan(0.8 * 6 * perMinute);
     expect(thin.medianSyntheticRequests).toBeLessThan(1.1 * 6 * perMinute);
+  });
+});
+
+describe('canary benchmark: prediction quality', () => {
+  it('rolls a label-shifted candidate back at the first step, and none of its equal twins', () => {
+    const world: World = {
+      rate: 10,
+      baselineError: 0.005,
+      latencySigma: 1,
+      overdispersion: 0,
+      cloudwatch: 'realistic',
+      traffic: 'off',
+    };
+    const scenario = (quality: { accuracyDrop?: number; labelShift?: number }) => ({
+      name: 'q',
+      canaryError: 0.005,
+      latencyShift: 1,
+      tailShift: 1,
+      quality,
+    });
+    const shifted = runScenario('ours', scenario({ accuracyDrop: 0.973 }), world, options);
+    expect(shifted).toMatchObject({
+      detectionRate: 1,
+      firstStepDetectionRate: 1,
+      canaryAccuracyDrop: 97.3,
+      labelledPerMinute: 60,
+    });
+    // Without the labelled stream nothing sees it: it keeps the predicted-class distribution.
+    const unlabelled = runScenario(
+      'ours',
+      scenario({ accuracyDrop: 0.973 }),
+      { ...world, labelledPerMinute: 0 },
+      options,
+    );
+    expect(unlabelled.promotedRate).toBe(1);
+    const guardrails = runScenario('guardrails-canary', scenario({ accuracyDrop: 0.973 }), world, options);
+    expect(guardrails.promotedRate).toBe(1);
   });
 });
 
@@ -201,6 +257,12 @@ describe('parseArgs', () => {
         '--traffic=top-up',
         '--traffic-rate',
         '1.5',
+        '--labelled-rate=0.5',
+        '--baseline-accuracy',
+        '0.9',
+        '--canary-accuracy-drop',
+        '5',
+        '--canary-label-shift=0.1',
         '--policy',
         'dev',
         '--trials',
@@ -223,6 +285,10 @@ describe('parseArgs', () => {
       cloudwatch: 'ideal',
       traffic: 'top-up',
       trafficRate: 1.5,
+      labelledPerMinute: 30,
+      baselineAccuracy: 0.9,
+      canaryAccuracyDrop: 0.05,
+      canaryLabelShift: 0.1,
       policy: 'dev',
       trials: 50,
       seed: 9,
@@ -248,5 +314,8 @@ describe('parseArgs', () => {
       '--cloudwatch must be one of realistic, ideal; got perfect',
     );
     expect(() => parseArgs(['--speed', '1'])).toThrow('unknown flag --speed');
+    expect(() => parseArgs(['--canary-label-shift', '0.5'])).toThrow(
+      '--canary-label-shift must be a total variation in [0, 1/3], got 0.5',
+    );
   });
 });

@@ -324,3 +324,59 @@ describe('CloudWatch adapter on the wire', () => {
     );
   });
 });
+
+describe('prediction-quality counts', () => {
+  const quality = { namespace: 'MlInference', classes: ['setosa', 'versicolor'] };
+  const query = {
+    endpointName: 'ep',
+    baselineVariant: 'VariantA',
+    canaryVariant: 'VariantB',
+    start: new Date(0),
+    end: new Date(120_000),
+    periodSeconds: 60,
+    quality,
+  };
+
+  it('asks for each variant’s labelled, correct and per-class counts in the same call as the minutes', () => {
+    const queries = metricDataQueries(query);
+    const byId = new Map(queries.map((q) => [q.Id, q.MetricStat]));
+    expect(byId.get('canary_labelled')).toMatchObject({
+      Metric: {
+        Namespace: 'MlInference',
+        MetricName: 'LabelledAnswers',
+        Dimensions: [
+          { Name: 'EndpointName', Value: 'ep' },
+          { Name: 'VariantName', Value: 'VariantB' },
+        ],
+      },
+      Stat: 'Sum',
+    });
+    expect(byId.get('baseline_class_1')?.Metric).toEqual({
+      Namespace: 'MlInference',
+      MetricName: 'PredictionsByClass',
+      Dimensions: [
+        { Name: 'service', Value: 'predict' },
+        { Name: 'EndpointName', Value: 'ep' },
+        { Name: 'VariantName', Value: 'VariantA' },
+        { Name: 'PredictedClass', Value: 'versicolor' },
+      ],
+    });
+    expect(queries).toHaveLength(2 * (5 + 2 + 2));
+  });
+
+  it('joins them into the periods, a class without a datapoint left null', () => {
+    const at = [new Date(0)];
+    const periods = toPeriods(
+      [
+        { Id: 'canary_labelled', Timestamps: at, Values: [3] },
+        { Id: 'canary_correct', Timestamps: at, Values: [0] },
+        { Id: 'canary_class_0', Timestamps: at, Values: [40] },
+        { Id: 'baseline_class_1', Timestamps: at, Values: [7] },
+      ],
+      0,
+      2,
+    );
+    expect(periods[0].canary).toMatchObject({ labelled: 3, correct: 0, predicted: [40, null] });
+    expect(periods[0].baseline).toMatchObject({ labelled: null, correct: null, predicted: [null, 7] });
+  });
+});

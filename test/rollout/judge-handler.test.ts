@@ -233,6 +233,39 @@ describe('judge handler', () => {
     expect(metrics.queries).toHaveLength(0);
     expect(metrics.referenceQueries).toHaveLength(0);
   });
+
+  it('reads the quality counts with the minutes and rolls back a label-shifted canary, recording its accuracy', async () => {
+    const quality = { namespace: 'MlInference', classes: ['a', 'b', 'c'] };
+    const periods = healthyPeriods(30).map((p) => ({
+      ...p,
+      baseline: { ...p.baseline, labelled: 57, correct: 56, predicted: [1000, 1000, 1000] },
+      canary: { ...p.canary, labelled: 3, correct: 0, predicted: [1000, 1000, 1000] },
+    }));
+    const { handler, metrics } = setup([{ name: 'canary-5xx', state: 'OK' }], periods);
+    const output = await handler({ ...input, stepIndex: 0, quality });
+    expect(metrics.queries.every((q) => q.quality?.namespace === 'MlInference')).toBe(true);
+    expect(output.verdict).toBe('rollback');
+    expect(output.reason).toMatch(/canary accuracy is significantly more than 1 points below baseline/);
+    expect(output.decisions[0].quality).toEqual({
+      accuracy: { baseline: 0.9825, canary: 0, baselineLabelled: 1653, canaryLabelled: 87 },
+      distribution: {
+        classes: ['a', 'b', 'c'],
+        baseline: [0.3333, 0.3333, 0.3333],
+        canary: [0.3333, 0.3333, 0.3333],
+      },
+      tv: 0,
+    });
+  });
+
+  it('refuses a quality source without a namespace or with fewer than two classes', async () => {
+    const { handler } = setup([{ name: 'canary-5xx', state: 'OK' }], healthyPeriods(30));
+    await expect(handler({ ...input, quality: { namespace: '', classes: ['a', 'b'] } })).rejects.toThrow(
+      /quality must be/,
+    );
+    await expect(handler({ ...input, quality: { namespace: 'X', classes: ['a'] } })).rejects.toThrow(
+      /quality must be/,
+    );
+  });
 });
 
 describe('latency reference', () => {

@@ -13,19 +13,23 @@ describe('requestsForMinute', () => {
     expect(requestsForMinute({ mode: 'always', requestsPerSecond: 5 }, 10_000)).toBe(300);
   });
 
-  it('tops up to the floor, capped by the rate, and sends nothing above the floor', () => {
-    expect(requestsForMinute(topUp, 100)).toBe(20);
+  it('tops up to the floor, capped by the rate, and sends only the labelled stream above the floor', () => {
+    // The labelled stream (60 a minute) is the least it sends.
+    expect(requestsForMinute(topUp, 100)).toBe(60);
+    expect(requestsForMinute({ ...topUp, labelledRequestsPerMinute: 0 }, 100)).toBe(20);
     expect(requestsForMinute(topUp, 12)).toBe(108);
     // 0.2 req/s organic (12/min) and none at all are both capped at 2/s = 120/min.
     expect(requestsForMinute(topUp, 0)).toBe(120);
     expect(requestsForMinute({ ...topUp, floorRequestsPerMinute: 600 }, 0)).toBe(120);
-    expect(requestsForMinute(topUp, 500)).toBe(0);
+    expect(requestsForMinute(topUp, 500)).toBe(60);
+    expect(requestsForMinute({ ...topUp, labelledRequestsPerMinute: 0 }, 500)).toBe(0);
     // No datapoint yet counts as no organic traffic.
     expect(requestsForMinute(topUp, undefined)).toBe(120);
   });
 
-  it('sends nothing when off', () => {
-    expect(requestsForMinute({ mode: 'off', requestsPerSecond: 5 }, 0)).toBe(0);
+  it('sends only the labelled stream when off, nothing once that is 0 too', () => {
+    expect(requestsForMinute({ mode: 'off', requestsPerSecond: 5 }, 0)).toBe(60);
+    expect(requestsForMinute({ mode: 'off', requestsPerSecond: 5, labelledRequestsPerMinute: 0 }, 0)).toBe(0);
   });
 });
 
@@ -44,6 +48,15 @@ describe('trafficConfigProblems', () => {
       /floorRequestsPerMinute: undefined must be a whole number >= 1/,
     ],
     [{ mode: 'always', requestsPerSecond: 2, floorRequestsPerMinute: 5 }, /only used with mode 'top-up'/],
+    [
+      { mode: 'off', requestsPerSecond: 1, labelledRequestsPerMinute: 1.5 },
+      /labelledRequestsPerMinute: 1.5 must be a whole number/,
+    ],
+    [
+      { mode: 'off', requestsPerSecond: 1, labelledRequestsPerMinute: 900 },
+      /at most half the API throttle rate/,
+      10,
+    ],
     [{ mode: 'sometimes', requestsPerSecond: 2 }, /mode: 'sometimes' must be/],
   ] as [object, RegExp, number?][])('refuses %j', (config, message, limit = 50) => {
     expect(trafficConfigProblems(config as never, limit).join('\n')).toMatch(message);

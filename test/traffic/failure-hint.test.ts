@@ -55,6 +55,7 @@ describe('the traffic Lambda', () => {
       requests: { ...set, source: 'fixture' },
       send: async () => answer,
       organic: { previousMinute: async () => undefined },
+      answers: { publish: async () => undefined },
       metrics: {
         addMetric: () => undefined,
         addDimension: () => undefined,

@@ -10,6 +10,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { createRolloutPolicy, weightsForStep, type RolloutPolicy } from '../../../services/rollout/policy';
 import { rejectedArchiveDocument, rejectedArchiveParameter } from '../../../services/registry/rejections';
+import type { QualityMetricsSource } from '../../../services/rollout/quality-metrics';
 import { MAX_WINDOW_SECONDS, type TrafficMode } from '../../../services/traffic/config';
 import { acknowledge, acknowledgeGrantPolicies, Finding } from '../../compliance';
 import { ServiceFunction, type FunctionDefaults } from '../service-function';
@@ -59,6 +60,12 @@ export interface CanaryRolloutProps {
   readonly trafficSource?: { readonly function: lambda.IFunction; readonly mode: TrafficMode };
   /** Steps, bake, deadline and statistics of the rollout; validated at synth. */
   readonly policy: RolloutPolicy;
+  /**
+   * Where the traffic source's labelled-answer counts and the predict function's per-class counts are,
+   * and the classes to compare: the judge then weighs prediction quality too.
+   * @default - errors and latency only
+   */
+  readonly quality?: QualityMetricsSource;
   /** Key of the state machine's log group. @default - `defaults.encryptionKey` */
   readonly encryptionKey?: kms.IKey;
   /** How long each bake lasts before the judge is asked (again). @default Duration.seconds(60) */
@@ -487,7 +494,8 @@ export class CanaryRollout extends Construct {
     const leaseSeconds = Math.min(MAX_WINDOW_SECONDS, bakeInterval.toSeconds());
     /** A lease state that goes on to `next` whether the lease was granted or not; `next` without a source. */
     const leaseTraffic = (stateId: string, next: sfn.State): sfn.State => {
-      if (!props.trafficSource || props.trafficSource.mode === 'off') return next;
+      // Also in mode `off`: the source then sends its labelled stream alone.
+      if (!props.trafficSource) return next;
       const lease = new tasks.LambdaInvoke(this, stateId, {
         lambdaFunction: props.trafficSource.function,
         invocationType: tasks.LambdaInvocationType.EVENT,
@@ -559,6 +567,9 @@ export class CanaryRollout extends Construct {
         rolloutStartedAt: sfn.JsonPath.stringAt('$.rolloutStartedAt'),
         policy: JSON.parse(JSON.stringify(policy)) as Record<string, unknown>,
         decisions: sfn.JsonPath.listAt('$.decisions'),
+        ...(props.quality
+          ? { quality: { namespace: props.quality.namespace, classes: [...props.quality.classes] } }
+          : {}),
       }),
       resultPath: '$.judgement',
       retryOnServiceExceptions: false,
@@ -768,7 +779,7 @@ export class CanaryRollout extends Construct {
       [Finding.awsSolutions(`IAM5[Resource::<${this.judgeLogicalId()}.Arn>:*]`)],
       'LambdaInvoke grants the judge function and its versions/aliases (`<arn>:*`); it is this one function, no other.',
     );
-    if (props.trafficSource && props.trafficSource.mode !== 'off') {
+    if (props.trafficSource) {
       acknowledge(
         this.stateMachine.role,
         [Finding.awsSolutions(`IAM5[Resource::<${this.logicalIdOf(props.trafficSource.function)}.Arn>:*]`)],

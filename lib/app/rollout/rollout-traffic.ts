@@ -77,6 +77,9 @@ export class RolloutTraffic extends Construct {
         ...(config.floorRequestsPerMinute !== undefined
           ? { TRAFFIC_FLOOR: String(config.floorRequestsPerMinute) }
           : {}),
+        ...(config.labelledRequestsPerMinute !== undefined
+          ? { TRAFFIC_LABELLED: String(config.labelledRequestsPerMinute) }
+          : {}),
         ENDPOINT_NAME: props.endpointName,
         VARIANT_NAMES: props.variantNames.join(','),
         METRIC_NAMESPACE: props.defaults.metricNamespace,
@@ -88,7 +91,7 @@ export class RolloutTraffic extends Construct {
       outsideVpcReason:
         "The traffic source calls the inference API's public regional endpoint with SigV4 exactly as users do; the stage's VPC is isolated (no NAT) and an execute-api interface endpoint would serve only private APIs. It reaches no other network resource.",
       wildcardResourceReason:
-        'cloudwatch:GetMetricData (top-up counts organic invocations) supports no resource-level permissions and is read-only.',
+        'cloudwatch:GetMetricData (top-up counts organic invocations) supports no resource-level permissions and is read-only; cloudwatch:PutMetricData supports none either and is limited by a cloudwatch:namespace condition to the stage namespace (the labelled-answer counts the judge reads).',
       bundledFiles: {
         [REQUEST_SET_FILE]: path.join(
           modelArtifactDir(props.candidateVersion, props.modelsDir),
@@ -108,6 +111,14 @@ export class RolloutTraffic extends Construct {
     });
     // Used by `top-up` only, granted in every mode so switching modes is a config change, not an IAM one.
     iam.Grant.addToPrincipal({ grantee: role, actions: ['cloudwatch:GetMetricData'], resourceArns: ['*'] });
+    // LabelledAnswers/CorrectAnswers, the judge's accuracy evidence: into the stage namespace only.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': props.defaults.metricNamespace } },
+      }),
+    );
   }
 
   /**

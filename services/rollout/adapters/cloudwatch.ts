@@ -13,6 +13,13 @@ import type {
   VariantPeriodMetrics,
 } from '../judge';
 import { referenceWindow, type MeasuredLatencyReference } from '../latency-reference';
+import {
+  CORRECT_ANSWERS_METRIC,
+  LABELLED_ANSWERS_METRIC,
+  PREDICT_SERVICE,
+  PREDICTIONS_BY_CLASS_METRIC,
+  type QualityMetricsSource,
+} from '../quality-metrics';
 
 /** Which endpoint variants to read and over which closed periods. */
 export interface VariantMetricsQuery {
@@ -30,6 +37,11 @@ export interface VariantMetricsQuery {
    * @default none (no `atOrBelow`)
    */
   readonly latencyThresholdsMs?: readonly number[];
+  /**
+   * Where the prediction-quality counts are: each period then carries, per variant, `labelled`,
+   * `correct` and `predicted` (one count per class, in order). @default none
+   */
+  readonly quality?: QualityMetricsSource;
 }
 
 /** Which variant's latency reference to read, and the rollout it is for. */
@@ -132,15 +144,64 @@ function metricQuery(
   };
 }
 
+/** A Sum per period of one of the stage's own metrics (the quality counts). */
+function customQuery(
+  id: string,
+  namespace: string,
+  metric: string,
+  dimensions: Record<string, string>,
+  periodSeconds: number,
+): MetricDataQuery {
+  return {
+    Id: id,
+    ReturnData: true,
+    MetricStat: {
+      Metric: {
+        Namespace: namespace,
+        MetricName: metric,
+        Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })),
+      },
+      Period: periodSeconds,
+      Stat: 'Sum',
+    },
+  };
+}
+
+const CLASS_ID = /^(baseline|canary)_class_(\d+)$/;
+const QUALITY_KEYS = { labelled: LABELLED_ANSWERS_METRIC, correct: CORRECT_ANSWERS_METRIC } as const;
+
+/** A variant's quality queries: labelled and correct answers, and answers per class (`canary_class_0`, ...). */
+function qualityQueries(query: VariantMetricsQuery, role: Role, variant: string): MetricDataQuery[] {
+  const source = query.quality;
+  if (!source) return [];
+  const where = { EndpointName: query.endpointName, VariantName: variant };
+  return [
+    ...Object.entries(QUALITY_KEYS).map(([key, metric]) =>
+      customQuery(`${role}_${key}`, source.namespace, metric, where, query.periodSeconds),
+    ),
+    ...source.classes.map((label, i) =>
+      customQuery(
+        `${role}_class_${i}`,
+        source.namespace,
+        PREDICTIONS_BY_CLASS_METRIC,
+        { service: PREDICT_SERVICE, ...where, PredictedClass: label },
+        query.periodSeconds,
+      ),
+    ),
+  ];
+}
+
 /**
- * The GetMetricData queries of the per-variant SageMaker metrics: 5 statistics per variant, plus one
- * `PR(:v)` of `ModelLatency` per latency threshold (`baseline_le_0`, `canary_le_0`, ...).
+ * The GetMetricData queries of the per-variant metrics: 5 SageMaker statistics per variant, one
+ * `PR(:v)` of `ModelLatency` per latency threshold (`baseline_le_0`, `canary_le_0`, ...), and with
+ * `quality` the labelled, correct and per-class counts, all in one call while under 500 queries.
  */
 export function metricDataQueries(query: VariantMetricsQuery): MetricDataQuery[] {
   const thresholds = query.latencyThresholdsMs ?? [];
   return ROLES.flatMap((role) => {
     const variant = role === 'baseline' ? query.baselineVariant : query.canaryVariant;
     return [
+      ...qualityQueries(query, role, variant),
       ...METRICS.map(({ key, metric, stat }) =>
         metricQuery(queryId(role, key), query.endpointName, variant, metric, stat, query.periodSeconds),
       ),
@@ -245,6 +306,7 @@ interface RawVariant {
   readonly figures: Record<MetricKey, number | null>;
   /** `PR(:v)` per threshold, percent. */
   readonly ranks: (number | null)[];
+  readonly quality: { labelled: number | null; correct: number | null; predicted: (number | null)[] };
 }
 
 /**
@@ -252,10 +314,19 @@ interface RawVariant {
  * stays `null`, so the judge can tell "no datapoint" from "zero". With `thresholdCount` > 0 every
  * variant also gets `atOrBelow`, one count per threshold in order (`countAtOrBelow`).
  */
-export function toPeriods(results: readonly MetricDataResult[], thresholdCount = 0): PeriodMetrics[] {
+export function toPeriods(
+  results: readonly MetricDataResult[],
+  thresholdCount = 0,
+  classCount?: number,
+): PeriodMetrics[] {
   const empty = (): RawVariant => ({
     figures: { invocations: null, errors: null, p50: null, p99: null, latencySamples: null },
     ranks: Array.from({ length: thresholdCount }, () => null),
+    quality: {
+      labelled: null,
+      correct: null,
+      predicted: Array.from({ length: classCount ?? 0 }, () => null),
+    },
   });
   const byStart = new Map<number, Record<Role, RawVariant>>();
   const rowAt = (start: number) => {
@@ -268,6 +339,19 @@ export function toPeriods(results: readonly MetricDataResult[], thresholdCount =
     return typeof value === 'number' ? value : null;
   };
   for (const result of results) {
+    const perClass = CLASS_ID.exec(result.Id ?? '');
+    const quality = /^(baseline|canary)_(labelled|correct)$/.exec(result.Id ?? '');
+    if (perClass || quality) {
+      (result.Timestamps ?? []).forEach((timestamp, i) => {
+        const raw = rowAt(new Date(timestamp).getTime());
+        if (perClass && Number(perClass[2]) < (classCount ?? 0)) {
+          raw[perClass[1] as Role].quality.predicted[Number(perClass[2])] = valueOf(result, i);
+        } else if (quality) {
+          raw[quality[1] as Role].quality[quality[2] as 'labelled' | 'correct'] = valueOf(result, i);
+        }
+      });
+      continue;
+    }
     const threshold = THRESHOLD_ID.exec(result.Id ?? '');
     if (threshold) {
       const role = threshold[1] as Role;
@@ -287,13 +371,14 @@ export function toPeriods(results: readonly MetricDataResult[], thresholdCount =
         value === null ? null : value * metric.scale;
     });
   }
-  const variant = (raw: RawVariant): VariantPeriodMetrics =>
-    thresholdCount === 0
-      ? raw.figures
-      : {
-          ...raw.figures,
-          atOrBelow: raw.ranks.map((rank) => countAtOrBelow(rank, raw.figures.latencySamples)),
-        };
+  // CloudWatch has no datapoint for a minute without labelled answers or predictions of a class: none.
+  const variant = (raw: RawVariant): VariantPeriodMetrics => ({
+    ...raw.figures,
+    ...(thresholdCount === 0
+      ? {}
+      : { atOrBelow: raw.ranks.map((rank) => countAtOrBelow(rank, raw.figures.latencySamples)) }),
+    ...(classCount === undefined ? {} : raw.quality),
+  });
   return [...byStart.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([start, row]) => ({ start, baseline: variant(row.baseline), canary: variant(row.canary) }));
@@ -328,7 +413,7 @@ export class CloudWatchRolloutMetrics implements RolloutMetrics {
 
   async variantMetrics(query: VariantMetricsQuery): Promise<PeriodMetrics[]> {
     const results = await this.metricData(metricDataQueries(query), query.start, query.end);
-    return toPeriods(results, query.latencyThresholdsMs?.length ?? 0);
+    return toPeriods(results, query.latencyThresholdsMs?.length ?? 0, query.quality?.classes.length);
   }
 
   async latencyReference(query: LatencyReferenceQuery): Promise<MeasuredLatencyReference | null> {

@@ -13,11 +13,13 @@
  * - **Rollback** when the canary's lower bound exceeds the baseline's upper bound by more than
  *   `accuracyMargin` (each bound at half the accuracy share of alpha): if both sequences cover, a
  *   canary worse by at most the margin can never be rolled back.
- * - **Hold**: a promotion waits while the same comparison, at odds of e to 1 (log threshold 1 per
- *   bound), shows the canary worse than `accuracyMargin · 100 / w_next` (the margin scaled by the
- *   exposure the promotion leads to, as the error family does). A candidate that is a few points worse
- *   is thus held at a step until the rollback test has seen enough, instead of being promoted on too
- *   few labelled answers. Showing non-inferiority within one point would need about ten thousand
+ * - **Hold**: a promotion waits while the data favour "the canary is worse by more than
+ *   `accuracyMargin · 100 / w_next`" (the margin scaled by the exposure the promotion leads to, as the
+ *   error family does) over "it is not" by more than e to 1: the log generalized likelihood ratio of
+ *   the two binomials, unconstrained against constrained to w_B − w_A ≤ that margin, is at least
+ *   HOLD_LOG_LIKELIHOOD_RATIO. A hold only ever waits, so it needs no level. A candidate a few points
+ *   worse is thus held at a step until the rollback test has seen enough, instead of being promoted
+ *   on too few labelled answers. Showing non-inferiority within one point would need about ten thousand
  *   labelled answers per variant, so promotion does not wait for it; the rollback test keeps watching.
  *
  * ## Prediction distribution on all traffic
@@ -55,8 +57,8 @@ export interface QualityConfig {
 
 /** The rollback test of the distribution guards this fraction of `distributionMargin`. */
 export const DISTRIBUTION_ROLLBACK_FRACTION = 0.5;
-/** Log threshold of each bound of the accuracy hold: odds of e to 1. */
-const HOLD_LOG_THRESHOLD = 1;
+/** Log likelihood ratio at which the accuracy holds promotions: odds of e to 1. */
+const HOLD_LOG_LIKELIHOOD_RATIO = 1;
 
 /** One variant's labelled answers and accuracy over the rollout. */
 export interface VariantAccuracy {
@@ -148,6 +150,40 @@ export function rateBounds(s: number, n: number, logThreshold: number): { lower:
   };
 }
 
+/** Binomial log-likelihood of s successes in n at rate p (without the constant). */
+function logLikelihood(s: number, n: number, p: number): number {
+  const q = Math.min(1 - 1e-12, Math.max(1e-12, p));
+  return s * Math.log(q) + (n - s) * Math.log(1 - q);
+}
+
+/**
+ * log of the generalized likelihood ratio of "w_B − w_A > margin" against "w_B − w_A ≤ margin" for
+ * wA wrong of nA and wB wrong of nB: 0 when the observed rates are within the margin; otherwise the
+ * unconstrained maximum over the maximum on the boundary w_B = w_A + margin (concave in w_A, so a
+ * bisection on its derivative finds it).
+ */
+export function logExcessLikelihoodRatio(
+  wA: number,
+  nA: number,
+  wB: number,
+  nB: number,
+  margin: number,
+): number {
+  if (nA <= 0 || nB <= 0 || wB / nB - wA / nA <= margin) return 0;
+  const slope = (w: number) =>
+    wA / w - (nA - wA) / (1 - w) + wB / (w + margin) - (nB - wB) / (1 - w - margin);
+  let lo = 1e-12;
+  let hi = 1 - margin - 1e-12;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (slope(mid) > 0) lo = mid;
+    else hi = mid;
+  }
+  const w = (lo + hi) / 2;
+  const free = logLikelihood(wA, nA, wA / nA) + logLikelihood(wB, nB, wB / nB);
+  return free - (logLikelihood(wA, nA, w) + logLikelihood(wB, nB, w + margin));
+}
+
 function sum(values: readonly number[]): number {
   return values.reduce((total, v) => total + v, 0);
 }
@@ -213,9 +249,15 @@ export function judgeQuality(
   const wrongA = wrongBounds(acc.A, accuracyThreshold);
   const wrongB = wrongBounds(acc.B, accuracyThreshold);
   const accuracyRollback = wrongB.lower - wrongA.upper > margin;
-  const holdA = wrongBounds(acc.A, HOLD_LOG_THRESHOLD);
-  const holdB = wrongBounds(acc.B, HOLD_LOG_THRESHOLD);
-  const leans = holdB.lower - holdA.upper > margin * exposure;
+  const leans =
+    margin * exposure < 1 &&
+    logExcessLikelihoodRatio(
+      acc.A.labelled - acc.A.correct,
+      acc.A.labelled,
+      acc.B.labelled - acc.B.correct,
+      acc.B.labelled,
+      margin * exposure,
+    ) >= HOLD_LOG_LIKELIHOOD_RATIO;
 
   // Distribution: bounds of every class share of both variants.
   const nA = sum(classes.A);
