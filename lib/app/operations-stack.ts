@@ -23,7 +23,6 @@ import type { ModelEndpoint } from './model/model-endpoint';
 import { loadModelMetadata, type ModelVersion } from '../../services/model/artifacts';
 import { driftMetricOf, Monitoring, type DriftMetricSource } from './monitoring/monitoring';
 import { FeedbackQuality, type FeedbackQualityProps } from './quality/feedback-quality';
-import { archiveSha256 } from '../../services/registry/rejections';
 import { CanaryRollout } from './rollout/canary-rollout';
 import { RolloutTraffic } from './rollout/rollout-traffic';
 import type { FunctionDefaults } from './service-function';
@@ -209,7 +208,7 @@ export class OperationsStack extends Stack {
       alertTopic: this.monitoring.alertTopic,
       modelParameterPrefix: props.modelParameterPrefix,
       candidateVersion: props.candidateVersion,
-      candidateArchiveSha256: archiveSha256(props.candidateVersion, props.modelsDir),
+      candidateArchiveSha256: props.endpoint.archives.get(props.candidateVersion)?.sha256,
       policy: props.rolloutPolicy,
       ...(classes.length >= 2 ? { quality: { namespace: metricNamespace, classes } } : {}),
     });
