@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -27,7 +28,26 @@ interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
   readonly middleware: Middleware[];
-  readonly store: { getMetadata(bucket: string, key: string): Promise<{ etag: string }> };
+  readonly store: {
+    getMetadata(bucket: string, key: string): Promise<{ etag: string }>;
+    getResourcePath(bucket: string, key: string, resource: string): string;
+    deleteObject(bucket: string, key: string): Promise<void>;
+  };
+}
+
+/**
+ * s3rver's delete also removes the key's parent folders once they look empty; a put racing it under the
+ * same prefix (another shard's checkpoint) then finds its folder gone and crashes the process. S3 has no
+ * folders, so deletes here remove the object's files only.
+ */
+function deleteWithoutFolderCleanup(store: S3rverInstance['store']): void {
+  store.deleteObject = async (bucket, key) => {
+    await Promise.all(
+      ['object', 'object.md5', 'metadata.json'].map((resource) =>
+        rm(store.getResourcePath(bucket, key, resource), { force: true }),
+      ),
+    );
+  };
 }
 type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstance;
 type Dynalite = (options: Record<string, unknown>) => Server;
@@ -82,6 +102,7 @@ export async function startLocalS3(buckets: readonly string[]): Promise<LocalS3>
   const directory = mkdtempSync(join(tmpdir(), 's3rver-'));
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, resetOnClose: true });
   server.middleware.unshift(etagConditions(server.store));
+  deleteWithoutFolderCleanup(server.store);
   const { port } = await server.run();
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({
