@@ -12,6 +12,12 @@ export interface InputSchema {
   readonly featureCount: number;
   /** The deployed versions that share it, baseline first; error messages name them. */
   readonly versions: readonly string[];
+  /**
+   * Every class the deployed classifiers can answer, baseline's order first (empty for regression):
+   * the predict function counts each per answer for the rollout judge's distribution check.
+   * @default - none: only the predicted class is counted
+   */
+  readonly labels?: readonly string[];
 }
 
 /** The fields of a version's metadata the schema comes from. */
@@ -19,6 +25,8 @@ export interface VersionShape {
   readonly version: string;
   readonly featureCount: number;
   readonly task: ModelTask;
+  /** A classifier's labels. */
+  readonly labels?: readonly string[];
 }
 
 /**
@@ -38,11 +46,16 @@ export function inputSchemaOf(deployed: readonly VersionShape[]): InputSchema {
       );
     }
   }
-  return { task, featureCount, versions: [...new Set(deployed.map((d) => d.version))] };
+  return {
+    task,
+    featureCount,
+    versions: [...new Set(deployed.map((d) => d.version))],
+    labels: [...new Set(deployed.flatMap((d) => d.labels ?? []))],
+  };
 }
 
 /**
- * Checks an `input-schema` document: `{task, featureCount, versions}`.
+ * Checks an `input-schema` document: `{task, featureCount, versions, labels}` (`labels` may be absent).
  * @throws Error naming the parameter and the field.
  */
 export function parseInputSchema(name: string, document: unknown): InputSchema {
@@ -50,7 +63,7 @@ export function parseInputSchema(name: string, document: unknown): InputSchema {
     string,
     unknown
   >;
-  const { task, featureCount, versions } = record;
+  const { task, featureCount, versions, labels = [] } = record;
   if (task !== 'classification' && task !== 'regression') {
     throw new Error(`${name}: task must be "classification" or "regression"`);
   }
@@ -60,5 +73,8 @@ export function parseInputSchema(name: string, document: unknown): InputSchema {
   if (!Array.isArray(versions) || !versions.every((v): v is string => typeof v === 'string')) {
     throw new Error(`${name}: versions must be an array of version names`);
   }
-  return { task, featureCount, versions };
+  if (!Array.isArray(labels) || !labels.every((l): l is string => typeof l === 'string')) {
+    throw new Error(`${name}: labels must be an array of class labels`);
+  }
+  return { task, featureCount, versions, labels };
 }

@@ -59,7 +59,7 @@ export function createPredictHandler(deps: PredictHandlerDeps): ApiHandler {
     try {
       const contentTypeError = validateContentType(header(event, 'content-type'));
       if (contentTypeError) throw contentTypeError;
-      const { featureCount, versions } = await deps.parameters.inputSchema();
+      const { featureCount, versions, labels } = await deps.parameters.inputSchema();
       const validated = validateRequest(decodeBody(event), {
         featureCount,
         versions,
@@ -74,7 +74,7 @@ export function createPredictHandler(deps: PredictHandlerDeps): ApiHandler {
       metrics.addMetric('Predictions', MetricUnit.Count, 1);
       // Its own series: the dashboard and the traffic-source alarm tell it apart from users.
       if (synthetic) metrics.addMetric('SyntheticPredictions', MetricUnit.Count, 1);
-      if (deps.endpointName) countByClass(metrics, deps.endpointName, answer);
+      if (deps.endpointName) countByClass(metrics, deps.endpointName, answer, labels ?? []);
       return { statusCode: 200, headers: jsonHeaders, body: JSON.stringify(answer) };
     } catch (error) {
       return logAndMap(error, logger, metrics);
@@ -85,20 +85,30 @@ export function createPredictHandler(deps: PredictHandlerDeps): ApiHandler {
 }
 
 /**
- * One EMF datapoint per answer, by variant and predicted class: the rollout judge compares the
- * variants' predicted-class distributions (services/rollout/evidence/quality.ts). Users' and
- * synthetic answers both count: the split between variants is random for both.
+ * EMF datapoints per answer, by variant and class: 1 for the predicted class, 0 for every other label
+ * of the active model, so a minute with answers has a datapoint for each class and a lost one is
+ * told from a zero. The rollout judge compares the variants' predicted-class distributions
+ * (services/rollout/evidence/quality.ts); users' and synthetic answers both count, since the split
+ * between variants is random for both.
  */
-function countByClass(metrics: Metrics, endpointName: string, answer: PredictAnswer): void {
+function countByClass(
+  metrics: Metrics,
+  endpointName: string,
+  answer: PredictAnswer,
+  labels: readonly string[],
+): void {
   // A regressor's value has no class; its distribution is not judged online (docs/ROLLOUT.md).
   if (!('label' in answer.result)) return;
-  const perClass = metrics.singleMetric();
-  perClass.addDimensions({
-    EndpointName: endpointName,
-    VariantName: answer.variant,
-    PredictedClass: answer.result.label,
-  });
-  perClass.addMetric(PREDICTIONS_BY_CLASS_METRIC, MetricUnit.Count, 1);
+  const predicted = answer.result.label;
+  for (const label of new Set([predicted, ...labels])) {
+    const perClass = metrics.singleMetric();
+    perClass.addDimensions({
+      EndpointName: endpointName,
+      VariantName: answer.variant,
+      PredictedClass: label,
+    });
+    perClass.addMetric(PREDICTIONS_BY_CLASS_METRIC, MetricUnit.Count, label === predicted ? 1 : 0);
+  }
 }
 
 async function predict(

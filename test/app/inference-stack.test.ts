@@ -3,7 +3,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { MlInferenceStage } from '../../lib/stages/ml-inference-stage';
 import { API_MODELS, API_RESPONSES, openApiDocument } from '../../lib/app/inference/api-models';
 import { templateOnlyContext, testConfig } from '../support/cdk-app';
-import { FIXTURE_BASELINE, FIXTURE_CANDIDATE } from '../support/model-fixtures';
+import { FIXTURE_BASELINE, FIXTURE_CANDIDATE, FIXTURE_MODELS_DIR } from '../support/model-fixtures';
+import { loadModelMetadata, type ClassificationMetadata } from '../../services/model/artifacts';
 import { openApiValidators } from '../support/openapi';
 
 interface Statement {
@@ -356,6 +357,7 @@ describe('model registry', () => {
       task: 'classification',
       featureCount: 4,
       versions: [FIXTURE_BASELINE, FIXTURE_CANDIDATE],
+      labels: (loadModelMetadata(FIXTURE_BASELINE, FIXTURE_MODELS_DIR) as ClassificationMetadata).labels,
     });
     const validators = [
       ...functionIdByEntry('inference', 'MODEL_PARAMETER_PREFIX'),

@@ -7,13 +7,22 @@ describe('inputSchemaOf', () => {
         { version: 'v3.0.0', task: 'regression', featureCount: 6 },
         { version: 'v3.1.0', task: 'regression', featureCount: 6 },
       ]),
-    ).toEqual({ task: 'regression', featureCount: 6, versions: ['v3.0.0', 'v3.1.0'] });
+    ).toEqual({ task: 'regression', featureCount: 6, versions: ['v3.0.0', 'v3.1.0'], labels: [] });
     expect(
       inputSchemaOf([
         { version: 'v3.1.0', task: 'classification', featureCount: 8 },
         { version: 'v3.1.0', task: 'classification', featureCount: 8 },
       ]).versions,
     ).toEqual(['v3.1.0']);
+  });
+
+  it("lists every class either classifier answers, the baseline's order first", () => {
+    expect(
+      inputSchemaOf([
+        { version: 'v3.0.0', task: 'classification', featureCount: 8, labels: ['no', 'yes'] },
+        { version: 'v3.1.0', task: 'classification', featureCount: 8, labels: ['yes', 'no', 'maybe'] },
+      ]).labels,
+    ).toEqual(['no', 'yes', 'maybe']);
   });
 
   it('refuses versions that differ in width or task, naming both', () => {
@@ -36,8 +45,10 @@ describe('parseInputSchema', () => {
   const name = '/p/dev/model/input-schema';
 
   it('reads the document the stage writes', () => {
-    const schema = { task: 'regression', featureCount: 6, versions: ['v3.0.0'] };
+    const schema = { task: 'classification', featureCount: 6, versions: ['v3.0.0'], labels: ['a', 'b'] };
     expect(parseInputSchema(name, schema)).toEqual(schema);
+    // A document written before classes were listed counts only the predicted class.
+    expect(parseInputSchema(name, { ...schema, labels: undefined }).labels).toEqual([]);
   });
 
   it.each([

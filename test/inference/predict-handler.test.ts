@@ -57,6 +57,7 @@ beforeAll(async () => {
       task: 'classification',
       featureCount: metadata.featureCount,
       versions: [FIXTURE_BASELINE, FIXTURE_CANDIDATE],
+      labels: metadata.labels,
     }),
   });
   restoreEnv = useLocalAwsEnv({
@@ -309,7 +310,7 @@ describe('POST /predict with malformed requests', () => {
 });
 
 describe('POST /predict, counted for the rollout judge', () => {
-  it('counts each answer once by endpoint, answering variant and predicted class', async () => {
+  it('counts each answer by endpoint, answering variant and class: 1 for its label, 0 for the others', async () => {
     const metrics = new Metrics({ namespace: 'Test' });
     const counted: { dimensions: Record<string, string>; name: string; value: number }[] = [];
     jest.spyOn(metrics, 'singleMetric').mockImplementation(() => {
@@ -329,20 +330,18 @@ describe('POST /predict, counted for the rollout judge', () => {
     });
     const result = await handler(apiEvent({ body: JSON.stringify({ features: golden.features }) }));
     const answer = json(result) as { variant: string; result: { label: string } };
-    expect(counted).toEqual([
-      {
-        dimensions: {
-          EndpointName: 'the-endpoint',
-          VariantName: answer.variant,
-          PredictedClass: answer.result.label,
-        },
-        name: 'PredictionsByClass',
-        value: 1,
-      },
-    ]);
+    // One datapoint per label the deployed models have: 1 for the answer's, 0 for the others.
+    const { labels } = endpoint.metadata[FIXTURE_BASELINE] as ClassificationMetadata;
+    expect(counted).toHaveLength(new Set([answer.result.label, ...labels]).size);
+    for (const { dimensions, name, value } of counted) {
+      expect(name).toBe('PredictionsByClass');
+      expect(dimensions).toMatchObject({ EndpointName: 'the-endpoint', VariantName: answer.variant });
+      expect(value).toBe(dimensions.PredictedClass === answer.result.label ? 1 : 0);
+    }
+    const perAnswer = counted.length;
     const refused = await handler(apiEvent({ body: JSON.stringify({ features: [1] }) }));
     expect(refused.statusCode).toBe(400);
-    expect(counted).toHaveLength(1);
+    expect(counted).toHaveLength(perAnswer);
   });
 });
 

@@ -95,4 +95,19 @@ describe('judge calibration (seeded simulation, realistic CloudWatch, deployed a
     // 0.84 at this seed; 0.745 without the hold.
     expect(row.detectionRate).toBeGreaterThanOrEqual(0.8);
   });
+
+  it('rolls a label-shifted candidate back before it leaves the first step, and moved predictions before 100 %', () => {
+    // Issue 22's candidates at the shipped labelled stream (60 a minute) and 98 % baseline accuracy.
+    const quality = (name: string, shift: { accuracyDrop?: number; labelShift?: number }) => ({
+      name,
+      canaryError: 0.005,
+      latencyShift: 1,
+      tailShift: 1,
+      quality: shift,
+    });
+    const shifted = run(quality('label-shifted', { accuracyDrop: 0.973 }), {});
+    expect(shifted.firstStepDetectionRate).toBeGreaterThanOrEqual(0.97);
+    const moved = run(quality('predictions-moved-10pct', { labelShift: 0.1 }), {});
+    expect(moved.detectionRate).toBeGreaterThanOrEqual(0.95);
+  });
 });

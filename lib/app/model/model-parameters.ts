@@ -103,10 +103,13 @@ export class ModelParameters extends Construct {
     );
     // Written by every deploy from the versions it deploys, so it can never name a version the
     // endpoint no longer serves (active-version, which the rollout rewrites, can). A few dozen bytes.
+    const schema = JSON.stringify(inputSchemaOf([...metadataOf.values()]));
     this.inputSchema = new ssm.StringParameter(this, 'InputSchema', {
       parameterName: `${props.prefix}/input-schema`,
-      stringValue: JSON.stringify(inputSchemaOf([...metadataOf.values()])),
-      description: 'Task and feature count every deployed model version takes',
+      stringValue: schema,
+      // Grows with the classes; the version documents below hold the same labels and are checked first.
+      tier: parameterTierFor(schema),
+      description: 'Task, feature count and classes every deployed model version takes',
     });
     this.parameters.push(this.inputSchema);
     for (const [version, status] of deployed) {

@@ -197,12 +197,20 @@ function labelledCounts(m: VariantPeriodMetrics): { labelled: number; correct: n
   return { labelled, correct };
 }
 
-/** A variant's answers per class of one minute (missing classes: none), or null when not counts. */
+/**
+ * A variant's answers per class of one minute, or null when they cannot be read as counts. The
+ * predict function counts every class of the active model for each answer (0 or 1), so a minute with
+ * answers has a datapoint for each: one missing among present ones is a lost datapoint, and reading
+ * it as 0 would move the variant's distribution; the variant's minute is left out instead (each
+ * variant's confidence sequences stand alone, so leaving a minute out keeps them valid). No
+ * datapoint at all: no answers.
+ */
 function classCounts(m: VariantPeriodMetrics, k: number): number[] | null {
-  if (m.predicted === undefined || m.predicted === null) return new Array<number>(k).fill(0);
+  if (m.predicted === undefined || m.predicted === null || m.predicted.every((c) => c === null)) {
+    return new Array<number>(k).fill(0);
+  }
   if (!Array.isArray(m.predicted) || m.predicted.length !== k) return null;
-  const counts = m.predicted.map((c) => c ?? 0);
-  return counts.every(isCount) ? counts : null;
+  return m.predicted.every(isCount) ? (m.predicted as number[]) : null;
 }
 
 /**
@@ -222,23 +230,20 @@ export function judgeQuality(
   const k = config.classes.length;
   const acc = { A: { labelled: 0, correct: 0 }, B: { labelled: 0, correct: 0 } };
   const classes = { A: new Array<number>(k).fill(0), B: new Array<number>(k).fill(0) };
+  // Each variant's minute counts for a measure when its counts of it are whole (the tests compare
+  // two independent confidence sequences, so the variants need not share minutes).
   for (const p of periods) {
-    // A minute counts for each measure only when both variants' counts of it are whole.
-    const la = labelledCounts(p.baseline);
-    const lb = labelledCounts(p.canary);
-    if (la && lb) {
-      acc.A.labelled += la.labelled;
-      acc.A.correct += la.correct;
-      acc.B.labelled += lb.labelled;
-      acc.B.correct += lb.correct;
-    }
-    const ca = classCounts(p.baseline, k);
-    const cb = classCounts(p.canary, k);
-    if (ca && cb) {
-      for (let i = 0; i < k; i++) {
-        classes.A[i] += ca[i];
-        classes.B[i] += cb[i];
+    for (const [role, metrics] of [
+      ['A', p.baseline],
+      ['B', p.canary],
+    ] as const) {
+      const labelled = labelledCounts(metrics);
+      if (labelled) {
+        acc[role].labelled += labelled.labelled;
+        acc[role].correct += labelled.correct;
       }
+      const counts = classCounts(metrics, k);
+      if (counts) for (let i = 0; i < k; i++) classes[role][i] += counts[i];
     }
   }
 
