@@ -31,7 +31,12 @@ describe('labelled answers', () => {
       VariantB: { labelled: 2, correct: 2 },
       VariantA: { labelled: 2, correct: 2 },
     });
-    const failing = await sendPaced({ requests, count: 2, windowMs: 20, send: () => Promise.resolve({ status: 503 }) });
+    const failing = await sendPaced({
+      requests,
+      count: 2,
+      windowMs: 20,
+      send: () => Promise.resolve({ status: 503 }),
+    });
     expect(failing.labelled).toEqual({});
   });
 
