@@ -1,12 +1,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { createPredictionStore, type FeedbackStore } from './adapters/predictions-table';
+import type { FeedbackStore } from './adapters/predictions-table';
 import { callerOf } from './caller';
 import { NotFoundError, ValidationError } from './errors';
 import { mayGiveFeedback, parseFeedback } from './feedback';
 import { jsonHeaders, logAndMap, type ApiHandler } from './http';
 import { isPredictionId } from './prediction';
-import { createDocumentClient, createObservability, requiredEnv, type Env } from './runtime';
+import { recordHandlerDepsFromEnv, type Env } from './runtime';
 
 /** Everything `POST /predictions/{id}/feedback` talks to. */
 export interface FeedbackHandlerDeps {
@@ -57,15 +57,7 @@ export function createFeedbackHandler(deps: FeedbackHandlerDeps): ApiHandler {
 
 /** Production dependencies from the environment: `TABLE_NAME` (required). */
 export function feedbackDepsFromEnv(env: Env = process.env): FeedbackHandlerDeps {
-  const { logger, metrics, tracer } = createObservability('feedback');
-  return {
-    logger,
-    metrics,
-    store: createPredictionStore({
-      client: createDocumentClient(tracer),
-      tableName: requiredEnv(env, 'TABLE_NAME'),
-    }),
-  };
+  return recordHandlerDepsFromEnv('feedback', env);
 }
 
 let production: ApiHandler | undefined;

@@ -1,11 +1,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
-import { createPredictionStore, type PredictionStore } from './adapters/predictions-table';
+import type { PredictionStore } from './adapters/predictions-table';
 import { NotFoundError, ValidationError } from './errors';
 import { callerOf } from './caller';
 import { isPredictionId, toPredictionRecordAnswer, visibleTo } from './prediction';
 import { logAndMap, type ApiHandler } from './http';
-import { createDocumentClient, createObservability, requiredEnv, type Env } from './runtime';
+import { recordHandlerDepsFromEnv, type Env } from './runtime';
 
 /** Everything `GET /predictions/{id}` talks to. */
 export interface GetPredictionHandlerDeps {
@@ -48,15 +48,7 @@ export function createGetPredictionHandler(deps: GetPredictionHandlerDeps): ApiH
 
 /** Production dependencies from the environment: `TABLE_NAME` (required). */
 export function getPredictionDepsFromEnv(env: Env = process.env): GetPredictionHandlerDeps {
-  const { logger, metrics, tracer } = createObservability('get-prediction');
-  return {
-    logger,
-    metrics,
-    store: createPredictionStore({
-      client: createDocumentClient(tracer),
-      tableName: requiredEnv(env, 'TABLE_NAME'),
-    }),
-  };
+  return recordHandlerDepsFromEnv('get-prediction', env);
 }
 
 let production: ApiHandler | undefined;

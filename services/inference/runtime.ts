@@ -3,6 +3,11 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  createPredictionStore,
+  type FeedbackStore,
+  type PredictionStore,
+} from './adapters/predictions-table';
 
 /**
  * Cold-start plumbing shared by the inference and stream functions: environment
@@ -55,4 +60,20 @@ export function createDocumentClient(tracer: Tracer): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})), {
     marshallOptions: { removeUndefinedValues: true },
   });
+}
+
+/** Logger, metrics and the predictions table named by `TABLE_NAME` (required): what the record handlers use. */
+export function recordHandlerDepsFromEnv(
+  serviceName: string,
+  env: Env,
+): Pick<Observability, 'logger' | 'metrics'> & { readonly store: PredictionStore & FeedbackStore } {
+  const { logger, metrics, tracer } = createObservability(serviceName);
+  return {
+    logger,
+    metrics,
+    store: createPredictionStore({
+      client: createDocumentClient(tracer),
+      tableName: requiredEnv(env, 'TABLE_NAME'),
+    }),
+  };
 }

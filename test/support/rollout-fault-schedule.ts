@@ -3,20 +3,9 @@
  * registry status, traffic, how long updates take, and 0–4 faults drawn from FAULT_KINDS, each at a
  * random attempt number. The same seed always gives the same scenario, so a failing run replays.
  */
+import { mulberry32 as seededRandom } from '../../scripts/seeded-random';
 import { HEALTHY, type Scenario, type StartingStatus, type Traffic } from './canary-rollout';
 import { MALFORMATIONS, type Fault, type UpdateEnding, type UpdatePath } from './simulated-endpoint';
-
-/** mulberry32: a small, fast, seedable generator (uniform in [0, 1)). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One kind of fault: its name and how to place it at an attempt. */
 interface FaultKind {
