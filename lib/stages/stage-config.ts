@@ -125,7 +125,7 @@ export interface StageConfig {
    * The traffic source the canary rollout runs while it judges: `off`, `always` (dev, where nobody
    * calls the endpoint) or `top-up` below a floor of organic requests per minute (prod's thin
    * hours). Its requests are signed POST /predict calls marked synthetic (docs/ROLLOUT.md).
-   * @default - DEV_ROLLOUT_TRAFFIC for dev (always, 20/s), PROD_ROLLOUT_TRAFFIC for prod (top-up to 240/min, at most 4/s)
+   * @default - DEV_ROLLOUT_TRAFFIC for dev (always, 20/s), PROD_ROLLOUT_TRAFFIC for prod (top-up to 360/min, at most 6/s)
    */
   readonly rolloutTraffic?: RolloutTrafficConfig;
   /** Batch scoring job size and Athena scan limit. @default - see {@link BatchScoringConfig} */
