@@ -4,6 +4,7 @@
  * truth checks, and the rollout's online accuracy and predicted-class distribution per variant.
  * Every record is checked field by field when read (fields.ts).
  */
+import type { DecisionQuality } from '../rollout/judge-handler';
 import { Fields } from './fields';
 import type { SmokeCheck, SmokeReport } from './junit';
 
@@ -31,22 +32,8 @@ export interface OfflineQuality {
   readonly summary: string;
 }
 
-/** Online prediction quality during the rollout (the newest judge decision that recorded it). */
-export interface OnlineQuality {
-  readonly accuracy: {
-    readonly baseline: number | null;
-    readonly canary: number | null;
-    readonly baselineLabelled: number;
-    readonly canaryLabelled: number;
-  };
-  readonly distribution: {
-    readonly classes: readonly string[];
-    readonly baseline: readonly number[] | null;
-    readonly canary: readonly number[] | null;
-  };
-  /** Total variation between the two distributions, null without answers on both sides. */
-  readonly tv: number | null;
-}
+/** Online prediction quality during the rollout: the newest judge decision that recorded it. */
+export type OnlineQuality = DecisionQuality;
 
 /** The section; each part is null when its record was not given ("not recorded"). */
 export interface QualitySection {
