@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
   const args = ['synth', '--quiet', '--output', out, ...(flags.context ? ['-c', flags.context] : [])];
   process.stderr.write(
     'synth: building the app into ' +
-      `${out}/ with the compliance gate (bundling every function takes about a minute)...\n`,
+      `${out}/ with the compliance gate (bundling every function takes up to a minute)...\n`,
   );
   const cdk = spawn(path.join(__dirname, '..', 'node_modules', '.bin', 'cdk'), args, {
     stdio: ['ignore', 'inherit', 'pipe'],
