@@ -64,8 +64,8 @@ async function stageInputs(
 ): Promise<{ baseline: string; candidate: string; config: AppConfig[StageKey] }> {
   if (!(STAGE_KEYS as readonly string[]).includes(stage))
     usageError(`--stage must be one of ${STAGE_KEYS.join(', ')}`);
-  const { config } = await import('../bin/config');
-  const stageConfig = config[stage as StageKey];
+  const { loadConfig } = await import('../bin/config');
+  const stageConfig = loadConfig()[stage as StageKey];
   const { baselineVersion, candidateVersion } = stageConfig.endpoint ?? {};
   if (!baselineVersion || !candidateVersion) {
     throw new Error(`bin/config.ts: ${stage}.endpoint names no baselineVersion and candidateVersion`);

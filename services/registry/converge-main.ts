@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { config as appConfig } from '../../bin/config';
+import { loadConfig } from '../../bin/config';
 import type { AppConfig } from '../../lib/stages/stage-config';
 import { listModelVersions } from '../model/artifacts';
 import { SsmRegistryReader, type RegistryReader } from './adapters/registry';
@@ -56,7 +56,7 @@ export async function runConverge(argv: readonly string[], io: ConvergeIo): Prom
     io.err(`converge: ${(error as Error).message}`);
     return 1;
   }
-  const registry = stageRegistry(io.config ?? appConfig, stage);
+  const registry = stageRegistry(io.config ?? loadConfig(), stage);
   io.out(`converge: reading ${registry.prefix} in ${registry.account} (${registry.region})`);
   const reader = (io.reader ?? ((r, role) => new SsmRegistryReader(registryClient(r, role))))(
     registry,

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { config as appConfig } from '../../bin/config';
+import { loadConfig } from '../../bin/config';
 import type { AppConfig } from '../../lib/stages/stage-config';
 import { SsmRegistryReader, type RegistryReader } from './adapters/registry';
 import { modelsRoot } from '../model/artifacts';
@@ -72,7 +72,7 @@ export async function runGuard(argv: readonly string[], io: GuardIo): Promise<nu
     io.err(`guard: ${(error as Error).message}`);
     return 1;
   }
-  const registry = stageRegistry(io.config ?? appConfig, stage);
+  const registry = stageRegistry(io.config ?? loadConfig(), stage);
   io.out(
     `guard: ${stage}: commit says baseline ${versions.baselineVersion}, candidate ${versions.candidateVersion}`,
   );

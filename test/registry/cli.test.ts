@@ -7,6 +7,7 @@ import { SsmRegistryReader } from '../../services/registry/adapters/registry';
 import { runConverge, usage as convergeUsage } from '../../services/registry/converge-main';
 import { runGuard, usage as guardUsage } from '../../services/registry/guard-main';
 import { formatModelVersions } from '../../services/registry/model-versions';
+import { testConfig } from '../support/cdk-app';
 import { FIXTURE_MODELS_DIR } from '../support/model-fixtures';
 import type { StageRegistry } from '../../services/registry/stage-registry';
 import { startSsmStandIn, type SsmStandIn } from '../support/aws-json-stand-ins';
@@ -54,6 +55,7 @@ function io(standIn: SsmStandIn) {
       env: {},
       now: () => new Date('2026-12-01T12:00:00Z'),
       modelsDir: FIXTURE_MODELS_DIR,
+      config: testConfig,
       reader: (_registry: StageRegistry) =>
         new SsmRegistryReader(
           new SSMClient({ endpoint: standIn.url, region: localRegion, credentials: localCredentials }),

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { config as shippedConfig } from '../../bin/config';
+import { appConfig } from '../../bin/config';
 import type { AppConfig, StageConfig } from '../../lib/stages/stage-config';
 import { FIXTURE_BASELINE, FIXTURE_CANDIDATE, FIXTURE_MODELS_DIR } from './model-fixtures';
 
@@ -26,25 +26,20 @@ export function tempOutdir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-test-'));
 }
 
-/** A stage of the shipped config serving the fixture versions instead of what config/model-versions.json names. */
+const fixtureVersions = { baselineVersion: FIXTURE_BASELINE, candidateVersion: FIXTURE_CANDIDATE };
+const shipped = appConfig({ dev: fixtureVersions, prod: fixtureVersions });
+
+/** A stage of the shipped settings reading its fixture versions from the fixture folder. */
 function withFixtureModels(stage: StageConfig): StageConfig {
-  return {
-    ...stage,
-    endpoint: {
-      ...stage.endpoint,
-      baselineVersion: FIXTURE_BASELINE,
-      candidateVersion: FIXTURE_CANDIDATE,
-      modelsDir: FIXTURE_MODELS_DIR,
-    },
-  };
+  return { ...stage, endpoint: { ...stage.endpoint!, modelsDir: FIXTURE_MODELS_DIR } };
 }
 
 /**
- * The configuration shipped in bin/config.ts (placeholders), with both stages on the fixture model versions:
- * tests must pass whatever config/model-versions.json says (a converge commit changes it).
+ * bin/config.ts's settings (placeholders) with both stages on the fixture model versions: built without
+ * reading config/model-versions.json, so tests pass whatever it says (a converge commit changes it).
  */
 export const testConfig: AppConfig = {
-  ...shippedConfig,
-  dev: withFixtureModels(shippedConfig.dev),
-  prod: withFixtureModels(shippedConfig.prod),
+  ...shipped,
+  dev: withFixtureModels(shipped.dev),
+  prod: withFixtureModels(shipped.prod),
 };

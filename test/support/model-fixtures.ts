@@ -12,7 +12,7 @@ export const FIXTURE_EXPORTS_DIR = path.resolve(__dirname, '..', 'fixtures', 'mo
 
 /**
  * Version folders made from those exports by `model:add`'s own builder: tests deploy and serve these,
- * never the demo versions under `models/` or the shipped `config/model-versions.json`.
+ * never the demo versions or the stages' shipped version choices.
  * Rewrite with `npx tsx test/support/model-fixtures.ts` (test/model/fixture-versions.test.ts checks them).
  */
 export const FIXTURE_MODELS_DIR = path.join(FIXTURE_EXPORTS_DIR, 'versions');
