@@ -1,12 +1,14 @@
 import { onnx } from 'onnx-proto';
 
-function floatTensor(name: string, dims: number[], values: readonly number[]): onnx.ITensorProto {
+/** A float32 initializer of the given shape. */
+export function floatTensor(name: string, dims: number[], values: readonly number[]): onnx.ITensorProto {
   const raw = Buffer.alloc(values.length * 4);
   values.forEach((v, i) => raw.writeFloatLE(v, i * 4));
   return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw };
 }
 
-function floatValueInfo(name: string, dims: (number | string)[]): onnx.IValueInfoProto {
+/** A float32 graph input or output of the given shape (a string dimension is symbolic). */
+export function floatValueInfo(name: string, dims: (number | string)[]): onnx.IValueInfoProto {
   const dim = dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
   return { name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim } } } };
 }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { packTarGz } from '../../services/model/archive';
 import { buildModelPackage, writeModelPackage } from '../../services/model/package-builder';
+import { floatTensor, floatValueInfo } from './onnx-graphs';
 
 export const FIXTURE_LABELS = ['alpha', 'beta', 'gamma'] as const;
 export const FIXTURE_FEATURES = ['x0', 'x1'] as const;
@@ -54,24 +55,6 @@ export function fixturePrediction(defect: ClassifierDefect, features: readonly n
   const { weights, bias } = linearClassifier(defect);
   const logits = bias.map((b, k) => b + features[0] * weights[k] + features[1] * weights[3 + k]);
   return FIXTURE_LABELS[logits.indexOf(Math.max(...logits))];
-}
-
-function floatTensor(name: string, dims: number[], values: readonly number[]): onnx.ITensorProto {
-  const raw = Buffer.alloc(values.length * 4);
-  values.forEach((v, i) => raw.writeFloatLE(v, i * 4));
-  return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw };
-}
-
-function floatValueInfo(name: string, dims: (number | string)[]): onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
 }
 
 /** `features` [N, 2] → MatMul, Add, Softmax → `probabilities` [N, 3]. */

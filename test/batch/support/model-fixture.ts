@@ -11,29 +11,12 @@ import type {
 } from '../../../services/batch/adapters/model-registry';
 import { loadActiveModel } from '../../../services/batch/model-loader';
 import type { ScoringModel } from '../../../services/batch/scoring-model';
+import { floatTensor, floatValueInfo } from '../../support/onnx-graphs';
 
 /** Labels of the fixture classifier, in the order of its probability columns. */
 export const FIXTURE_LABELS = ['low', 'mid', 'high'] as const;
 /** Features per row of the fixture classifier. */
 export const FIXTURE_FEATURES = 4;
-
-function floatTensor(name: string, dims: number[], values: readonly number[]): onnx.ITensorProto {
-  const raw = Buffer.alloc(values.length * 4);
-  values.forEach((v, i) => raw.writeFloatLE(v, i * 4));
-  return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw };
-}
-
-function floatValueInfo(name: string, dims: (number | string)[]): onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
-}
 
 /**
  * A 4-feature, 3-class softmax classifier as ONNX (`features` [N, 4] → `probabilities` [N, 3]): the
